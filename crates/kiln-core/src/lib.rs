@@ -1,0 +1,13 @@
+//! The pure core of kiln: value types and rules that every other crate shares.
+//!
+//! Architecture invariant: nothing in this crate does I/O (no files, no network, no
+//! processes, no clock, no environment). Everything here is a function of its arguments,
+//! which is what makes naming and digests testable against the published vectors.
+
+pub mod digest;
+pub mod platform;
+pub mod reference;
+
+pub use digest::Digest;
+pub use platform::Platform;
+pub use reference::Reference;
