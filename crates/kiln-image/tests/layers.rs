@@ -1,0 +1,137 @@
+//! Layer bytes are the product's identity: these tests pin them and read them back with an
+//! independent tar/gzip reader (the `tar` crate's reader over `flate2`'s decoder is only a
+//! reader; the system `tar` is used where the check is about what users would see).
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::Command;
+
+use kiln_image::BlobStore;
+use kiln_image::builtin::write_builtin_base;
+use kiln_image::ko_layers::{binary_layer, kodata_allowed_root, kodata_layer};
+use kiln_image::spec::media_type::OCI_LAYER_GZIP;
+
+/// `tar -tvzf` of a blob, as a user would list it.
+fn list(path: &Path) -> String {
+    let out = Command::new("tar")
+        .args(["--numeric-owner", "-tvzf"])
+        .arg(path)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn golden_digests_pin_the_compressor_and_the_builtin_base() {
+    // If this fails, every image digest kiln produces has changed: a flate2/zlib-rs bump,
+    // a new gzip level, a tar header change, or a new webpki-root-certs. Only update the
+    // values on purpose, and say so in the changelog.
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let bin = dir.path().join("app");
+    fs::write(&bin, b"#!/bin/sh\necho hello\n").unwrap();
+    let layer = binary_layer(&store, &bin, "app", OCI_LAYER_GZIP).unwrap();
+    assert_eq!(
+        layer.descriptor.digest.to_string(),
+        "sha256:a9d698a9e6db3331233d69c1d680b537e2782d1e0e997fa1d27c65db313d6934",
+    );
+    let base = write_builtin_base(&store).unwrap();
+    assert_eq!(base.digest.to_string(), "sha256:db72f97c11ce9a61728d549e32575805c26c2a3ec8c4a9ceadac2422267c6d47");
+}
+
+#[test]
+fn binary_layer_has_ko_app_entries_with_mode_0555_and_epoch_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(&dir.path().join("store")).unwrap();
+    let bin = dir.path().join("app");
+    fs::write(&bin, vec![7u8; 100_000]).unwrap();
+    let layer = binary_layer(&store, &bin, "hello", OCI_LAYER_GZIP).unwrap();
+    let listing = list(&store.path(&layer.descriptor.digest));
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 2, "{listing}");
+    assert!(lines[0].starts_with("dr-xr-xr-x 0/0") && lines[0].ends_with("1970-01-01 00:00 ko-app/"), "{listing}");
+    assert!(lines[1].starts_with("-r-xr-xr-x 0/0") && lines[1].contains("100000 1970-01-01 00:00 ko-app/hello"), "{listing}");
+    assert_eq!(layer.descriptor.size, fs::metadata(store.path(&layer.descriptor.digest)).unwrap().len());
+}
+
+fn kodata_fixture(root: &Path) -> std::path::PathBuf {
+    let kodata = root.join("app/kodata");
+    fs::create_dir_all(kodata.join("sub")).unwrap();
+    fs::write(kodata.join("sub/file.txt"), "in a subdir\n").unwrap();
+    fs::write(root.join("app/kenobi.txt"), "Hello there\n").unwrap();
+    symlink("../kenobi.txt", kodata.join("kenobi")).unwrap();
+    kodata
+}
+
+#[test]
+fn kodata_layer_follows_symlinks_inside_the_git_worktree() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join(".git")).unwrap();
+    let kodata = kodata_fixture(dir.path());
+    let store = BlobStore::open(&dir.path().join("store")).unwrap();
+    let root = kodata_allowed_root(&kodata, None);
+    let layer = kodata_layer(&store, Some(&kodata), &root, 5000, OCI_LAYER_GZIP).unwrap();
+    let listing = list(&store.path(&layer.descriptor.digest));
+    let names: Vec<&str> = listing.lines().map(|l| l.rsplit(' ').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["var/", "var/run/", "var/run/ko/", "var/run/ko/kenobi", "var/run/ko/sub/", "var/run/ko/sub/file.txt"]
+    );
+    assert!(listing.lines().all(|l| l.contains("1970-01-01 01:23") && l[1..10].eq("r-xr-xr-x")), "{listing}");
+}
+
+#[test]
+fn kodata_symlink_outside_the_allowed_root_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let kodata = kodata_fixture(dir.path()); // no .git: the root is kodata itself
+    let store = BlobStore::open(&dir.path().join("store")).unwrap();
+    let root = kodata_allowed_root(&kodata, None);
+    let err = kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("kenobi") && msg.contains("outside the allowed root"), "{msg}");
+    // KO_DATA_PATH_ALLOWED_ROOT widens it.
+    let root = kodata_allowed_root(&kodata, Some(dir.path()));
+    kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP).unwrap();
+    // ...but a sibling path that merely shares a prefix is not an ancestor.
+    let sibling = dir.path().join("ap");
+    fs::create_dir(&sibling).unwrap();
+    assert_eq!(kodata_allowed_root(&kodata, Some(&sibling)), fs::canonicalize(&kodata).unwrap());
+}
+
+#[test]
+fn kodata_symlink_cycle_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let kodata = dir.path().join("kodata");
+    fs::create_dir_all(kodata.join("a")).unwrap();
+    symlink("..", kodata.join("a/up")).unwrap();
+    let store = BlobStore::open(&dir.path().join("store")).unwrap();
+    let err = kodata_layer(&store, Some(&kodata), &kodata, 0, OCI_LAYER_GZIP).unwrap_err();
+    assert!(err.to_string().contains("cycle"), "{err}");
+}
+
+#[test]
+fn missing_kodata_still_gives_the_three_parent_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(dir.path()).unwrap();
+    let layer = kodata_layer(&store, None, dir.path(), 0, OCI_LAYER_GZIP).unwrap();
+    let listing = list(&store.path(&layer.descriptor.digest));
+    assert_eq!(listing.lines().count(), 3, "{listing}");
+}
+
+#[test]
+fn same_tree_in_another_directory_gives_the_same_digest() {
+    let digests: Vec<_> = (0..2)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            fs::create_dir(dir.path().join(".git")).unwrap();
+            let kodata = kodata_fixture(dir.path());
+            let store = BlobStore::open(&dir.path().join("store")).unwrap();
+            let root = kodata_allowed_root(&kodata, None);
+            kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP).unwrap().descriptor.digest
+        })
+        .collect();
+    assert_eq!(digests[0], digests[1]);
+}
