@@ -1,1 +1,56 @@
-//! TODO
+//! Runs the Go toolchain and git as subprocesses: `go list` to resolve main packages,
+//! `go build` per platform, `go version -m` for build info, and git for templates and tags.
+//!
+//! Architecture invariant: this crate only spawns processes and reads their output. It does
+//! not decide which platforms or flags to use; the pipeline hands it complete requests.
+
+mod build;
+pub mod git;
+mod list;
+mod toolchain;
+
+pub use build::{BuildRequest, reject_toolexec};
+pub use list::Package;
+pub use toolchain::Toolchain;
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "cannot run `{program}`: {source}. Install Go (https://go.dev/dl) or set KO_GO_PATH to the go binary"
+    )]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`go list {pattern}` in {}: {stderr}", dir.display())]
+    List {
+        pattern: String,
+        dir: PathBuf,
+        stderr: String,
+    },
+    #[error(
+        "`{pattern}` in {} must match exactly one package, but it matched {count}: {matched}. Set `main` to the path of the main package, e.g. `./cmd/app`",
+        dir.display()
+    )]
+    NotOnePackage {
+        pattern: String,
+        dir: PathBuf,
+        count: usize,
+        matched: String,
+    },
+    #[error("{import_path} is `package {name}`, not `package main`: only main packages can be built into images")]
+    NotMain { import_path: String, name: String },
+    #[error("go build of {import_path} for {platform} failed:\n{output}")]
+    Build {
+        import_path: String,
+        platform: String,
+        output: String,
+    },
+    #[error("{flag} is not allowed in {source_name}: it would run an arbitrary program during the build")]
+    Toolexec { flag: String, source_name: String },
+    #[error("unexpected output from `{command}`: {detail}")]
+    Output { command: String, detail: String },
+}

@@ -1,0 +1,65 @@
+//! The Go toolchain: which `go` to run, and what it says about itself.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use tokio::process::Command;
+
+use crate::Error;
+
+/// A Go toolchain, identified by its binary and `go version` (part of every cache key:
+/// a new toolchain compiles different bytes).
+#[derive(Clone, Debug)]
+pub struct Toolchain {
+    pub go: PathBuf,
+    pub version: String,
+}
+
+impl Toolchain {
+    /// Uses `go_path` (ko's `KO_GO_PATH`) or `go` from PATH.
+    pub async fn discover(go_path: Option<PathBuf>) -> Result<Self, Error> {
+        let go = go_path.unwrap_or_else(|| PathBuf::from("go"));
+        let out = run(Command::new(&go).arg("version"), &go.display().to_string()).await?;
+        Ok(Toolchain {
+            go,
+            version: out.trim().to_owned(),
+        })
+    }
+
+    /// `go env -json`, for the `.GoEnv` template variable.
+    pub async fn env(&self) -> Result<BTreeMap<String, String>, Error> {
+        let out = run(Command::new(&self.go).args(["env", "-json"]), "go env -json").await?;
+        serde_json::from_str(&out).map_err(|e| Error::Output {
+            command: "go env -json".into(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// `go version -m <binary>`: the module build info an SBOM is made from.
+    pub async fn version_m(&self, binary: &std::path::Path) -> Result<String, Error> {
+        run(
+            Command::new(&self.go).args(["version", "-m"]).arg(binary),
+            "go version -m",
+        )
+        .await
+    }
+}
+
+/// Runs a command to completion, returning stdout, or stderr in the error.
+pub(crate) async fn run(command: &mut Command, what: &str) -> Result<String, Error> {
+    let out = command
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|source| Error::Spawn {
+            program: what.to_owned(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(Error::Output {
+            command: what.to_owned(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
