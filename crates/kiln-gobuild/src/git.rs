@@ -1,26 +1,14 @@
 //! Git facts about a source tree, from `git` itself (exact parity with ko and Skaffold:
-//! the same dirty semantics, `.gitignore`, worktrees and `safe.directory`).
+//! the same dirty semantics, `.gitignore`, worktrees and `safe.directory`). The rules that
+//! turn these facts into tags and template values live in kiln-core.
 
 use std::path::Path;
 
+use kiln_core::tag::{GitCommitVariant, GitOutputs};
+use kiln_core::template::GitInfo;
 use tokio::process::Command;
 
-/// What ko's `.Git` template variables and Skaffold's gitCommit tagger need.
-/// Outside a repository every field is empty and the tree counts as clean.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GitInfo {
-    pub branch: String,
-    /// `git describe --tags --abbrev=0`, or `v0.0.0` in a repository without tags.
-    pub tag: String,
-    /// `git describe --tags --always`: Skaffold's default tag.
-    pub describe: String,
-    pub short_commit: String,
-    pub full_commit: String,
-    pub commit_timestamp: i64,
-    pub dirty: bool,
-}
-
-async fn git(dir: &Path, args: &[&str]) -> Option<String> {
+async fn git<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Option<String> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -33,30 +21,79 @@ async fn git(dir: &Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-impl GitInfo {
-    /// Reads the repository containing `dir`; `None` when `dir` is in no repository (or
-    /// git is not installed), which callers treat as "no git information".
-    pub async fn read(dir: &Path) -> Option<GitInfo> {
-        if git(dir, &["rev-parse", "--is-inside-work-tree"]).await.as_deref() != Some("true") {
-            return None;
-        }
-        let (branch, show, status, tag, describe) = tokio::join!(
-            git(dir, &["rev-parse", "--abbrev-ref", "HEAD"]),
-            git(dir, &["show", "-s", "--format=%h%n%H%n%ct", "HEAD"]),
-            git(dir, &["status", "--porcelain", "."]),
-            git(dir, &["describe", "--tags", "--abbrev=0"]),
-            git(dir, &["describe", "--tags", "--always"]),
-        );
-        let show = show.unwrap_or_default();
-        let mut lines = show.lines();
-        Some(GitInfo {
-            branch: branch.unwrap_or_default(),
-            tag: tag.unwrap_or_else(|| "v0.0.0".to_owned()),
-            describe: describe.unwrap_or_default(),
-            short_commit: lines.next().unwrap_or_default().to_owned(),
-            full_commit: lines.next().unwrap_or_default().to_owned(),
-            commit_timestamp: lines.next().and_then(|t| t.parse().ok()).unwrap_or_default(),
-            dirty: status.is_some_and(|s| !s.is_empty()),
-        })
+async fn inside_work_tree(dir: &Path) -> bool {
+    git(dir, &["rev-parse", "--is-inside-work-tree"]).await.as_deref() == Some("true")
+}
+
+/// ko's `.Git` template values for the repository containing `dir` (ko's
+/// `pkg/internal/git/info.go` commands). Outside a repository, or without git, the
+/// defaults: empty strings and a clean tree, as ko renders them.
+pub async fn template_info(dir: &Path) -> GitInfo {
+    if !inside_work_tree(dir).await {
+        return GitInfo::default();
     }
+    let (branch, show, status, tag) = tokio::join!(
+        git(dir, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        git(dir, &["show", "-s", "--format=%h%n%H%n%ct", "HEAD"]),
+        git(dir, &["status", "--porcelain"]),
+        git(dir, &["describe", "--tags", "--abbrev=0"]),
+    );
+    let show = show.unwrap_or_default();
+    let mut lines = show.lines();
+    GitInfo {
+        branch: branch.unwrap_or_default(),
+        tag: tag.unwrap_or_else(|| "v0.0.0".to_owned()),
+        short_commit: lines.next().unwrap_or_default().to_owned(),
+        full_commit: lines.next().unwrap_or_default().to_owned(),
+        commit_unix: lines.next().and_then(|t| t.parse().ok()),
+        dirty: status.is_some_and(|s| !s.is_empty()),
+    }
+}
+
+/// What Skaffold's gitCommit tagger reads for `variant`, run in the artifact's workspace
+/// `dir` (dirtiness is `git status . --porcelain` there, as Skaffold checks it). `None`
+/// when `dir` is not in a repository.
+pub async fn tag_outputs(dir: &Path, variant: GitCommitVariant) -> Option<GitOutputs> {
+    if !inside_work_tree(dir).await {
+        return None;
+    }
+    let prefix = git(dir, &["rev-parse", "--show-prefix"]).await.unwrap_or_default();
+    let workspace = match prefix.trim_end_matches('/') {
+        "" => ".".to_owned(),
+        p => p.to_owned(),
+    };
+    let run = |v: GitCommitVariant| {
+        let args = v.git_args(&workspace);
+        let root_relative = matches!(v, GitCommitVariant::TreeSha | GitCommitVariant::AbbrevTreeSha);
+        async move {
+            // Tree variants name the workspace relative to the repository root.
+            let top = if root_relative {
+                git(dir, &["rev-parse", "--show-toplevel"]).await
+            } else {
+                None
+            };
+            git(top.as_deref().map_or(dir, Path::new), &args)
+                .await
+                .filter(|s| !s.is_empty())
+        }
+    };
+    let (primary, fallback, status) = tokio::join!(
+        run(variant),
+        run(GitCommitVariant::AbbrevCommitSha),
+        git(dir, &["status", ".", "--porcelain"]),
+    );
+    let mut outputs = GitOutputs {
+        abbrev_commit_sha: fallback,
+        dirty: status.is_some_and(|s| !s.is_empty()),
+        ..GitOutputs::default()
+    };
+    match variant {
+        GitCommitVariant::Tags => outputs.describe = primary,
+        GitCommitVariant::CommitSha => outputs.commit_sha = primary,
+        GitCommitVariant::AbbrevCommitSha => {}
+        GitCommitVariant::TreeSha => outputs.tree_sha = primary,
+        GitCommitVariant::AbbrevTreeSha => outputs.abbrev_tree_sha = primary,
+        GitCommitVariant::Branches => outputs.branch = primary,
+    }
+    Some(outputs)
 }

@@ -1,1 +1,28 @@
-//! TODO
+//! The build pipeline: from a resolved plan per artifact to published images.
+//!
+//! config → [`planner`] → [`plan::ArtifactPlan`] → [`build::build_artifact`] (go list,
+//! base, kodata, go build, assembly) → [`output`] (OCI layout, tarball, registry).
+//! Progress goes out as [`events::Event`]s; this crate never prints.
+
+pub mod build;
+pub mod context;
+pub mod events;
+pub mod output;
+pub mod plan;
+
+pub use build::{BuiltArtifact, build_artifact};
+pub use context::Context;
+pub use events::{Event, EventSink};
+pub use plan::{ArtifactPlan, BaseSpec, GoSettings, MainPackage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Go(#[from] kiln_gobuild::Error),
+    #[error(transparent)]
+    Image(#[from] kiln_image::Error),
+    #[error("{0}")]
+    Plan(String),
+    #[error("internal task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}

