@@ -99,7 +99,13 @@ mod tests {
     fn parse_round_trips_and_rejects_malformed_digests() {
         let d = Digest::of(b"kiln");
         assert_eq!(d.to_string().parse::<Digest>().unwrap(), d);
-        for bad in ["", "sha256:", "sha512:abcd", "sha256:ABCDEF", &format!("sha256:{}0", d.hex())] {
+        for bad in [
+            "",
+            "sha256:",
+            "sha512:abcd",
+            "sha256:ABCDEF",
+            &format!("sha256:{}0", d.hex()),
+        ] {
             assert!(bad.parse::<Digest>().is_err(), "{bad} should be rejected");
         }
     }

@@ -5,8 +5,12 @@
 //! which is what makes naming and digests testable against the published vectors.
 
 pub mod digest;
+pub mod gotime;
+pub mod naming;
 pub mod platform;
 pub mod reference;
+pub mod tag;
+pub mod template;
 
 pub use digest::Digest;
 pub use platform::Platform;

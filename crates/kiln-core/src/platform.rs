@@ -12,7 +12,11 @@ use serde::{Deserialize, Serialize};
 pub struct Platform {
     pub architecture: String,
     pub os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -167,7 +171,10 @@ impl FromStr for Platform {
         Ok(Platform {
             os: parts[0].to_owned(),
             architecture: parts.get(1).map(|a| a.to_string()).unwrap_or_default(),
-            variant: parts.get(2).filter(|v| !v.is_empty()).map(|v| v.to_string()),
+            variant: parts
+                .get(2)
+                .filter(|v| !v.is_empty())
+                .map(|v| v.to_string()),
             os_version,
         })
     }
@@ -199,7 +206,12 @@ mod tests {
 
     #[test]
     fn parses_and_prints_every_form() {
-        for s in ["linux", "linux/amd64", "linux/arm/v7", "windows/amd64:10.0.20348"] {
+        for s in [
+            "linux",
+            "linux/amd64",
+            "linux/arm/v7",
+            "windows/amd64:10.0.20348",
+        ] {
             assert_eq!(p(s).to_string(), s);
         }
         for bad in ["", "a/b/c/d", "linux/amd64:", "linux/am d64"] {
@@ -216,12 +228,24 @@ mod tests {
             ("linux/arm64/v8", "linux/arm64", false),
             ("linux/arm/v7", "linux/arm/v6", false),
             ("linux/amd64", "linux/arm64", false),
-            ("windows/amd64:10.0.17763", "windows/amd64:10.0.17763.1234", true),
-            ("windows/amd64:10.0.17763", "windows/amd64:10.0.20348.1", false),
+            (
+                "windows/amd64:10.0.17763",
+                "windows/amd64:10.0.17763.1234",
+                true,
+            ),
+            (
+                "windows/amd64:10.0.17763",
+                "windows/amd64:10.0.20348.1",
+                false,
+            ),
             ("linux/amd64:1.0", "linux/amd64:1.0.1", false),
         ];
         for (spec, candidate, want) in cases {
-            assert_eq!(p(spec).matches(&p(candidate)), want, "{spec} vs {candidate}");
+            assert_eq!(
+                p(spec).matches(&p(candidate)),
+                want,
+                "{spec} vs {candidate}"
+            );
         }
     }
 
@@ -239,7 +263,10 @@ mod tests {
             r,
             PlatformRequest::Specs(vec![p("linux/amd64"), p("linux/arm64")])
         );
-        assert_eq!(PlatformRequest::parse(&["all"]).unwrap(), PlatformRequest::All);
+        assert_eq!(
+            PlatformRequest::parse(&["all"]).unwrap(),
+            PlatformRequest::All
+        );
         assert!(PlatformRequest::parse(&["all,linux/amd64"]).is_err());
     }
 

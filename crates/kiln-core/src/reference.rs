@@ -35,8 +35,10 @@ static COMPONENT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$").expect("valid regex"));
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     let label = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-    Regex::new(&format!(r"^(?:{label}(?:\.{label})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$"))
-        .expect("valid regex")
+    Regex::new(&format!(
+        r"^(?:{label}(?:\.{label})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$"
+    ))
+    .expect("valid regex")
 });
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
@@ -103,7 +105,10 @@ impl FromStr for Reference {
         let (rest, digest) = match input.split_once('@') {
             Some((rest, d)) => (
                 rest,
-                Some(d.parse::<Digest>().map_err(|_| err("the digest is not sha256:<64 hex>"))?),
+                Some(
+                    d.parse::<Digest>()
+                        .map_err(|_| err("the digest is not sha256:<64 hex>"))?,
+                ),
             ),
             None => (input, None),
         };
@@ -169,9 +174,15 @@ mod tests {
 
     #[test]
     fn docker_hub_short_names_are_qualified_like_ggcr() {
-        assert_eq!(parse("golang:1.20").to_string(), "index.docker.io/library/golang:1.20");
+        assert_eq!(
+            parse("golang:1.20").to_string(),
+            "index.docker.io/library/golang:1.20"
+        );
         assert_eq!(parse("docker.io/foo/bar").name(), "index.docker.io/foo/bar");
-        assert_eq!(parse("cgr.dev/chainguard/static:latest").name(), "cgr.dev/chainguard/static");
+        assert_eq!(
+            parse("cgr.dev/chainguard/static:latest").name(),
+            "cgr.dev/chainguard/static"
+        );
     }
 
     #[test]
@@ -184,15 +195,29 @@ mod tests {
         assert_eq!(r.digest, Some(d.clone()));
         assert_eq!(r.identifier(), d.to_string());
         let r = parse("localhost:5000/app");
-        assert_eq!((r.registry.as_str(), r.tag.as_deref()), ("localhost:5000", None));
+        assert_eq!(
+            (r.registry.as_str(), r.tag.as_deref()),
+            ("localhost:5000", None)
+        );
         assert_eq!(r.identifier(), "latest");
         assert_eq!(parse("127.0.0.1:39999/x:Tag").tag.as_deref(), Some("Tag"));
     }
 
     #[test]
     fn malformed_references_are_rejected_with_a_reason() {
-        for bad in ["", "library/UPPER", "a//b", "host/a:bad tag", "a@sha256:00", "-x/y", "a:"] {
-            assert!(bad.parse::<Reference>().is_err(), "{bad} should be rejected");
+        for bad in [
+            "",
+            "library/UPPER",
+            "a//b",
+            "host/a:bad tag",
+            "a@sha256:00",
+            "-x/y",
+            "a:",
+        ] {
+            assert!(
+                bad.parse::<Reference>().is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use kiln_core::gotime::rfc3339_utc as rfc3339;
 use kiln_core::{Digest, Platform};
 use serde_json::{Map, Value, json};
 
@@ -62,13 +63,20 @@ impl BaseImage {
         let value: Value = parse_json(what, &config)?;
         let field = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or_default();
         let platform = Platform {
-            os: Some(field("os")).filter(|s| !s.is_empty()).unwrap_or("linux").to_owned(),
+            os: Some(field("os"))
+                .filter(|s| !s.is_empty())
+                .unwrap_or("linux")
+                .to_owned(),
             architecture: Some(field("architecture"))
                 .filter(|s| !s.is_empty())
                 .unwrap_or("amd64")
                 .to_owned(),
-            variant: Some(field("variant")).filter(|s| !s.is_empty()).map(str::to_owned),
-            os_version: Some(field("os.version")).filter(|s| !s.is_empty()).map(str::to_owned),
+            variant: Some(field("variant"))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            os_version: Some(field("os.version"))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
         };
         Ok(BaseImage {
             digest,
@@ -86,7 +94,10 @@ impl BaseImage {
     }
 }
 
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    bytes: &[u8],
+) -> Result<T, Error> {
     serde_json::from_slice(bytes).map_err(|e| Error::UnsupportedBase {
         base: what.to_owned(),
         reason: format!("invalid JSON: {e}"),
@@ -213,7 +224,9 @@ fn edit_runtime_config(config: &mut Map<String, Value>, spec: &ImageSpec) {
         .iter_mut()
         .find(|v| v.as_str().is_some_and(|s| s.starts_with("PATH=")))
     {
-        Some(path) => *path = Value::String(format!("{}:{APP_DIR}", path.as_str().unwrap_or_default())),
+        Some(path) => {
+            *path = Value::String(format!("{}:{APP_DIR}", path.as_str().unwrap_or_default()))
+        }
         None => env.push(Value::String(format!("PATH={APP_DIR}"))),
     }
     // ko appends KO_DATA_PATH blindly; replacing an existing entry avoids duplicates when
@@ -284,41 +297,4 @@ pub fn base_annotations(base_name: Option<&str>, base_digest: &Digest) -> Annota
     }
     a.insert(annotation::BASE_DIGEST.into(), base_digest.to_string());
     a
-}
-
-/// Formats Unix seconds as RFC 3339 UTC (`1970-01-01T00:00:00Z`), as Go's time.Time
-/// marshals whole seconds.
-pub fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm), valid for the whole i64 day range used here.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(5000), "1970-01-01T01:23:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
-    }
 }

@@ -45,7 +45,10 @@ pub fn select_from_index(
         })
         .cloned()
         .collect();
-    if let Some(nested) = selected.iter().find(|d| !media_type::is_manifest(&d.media_type)) {
+    if let Some(nested) = selected
+        .iter()
+        .find(|d| !media_type::is_manifest(&d.media_type))
+    {
         return Err(Error::UnsupportedBase {
             base: display.to_owned(),
             reason: format!(
@@ -73,7 +76,11 @@ pub fn select_from_index(
 
 /// For a single-manifest base, checks that its platform is one the request allows
 /// (ko's PR #785: an ignored `--platform` is an error, not a silent success).
-pub fn check_single(display: &str, image: &BaseImage, request: &PlatformRequest) -> Result<(), Error> {
+pub fn check_single(
+    display: &str,
+    image: &BaseImage,
+    request: &PlatformRequest,
+) -> Result<(), Error> {
     if request.matches(&image.platform) {
         Ok(())
     } else {

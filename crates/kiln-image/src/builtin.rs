@@ -64,7 +64,11 @@ pub fn ca_bundle() -> String {
 }
 
 fn root_fs_layer(store: &BlobStore) -> Result<Layer, Error> {
-    let root = |mode| EntryMeta { mode, uid: 0, gid: 0 };
+    let root = |mode| EntryMeta {
+        mode,
+        uid: 0,
+        gid: 0,
+    };
     let nonroot = EntryMeta {
         mode: 0o700,
         uid: NONROOT,
@@ -81,7 +85,11 @@ fn root_fs_layer(store: &BlobStore) -> Result<Layer, Error> {
     file(&mut layer, "etc/passwd", PASSWD)?;
     layer.add_dir("etc/ssl", root(0o755))?;
     layer.add_dir("etc/ssl/certs", root(0o755))?;
-    file(&mut layer, "etc/ssl/certs/ca-certificates.crt", &ca_bundle())?;
+    file(
+        &mut layer,
+        "etc/ssl/certs/ca-certificates.crt",
+        &ca_bundle(),
+    )?;
     layer.add_dir("home", root(0o755))?;
     layer.add_dir("home/nonroot", nonroot)?;
     layer.add_dir("root", root(0o700))?;

@@ -129,7 +129,9 @@ impl<'s> LayerWriter<'s> {
         let (gzip, diff_id, _) = tarred.finish();
         let hashed = gzip.finish().map_err(layer_error)?;
         let (buffered, digest, size) = hashed.finish();
-        let mut temp = buffered.into_inner().map_err(|e| layer_error(e.into_error()))?;
+        let mut temp = buffered
+            .into_inner()
+            .map_err(|e| layer_error(e.into_error()))?;
         temp.flush().map_err(io_error(temp.path()))?;
         self.store.commit(temp, &digest)?;
         Ok(Layer {

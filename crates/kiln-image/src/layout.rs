@@ -142,12 +142,13 @@ pub fn resolve_from_store(
     top: Descriptor,
     request: &PlatformRequest,
 ) -> Result<ResolvedBase, Error> {
-    let load = |digest: &Digest, index_descriptor: Option<Descriptor>| -> Result<BaseImage, Error> {
-        let bytes = store.read(digest)?;
-        let manifest: Manifest = parse_json(display, &bytes)?;
-        let config = store.read(&manifest.config.digest)?;
-        BaseImage::parse(display, digest.clone(), &bytes, config, index_descriptor)
-    };
+    let load =
+        |digest: &Digest, index_descriptor: Option<Descriptor>| -> Result<BaseImage, Error> {
+            let bytes = store.read(digest)?;
+            let manifest: Manifest = parse_json(display, &bytes)?;
+            let config = store.read(&manifest.config.digest)?;
+            BaseImage::parse(display, digest.clone(), &bytes, config, index_descriptor)
+        };
     let (index_media_type, images) = if media_type::is_index(&top.media_type) {
         let index: Index = parse_json(display, &store.read(&top.digest)?)?;
         let images = select_from_index(display, &index, request)?

@@ -42,15 +42,16 @@ pub fn write_tarball(
         let entry = entry.to_owned();
         move |source| Error::Layer { entry, source }
     };
-    let append = |tar: &mut tar::Builder<_>, name: &str, size: u64, data: &mut dyn std::io::Read| {
-        let mut header = Header::new_ustar();
-        header.set_entry_type(EntryType::Regular);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_size(size);
-        tar.append_data(&mut header, name, data)
-            .map_err(entry_error(name))
-    };
+    let append =
+        |tar: &mut tar::Builder<_>, name: &str, size: u64, data: &mut dyn std::io::Read| {
+            let mut header = Header::new_ustar();
+            header.set_entry_type(EntryType::Regular);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_size(size);
+            tar.append_data(&mut header, name, data)
+                .map_err(entry_error(name))
+        };
     let config_name = image.config.digest.to_string();
     append(
         &mut tar,
@@ -74,14 +75,17 @@ pub fn write_tarball(
         layers: layer_names,
     }])
     .expect("in-memory JSON serialisation cannot fail");
-    append(&mut tar, "manifest.json", manifest.len() as u64, &mut manifest.as_slice())?;
+    append(
+        &mut tar,
+        "manifest.json",
+        manifest.len() as u64,
+        &mut manifest.as_slice(),
+    )?;
     let writer = tar.into_inner().map_err(entry_error("<end of archive>"))?;
-    let temp = writer
-        .into_inner()
-        .map_err(|e| Error::Io {
-            path: path.to_owned(),
-            source: e.into_error(),
-        })?;
+    let temp = writer.into_inner().map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: e.into_error(),
+    })?;
     temp.persist(path).map_err(|e| Error::Io {
         path: path.to_owned(),
         source: e.error,

@@ -20,7 +20,11 @@ fn list(path: &Path) -> String {
         .env("TZ", "UTC")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -39,7 +43,10 @@ fn golden_digests_pin_the_compressor_and_the_builtin_base() {
         "sha256:a9d698a9e6db3331233d69c1d680b537e2782d1e0e997fa1d27c65db313d6934",
     );
     let base = write_builtin_base(&store).unwrap();
-    assert_eq!(base.digest.to_string(), "sha256:db72f97c11ce9a61728d549e32575805c26c2a3ec8c4a9ceadac2422267c6d47");
+    assert_eq!(
+        base.digest.to_string(),
+        "sha256:db72f97c11ce9a61728d549e32575805c26c2a3ec8c4a9ceadac2422267c6d47"
+    );
 }
 
 #[test]
@@ -52,9 +59,21 @@ fn binary_layer_has_ko_app_entries_with_mode_0555_and_epoch_zero() {
     let listing = list(&store.path(&layer.descriptor.digest));
     let lines: Vec<&str> = listing.lines().collect();
     assert_eq!(lines.len(), 2, "{listing}");
-    assert!(lines[0].starts_with("dr-xr-xr-x 0/0") && lines[0].ends_with("1970-01-01 00:00 ko-app/"), "{listing}");
-    assert!(lines[1].starts_with("-r-xr-xr-x 0/0") && lines[1].contains("100000 1970-01-01 00:00 ko-app/hello"), "{listing}");
-    assert_eq!(layer.descriptor.size, fs::metadata(store.path(&layer.descriptor.digest)).unwrap().len());
+    assert!(
+        lines[0].starts_with("dr-xr-xr-x 0/0") && lines[0].ends_with("1970-01-01 00:00 ko-app/"),
+        "{listing}"
+    );
+    assert!(
+        lines[1].starts_with("-r-xr-xr-x 0/0")
+            && lines[1].contains("100000 1970-01-01 00:00 ko-app/hello"),
+        "{listing}"
+    );
+    assert_eq!(
+        layer.descriptor.size,
+        fs::metadata(store.path(&layer.descriptor.digest))
+            .unwrap()
+            .len()
+    );
 }
 
 fn kodata_fixture(root: &Path) -> std::path::PathBuf {
@@ -75,12 +94,27 @@ fn kodata_layer_follows_symlinks_inside_the_git_worktree() {
     let root = kodata_allowed_root(&kodata, None);
     let layer = kodata_layer(&store, Some(&kodata), &root, 5000, OCI_LAYER_GZIP).unwrap();
     let listing = list(&store.path(&layer.descriptor.digest));
-    let names: Vec<&str> = listing.lines().map(|l| l.rsplit(' ').next().unwrap()).collect();
+    let names: Vec<&str> = listing
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
     assert_eq!(
         names,
-        ["var/", "var/run/", "var/run/ko/", "var/run/ko/kenobi", "var/run/ko/sub/", "var/run/ko/sub/file.txt"]
+        [
+            "var/",
+            "var/run/",
+            "var/run/ko/",
+            "var/run/ko/kenobi",
+            "var/run/ko/sub/",
+            "var/run/ko/sub/file.txt"
+        ]
     );
-    assert!(listing.lines().all(|l| l.contains("1970-01-01 01:23") && l[1..10].eq("r-xr-xr-x")), "{listing}");
+    assert!(
+        listing
+            .lines()
+            .all(|l| l.contains("1970-01-01 01:23") && l[1..10].eq("r-xr-xr-x")),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -91,14 +125,20 @@ fn kodata_symlink_outside_the_allowed_root_is_refused() {
     let root = kodata_allowed_root(&kodata, None);
     let err = kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("kenobi") && msg.contains("outside the allowed root"), "{msg}");
+    assert!(
+        msg.contains("kenobi") && msg.contains("outside the allowed root"),
+        "{msg}"
+    );
     // KO_DATA_PATH_ALLOWED_ROOT widens it.
     let root = kodata_allowed_root(&kodata, Some(dir.path()));
     kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP).unwrap();
     // ...but a sibling path that merely shares a prefix is not an ancestor.
     let sibling = dir.path().join("ap");
     fs::create_dir(&sibling).unwrap();
-    assert_eq!(kodata_allowed_root(&kodata, Some(&sibling)), fs::canonicalize(&kodata).unwrap());
+    assert_eq!(
+        kodata_allowed_root(&kodata, Some(&sibling)),
+        fs::canonicalize(&kodata).unwrap()
+    );
 }
 
 #[test]
@@ -130,7 +170,10 @@ fn same_tree_in_another_directory_gives_the_same_digest() {
             let kodata = kodata_fixture(dir.path());
             let store = BlobStore::open(&dir.path().join("store")).unwrap();
             let root = kodata_allowed_root(&kodata, None);
-            kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP).unwrap().descriptor.digest
+            kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP)
+                .unwrap()
+                .descriptor
+                .digest
         })
         .collect();
     assert_eq!(digests[0], digests[1]);
