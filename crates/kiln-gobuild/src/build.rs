@@ -126,16 +126,33 @@ mod tests {
         assert_eq!(
             req.args(),
             [
-                "build", "-tags", "netgo", "-trimpath", "-gcflags", "all=-N -l",
-                "-ldflags=-s -X main.v=1", "-o", "/o/app", "example.com/app"
+                "build",
+                "-tags",
+                "netgo",
+                "-trimpath",
+                "-gcflags",
+                "all=-N -l",
+                "-ldflags=-s -X main.v=1",
+                "-o",
+                "/o/app",
+                "example.com/app"
             ]
         );
     }
 
     #[test]
     fn toolexec_is_rejected_in_every_spelling() {
-        for bad in ["-toolexec", "--toolexec", "-toolexec=/bin/x", "--toolexec=x", "-mod=vendor -toolexec=x"] {
-            assert!(reject_toolexec(&[bad.to_owned()], "GOFLAGS").is_err(), "{bad}");
+        for bad in [
+            "-toolexec",
+            "--toolexec",
+            "-toolexec=/bin/x",
+            "--toolexec=x",
+            "-mod=vendor -toolexec=x",
+        ] {
+            assert!(
+                reject_toolexec(&[bad.to_owned()], "GOFLAGS").is_err(),
+                "{bad}"
+            );
         }
         for ok in ["-mod=vendor", "-tags=toolexec", "-trimpath"] {
             assert!(reject_toolexec(&[ok.to_owned()], "GOFLAGS").is_ok(), "{ok}");

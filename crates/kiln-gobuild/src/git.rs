@@ -22,7 +22,10 @@ async fn git<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Option<String
 }
 
 async fn inside_work_tree(dir: &Path) -> bool {
-    git(dir, &["rev-parse", "--is-inside-work-tree"]).await.as_deref() == Some("true")
+    git(dir, &["rev-parse", "--is-inside-work-tree"])
+        .await
+        .as_deref()
+        == Some("true")
 }
 
 /// ko's `.Git` template values for the repository containing `dir` (ko's
@@ -57,14 +60,19 @@ pub async fn tag_outputs(dir: &Path, variant: GitCommitVariant) -> Option<GitOut
     if !inside_work_tree(dir).await {
         return None;
     }
-    let prefix = git(dir, &["rev-parse", "--show-prefix"]).await.unwrap_or_default();
+    let prefix = git(dir, &["rev-parse", "--show-prefix"])
+        .await
+        .unwrap_or_default();
     let workspace = match prefix.trim_end_matches('/') {
         "" => ".".to_owned(),
         p => p.to_owned(),
     };
     let run = |v: GitCommitVariant| {
         let args = v.git_args(&workspace);
-        let root_relative = matches!(v, GitCommitVariant::TreeSha | GitCommitVariant::AbbrevTreeSha);
+        let root_relative = matches!(
+            v,
+            GitCommitVariant::TreeSha | GitCommitVariant::AbbrevTreeSha
+        );
         async move {
             // Tree variants name the workspace relative to the repository root.
             let top = if root_relative {

@@ -41,7 +41,9 @@ pub enum Error {
         count: usize,
         matched: String,
     },
-    #[error("{import_path} is `package {name}`, not `package main`: only main packages can be built into images")]
+    #[error(
+        "{import_path} is `package {name}`, not `package main`: only main packages can be built into images"
+    )]
     NotMain { import_path: String, name: String },
     #[error("go build of {import_path} for {platform} failed:\n{output}")]
     Build {
@@ -49,7 +51,9 @@ pub enum Error {
         platform: String,
         output: String,
     },
-    #[error("{flag} is not allowed in {source_name}: it would run an arbitrary program during the build")]
+    #[error(
+        "{flag} is not allowed in {source_name}: it would run an arbitrary program during the build"
+    )]
     Toolexec { flag: String, source_name: String },
     #[error("unexpected output from `{command}`: {detail}")]
     Output { command: String, detail: String },

@@ -28,7 +28,13 @@ impl Toolchain {
         env: &[(String, String)],
     ) -> Result<Package, Error> {
         let out = Command::new(&self.go)
-            .args(["list", "-find", "-json=ImportPath,Name,Dir,GoFiles", "--", pattern])
+            .args([
+                "list",
+                "-find",
+                "-json=ImportPath,Name,Dir,GoFiles",
+                "--",
+                pattern,
+            ])
             .current_dir(dir)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .kill_on_drop(true)
@@ -52,8 +58,8 @@ impl Toolchain {
                 command: format!("go list {pattern}"),
                 detail: e.to_string(),
             })?;
-        let [package] = <[Package; 1]>::try_from(packages).map_err(|packages| {
-            Error::NotOnePackage {
+        let [package] =
+            <[Package; 1]>::try_from(packages).map_err(|packages| Error::NotOnePackage {
                 pattern: pattern.to_owned(),
                 dir: dir.to_owned(),
                 count: packages.len(),
@@ -62,8 +68,7 @@ impl Toolchain {
                     .map(|p| p.import_path.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-            }
-        })?;
+            })?;
         if package.name != "main" {
             return Err(Error::NotMain {
                 import_path: package.import_path,

@@ -28,7 +28,11 @@ impl Toolchain {
 
     /// `go env -json`, for the `.GoEnv` template variable.
     pub async fn env(&self) -> Result<BTreeMap<String, String>, Error> {
-        let out = run(Command::new(&self.go).args(["env", "-json"]), "go env -json").await?;
+        let out = run(
+            Command::new(&self.go).args(["env", "-json"]),
+            "go env -json",
+        )
+        .await?;
         serde_json::from_str(&out).map_err(|e| Error::Output {
             command: "go env -json".into(),
             detail: e.to_string(),

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::Error;
 use crate::context::Context;
 use crate::events::Event;
-use crate::plan::{ArtifactPlan, BaseSpec, MainPackage};
+use crate::plan::{ArtifactPlan, BaseSpec};
 
 /// A built artifact: its platform images (in base order) and, for several platforms,
 /// the index over them. Every blob is in the context's store.
@@ -32,7 +32,7 @@ pub struct BuiltArtifact {
 }
 
 pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltArtifact, Error> {
-    let package = resolve_package(ctx, plan).await?;
+    let package = plan.package.clone();
     let base = resolve_base(ctx, plan).await?;
     ctx.events.as_ref()(Event::BaseResolved {
         image: plan.image.clone(),
@@ -54,7 +54,11 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
             env: plan.go.env.clone(),
             trimpath: plan.trimpath,
             disable_optimizations: plan.disable_optimizations,
-            output: ctx.binary_path(&plan.go_dir, &package.import_path, &base_image.platform.slug()),
+            output: ctx.binary_path(
+                &plan.go_dir,
+                &package.import_path,
+                &base_image.platform.slug(),
+            ),
         };
         let toolchain = ctx.toolchain.clone();
         let store = ctx.store.clone();
@@ -72,7 +76,10 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         spec.annotations.extend(plan.annotations.clone());
         let kodata = kodata.clone();
         tasks.spawn(async move {
-            let _permit = ctx_jobs.acquire_owned().await.expect("semaphore is never closed");
+            let _permit = ctx_jobs
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
             let platform = request.platform.to_string();
             events(Event::GoBuildStarted {
                 image: image_name.clone(),
@@ -87,8 +94,12 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
             });
             let layer_binary = binary.clone();
             let image = tokio::task::spawn_blocking(move || -> Result<Image, Error> {
-                let layer =
-                    binary_layer(&store, &layer_binary, &spec.app_name, base_image.layer_media_type())?;
+                let layer = binary_layer(
+                    &store,
+                    &layer_binary,
+                    &spec.app_name,
+                    base_image.layer_media_type(),
+                )?;
                 let image = kiln_image::assemble(&base_image, &kodata, &layer, &spec)?;
                 store.write_bytes(&image.config.bytes)?;
                 store.write_bytes(&image.manifest.bytes)?;
@@ -105,8 +116,10 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         built.push(joined??);
     }
     built.sort_by_key(|(position, _, _)| *position);
-    let (images, binaries): (Vec<Image>, Vec<PathBuf>) =
-        built.into_iter().map(|(_, image, bin)| (image, bin)).unzip();
+    let (images, binaries): (Vec<Image>, Vec<PathBuf>) = built
+        .into_iter()
+        .map(|(_, image, bin)| (image, bin))
+        .unzip();
     let (index, top) = if base.output_is_index() {
         let index = index_over(plan, &base, &images);
         ctx.store.write_bytes(&index.bytes)?;
@@ -144,23 +157,6 @@ fn index_over(plan: &ArtifactPlan, base: &ResolvedBase, images: &[Image]) -> Blo
         &pairs,
         annotations,
     )
-}
-
-async fn resolve_package(ctx: &Context, plan: &ArtifactPlan) -> Result<Package, Error> {
-    let env: Vec<(String, String)> = plan.go.env.clone();
-    let package = ctx
-        .toolchain
-        .resolve_main(&plan.go_dir, plan.main.as_go_arg(), &env)
-        .await?;
-    if let MainPackage::ImportPath(ip) = &plan.main
-        && package.import_path != *ip
-    {
-        return Err(Error::Plan(format!(
-            "ko://{ip} resolved to {}; write the full import path of a main package",
-            package.import_path
-        )));
-    }
-    Ok(package)
 }
 
 async fn resolve_base(ctx: &Context, plan: &ArtifactPlan) -> Result<ResolvedBase, Error> {

@@ -9,6 +9,7 @@ pub mod context;
 pub mod events;
 pub mod output;
 pub mod plan;
+pub mod planner;
 
 pub use build::{BuiltArtifact, build_artifact};
 pub use context::Context;
@@ -21,6 +22,8 @@ pub enum Error {
     Go(#[from] kiln_gobuild::Error),
     #[error(transparent)]
     Image(#[from] kiln_image::Error),
+    #[error(transparent)]
+    Config(#[from] kiln_config::ConfigError),
     #[error("{0}")]
     Plan(String),
     #[error("internal task failed: {0}")]

@@ -12,7 +12,11 @@ use crate::context::Context;
 /// Copies every blob of `artifact` into the layout and records it under `name:tag`.
 /// Blobs go in first and `index.json` last, so an interrupted write never leaves a name
 /// pointing at an incomplete image.
-pub fn write_to_layout(ctx: &Context, layout_dir: &Path, artifact: &BuiltArtifact) -> Result<(), Error> {
+pub fn write_to_layout(
+    ctx: &Context,
+    layout_dir: &Path,
+    artifact: &BuiltArtifact,
+) -> Result<(), Error> {
     let layout = kiln_image::OciLayout::create(layout_dir)?;
     let out = layout.store();
     for image in &artifact.images {
@@ -65,5 +69,6 @@ struct BuildsDocument<'a> {
 
 /// Skaffold's format: `{{json .}}` of `{"builds":[…]}`, compact, no trailing newline.
 pub fn file_output_json(builds: &[BuildOutput]) -> String {
-    serde_json::to_string(&BuildsDocument { builds }).expect("in-memory JSON serialisation cannot fail")
+    serde_json::to_string(&BuildsDocument { builds })
+        .expect("in-memory JSON serialisation cannot fail")
 }

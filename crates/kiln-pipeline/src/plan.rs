@@ -35,7 +35,9 @@ impl BaseSpec {
                 None => (rest, None),
             };
             if path.is_empty() {
-                return Err(format!("`{value}` names no directory: write `oci:PATH[:REF]`"));
+                return Err(format!(
+                    "`{value}` names no directory: write `oci:PATH[:REF]`"
+                ));
             }
             return Ok(BaseSpec::OciLayout {
                 path: relative_to.join(path),
@@ -93,7 +95,8 @@ pub struct ArtifactPlan {
     pub tag: String,
     /// Where `go` runs: the artifact context joined with `ko.dir`.
     pub go_dir: PathBuf,
-    pub main: MainPackage,
+    /// The main package, resolved once by `go list` during planning.
+    pub package: kiln_gobuild::Package,
     pub base: BaseSpec,
     pub platforms: PlatformRequest,
     pub go: GoSettings,

@@ -1,1 +1,43 @@
-fn main() {}
+//! kiln's command-line entry point: parse, set up logging on stderr, run, map errors to
+//! exit codes. Only this crate prints: references on stdout, everything else on stderr.
+
+mod cli;
+mod commands;
+mod printer;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let filter = EnvFilter::try_new(format!(
+        "kiln={0},kiln_pipeline={0},kiln_registry={0}",
+        cli.verbosity
+    ))
+    .unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            printer::error(&anyhow::anyhow!(e));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            printer::error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! From configuration to plans: applies every precedence rule of Skaffold's ko builder
+//! (skaffold.yaml, .ko.yaml, flags, environment) and resolves each artifact's main package
+//! with one `go list`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kiln_config::{Artifact, Config, KoConfig, TagPolicy};
+use kiln_core::naming::{sanitize_image_name, strip_ko_scheme, substitute_default_repo};
+use kiln_core::platform::PlatformRequest;
+use kiln_core::tag::{datetime_tag, env_template_tag, git_commit_tag, sanitize_tag};
+use kiln_core::template::{KoTemplateData, render_ko, render_skaffold};
+use kiln_gobuild::{Package, Toolchain, reject_toolexec};
+
+use crate::Error;
+use crate::plan::{ArtifactPlan, BaseSpec, GoSettings, MainPackage};
+
+/// The run-wide inputs of planning that do not come from config files.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    pub default_repo: Option<String>,
+    pub multi_level_repo: bool,
+    /// `--platform`.
+    pub platforms: Vec<String>,
+    /// `-t/--tag`.
+    pub tag: Option<String>,
+    /// The process environment, read once by the CLI.
+    pub env: BTreeMap<String, String>,
+    /// Debug builds: optimizations off and trimpath off, as `skaffold debug` does.
+    pub debug: bool,
+    /// The current time, for `dateTime` tags and `.Date` when SOURCE_DATE_EPOCH is unset.
+    pub now_unix: i64,
+    /// Whether images will be pushed (a `ko://` image then needs a default repo).
+    pub push: bool,
+}
+
+/// Plans every artifact of `configs`, in order. `config_dir` is the directory of the
+/// skaffold.yaml (artifact contexts are relative to it).
+pub async fn plan_artifacts(
+    toolchain: &Toolchain,
+    configs: &[Config],
+    config_dir: &Path,
+    options: &PlanOptions,
+) -> Result<Vec<ArtifactPlan>, Error> {
+    let mut plans = Vec::new();
+    for config in configs {
+        for artifact in &config.build.artifacts {
+            plans.push(plan_artifact(toolchain, config, artifact, config_dir, options).await?);
+        }
+    }
+    Ok(plans)
+}
+
+fn epoch(env: &BTreeMap<String, String>, name: &str) -> Result<Option<i64>, Error> {
+    env.get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.trim().parse::<i64>().map_err(|_| {
+                Error::Plan(format!(
+                    "{name}={v} is not a whole number of seconds since 1970; unset it or use e.g. {name}=$(git log -1 --format=%ct)"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// `KEY=VALUE` list → pairs; an entry without `=` is an error naming where it came from.
+fn parse_env(entries: &[String], origin: &str) -> Result<Vec<(String, String)>, Error> {
+    entries
+        .iter()
+        .map(|e| {
+            e.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| Error::Plan(format!("{origin}: `{e}` is not of the form KEY=VALUE")))
+        })
+        .collect()
+}
+
+async fn plan_artifact(
+    toolchain: &Toolchain,
+    config: &Config,
+    artifact: &Artifact,
+    config_dir: &Path,
+    options: &PlanOptions,
+) -> Result<ArtifactPlan, Error> {
+    let ko = &artifact.ko;
+    let context = config_dir.join(&artifact.context);
+    let go_dir = context.join(&ko.dir);
+    let ko_config = kiln_config::load_ko_config(&go_dir, &|k| options.env.get(k).cloned())?;
+    let image = artifact.image.as_str();
+
+    // Naming: default repo, then sanitizing (which strips ko://), as Skaffold's scheduler does.
+    let is_ko_uri = image.starts_with("ko://");
+    if is_ko_uri && options.push && options.default_repo.is_none() {
+        return Err(Error::Plan(format!(
+            "{image}: a default repo must be set when pushing an image named with the ko:// prefix; pass --default-repo or set SKAFFOLD_DEFAULT_REPO"
+        )));
+    }
+    let repository = sanitize_image_name(
+        &substitute_default_repo(
+            options.default_repo.as_deref(),
+            options.multi_level_repo,
+            image,
+        )
+        .map_err(|e| Error::Plan(format!("{image}: {e}")))?,
+    );
+
+    let main = if is_ko_uri {
+        MainPackage::ImportPath(strip_ko_scheme(image).to_owned())
+    } else {
+        MainPackage::Pattern(ko.main.clone())
+    };
+    let source_date_epoch = epoch(&options.env, "SOURCE_DATE_EPOCH")?;
+    let kodata_date_epoch = epoch(&options.env, "KO_DATA_DATE_EPOCH")?;
+    let tag = match &options.tag {
+        Some(t) => t.clone(),
+        None => compute_tag(&config.build.tag_policy, image, &context, options).await?,
+    };
+
+    // Build settings: the artifact's own, or the matching .ko.yaml build, with .ko.yaml
+    // defaults filling what neither sets (Skaffold gives ko a build config only when one of
+    // dir/main/env/flags/ldflags is set, and ko then ignores .ko.yaml builds[]).
+    let artifact_has_build = ko.overrides_ko_builds();
+    let package =
+        resolve_package(toolchain, &go_dir, &main, &parse_env(&ko.env, "ko.env")?).await?;
+    let ko_build = if artifact_has_build {
+        None
+    } else {
+        matching_ko_build(&ko_config, &go_dir, &package)
+    };
+    let go_dir = match ko_build {
+        Some(build) => go_dir.join(&build.dir),
+        None => go_dir,
+    };
+
+    let (repo_part, name_part) = repository.rsplit_once('/').unwrap_or(("", &repository));
+    let mut skaffold_env = options.env.clone();
+    skaffold_env.insert("IMAGE_REPO".into(), repo_part.to_owned());
+    skaffold_env.insert("IMAGE_NAME".into(), name_part.to_owned());
+    skaffold_env.insert("IMAGE_TAG".into(), tag.clone());
+    let render_env = |entries: &[String]| -> Result<Vec<String>, Error> {
+        entries
+            .iter()
+            .map(|e| {
+                render_skaffold(e, &skaffold_env, None)
+                    .map_err(|err| Error::Plan(format!("{image}: ko.env: {err}")))
+            })
+            .collect()
+    };
+    let build_env = match ko_build {
+        _ if !ko.env.is_empty() => parse_env(&render_env(&ko.env)?, "ko.env")?,
+        Some(b) if !b.env.is_empty() => parse_env(&b.env, ".ko.yaml builds[].env")?,
+        _ => parse_env(&ko_config.default_env, ".ko.yaml defaultEnv")?,
+    };
+    let mut final_env = options.env.clone();
+    final_env.extend(build_env.iter().cloned());
+    let template_data = template_data(
+        toolchain,
+        &go_dir,
+        &final_env,
+        source_date_epoch,
+        options,
+        [&ko.flags, &ko.ldflags],
+    )
+    .await?;
+
+    let (flags, ldflags) = if artifact_has_build {
+        let render = |list: &[String], field: &str| -> Result<Vec<String>, Error> {
+            list.iter()
+                .map(|t| {
+                    render_skaffold(t, &skaffold_env, Some(&template_data))
+                        .map_err(|e| Error::Plan(format!("{image}: ko.{field}: {e}")))
+                })
+                .collect()
+        };
+        let flags = if ko.flags.is_empty() {
+            render_ko_list(&ko_config.default_flags, &template_data, "defaultFlags")?
+        } else {
+            render(&ko.flags, "flags")?
+        };
+        let ldflags = if ko.ldflags.is_empty() {
+            render_ko_list(&ko_config.default_ldflags, &template_data, "defaultLdflags")?
+        } else {
+            render(&ko.ldflags, "ldflags")?
+        };
+        (flags, ldflags)
+    } else {
+        let pick = |own: Option<&Vec<String>>, default: &Vec<String>| {
+            own.filter(|v| !v.is_empty()).unwrap_or(default).clone()
+        };
+        (
+            render_ko_list(
+                &pick(ko_build.map(|b| &b.flags), &ko_config.default_flags),
+                &template_data,
+                "flags",
+            )?,
+            render_ko_list(
+                &pick(ko_build.map(|b| &b.ldflags), &ko_config.default_ldflags),
+                &template_data,
+                "ldflags",
+            )?,
+        )
+    };
+    reject_toolexec(&flags, &format!("{image}: ko.flags"))?;
+    if let Some(goflags) = final_env.get("GOFLAGS") {
+        reject_toolexec(std::slice::from_ref(goflags), "GOFLAGS")?;
+    }
+    let mut env = Vec::new();
+    if !final_env.contains_key("CGO_ENABLED") {
+        env.push(("CGO_ENABLED".to_owned(), "0".to_owned()));
+    }
+    env.extend(build_env);
+
+    let labels = ko
+        .labels
+        .iter()
+        .map(|(k, v)| {
+            render_skaffold(v, &options.env, None)
+                .map(|v| (k.clone(), v))
+                .map_err(|e| Error::Plan(format!("{image}: ko.labels.{k}: {e}")))
+        })
+        .collect::<Result<BTreeMap<_, _>, _>>()?;
+
+    Ok(ArtifactPlan {
+        image: image.to_owned(),
+        repository,
+        tag,
+        go_dir,
+        base: base_spec(&ko_config, ko.from_image.as_deref(), &package, config_dir)?,
+        platforms: platforms(config, artifact, &ko_config, options)?,
+        package,
+        go: GoSettings {
+            env,
+            flags,
+            ldflags,
+        },
+        labels,
+        annotations: BTreeMap::new(),
+        user: None,
+        trimpath: !options.debug,
+        disable_optimizations: options.debug,
+        source_date_epoch,
+        kodata_date_epoch,
+        kodata_allowed_root: options
+            .env
+            .get("KO_DATA_PATH_ALLOWED_ROOT")
+            .map(PathBuf::from),
+    })
+}
+
+fn render_ko_list(
+    list: &[String],
+    data: &KoTemplateData,
+    field: &str,
+) -> Result<Vec<String>, Error> {
+    list.iter()
+        .map(|t| render_ko(t, data).map_err(|e| Error::Plan(format!(".ko.yaml {field}: {e}"))))
+        .collect()
+}
+
+/// ko's template data. git and `go env` are only run when a template could use them.
+async fn template_data(
+    toolchain: &Toolchain,
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    source_date_epoch: Option<i64>,
+    options: &PlanOptions,
+    _artifact_templates: [&Vec<String>; 2],
+) -> Result<KoTemplateData, Error> {
+    let git = kiln_gobuild::git::template_info(dir).await;
+    let go_env = toolchain.env().await?;
+    Ok(KoTemplateData::new(
+        env.clone(),
+        go_env,
+        git,
+        source_date_epoch.unwrap_or(options.now_unix),
+    ))
+}
+
+async fn resolve_package(
+    toolchain: &Toolchain,
+    go_dir: &Path,
+    main: &MainPackage,
+    env: &[(String, String)],
+) -> Result<Package, Error> {
+    let package = toolchain
+        .resolve_main(go_dir, main.as_go_arg(), env)
+        .await?;
+    if let MainPackage::ImportPath(ip) = main
+        && package.import_path != *ip
+    {
+        return Err(Error::Plan(format!(
+            "ko://{ip} resolved to {}; write the full import path of a main package",
+            package.import_path
+        )));
+    }
+    Ok(package)
+}
+
+/// The .ko.yaml `builds[]` entry for `package`: the one whose `<dir>/<main>` is the
+/// package's directory (a `main` naming a file means its directory, as in ko).
+fn matching_ko_build<'k>(
+    ko: &'k KoConfig,
+    wd: &Path,
+    package: &Package,
+) -> Option<&'k kiln_config::KoBuild> {
+    let target = std::fs::canonicalize(&package.dir).ok()?;
+    ko.builds.iter().find(|b| {
+        let mut dir = wd.join(&b.dir).join(&b.main);
+        if dir.is_file() {
+            dir.pop();
+        }
+        std::fs::canonicalize(&dir).is_ok_and(|d| d == target)
+    })
+}
+
+/// Skaffold's base precedence: `baseImageOverrides[import path]` > `fromImage` >
+/// `defaultBaseImage` (or `KO_DEFAULTBASEIMAGE`) > kiln's built-in base (where ko would
+/// pull cgr.dev/chainguard/static).
+fn base_spec(
+    ko: &KoConfig,
+    from_image: Option<&str>,
+    package: &Package,
+    config_dir: &Path,
+) -> Result<BaseSpec, Error> {
+    let chosen = ko
+        .base_image_override(&package.import_path)
+        .or(from_image)
+        .or(ko.default_base_image.as_deref());
+    match chosen {
+        None => Ok(BaseSpec::Builtin),
+        Some(value) => BaseSpec::parse(value, config_dir)
+            .map_err(|e| Error::Plan(format!("base image for {}: {e}", package.import_path))),
+    }
+}
+
+/// `--platform` > `build.platforms` > .ko.yaml `defaultPlatforms` > linux/amd64, narrowed
+/// by the artifact's own `platforms` (an empty intersection is an error).
+fn platforms(
+    config: &Config,
+    artifact: &Artifact,
+    ko: &KoConfig,
+    options: &PlanOptions,
+) -> Result<PlatformRequest, Error> {
+    let parse = |list: &[String], origin: &str| {
+        PlatformRequest::parse(list)
+            .map_err(|e| Error::Plan(format!("{}: {origin}: {e}", artifact.image)))
+    };
+    let requested = if !options.platforms.is_empty() {
+        Some(parse(&options.platforms, "--platform")?)
+    } else if !config.build.platforms.is_empty() {
+        Some(parse(&config.build.platforms, "build.platforms")?)
+    } else {
+        None
+    };
+    let own = (!artifact.platforms.is_empty())
+        .then(|| parse(&artifact.platforms, "platforms"))
+        .transpose()?;
+    let chosen = match (requested, own) {
+        (Some(PlatformRequest::Specs(req)), Some(PlatformRequest::Specs(own))) => {
+            let both: Vec<_> = req.iter().filter(|p| own.contains(p)).cloned().collect();
+            if both.is_empty() {
+                return Err(Error::Plan(format!(
+                    "{}: none of the requested platforms ({}) is in the artifact's `platforms`",
+                    artifact.image,
+                    req.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            PlatformRequest::Specs(both)
+        }
+        (Some(PlatformRequest::All), Some(own)) => own,
+        (Some(req), _) => req,
+        (None, Some(own)) => own,
+        (None, None) if !ko.default_platforms.is_empty() => {
+            parse(&ko.default_platforms, ".ko.yaml defaultPlatforms")?
+        }
+        (None, None) => {
+            PlatformRequest::Specs(vec![kiln_core::Platform::new("linux", "amd64", None)])
+        }
+    };
+    Ok(chosen)
+}
+
+async fn compute_tag(
+    policy: &TagPolicy,
+    image: &str,
+    workspace: &Path,
+    options: &PlanOptions,
+) -> Result<String, Error> {
+    let tag_error = |e: kiln_core::tag::TagError| Error::Plan(format!("{image}: tagPolicy: {e}"));
+    let tag = match policy {
+        TagPolicy::GitCommit(git) => {
+            let variant = git_variant(git.variant);
+            match kiln_gobuild::git::tag_outputs(workspace, variant).await {
+                Some(outputs) => git_commit_tag(variant, &git.prefix, git.ignore_changes, &outputs)
+                    .map_err(tag_error)?,
+                None => {
+                    return Err(Error::Plan(format!(
+                        "{image}: the gitCommit tag policy needs a git repository at {}; run `git init`, choose another tagPolicy, or pass --tag",
+                        workspace.display()
+                    )));
+                }
+            }
+        }
+        TagPolicy::Sha256 => "latest".to_owned(),
+        TagPolicy::EnvTemplate { template } => {
+            env_template_tag(template, &options.env, image).map_err(tag_error)?
+        }
+        TagPolicy::DateTime { format, timezone } => {
+            datetime_tag(format.as_deref(), timezone.as_deref(), options.now_unix, 0)
+                .map_err(tag_error)?
+        }
+        other => {
+            return Err(Error::Plan(format!(
+                "{image}: tag policy {other:?} is not supported yet; pass --tag"
+            )));
+        }
+    };
+    Ok(sanitize_tag(&tag))
+}
+
+fn git_variant(v: kiln_config::GitVariant) -> kiln_core::tag::GitCommitVariant {
+    use kiln_config::GitVariant as C;
+    use kiln_core::tag::GitCommitVariant as K;
+    match v {
+        C::Tags => K::Tags,
+        C::CommitSha => K::CommitSha,
+        C::AbbrevCommitSha => K::AbbrevCommitSha,
+        C::TreeSha => K::TreeSha,
+        C::AbbrevTreeSha => K::AbbrevTreeSha,
+        C::Branches => K::Branches,
+    }
+}

@@ -1,0 +1,141 @@
+//! Every bad input stops the build with a message that names the problem and the fix,
+//! exits non-zero, and leaves no image behind.
+
+use crate::support::Project;
+
+const ENV: &[(&str, &str)] = &[("RELEASE", "v1.2.3"), ("TEAM", "core")];
+
+/// Runs a failing build and returns stderr, checking that nothing was written.
+fn fails(project: &Project, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let mut args = vec!["build", "--push=false", "--oci-layout-path", "out"];
+    args.extend_from_slice(extra);
+    let out = project.kiln(&args, env);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "expected failure, got success:\n{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no reference is printed on failure");
+    let index = project.path().join("out/index.json");
+    if index.exists() {
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(index).unwrap()).unwrap();
+        assert_eq!(
+            index["manifests"],
+            serde_json::json!([]),
+            "no image is recorded"
+        );
+    }
+    stderr
+}
+
+fn edit(project: &Project, file: &str, from: &str, to: &str) {
+    let path = project.path().join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from} in {file}");
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
+#[test]
+fn dot_dot_dot_matching_several_packages_names_the_pattern_and_the_matches() {
+    let project = Project::new("multi");
+    let err = fails(&project, &["-p", "everything"], ENV);
+    assert!(
+        err.contains("`./...`") && err.contains("matched 4"),
+        "{err}"
+    );
+    assert!(
+        err.contains("example.com/multi/cmd/alpha")
+            && err.contains("example.com/multi/internal/greet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_field_names_file_line_column_and_field_path() {
+    let project = Project::new("multi");
+    edit(
+        &project,
+        "skaffold.yaml",
+        "        ldflags:",
+        "        ldflagz:",
+    );
+    let err = fails(&project, &[], ENV);
+    assert!(err.contains("skaffold.yaml:11:9"), "{err}");
+    assert!(
+        err.contains("build.artifacts[0].ko") && err.contains("ldflagz") && err.contains("ldflags"),
+        "{err}"
+    );
+}
+
+#[test]
+fn template_naming_an_unset_variable_names_the_variable() {
+    let project = Project::new("multi");
+    let err = fails(&project, &[], &[("TEAM", "core")]);
+    assert!(err.contains("RELEASE"), "{err}");
+    assert!(!err.contains("<no value>"), "{err}");
+}
+
+#[test]
+fn compile_errors_are_shown_as_the_compiler_printed_them() {
+    let project = Project::new("multi");
+    edit(
+        &project,
+        "cmd/beta/main.go",
+        "var version = \"unset\"",
+        "var version = undefinedThing",
+    );
+    let err = fails(&project, &[], ENV);
+    assert!(
+        err.contains("cmd/beta/main.go:12:15: undefined: undefinedThing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn toolexec_in_flags_is_refused() {
+    let project = Project::new("multi");
+    edit(
+        &project,
+        "skaffold.yaml",
+        "        main: ./cmd/beta",
+        "        main: ./cmd/beta\n        flags: [\"-toolexec=/bin/true\"]",
+    );
+    let err = fails(&project, &[], ENV);
+    assert!(
+        err.contains("-toolexec=/bin/true") && err.contains("not allowed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_source_date_epoch_is_refused() {
+    let project = Project::new("multi");
+    let mut env = ENV.to_vec();
+    env.push(("SOURCE_DATE_EPOCH", "yesterday"));
+    let err = fails(&project, &[], &env);
+    assert!(err.contains("SOURCE_DATE_EPOCH=yesterday"), "{err}");
+}
+
+#[test]
+fn platform_missing_from_the_base_lists_what_it_has() {
+    let project = Project::new("multi");
+    let err = fails(&project, &["--platform", "windows/amd64"], ENV);
+    assert!(
+        err.contains("windows/amd64") && err.contains("linux/arm64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn symlink_escaping_the_repository_is_refused() {
+    let project = Project::new("multi");
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    let link = project.path().join("cmd/alpha/kodata/escape");
+    std::os::unix::fs::symlink(outside.path(), link).unwrap();
+    let err = fails(&project, &[], ENV);
+    assert!(
+        err.contains("escape") && err.contains("outside the allowed root"),
+        "{err}"
+    );
+}

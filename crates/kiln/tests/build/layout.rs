@@ -1,0 +1,232 @@
+//! Building into an OCI layout: the images are right, run, and are reproducible.
+
+use crate::support::{Layout, Project, digest_of, elf_machine, file_in_layer};
+
+const ENV: &[(&str, &str)] = &[("RELEASE", "v1.2.3"), ("TEAM", "core")];
+
+#[test]
+fn two_artifacts_build_run_and_carry_ko_layout() {
+    let project = Project::new("multi");
+    let refs = project.kiln_ok(&["build", "--push=false", "--oci-layout-path", "out"], ENV);
+    assert_eq!(refs.len(), 2, "{refs:?}");
+    assert!(refs[0].starts_with("alpha:v1.2.3@sha256:"), "{refs:?}");
+    assert!(refs[1].starts_with("beta:v1.2.3@sha256:"), "{refs:?}");
+    let layout = Layout(project.path().join("out"));
+
+    // alpha: one platform (the default), so a plain manifest.
+    let entry = layout.entry("alpha:v1.2.3");
+    assert_eq!(entry["digest"], digest_of(&refs[0]));
+    assert_eq!(
+        entry["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    let manifest = layout.json(digest_of(&refs[0]));
+    let config = layout.json(manifest["config"]["digest"].as_str().unwrap());
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["/ko-app/alpha"])
+    );
+    assert!(config["config"].get("Cmd").is_none());
+    assert_eq!(config["config"]["Labels"]["org.example.team"], "core");
+    let env = config["config"]["Env"].as_array().unwrap();
+    assert!(
+        env.iter().any(|e| e == "KO_DATA_PATH=/var/run/ko"),
+        "{env:?}"
+    );
+    assert_eq!(config["config"]["User"], "65532");
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3, "built-in base + kodata + binary");
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 3);
+    assert!(
+        manifest["annotations"]["org.opencontainers.image.base.digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+
+    let output = layout.run(digest_of(&refs[0]));
+    assert!(
+        output.contains("hello from alpha v1.2.3-v1.2.3"),
+        "{output}"
+    );
+    assert!(output.contains("platform linux/amd64"), "{output}");
+    assert!(
+        output.contains("kodata greeting.txt: from a symlinked file"),
+        "{output}"
+    );
+    assert!(
+        output.contains("kodata sub/nested.txt: nested file"),
+        "{output}"
+    );
+    assert!(
+        output
+            .lines()
+            .any(|l| l.starts_with("path ") && l.ends_with(":/ko-app")),
+        "{output}"
+    );
+
+    // beta: two platforms, so an index in the base's order, each child runnable on its arch.
+    let index = layout.json(digest_of(&refs[1]));
+    let children = index["manifests"].as_array().unwrap();
+    let platforms: Vec<String> = children
+        .iter()
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["platform"]["os"].as_str().unwrap(),
+                c["platform"]["architecture"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    for (child, machine) in children.iter().zip([62u16, 183]) {
+        let manifest = layout.json(child["digest"].as_str().unwrap());
+        let binary_layer = manifest["layers"].as_array().unwrap().last().unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            elf_machine(&file_in_layer(&layout, &binary_layer, "ko-app/beta")),
+            machine
+        );
+    }
+    let amd64 = layout.run(children[0]["digest"].as_str().unwrap());
+    assert!(amd64.contains("hello from beta unset"), "{amd64}");
+}
+
+#[test]
+fn same_source_in_two_clones_at_different_times_gives_the_same_digests() {
+    let first = Project::new("multi");
+    let a = first.kiln_ok(&["build", "--push=false", "--oci-layout-path", "out"], ENV);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = Project::new("multi");
+    assert_ne!(first.path(), second.path());
+    let b = second.kiln_ok(
+        &["build", "--push=false", "--oci-layout-path", "elsewhere"],
+        ENV,
+    );
+    assert_eq!(a, b);
+}
+
+#[test]
+fn rebuild_replaces_the_layout_entry_of_the_same_name() {
+    let project = Project::new("multi");
+    let args = [
+        "build",
+        "--push=false",
+        "--oci-layout-path",
+        "out",
+        "-b",
+        "alpha",
+    ];
+    project.kiln_ok(&args, ENV);
+    std::fs::write(
+        project.path().join("cmd/alpha/kodata/sub/nested.txt"),
+        "changed\n",
+    )
+    .unwrap();
+    let refs = project.kiln_ok(&args, ENV);
+    let layout = Layout(project.path().join("out"));
+    assert_eq!(layout.entry("alpha:v1.2.3")["digest"], digest_of(&refs[0]));
+    assert_eq!(layout.index()["manifests"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn source_date_epoch_sets_created_and_kodata_epoch_sets_kodata_mtimes() {
+    let project = Project::new("multi");
+    let mut env = ENV.to_vec();
+    env.extend([
+        ("SOURCE_DATE_EPOCH", "1700000000"),
+        ("KO_DATA_DATE_EPOCH", "5000"),
+    ]);
+    let refs = project.kiln_ok(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "alpha",
+        ],
+        &env,
+    );
+    let layout = Layout(project.path().join("out"));
+    let manifest = layout.json(digest_of(&refs[0]));
+    let config = layout.json(manifest["config"]["digest"].as_str().unwrap());
+    assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+    let history = config["history"].as_array().unwrap();
+    assert_eq!(
+        history[history.len() - 2]["created"],
+        "1970-01-01T01:23:20Z"
+    );
+    assert_eq!(
+        history[history.len() - 1]["created"],
+        "2023-11-14T22:13:20Z"
+    );
+}
+
+#[test]
+fn ko_uri_image_uses_the_import_path_and_dir_of_a_nested_module() {
+    let project = Project::new("nested");
+    let refs = project.kiln_ok(&["build", "--push=false", "--oci-layout-path", "out"], &[]);
+    assert_eq!(refs.len(), 1);
+    assert!(
+        refs[0].starts_with("example.com/nested/service/cmd/server:latest@sha256:"),
+        "{refs:?}"
+    );
+    let layout = Layout(project.path().join("out"));
+    assert!(
+        layout
+            .run(digest_of(&refs[0]))
+            .contains("nested module server")
+    );
+}
+
+#[test]
+fn an_oci_layout_can_be_the_base_and_a_tarball_the_output() {
+    let project = Project::new("multi");
+    project.kiln_ok(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "bases",
+            "-b",
+            "beta",
+        ],
+        ENV,
+    );
+    let skaffold = std::fs::read_to_string(project.path().join("skaffold.yaml")).unwrap();
+    let skaffold = skaffold.replace(
+        "        main: ./cmd/alpha\n",
+        "        main: ./cmd/alpha\n        fromImage: oci:bases:beta:v1.2.3\n",
+    );
+    std::fs::write(project.path().join("skaffold.yaml"), skaffold).unwrap();
+    let refs = project.kiln_ok(
+        &[
+            "build",
+            "--push=false",
+            "--tarball",
+            "alpha.tar",
+            "-b",
+            "alpha",
+            "--platform",
+            "linux/arm64",
+        ],
+        ENV,
+    );
+    assert!(refs[0].starts_with("alpha:v1.2.3@sha256:"));
+    let inspect = crate::support::run_ok(
+        std::process::Command::new("skopeo")
+            .args(["inspect", "--override-arch", "arm64"])
+            .arg(format!(
+                "docker-archive:{}",
+                project.path().join("alpha.tar").display()
+            )),
+    );
+    let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspect["Architecture"], "arm64");
+    // beta's base layers, its kodata and binary, then alpha's kodata and binary.
+    assert_eq!(inspect["Layers"].as_array().unwrap().len(), 5);
+    assert_eq!(inspect["RepoTags"], serde_json::json!(["alpha:v1.2.3"]));
+}

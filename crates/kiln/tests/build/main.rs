@@ -1,0 +1,8 @@
+//! `kiln build` end to end: the real Go toolchain builds fixture apps, and the output is
+//! checked with tools that share no code with kiln (the layout's JSON read directly,
+//! umoci, skopeo, chroot).
+
+mod support;
+
+mod errors;
+mod layout;

@@ -1,0 +1,234 @@
+//! Test helpers: fixture copies, running kiln, and reading OCI layouts without kiln's code.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A copy of a fixture project in a fresh directory, made a git repository (so kodata's
+/// allowed root and git tag policies behave as in a real checkout).
+pub struct Project {
+    pub dir: TempDir,
+    pub cache: TempDir,
+}
+
+impl Project {
+    pub fn new(fixture: &str) -> Project {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture);
+        let dir = tempfile::tempdir().unwrap();
+        run_ok(
+            Command::new("cp")
+                .arg("-a")
+                .arg(format!("{}/.", src.display()))
+                .arg(dir.path()),
+        );
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        git(dir.path(), &["add", "-A"]);
+        git(dir.path(), &["commit", "-q", "-m", "fixture"]);
+        Project {
+            dir,
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs kiln in the project with a private cache and a fixed, minimal environment.
+    pub fn kiln(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+        cmd.args(args)
+            .current_dir(self.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", self.cache.path())
+            .env("KILN_CACHE", self.cache.path().join("kiln"))
+            .env("GOCACHE", go_cache())
+            .env("GOPATH", self.cache.path().join("gopath"))
+            .env("GOPROXY", "off")
+            .env("GOTOOLCHAIN", "local");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("kiln runs")
+    }
+
+    pub fn kiln_ok(&self, args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+        let out = self.kiln(args, env);
+        assert!(
+            out.status.success(),
+            "kiln {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// One Go build cache shared by every test: it only speeds up compiles, it is never an input.
+fn go_cache() -> PathBuf {
+    std::env::temp_dir().join("kiln-tests-gocache")
+}
+
+pub fn git(dir: &Path, args: &[&str]) {
+    run_ok(
+        Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir),
+    );
+}
+
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// An OCI layout read straight from disk.
+pub struct Layout(pub PathBuf);
+
+impl Layout {
+    pub fn json(&self, digest: &str) -> Value {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        let bytes = std::fs::read(self.0.join("blobs/sha256").join(hex)).unwrap();
+        assert_eq!(
+            format!("sha256:{}", sha256_hex(&bytes)),
+            digest,
+            "blob content matches its name"
+        );
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    pub fn index(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.0.join("index.json")).unwrap()).unwrap()
+    }
+
+    /// The index.json entry named `ref_name`; exactly one must exist.
+    pub fn entry(&self, ref_name: &str) -> Value {
+        let index = self.index();
+        let entries: Vec<&Value> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["annotations"]["org.opencontainers.image.ref.name"] == ref_name)
+            .collect();
+        assert_eq!(entries.len(), 1, "one entry named {ref_name} in {index}");
+        entries[0].clone()
+    }
+
+    /// Unpacks the image `manifest_digest` with umoci and runs its entrypoint under chroot with the
+    /// image's own environment, returning stdout.
+    pub fn run(&self, manifest_digest: &str) -> String {
+        let bundle = tempfile::tempdir().unwrap();
+        let rootfs_parent = bundle.path().join("b");
+        // The layout's own names (`repo:tag`) are not valid umoci tags, so
+        // give this manifest a plain tag in a copy of index.json.
+        let tag = "kiln-test";
+        let scratch = tempfile::tempdir().unwrap();
+        run_ok(
+            Command::new("cp")
+                .arg("-a")
+                .arg(format!("{}/.", self.0.display()))
+                .arg(scratch.path()),
+        );
+        let mut index = self.index();
+        index["manifests"] = serde_json::json!([{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest,
+            "size": std::fs::metadata(self.0.join("blobs/sha256").join(manifest_digest.trim_start_matches("sha256:"))).unwrap().len(),
+            "annotations": {"org.opencontainers.image.ref.name": tag},
+        }]);
+        std::fs::write(scratch.path().join("index.json"), index.to_string()).unwrap();
+        run_ok(
+            Command::new("umoci")
+                .args(["unpack", "--image"])
+                .arg(format!("{}:{tag}", scratch.path().display()))
+                .arg(&rootfs_parent),
+        );
+        let config = self.json(
+            self.json(manifest_digest)["config"]["digest"]
+                .as_str()
+                .unwrap(),
+        );
+        let entrypoint: Vec<String> =
+            serde_json::from_value(config["config"]["Entrypoint"].clone()).unwrap();
+        let env: Vec<String> = serde_json::from_value(config["config"]["Env"].clone()).unwrap();
+        let mut cmd = Command::new("chroot");
+        cmd.arg(rootfs_parent.join("rootfs"))
+            .args(&entrypoint)
+            .env_clear();
+        for kv in env {
+            let (k, v) = kv.split_once('=').unwrap();
+            cmd.env(k, v);
+        }
+        run_ok(&mut cmd)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// `name:tag@sha256:…` → the digest.
+pub fn digest_of(reference: &str) -> &str {
+    reference.rsplit_once('@').unwrap().1
+}
+
+/// The ELF machine of a binary (62 = x86-64, 183 = AArch64), from its header.
+pub fn elf_machine(bytes: &[u8]) -> u16 {
+    assert_eq!(&bytes[..4], b"\x7fELF");
+    u16::from_le_bytes([bytes[18], bytes[19]])
+}
+
+/// A file's content from a gzipped layer blob, read with the system `tar`.
+pub fn file_in_layer(layout: &Layout, layer_digest: &str, path: &str) -> Vec<u8> {
+    let blob = layout
+        .0
+        .join("blobs/sha256")
+        .join(layer_digest.trim_start_matches("sha256:"));
+    let out = Command::new("tar")
+        .arg("-xzOf")
+        .arg(blob)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{path} in {layer_digest}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
