@@ -32,6 +32,8 @@ pub struct PlanOptions {
     pub now_unix: i64,
     /// Whether images will be pushed (a `ko://` image then needs a default repo).
     pub push: bool,
+    /// `-b/--build-image`: only these artifacts (all when empty).
+    pub only: Vec<String>,
 }
 
 /// Plans every artifact of `configs`, in order. `config_dir` is the directory of the
@@ -45,8 +47,21 @@ pub async fn plan_artifacts(
     let mut plans = Vec::new();
     for config in configs {
         for artifact in &config.build.artifacts {
-            plans.push(plan_artifact(toolchain, config, artifact, config_dir, options).await?);
+            if options.only.is_empty() || options.only.contains(&artifact.image) {
+                plans.push(plan_artifact(toolchain, config, artifact, config_dir, options).await?);
+            }
         }
+    }
+    if plans.is_empty() && !options.only.is_empty() {
+        return Err(Error::Plan(format!(
+            "no artifact is named {}; the images in the config are: {}",
+            options.only.join(", "),
+            configs
+                .iter()
+                .flat_map(|c| c.build.artifacts.iter().map(|a| a.image.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
     Ok(plans)
 }
@@ -86,6 +101,15 @@ async fn plan_artifact(
     let ko = &artifact.ko;
     let context = config_dir.join(&artifact.context);
     let go_dir = context.join(&ko.dir);
+    let go_dir = std::fs::canonicalize(&go_dir).map_err(|e| {
+        Error::Plan(format!(
+            "{}: the Go directory {} (context `{}` + ko.dir `{}`) cannot be used: {e}",
+            artifact.image,
+            go_dir.display(),
+            artifact.context.display(),
+            ko.dir.display()
+        ))
+    })?;
     let ko_config = kiln_config::load_ko_config(&go_dir, &|k| options.env.get(k).cloned())?;
     let image = artifact.image.as_str();
 

@@ -67,14 +67,9 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
         debug: false,
         now_unix,
         push,
+        only: args.build_images.clone(),
     };
-    let mut plans = plan_artifacts(&toolchain, &configs, &config_dir, &options).await?;
-    if !args.build_images.is_empty() {
-        plans.retain(|p| args.build_images.contains(&p.image));
-        if plans.is_empty() {
-            bail!("no artifact is named {}", args.build_images.join(", "));
-        }
-    }
+    let plans = plan_artifacts(&toolchain, &configs, &config_dir, &options).await?;
 
     let jobs = std::thread::available_parallelism().map_or(2, usize::from);
     let ctx = Arc::new(Context::new(

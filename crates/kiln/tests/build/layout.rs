@@ -99,7 +99,7 @@ fn same_source_in_two_clones_at_different_times_gives_the_same_digests() {
     let first = Project::new("multi");
     let a = first.kiln_ok(&["build", "--push=false", "--oci-layout-path", "out"], ENV);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let second = Project::new("multi");
+    let second = Project::clone_of(&first);
     assert_ne!(first.path(), second.path());
     let b = second.kiln_ok(
         &["build", "--push=false", "--oci-layout-path", "elsewhere"],
@@ -228,5 +228,12 @@ fn an_oci_layout_can_be_the_base_and_a_tarball_the_output() {
     assert_eq!(inspect["Architecture"], "arm64");
     // beta's base layers, its kodata and binary, then alpha's kodata and binary.
     assert_eq!(inspect["Layers"].as_array().unwrap().len(), 5);
-    assert_eq!(inspect["RepoTags"], serde_json::json!(["alpha:v1.2.3"]));
+    let manifest = crate::support::run_ok(
+        std::process::Command::new("tar")
+            .arg("-xOf")
+            .arg(project.path().join("alpha.tar"))
+            .arg("manifest.json"),
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["alpha:v1.2.3"]));
 }

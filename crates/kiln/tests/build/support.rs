@@ -34,6 +34,21 @@ impl Project {
         }
     }
 
+    /// A `git clone` of `other` at another path: the same commit, so the same source.
+    pub fn clone_of(other: &Project) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        run_ok(
+            Command::new("git")
+                .args(["clone", "-q"])
+                .arg(other.path())
+                .arg(dir.path()),
+        );
+        Project {
+            dir,
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
