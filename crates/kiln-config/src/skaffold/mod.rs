@@ -1,0 +1,572 @@
+//! `skaffold.yaml`: the typed model kiln builds from, and its loader.
+
+mod convert;
+mod profiles;
+#[allow(dead_code)] // Fields that exist only so the schema accepts them are never read.
+mod raw;
+mod version;
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+pub use profiles::ProfileSelection;
+pub use version::SUPPORTED_API_VERSIONS;
+
+use crate::error::FileCtx;
+use crate::yaml::{self, Node, Value};
+use crate::{ConfigError, Location, de, suggest};
+
+/// Every config of one `skaffold.yaml`, with profiles applied and defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkaffoldFile {
+    /// The path as given to the loader; errors and relative paths refer to it.
+    pub path: PathBuf,
+    /// One entry per `---`-separated config, in file order (empty documents skipped).
+    pub configs: Vec<Config>,
+}
+
+/// One Skaffold config (a `---` document).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// As written, e.g. `skaffold/v4beta14`; one of [`SUPPORTED_API_VERSIONS`].
+    pub api_version: String,
+    pub metadata: Metadata,
+    /// Other configs this one depends on. Parsed, not followed (kiln does not load them yet).
+    pub requires: Vec<ConfigDependency>,
+    pub build: Build,
+    pub manifests: Manifests,
+    pub deploy: Deploy,
+    /// Names of the profiles applied, in application order.
+    pub active_profiles: Vec<String>,
+    /// Valid Skaffold fields that kiln does not act on (`deploy.helm`, `portForward`, …), so
+    /// the CLI can say they were ignored instead of silently dropping them.
+    pub ignored: Vec<IgnoredField>,
+    /// Where the document starts.
+    pub location: Location,
+}
+
+/// `metadata`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Metadata {
+    /// Config name; `requires[].configs` and `--module` refer to it.
+    pub name: Option<String>,
+    pub labels: IndexMap<String, String>,
+    pub annotations: IndexMap<String, String>,
+}
+
+/// `requires[]`: a dependency on other configs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConfigDependency {
+    /// Config names to include; empty means all.
+    pub configs: Vec<String>,
+    pub path: Option<PathBuf>,
+    pub git: Option<GitDependency>,
+    pub active_profiles: Vec<ProfileDependency>,
+}
+
+/// `requires[].git`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GitDependency {
+    pub repo: String,
+    pub path: Option<String>,
+    pub git_ref: Option<String>,
+    pub sync: Option<bool>,
+}
+
+/// `requires[].activeProfiles[]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProfileDependency {
+    pub name: String,
+    pub activated_by: Vec<String>,
+}
+
+/// `build`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Build {
+    /// Only ko artifacts: anything else is rejected while loading.
+    pub artifacts: Vec<Artifact>,
+    /// `build.platforms`: the pipeline-wide platform list (`--platform` beats it).
+    pub platforms: Vec<String>,
+    pub tag_policy: TagPolicy,
+    pub local: LocalBuild,
+    /// Registries reached over plain HTTP / without TLS verification (matched by prefix).
+    pub insecure_registries: Vec<String>,
+}
+
+/// `build.local`. Unset options stay `None` so kiln can apply its own defaults
+/// (Skaffold pushes unless the cluster is local; concurrency defaults to 1 there).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LocalBuild {
+    pub push: Option<bool>,
+    pub concurrency: Option<u32>,
+    pub try_import_missing: bool,
+    /// Accepted for compatibility; no meaning for ko builds.
+    pub use_buildkit: Option<bool>,
+    /// Accepted for compatibility; no meaning for ko builds.
+    pub use_docker_cli: bool,
+}
+
+/// `build.artifacts[]` (always a ko artifact).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Artifact {
+    /// Image name as written (may start with `ko://`), without tag or digest.
+    pub image: String,
+    /// Build context, relative to the skaffold.yaml directory. Default `.`.
+    pub context: PathBuf,
+    /// Platforms this artifact may be built for (intersected with the pipeline's).
+    pub platforms: Vec<String>,
+    /// Other artifacts this one needs built first.
+    pub requires: Vec<ArtifactDependency>,
+    pub ko: KoArtifact,
+    /// `runtimeType` (e.g. `go`) for `skaffold debug`.
+    pub runtime_type: Option<String>,
+    pub sync: Option<Sync>,
+    /// Where the artifact is declared (or patched in).
+    pub location: Location,
+}
+
+/// `build.artifacts[].requires[]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ArtifactDependency {
+    pub image: String,
+    /// Defaults to `image`.
+    pub alias: String,
+}
+
+/// `build.artifacts[].ko`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KoArtifact {
+    /// Base image. Precedence (Skaffold): `.ko.yaml baseImageOverrides` > this >
+    /// `.ko.yaml defaultBaseImage` > ko's default.
+    pub from_image: Option<String>,
+    pub dependencies: Dependencies,
+    /// Where `go` runs, relative to the context. Default `.`.
+    pub dir: PathBuf,
+    /// Build-time environment (`KEY=value`); templates are expanded later.
+    pub env: Vec<String>,
+    pub flags: Vec<String>,
+    pub ldflags: Vec<String>,
+    pub labels: IndexMap<String, String>,
+    /// Main package pattern relative to context+dir. Default `.`.
+    pub main: String,
+}
+
+impl KoArtifact {
+    /// Skaffold builds its own ko build config (ignoring `.ko.yaml builds[]`) only when one of
+    /// these is set; `dir` and `main` count only when not `.`.
+    pub fn overrides_ko_builds(&self) -> bool {
+        self.dir != Path::new(".")
+            || self.main != "."
+            || !self.env.is_empty()
+            || !self.flags.is_empty()
+            || !self.ldflags.is_empty()
+    }
+}
+
+/// `ko.dependencies`: globs relative to the context, for watching and cache keys.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Dependencies {
+    /// Default `["**/*.go"]` when neither `paths` nor `ignore` is given.
+    pub paths: Vec<String>,
+    pub ignore: Vec<String>,
+}
+
+/// `build.artifacts[].sync`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sync {
+    pub manual: Vec<SyncRule>,
+    /// For ko, every pattern contains `kodata` (checked while loading).
+    pub infer: Vec<String>,
+    pub auto: Option<bool>,
+}
+
+/// `sync.manual[]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyncRule {
+    pub src: String,
+    pub dest: String,
+    pub strip: String,
+}
+
+/// `build.tagPolicy`: how the image tag is computed. Default `gitCommit` / `Tags`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TagPolicy {
+    GitCommit(GitCommit),
+    /// `latest`; the digest is appended after the push.
+    Sha256,
+    EnvTemplate {
+        template: String,
+    },
+    /// Skaffold's defaults: format `2006-01-02_15-04-05.999_MST`, timezone `Local`.
+    DateTime {
+        format: Option<String>,
+        timezone: Option<String>,
+    },
+    InputDigest,
+    CustomTemplate {
+        template: String,
+        components: Vec<TagComponent>,
+    },
+}
+
+impl Default for TagPolicy {
+    fn default() -> Self {
+        TagPolicy::GitCommit(GitCommit::default())
+    }
+}
+
+/// `tagPolicy.gitCommit`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GitCommit {
+    pub variant: GitVariant,
+    pub prefix: String,
+    /// Do not append `-dirty` for uncommitted changes.
+    pub ignore_changes: bool,
+}
+
+/// `gitCommit.variant`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GitVariant {
+    /// `git describe --tags --always`.
+    #[default]
+    Tags,
+    CommitSha,
+    AbbrevCommitSha,
+    TreeSha,
+    AbbrevTreeSha,
+    Branches,
+}
+
+impl GitVariant {
+    const NAMES: [&'static str; 6] = [
+        "Tags",
+        "CommitSha",
+        "AbbrevCommitSha",
+        "TreeSha",
+        "AbbrevTreeSha",
+        "Branches",
+    ];
+
+    fn parse(text: &str) -> Option<GitVariant> {
+        Some(match text {
+            "" | "Tags" => GitVariant::Tags,
+            "CommitSha" => GitVariant::CommitSha,
+            "AbbrevCommitSha" => GitVariant::AbbrevCommitSha,
+            "TreeSha" => GitVariant::TreeSha,
+            "AbbrevTreeSha" => GitVariant::AbbrevTreeSha,
+            "Branches" => GitVariant::Branches,
+            _ => return None,
+        })
+    }
+}
+
+/// `customTemplate.components[]`: a named tagger usable in the template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagComponent {
+    pub name: String,
+    pub policy: TagPolicy,
+}
+
+/// `manifests` (skaffold/v2's `deploy.kubectl.manifests` ends up here too).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Manifests {
+    /// Globs of Kubernetes YAML; Skaffold's default `["k8s/*.yaml"]` when no renderer or
+    /// deployer is configured.
+    pub raw_yaml: Vec<String>,
+}
+
+/// `deploy`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Deploy {
+    /// Set when kubectl deploys, including by Skaffold's default.
+    pub kubectl: Option<KubectlDeploy>,
+    /// `deploy.kubeContext`.
+    pub kube_context: Option<String>,
+}
+
+/// `deploy.kubectl`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KubectlDeploy {
+    pub flags: KubectlFlags,
+    pub default_namespace: Option<String>,
+    pub remote_manifests: Vec<String>,
+}
+
+/// `deploy.kubectl.flags`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KubectlFlags {
+    pub global: Vec<String>,
+    pub apply: Vec<String>,
+    pub delete: Vec<String>,
+    pub disable_validation: bool,
+}
+
+/// A Skaffold field that was accepted but has no effect in kiln.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredField {
+    /// e.g. `deploy.helm`.
+    pub field: String,
+    pub location: Location,
+}
+
+/// Reads and loads `path`. The only I/O is reading that file; `env` answers environment
+/// lookups for profile activation (pass `&|k| std::env::var(k).ok()` for the real one).
+pub fn load_skaffold(
+    path: &Path,
+    selection: &ProfileSelection,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SkaffoldFile, ConfigError> {
+    let ctx = FileCtx::new(path);
+    let bytes = std::fs::read(path).map_err(|e| ctx.read(e))?;
+    let text = yaml::decode_utf8(&bytes).map_err(|e| ctx.syntax(e.loc, e.message))?;
+    parse_skaffold(text, path, selection, env)
+}
+
+/// Loads skaffold.yaml content already in memory; `path` is used for messages only.
+pub fn parse_skaffold(
+    text: &str,
+    path: &Path,
+    selection: &ProfileSelection,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SkaffoldFile, ConfigError> {
+    let ctx = FileCtx::new(path);
+    let docs = yaml::parse_documents(text).map_err(|e| ctx.syntax(e.loc, e.message))?;
+
+    struct Parsed {
+        tree: Node,
+        version: version::Version,
+        raw: raw::RawConfig,
+    }
+    let mut parsed = Vec::new();
+    for mut doc in docs {
+        if doc.is_null() {
+            continue;
+        }
+        if !matches!(doc.value, Value::Map(_)) {
+            return Err(ctx.invalid(
+                Some(doc.loc),
+                "",
+                format!("a config must be a mapping, found {}", doc.describe()),
+                None,
+            ));
+        }
+        // Skaffold drops top-level keys starting with `.`: they only hold YAML anchors.
+        if let Value::Map(entries) = &mut doc.value {
+            entries.retain(|e| !e.key.starts_with('.'));
+        }
+        let version = read_version(&ctx, &doc)?;
+        version::check_gates(&ctx, &doc, version)?;
+        let raw: raw::RawConfig = de::from_node(&doc, false).map_err(|e| ctx.de_error(e, &[]))?;
+        parsed.push(Parsed {
+            tree: doc,
+            version,
+            raw,
+        });
+    }
+    if parsed.is_empty() {
+        return Err(ctx.invalid(
+            None,
+            "",
+            "no configs found",
+            Some("a skaffold.yaml needs at least `apiVersion` and `kind: Config`".to_owned()),
+        ));
+    }
+
+    // Skaffold refuses to mix its v1 (skaffold/v2…) and v2 (skaffold/v3…, v4…) schema lines.
+    if let (Some(old), Some(new)) = (
+        parsed.iter().find(|p| p.version.is_v2()),
+        parsed.iter().find(|p| !p.version.is_v2()),
+    ) {
+        let loc = new.tree.get("apiVersion").map(|n| n.loc);
+        return Err(ctx.unsupported(
+            loc,
+            "apiVersion",
+            format!(
+                "configs in one file mix {} with {}, which Skaffold refuses",
+                old.version.name(),
+                new.version.name()
+            ),
+            Some("upgrade every config with `skaffold fix`".to_owned()),
+        ));
+    }
+
+    check_config_names(&ctx, parsed.iter().map(|p| (&p.raw, &p.tree)))?;
+    check_profile_names(&ctx, parsed.iter().map(|p| (&p.raw, &p.tree)), selection)?;
+
+    let mut configs = Vec::new();
+    for Parsed {
+        mut tree,
+        version,
+        mut raw,
+    } in parsed
+    {
+        let profiles = raw.profiles.take().unwrap_or_default();
+        let mut profile_nodes: Vec<Node> = tree
+            .remove("profiles")
+            .map(|e| e.value.as_seq().to_vec())
+            .unwrap_or_default();
+        let location = tree.loc;
+        if version.is_v2() {
+            profiles::normalize_v2(&mut tree);
+            profile_nodes.iter_mut().for_each(profiles::normalize_v2);
+        }
+        let active = profiles::activated(&ctx, &profiles, &profile_nodes, selection, env)?;
+        for &i in &active {
+            if let (Some(profile), Some(node)) = (profiles.get(i), profile_nodes.get(i)) {
+                profiles::apply(&ctx, &mut tree, profile, node, i, version)?;
+            }
+        }
+        if version.is_v2() {
+            profiles::normalize_v2(&mut tree);
+        }
+        // Type the result again: profiles and the v2 normalization changed the tree, and a
+        // patch may have put anything anywhere.
+        let final_raw: raw::RawConfig =
+            de::from_node(&tree, false).map_err(|e| ctx.de_error(e, &[]))?;
+        let names = active.iter().map(|&i| profiles[i].name.clone()).collect();
+        configs.push(convert::config(
+            &ctx, final_raw, &tree, version, names, location,
+        )?);
+    }
+    convert::check_across_configs(&ctx, &configs)?;
+    Ok(SkaffoldFile {
+        path: path.to_path_buf(),
+        configs,
+    })
+}
+
+fn read_version(ctx: &FileCtx, doc: &Node) -> Result<version::Version, ConfigError> {
+    let Some(entry) = doc.entry("apiVersion") else {
+        return Err(ctx.invalid(
+            Some(doc.loc),
+            "",
+            "missing field `apiVersion`",
+            Some(format!(
+                "add `apiVersion: {}`",
+                SUPPORTED_API_VERSIONS[SUPPORTED_API_VERSIONS.len() - 1]
+            )),
+        ));
+    };
+    let Some(text) = entry.value.as_str() else {
+        return Err(ctx.invalid(
+            Some(entry.value.loc),
+            "apiVersion",
+            format!("expected a string, found {}", entry.value.describe()),
+            None,
+        ));
+    };
+    let version = version::parse(ctx, text, entry.value.loc)?;
+    if let Some(kind) = doc.entry("kind")
+        && let Some(k) = kind.value.as_str()
+        && k != "Config"
+    {
+        return Err(ctx.invalid(
+            Some(kind.value.loc),
+            "kind",
+            format!("expected `Config`, found `{k}`"),
+            Some("is this a Kubernetes manifest rather than a skaffold.yaml?".to_owned()),
+        ));
+    }
+    Ok(version)
+}
+
+fn check_config_names<'a>(
+    ctx: &FileCtx,
+    configs: impl Iterator<Item = (&'a raw::RawConfig, &'a Node)>,
+) -> Result<(), ConfigError> {
+    let mut seen: Vec<(String, Location)> = Vec::new();
+    for (raw, tree) in configs {
+        let Some(name) = raw
+            .metadata
+            .as_ref()
+            .and_then(|m| m.name.clone())
+            .filter(|n| !n.is_empty())
+        else {
+            continue;
+        };
+        let loc = tree
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .map_or(tree.loc, |n| n.loc);
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+            return Err(ctx.invalid(
+                Some(loc),
+                "metadata.name",
+                format!(
+                    "duplicate config name `{name}` (first used at line {})",
+                    first.line
+                ),
+                Some("config names must be unique within a file".to_owned()),
+            ));
+        }
+        seen.push((name, loc));
+    }
+    Ok(())
+}
+
+/// Every `-p` name must exist in some config of the file (Skaffold:
+/// "profile selection … did not match those defined in any configurations"); profile names
+/// must be unique and non-empty within a config.
+fn check_profile_names<'a>(
+    ctx: &FileCtx,
+    configs: impl Iterator<Item = (&'a raw::RawConfig, &'a Node)>,
+    selection: &ProfileSelection,
+) -> Result<(), ConfigError> {
+    let mut all: Vec<&str> = Vec::new();
+    for (raw, tree) in configs {
+        let mut mine: Vec<&str> = Vec::new();
+        for (i, p) in raw
+            .profiles
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let node = tree.get("profiles").and_then(|ps| ps.index(i));
+            let loc = node.map(|n| n.get("name").unwrap_or(n).loc);
+            let field = format!("profiles[{i}].name");
+            if p.name.is_empty() {
+                return Err(ctx.profile(loc, field, "", "profile name must not be empty", None));
+            }
+            if mine.contains(&p.name.as_str()) {
+                return Err(ctx.profile(
+                    loc,
+                    field,
+                    p.name.clone(),
+                    format!("duplicate profile name `{}`", p.name),
+                    None,
+                ));
+            }
+            profiles::check_patches(ctx, p, node, i)?;
+            mine.push(&p.name);
+            if !all.contains(&p.name.as_str()) {
+                all.push(&p.name);
+            }
+        }
+    }
+    for name in selection.names() {
+        let bare = name.strip_prefix('-').unwrap_or(name);
+        if all.contains(&bare) {
+            continue;
+        }
+        let available = if all.is_empty() {
+            "the file defines no profiles".to_owned()
+        } else {
+            format!("available profiles: {}", suggest::one_of(&all))
+        };
+        let hint = suggest::did_you_mean(bare, all.iter().copied())
+            .map_or(available.clone(), |d| format!("{d} ({available})"));
+        return Err(ctx.profile(
+            None,
+            "",
+            bare,
+            format!("profile `{bare}` selected with -p is not defined in any config"),
+            Some(hint),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
