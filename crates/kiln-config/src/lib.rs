@@ -7,6 +7,23 @@
 //!
 //! The crate does no I/O besides reading the files it is pointed at; environment lookups go
 //! through a caller-supplied function so loading is deterministic and testable.
+//!
+//! ```
+//! use std::path::Path;
+//! use kiln_config::{ProfileSelection, parse_skaffold};
+//!
+//! let yaml = "apiVersion: skaffold/v4beta14\nkind: Config\nbuild:\n  artifacts:\n  - image: app\n    ko: {main: ./cmd/app}\n";
+//! let env = |_: &str| None;
+//! let file = parse_skaffold(yaml, Path::new("skaffold.yaml"), &ProfileSelection::default(), &env)?;
+//! assert_eq!(file.configs[0].build.artifacts[0].ko.main, "./cmd/app");
+//!
+//! let typo = yaml.replace("main:", "mian:");
+//! let err = parse_skaffold(&typo, Path::new("skaffold.yaml"), &ProfileSelection::default(), &env)
+//!     .unwrap_err();
+//! assert!(err.to_string().starts_with("skaffold.yaml:6:10: build.artifacts[0].ko: unknown field `mian`"));
+//! assert_eq!(err.hint(), Some("did you mean `main`?"));
+//! # Ok::<(), kiln_config::ConfigError>(())
+//! ```
 
 // `ConfigError` is ~150 bytes of plain data (file, position, field, message, hint). Loading
 // config is a cold path that fails at most once, so keeping the variants' fields directly

@@ -22,10 +22,17 @@ pub enum Error {
     Go(#[from] kiln_gobuild::Error),
     #[error(transparent)]
     Image(#[from] kiln_image::Error),
+    /// Boxed: config errors carry a whole position and hint, and are rare.
     #[error(transparent)]
-    Config(#[from] kiln_config::ConfigError),
+    Config(Box<kiln_config::ConfigError>),
     #[error("{0}")]
     Plan(String),
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+}
+
+impl From<kiln_config::ConfigError> for Error {
+    fn from(e: kiln_config::ConfigError) -> Self {
+        Error::Config(Box::new(e))
+    }
 }

@@ -417,7 +417,7 @@ async fn compute_tag(
     let tag_error = |e: kiln_core::tag::TagError| Error::Plan(format!("{image}: tagPolicy: {e}"));
     let tag = match policy {
         TagPolicy::GitCommit(git) => {
-            let variant = git_variant(git.variant);
+            let variant = git.variant;
             match kiln_gobuild::git::tag_outputs(workspace, variant).await {
                 Some(outputs) => git_commit_tag(variant, &git.prefix, git.ignore_changes, &outputs)
                     .map_err(tag_error)?,
@@ -444,17 +444,4 @@ async fn compute_tag(
         }
     };
     Ok(sanitize_tag(&tag))
-}
-
-fn git_variant(v: kiln_config::GitVariant) -> kiln_core::tag::GitCommitVariant {
-    use kiln_config::GitVariant as C;
-    use kiln_core::tag::GitCommitVariant as K;
-    match v {
-        C::Tags => K::Tags,
-        C::CommitSha => K::CommitSha,
-        C::AbbrevCommitSha => K::AbbrevCommitSha,
-        C::TreeSha => K::TreeSha,
-        C::AbbrevTreeSha => K::AbbrevTreeSha,
-        C::Branches => K::Branches,
-    }
 }

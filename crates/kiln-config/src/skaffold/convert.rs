@@ -241,16 +241,19 @@ fn tag_policy(
     }
     if let Some(git) = raw.git_commit {
         let variant_text = git.variant.unwrap_or_default();
-        let Some(variant) = GitVariant::parse(&variant_text) else {
+        let Some(variant) = (variant_text.is_empty()
+            || super::GIT_VARIANT_NAMES.contains(&variant_text.as_str()))
+        .then(|| variant_text.parse::<GitVariant>().ok())
+        .flatten() else {
             let mut at = segs.to_vec();
             at.extend([key("gitCommit"), key("variant")]);
             return Err(cx.invalid(
                 &at,
                 format!(
                     "`{variant_text}` is not a valid git tagger variant, expected one of {}",
-                    suggest::one_of(&GitVariant::NAMES)
+                    suggest::one_of(&super::GIT_VARIANT_NAMES)
                 ),
-                suggest::did_you_mean(&variant_text, GitVariant::NAMES),
+                suggest::did_you_mean(&variant_text, super::GIT_VARIANT_NAMES),
             ));
         };
         return Ok(TagPolicy::GitCommit(GitCommit {

@@ -225,41 +225,18 @@ pub struct GitCommit {
     pub ignore_changes: bool,
 }
 
-/// `gitCommit.variant`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum GitVariant {
-    /// `git describe --tags --always`.
-    #[default]
-    Tags,
-    CommitSha,
-    AbbrevCommitSha,
-    TreeSha,
-    AbbrevTreeSha,
-    Branches,
-}
+/// Skaffold's gitCommit variants, shared with the tagger in kiln-core.
+pub use kiln_core::tag::GitCommitVariant as GitVariant;
 
-impl GitVariant {
-    const NAMES: [&'static str; 6] = [
-        "Tags",
-        "CommitSha",
-        "AbbrevCommitSha",
-        "TreeSha",
-        "AbbrevTreeSha",
-        "Branches",
-    ];
-
-    fn parse(text: &str) -> Option<GitVariant> {
-        Some(match text {
-            "" | "Tags" => GitVariant::Tags,
-            "CommitSha" => GitVariant::CommitSha,
-            "AbbrevCommitSha" => GitVariant::AbbrevCommitSha,
-            "TreeSha" => GitVariant::TreeSha,
-            "AbbrevTreeSha" => GitVariant::AbbrevTreeSha,
-            "Branches" => GitVariant::Branches,
-            _ => return None,
-        })
-    }
-}
+/// The variant names, for error hints.
+pub(crate) const GIT_VARIANT_NAMES: [&str; 6] = [
+    "Tags",
+    "CommitSha",
+    "AbbrevCommitSha",
+    "TreeSha",
+    "AbbrevTreeSha",
+    "Branches",
+];
 
 /// `customTemplate.components[]`: a named tagger usable in the template.
 #[derive(Debug, Clone, PartialEq)]
@@ -375,8 +352,8 @@ pub fn parse_skaffold(
 
     // Skaffold refuses to mix its v1 (skaffold/v2…) and v2 (skaffold/v3…, v4…) schema lines.
     if let (Some(old), Some(new)) = (
-        parsed.iter().find(|p| p.version.is_v2()),
-        parsed.iter().find(|p| !p.version.is_v2()),
+        parsed.iter().find(|p| p.version.is_v2_schema()),
+        parsed.iter().find(|p| !p.version.is_v2_schema()),
     ) {
         let loc = new.tree.get("apiVersion").map(|n| n.loc);
         return Err(ctx.unsupported(
@@ -407,7 +384,7 @@ pub fn parse_skaffold(
             .map(|e| e.value.as_seq().to_vec())
             .unwrap_or_default();
         let location = tree.loc;
-        if version.is_v2() {
+        if version.is_v2_schema() {
             profiles::normalize_v2(&mut tree);
             profile_nodes.iter_mut().for_each(profiles::normalize_v2);
         }
@@ -417,7 +394,7 @@ pub fn parse_skaffold(
                 profiles::apply(&ctx, &mut tree, profile, node, i, version)?;
             }
         }
-        if version.is_v2() {
+        if version.is_v2_schema() {
             profiles::normalize_v2(&mut tree);
         }
         // Type the result again: profiles and the v2 normalization changed the tree, and a

@@ -506,7 +506,7 @@ pub(crate) fn apply(
         // Patches in skaffold/v2 configs address the v2 layout; Skaffold's upgrade rewrites
         // them the same way (v2beta29 `upgradePatches`).
         let rewrite = |p: &str| {
-            if version.is_v2() {
+            if version.is_v2_schema() {
                 p.replace("/deploy/kubectl/manifests", "/manifests/rawYaml")
             } else {
                 p.to_owned()

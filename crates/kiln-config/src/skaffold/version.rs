@@ -42,7 +42,7 @@ impl Version {
     }
 
     /// skaffold/v2beta26 … v2beta29: the Skaffold v1 line, before `manifests` existed.
-    pub(crate) fn is_v2(self) -> bool {
+    pub(crate) fn is_v2_schema(self) -> bool {
         self.name().starts_with("skaffold/v2")
     }
 
@@ -303,8 +303,8 @@ mod tests {
         assert!(is_newer("skaffold/v5"));
         assert!(!is_newer("skaffold/v4beta1x"));
         assert!(!is_newer("skaffold/v4beta9"));
-        assert!(Version::of("skaffold/v2beta29").is_v2());
-        assert!(!Version::of("skaffold/v3").is_v2());
+        assert!(Version::of("skaffold/v2beta29").is_v2_schema());
+        assert!(!Version::of("skaffold/v3").is_v2_schema());
         assert!(Version::of("skaffold/v3") < Version::of("skaffold/v4beta1"));
     }
 }
