@@ -6,6 +6,7 @@
 
 pub mod digest;
 pub mod gotime;
+pub mod media_type;
 pub mod naming;
 pub mod platform;
 pub mod reference;
