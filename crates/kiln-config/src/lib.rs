@@ -32,6 +32,7 @@
 
 mod de;
 mod error;
+mod global;
 mod ko;
 mod patch;
 mod skaffold;
@@ -39,6 +40,7 @@ mod suggest;
 mod yaml;
 
 pub use error::ConfigError;
+pub use global::{GlobalConfig, load_global_config};
 pub use ko::{DEFAULT_BASE_IMAGE, KoBuild, KoConfig, load_ko_config, parse_ko_config};
 pub use skaffold::{
     Artifact, ArtifactDependency, Build, Config, ConfigDependency, Dependencies, Deploy, GitCommit,

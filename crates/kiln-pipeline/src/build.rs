@@ -194,9 +194,10 @@ async fn resolve_base(ctx: &Context, plan: &ArtifactPlan) -> Result<ResolvedBase
             })
             .await?
         }
-        BaseSpec::Registry(reference) => Err(Error::Plan(format!(
-            "base image {reference}: pulling bases from registries is not wired in yet; use `kiln:static` or `oci:PATH[:REF]`"
-        ))),
+        BaseSpec::Registry(reference) => {
+            let client = ctx.registry(&format!("base image {reference}"))?;
+            crate::remote::registry_base(client, &ctx.store, reference, &platforms).await
+        }
     }
 }
 

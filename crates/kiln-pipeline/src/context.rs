@@ -19,6 +19,8 @@ pub struct Context {
     pub events: EventSink,
     /// Bounds concurrent `go build`s (and layer compression) to the machine's cores.
     pub go_jobs: Arc<Semaphore>,
+    /// The registry client, when bases or outputs live in registries.
+    pub registry: Option<kiln_registry::Client>,
     builtin_base: OnceCell<Descriptor>,
 }
 
@@ -36,8 +38,21 @@ impl Context {
             store,
             events,
             go_jobs: Arc::new(Semaphore::new(jobs.max(1))),
+            registry: None,
             builtin_base: OnceCell::new(),
         })
+    }
+
+    pub fn with_registry(mut self, client: kiln_registry::Client) -> Self {
+        self.registry = Some(client);
+        self
+    }
+
+    /// The registry client, or an error explaining why a registry is needed.
+    pub fn registry(&self, why: &str) -> Result<&kiln_registry::Client, Error> {
+        self.registry
+            .as_ref()
+            .ok_or_else(|| Error::Plan(format!("{why} needs a registry client")))
     }
 
     /// The stable path of one artifact's binary for one platform. Keeping it stable lets

@@ -10,6 +10,7 @@ pub mod events;
 pub mod output;
 pub mod plan;
 pub mod planner;
+pub mod remote;
 
 pub use build::{BuiltArtifact, build_artifact};
 pub use context::Context;
@@ -22,6 +23,8 @@ pub enum Error {
     Go(#[from] kiln_gobuild::Error),
     #[error(transparent)]
     Image(#[from] kiln_image::Error),
+    #[error(transparent)]
+    Registry(#[from] kiln_registry::Error),
     /// Boxed: config errors carry a whole position and hint, and are rare.
     #[error(transparent)]
     Config(Box<kiln_config::ConfigError>),

@@ -59,7 +59,8 @@ pub struct ConfigArgs {
     pub kube_context: Option<String>,
 
     /// Default repository: image names are rewritten to live under it.
-    #[arg(short = 'd', long = "default-repo", env = "SKAFFOLD_DEFAULT_REPO")]
+    /// (Also `SKAFFOLD_DEFAULT_REPO`, then `default-repo` in ~/.skaffold/config.)
+    #[arg(short = 'd', long = "default-repo")]
     pub default_repo: Option<String>,
 }
 
@@ -105,15 +106,12 @@ pub struct BuildArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
 
-    /// Template for the output (Go template over `{"Builds":[{"ImageName","Tag"}]}`).
-    #[arg(short = 'o', long)]
-    pub output: Option<String>,
-
     /// Registries to reach over plain HTTP or without TLS verification.
     #[arg(long = "insecure-registry", value_delimiter = ',')]
     pub insecure_registries: Vec<String>,
 
-    /// Use the artifact cache (on by default).
+    /// Use the artifact cache (on by default; accepted for Skaffold compatibility, the
+    /// artifact cache itself is not built yet).
     #[arg(long = "cache-artifacts", num_args = 0..=1, default_missing_value = "true", default_value = "true")]
     pub cache_artifacts: bool,
 }

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use kiln_pipeline::{Event, EventSink};
+use kiln_registry::RegistryEvent;
 
 /// Prints one line of machine output. A closed pipe (`kiln build | head -1`) is not an
 /// error worth reporting.
@@ -52,6 +53,47 @@ pub fn event_sink(quiet: bool) -> EventSink {
             }
             Event::ImageAssembled { image, digest } => format!("{image}: image {digest}"),
             Event::Published { image, reference } => format!("{image}: published {reference}"),
+        };
+        eprintln!("{line}");
+    })
+}
+
+/// Renders registry activity: what was uploaded, mounted or already there, and retries.
+pub fn registry_sink(quiet: bool) -> kiln_registry::EventSink {
+    Arc::new(move |event| {
+        let line = match event {
+            RegistryEvent::Retrying {
+                what,
+                attempt,
+                max_attempts,
+                delay,
+                reason,
+            } => format!(
+                "warning: {what}: attempt {attempt}/{max_attempts} failed ({reason}); retrying in {:.1}s",
+                delay.as_secs_f64()
+            ),
+            _ if quiet => return,
+            RegistryEvent::BlobUploaded {
+                repository,
+                digest,
+                size,
+            } => {
+                format!("{repository}: pushed {digest} ({size} bytes)")
+            }
+            RegistryEvent::BlobMounted {
+                repository,
+                digest,
+                from,
+            } => {
+                format!("{repository}: mounted {digest} from {from}")
+            }
+            RegistryEvent::BlobSkipped {
+                repository, digest, ..
+            } => {
+                format!("{repository}: {digest} already present")
+            }
+            RegistryEvent::PlainHttp { registry } => format!("{registry}: using plain HTTP"),
+            _ => return,
         };
         eprintln!("{line}");
     })

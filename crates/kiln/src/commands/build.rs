@@ -1,16 +1,20 @@
 //! `kiln build`: Skaffold's build command for ko artifacts.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use kiln_config::ProfileSelection;
+use kiln_core::Reference;
 use kiln_core::naming::tag_with_digest;
 use kiln_gobuild::Toolchain;
 use kiln_pipeline::output::{BuildOutput, file_output_json, write_tarball, write_to_layout};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts};
-use kiln_pipeline::{ArtifactPlan, Context, Event, build_artifact};
+use kiln_pipeline::remote::{fetch_missing_layers, push_artifact};
+use kiln_pipeline::{ArtifactPlan, BaseSpec, Context, Event, build_artifact};
+use kiln_registry::{Client, ClientOptions, Env};
 use tokio::task::JoinSet;
 
 use super::{cache_dir, process_env};
@@ -33,6 +37,10 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     };
     let configs =
         kiln_config::load_skaffold(skaffold_yaml, &selection, &|k| env.get(k).cloned())?.configs;
+    let global = kiln_config::load_global_config(
+        &global_config_path(&env),
+        args.config.kube_context.as_deref(),
+    )?;
 
     let writes_files = args.oci_layout_path.is_some() || args.tarball.is_some();
     let configured_push = configs.iter().find_map(|c| c.build.local.push);
@@ -41,16 +49,27 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
         .or(if writes_files { Some(false) } else { None })
         .or(configured_push)
         .unwrap_or(true);
-    if push {
-        bail!(
-            "pushing to a registry is not available in this build of kiln yet; pass --push=false with --oci-layout-path DIR or --tarball FILE"
-        );
-    }
-    if !writes_files {
+    if !push && !writes_files {
         bail!(
             "with --push=false kiln needs somewhere to write the images (it needs no Docker daemon): pass --oci-layout-path DIR or --tarball FILE"
         );
     }
+    // Skaffold's order: the flag, then SKAFFOLD_DEFAULT_REPO (set but empty disables the
+    // global value), then the global config.
+    let default_repo = args
+        .config
+        .default_repo
+        .clone()
+        .or_else(|| env.get("SKAFFOLD_DEFAULT_REPO").cloned())
+        .or(global.default_repo.clone())
+        .filter(|r| !r.is_empty());
+    let mut insecure = args.insecure_registries.clone();
+    insecure.extend(
+        configs
+            .iter()
+            .flat_map(|c| c.build.insecure_registries.iter().cloned()),
+    );
+    insecure.extend(global.insecure_registries.iter().cloned());
 
     let go_path = env.get("KO_GO_PATH").map(Into::into);
     let toolchain = Toolchain::discover(go_path).await?;
@@ -59,8 +78,8 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
     let options = PlanOptions {
-        default_repo: args.config.default_repo.clone().filter(|r| !r.is_empty()),
-        multi_level_repo: false,
+        default_repo,
+        multi_level_repo: global.multi_level_repo,
         platforms: args.platforms.clone(),
         tag: args.tag.clone(),
         env: env.clone(),
@@ -71,14 +90,23 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     };
     let plans = plan_artifacts(&toolchain, &configs, &config_dir, &options).await?;
 
+    let mut client_options = ClientOptions::with_env(
+        concat!("kiln/", env!("CARGO_PKG_VERSION")),
+        Env::from_vars(env.clone()),
+    );
+    client_options.insecure_registries = insecure;
+    client_options.events = Some(printer::registry_sink(args.quiet));
     let jobs = std::thread::available_parallelism().map_or(2, usize::from);
-    let ctx = Arc::new(Context::new(
-        toolchain,
-        &cache_dir(&env),
-        jobs,
-        printer::event_sink(args.quiet),
-    )?);
-    let outputs = build_all(&ctx, &plans, &args).await?;
+    let ctx = Arc::new(
+        Context::new(
+            toolchain,
+            &cache_dir(&env),
+            jobs,
+            printer::event_sink(args.quiet),
+        )?
+        .with_registry(Client::new(client_options)?),
+    );
+    let outputs = build_all(&ctx, &plans, &args, push).await?;
 
     let json = file_output_json(&outputs);
     if let Some(path) = &args.file_output {
@@ -94,12 +122,22 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `~/.skaffold/config`, Skaffold's global configuration.
+fn global_config_path(env: &BTreeMap<String, String>) -> PathBuf {
+    env.get("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".skaffold")
+        .join("config")
+}
+
 /// Builds every artifact concurrently (go builds are bounded by the context), then writes
 /// the outputs in artifact order.
 async fn build_all(
     ctx: &Arc<Context>,
     plans: &[ArtifactPlan],
     args: &BuildArgs,
+    push: bool,
 ) -> anyhow::Result<Vec<BuildOutput>> {
     let mut tasks = JoinSet::new();
     for (position, plan) in plans.iter().cloned().enumerate() {
@@ -124,6 +162,16 @@ async fn build_all(
     }
     let mut outputs = Vec::new();
     for (_, artifact) in built {
+        let base_source = match &artifact.plan.base {
+            BaseSpec::Registry(reference) => Some(reference),
+            _ => None,
+        };
+        let client = ctx.registry("publishing")?;
+        if let Some(source) =
+            base_source.filter(|_| args.oci_layout_path.is_some() || args.tarball.is_some())
+        {
+            fetch_missing_layers(client, &ctx.store, source, &artifact).await?;
+        }
         if let Some(dir) = &args.oci_layout_path {
             write_to_layout(ctx, dir, &artifact)
                 .with_context(|| format!("writing {} to {}", artifact.plan.image, dir.display()))?;
@@ -131,10 +179,24 @@ async fn build_all(
         if let Some(file) = &args.tarball {
             write_tarball(ctx, file, &artifact)?;
         }
+        let digest = if push {
+            let target: Reference = artifact.plan.tagged_name().parse().with_context(|| {
+                format!(
+                    "{}: cannot push to `{}`",
+                    artifact.plan.image,
+                    artifact.plan.tagged_name()
+                )
+            })?;
+            push_artifact(client, &ctx.store, base_source, &artifact, &target)
+                .await
+                .with_context(|| format!("pushing {} to {target}", artifact.plan.image))?
+        } else {
+            artifact.top.digest.clone()
+        };
         let reference = format!(
             "{}:{}",
             artifact.plan.repository,
-            tag_with_digest(&artifact.plan.tag, &artifact.top.digest)
+            tag_with_digest(&artifact.plan.tag, &digest)
         );
         ctx.events.as_ref()(Event::Published {
             image: artifact.plan.image.clone(),

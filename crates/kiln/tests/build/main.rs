@@ -6,3 +6,4 @@ mod support;
 
 mod errors;
 mod layout;
+mod push;

@@ -1,0 +1,251 @@
+//! Bases from registries, and pushing built artifacts to them.
+//!
+//! Base manifests and configs are cached by digest in the context's store: a digest-pinned
+//! base needs no network once cached, and a tag costs one HEAD request. Base layers are
+//! never downloaded unless an output needs their bytes (an OCI layout, a tarball, or a push
+//! to a registry that can neither find nor mount them).
+
+use std::collections::HashSet;
+
+use futures_util::future::try_join_all;
+use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
+use kiln_core::platform::PlatformRequest;
+use kiln_core::{Digest, Reference, media_type};
+use kiln_image::spec::{Index, Manifest};
+use kiln_image::{BlobStore, Descriptor, ResolvedBase};
+use kiln_registry::{Blob, BlobSource, Client};
+
+use crate::Error;
+use crate::build::BuiltArtifact;
+
+/// Resolves `reference` to the platform images `request` selects.
+pub async fn registry_base(
+    client: &Client,
+    store: &BlobStore,
+    reference: &Reference,
+    request: &PlatformRequest,
+) -> Result<ResolvedBase, Error> {
+    let display = reference.to_string();
+    let top_digest = match &reference.digest {
+        Some(d) => d.clone(),
+        None => {
+            client
+                .head_manifest(reference)
+                .await?
+                .ok_or_else(|| {
+                    Error::Plan(format!(
+                        "base image {display} was not found in its registry"
+                    ))
+                })?
+                .digest
+        }
+    };
+    let repo = reference.with_digest(top_digest.clone());
+    let top_bytes = cached_manifest(client, store, &repo, &top_digest).await?;
+    let top_media_type = document_media_type(&top_bytes);
+    let top = Descriptor::new(&top_media_type, top_bytes.len() as u64, top_digest);
+    let manifests: Vec<Manifest> = if media_type::is_index(&top_media_type) {
+        let index: Index = serde_json::from_slice(&top_bytes)
+            .map_err(|e| Error::Plan(format!("base image {display}: invalid index: {e}")))?;
+        let selected = kiln_image::base::select_from_index(&display, &index, request)?;
+        try_join_all(selected.iter().map(|child| async {
+            let bytes = cached_manifest(
+                client,
+                store,
+                &reference.with_digest(child.digest.clone()),
+                &child.digest,
+            )
+            .await?;
+            parse_manifest(&display, &bytes)
+        }))
+        .await?
+    } else {
+        vec![parse_manifest(&display, &top_bytes)?]
+    };
+    try_join_all(manifests.iter().map(|m| async {
+        if !store.contains(&m.config.digest) {
+            let bytes = client.get_blob_bytes(reference, &m.config.digest).await?;
+            store.write_bytes(&bytes)?;
+        }
+        Ok::<_, Error>(())
+    }))
+    .await?;
+    let store = store.clone();
+    let name = reference.to_string();
+    let request = request.clone();
+    tokio::task::spawn_blocking(move || {
+        kiln_image::layout::resolve_from_store(&store, &display, Some(name), top, &request)
+    })
+    .await?
+    .map_err(Error::from)
+}
+
+async fn cached_manifest(
+    client: &Client,
+    store: &BlobStore,
+    reference: &Reference,
+    digest: &Digest,
+) -> Result<Vec<u8>, Error> {
+    if store.contains(digest) {
+        return Ok(store.read(digest)?);
+    }
+    let manifest = client
+        .get_manifest(reference, &media_type::MANIFEST_ACCEPT)
+        .await?;
+    store.write_bytes(&manifest.bytes)?;
+    Ok(manifest.bytes)
+}
+
+fn parse_manifest(display: &str, bytes: &[u8]) -> Result<Manifest, Error> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::Plan(format!("base image {display}: invalid manifest: {e}")))
+}
+
+/// A stored manifest's media type: its own `mediaType`, or (for documents that omit it) an
+/// index when it lists manifests.
+fn document_media_type(bytes: &[u8]) -> String {
+    let value: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    match value.get("mediaType").and_then(|m| m.as_str()) {
+        Some(mt) if !mt.is_empty() => mt.to_owned(),
+        _ if value.get("manifests").is_some() => media_type::OCI_INDEX.to_owned(),
+        _ => media_type::OCI_MANIFEST.to_owned(),
+    }
+}
+
+/// Downloads (verified) every layer of `artifact` that the store lacks: outputs that write
+/// files need all bytes locally.
+pub async fn fetch_missing_layers(
+    client: &Client,
+    store: &BlobStore,
+    source: &Reference,
+    artifact: &BuiltArtifact,
+) -> Result<(), Error> {
+    let missing: HashSet<&Digest> = artifact
+        .images
+        .iter()
+        .flat_map(|i| &i.layers)
+        .map(|l| &l.digest)
+        .filter(|d| !store.contains(d))
+        .collect();
+    try_join_all(missing.into_iter().map(|digest| async move {
+        client
+            .download_blob(source, digest, &store.path(digest))
+            .await?;
+        Ok::<_, Error>(())
+    }))
+    .await?;
+    Ok(())
+}
+
+/// Concurrent layer uploads per image (ggcr's default). Uploads of the same digest across
+/// images and artifacts are shared by the client.
+const PUSH_JOBS: usize = 4;
+
+/// Pushes `artifact` to `target` (`repository:tag`): blobs first, each platform manifest by
+/// digest, the index by digest, and only then the tag, so a failure at any point leaves no
+/// tag pointing at an incomplete image. Returns the digest the tag points at.
+pub async fn push_artifact(
+    client: &Client,
+    store: &BlobStore,
+    base_source: Option<&Reference>,
+    artifact: &BuiltArtifact,
+    target: &Reference,
+) -> Result<Digest, Error> {
+    let untagged = Reference {
+        tag: None,
+        ..target.clone()
+    };
+    try_join_all(artifact.images.iter().map(|image| {
+        let untagged = &untagged;
+        async move {
+            stream::iter(&image.layers)
+                .map(|layer| push_layer(client, store, base_source, untagged, layer))
+                .buffer_unordered(PUSH_JOBS)
+                .try_collect::<Vec<()>>()
+                .await?;
+            client
+                .push_blob(
+                    untagged,
+                    &Blob::from_bytes(image.config.bytes.clone()),
+                    None,
+                )
+                .await?;
+            client
+                .put_manifest(
+                    &untagged.with_digest(image.manifest.digest.clone()),
+                    &image.media_type,
+                    &image.manifest.bytes,
+                )
+                .await?;
+            Ok::<_, Error>(())
+        }
+    }))
+    .await?;
+    let top_bytes = match &artifact.index {
+        Some(index) => {
+            client
+                .put_manifest(
+                    &untagged.with_digest(index.digest.clone()),
+                    &artifact.top.media_type,
+                    &index.bytes,
+                )
+                .await?;
+            &index.bytes
+        }
+        None => &artifact.images[0].manifest.bytes,
+    };
+    Ok(client
+        .put_manifest(target, &artifact.top.media_type, top_bytes)
+        .await?)
+}
+
+/// One layer: skipped when present, mounted from the base's repository when it lives on the
+/// same registry, else uploaded from the store (downloading a base layer first if needed).
+async fn push_layer(
+    client: &Client,
+    store: &BlobStore,
+    base_source: Option<&Reference>,
+    target: &Reference,
+    layer: &Descriptor,
+) -> Result<(), Error> {
+    let blob = Blob {
+        digest: layer.digest.clone(),
+        size: layer.size,
+        source: BlobSource::File(store.path(&layer.digest)),
+    };
+    let local = store.contains(&layer.digest);
+    let mount_from = base_source.filter(|s| s.registry == target.registry);
+    match (local, mount_from) {
+        (true, _) => {
+            client.push_blob(target, &blob, mount_from).await?;
+        }
+        (false, Some(source)) => {
+            // A declined mount falls back to uploading, which needs the bytes (the file is
+            // missing, so the upload fails locally): fetch them, then upload.
+            match client.push_blob(target, &blob, Some(source)).await {
+                Err(kiln_registry::Error::Io { .. }) => {
+                    client
+                        .download_blob(source, &layer.digest, &store.path(&layer.digest))
+                        .await?;
+                    client.push_blob(target, &blob, None).await?;
+                }
+                result => {
+                    result?;
+                }
+            }
+        }
+        (false, None) => {
+            let source = base_source.ok_or_else(|| {
+                Error::Plan(format!(
+                    "layer {} is neither built locally nor part of a registry base",
+                    layer.digest
+                ))
+            })?;
+            client
+                .download_blob(source, &layer.digest, &store.path(&layer.digest))
+                .await?;
+            client.push_blob(target, &blob, None).await?;
+        }
+    }
+    Ok(())
+}

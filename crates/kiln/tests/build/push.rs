@@ -1,0 +1,238 @@
+//! `kiln build --push` against the real CNCF registry, checked with skopeo and the
+//! registry's own access log, never with kiln's reader.
+
+use std::process::Command;
+
+use kiln_testkit::{Fault, FaultProxy, Registry, RegistryKind, RequestMatch, Skopeo};
+
+use crate::support::{Layout, Project, digest_of, run_ok, sha256_hex};
+
+const ENV: &[(&str, &str)] = &[("RELEASE", "v1.2.3"), ("TEAM", "core")];
+
+fn skopeo() -> Skopeo {
+    Skopeo {
+        tls_verify: false,
+        cert_dir: None,
+        creds: None,
+    }
+}
+
+/// Copies a pushed image into an OCI layout with skopeo, so it can be unpacked and run.
+fn pull(reference: &str) -> (tempfile::TempDir, Layout) {
+    let dir = tempfile::tempdir().unwrap();
+    let name = reference.split('@').next().unwrap();
+    // umoci only unpacks OCI-typed images: convert Docker-typed ones on the way.
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false", "--format", "oci"])
+            .arg(format!("docker://{name}"))
+            .arg(format!("oci:{}:pulled", dir.path().display())),
+    );
+    let layout = Layout(dir.path().to_owned());
+    (dir, layout)
+}
+
+#[test]
+fn pushed_images_resolve_to_the_printed_digest_run_and_an_unchanged_rebuild_uploads_nothing() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    let repo = format!("{}/team", registry.host());
+    let args = ["build", "--push", "-d", repo.as_str()];
+    let refs = project.kiln_ok(&args, ENV);
+    assert_eq!(refs.len(), 2, "{refs:?}");
+    assert!(
+        refs[0].starts_with(&format!("{repo}/alpha:v1.2.3@sha256:")),
+        "{refs:?}"
+    );
+    assert!(
+        refs[1].starts_with(&format!("{repo}/beta:v1.2.3@sha256:")),
+        "{refs:?}"
+    );
+    for reference in &refs {
+        let raw = skopeo()
+            .inspect_raw_bytes(reference.split('@').next().unwrap())
+            .unwrap();
+        assert_eq!(
+            format!("sha256:{}", sha256_hex(&raw)),
+            digest_of(reference),
+            "the tag points at the printed digest"
+        );
+    }
+    let (_dir, layout) = pull(&refs[0]);
+    let manifest_digest = layout.entry("pulled")["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        layout
+            .run(&manifest_digest)
+            .contains("hello from alpha v1.2.3-v1.2.3")
+    );
+
+    let uploads = |r: &Registry| r.requests("PATCH", "/blobs/uploads/").len();
+    let before = uploads(&registry);
+    assert!(before > 0);
+    assert_eq!(
+        project.kiln_ok(&args, ENV),
+        refs,
+        "same source, same references"
+    );
+    assert_eq!(
+        uploads(&registry),
+        before,
+        "an unchanged rebuild uploads no blob"
+    );
+}
+
+#[test]
+fn a_docker_base_on_the_same_registry_is_mounted_and_its_media_types_are_kept() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    // Seed a Docker schema 2 base with skopeo, from an image kiln wrote to a layout.
+    project.kiln_ok(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "seed",
+            "-b",
+            "beta",
+            "--platform",
+            "linux/amd64",
+        ],
+        ENV,
+    );
+    let base = format!("{}/bases/docker-base:1", registry.host());
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false", "--format", "v2s2"])
+            .arg(format!(
+                "oci:{}:beta:v1.2.3",
+                project.path().join("seed").display()
+            ))
+            .arg(format!("docker://{base}")),
+    );
+    let skaffold = std::fs::read_to_string(project.path().join("skaffold.yaml")).unwrap();
+    std::fs::write(
+        project.path().join("skaffold.yaml"),
+        skaffold.replace(
+            "        main: ./cmd/alpha\n",
+            &format!("        main: ./cmd/alpha\n        fromImage: {base}\n"),
+        ),
+    )
+    .unwrap();
+
+    let repo = format!("{}/team", registry.host());
+    let refs = project.kiln_ok(&["build", "--push", "-d", &repo, "-b", "alpha"], ENV);
+    let manifest = skopeo()
+        .inspect_raw(refs[0].split('@').next().unwrap())
+        .unwrap();
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5, "3 base layers + kodata + binary");
+    assert!(
+        layers
+            .iter()
+            .all(|l| l["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip")
+    );
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.base.name"],
+        base
+    );
+    let base_raw = skopeo().inspect_raw_bytes(&base).unwrap();
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.base.digest"],
+        format!("sha256:{}", sha256_hex(&base_raw))
+    );
+    for base_layer in &layers[..3] {
+        let digest = base_layer["digest"].as_str().unwrap();
+        let mounts: Vec<_> = registry
+            .requests("POST", digest.trim_start_matches("sha256:"))
+            .into_iter()
+            .filter(|r| r.path.contains("/v2/team/alpha/"))
+            .collect();
+        assert!(
+            mounts.iter().any(|r| r.status == 201),
+            "{digest} mounted: {mounts:?}"
+        );
+    }
+    let (_dir, layout) = pull(&refs[0]);
+    let digest = layout.entry("pulled")["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(layout.run(&digest).contains("hello from alpha"));
+}
+
+#[test]
+fn refused_credentials_fail_with_a_clear_message_and_no_secret() {
+    let registry = Registry::start(RegistryKind::htpasswd("kiln", "right-pass-9f3a"));
+    let project = Project::new("multi");
+    let config_dir = project.cache.path().join("docker");
+    registry.write_docker_config(&config_dir, "kiln", "wrong-pass-7c1d");
+    let repo = format!("{}/team", registry.host());
+    let config = config_dir.display().to_string();
+    let mut env = ENV.to_vec();
+    env.push(("DOCKER_CONFIG", config.as_str()));
+    let out = project.kiln(
+        &["build", "--push", "-d", &repo, "-b", "alpha", "-v", "debug"],
+        &env,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("401") && stderr.contains(&registry.host()),
+        "{stderr}"
+    );
+    let leaked_b64 = "a2lsbjp3cm9uZy1wYXNzLTdjMWQ"; // base64("kiln:wrong-pass-7c1d"), unpadded prefix
+    for secret in ["wrong-pass-7c1d", leaked_b64] {
+        assert!(
+            !stderr.contains(secret) && !String::from_utf8_lossy(&out.stdout).contains(secret),
+            "{stderr}"
+        );
+    }
+    registry.write_docker_config(&config_dir, "kiln", "right-pass-9f3a");
+    let refs = project.kiln_ok(&["build", "--push", "-d", &repo, "-b", "alpha"], &env);
+    assert!(refs[0].starts_with(&format!("{repo}/alpha:v1.2.3@sha256:")));
+}
+
+#[test]
+fn a_push_that_fails_midway_leaves_no_tag_and_a_rerun_completes() {
+    let registry = Registry::start(RegistryKind::Plain);
+    // Every blob upload through the proxy fails, as if the registry died mid-push.
+    let proxy = FaultProxy::start(
+        &registry.host(),
+        Fault::Fail5xxFirst {
+            n: usize::MAX,
+            only: RequestMatch::method("PATCH"),
+        },
+    );
+    let project = Project::new("multi");
+    let through_proxy = format!("{}/team", proxy.host());
+    let out = project.kiln(
+        &["build", "--push", "-d", &through_proxy, "-b", "alpha"],
+        ENV,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("503") && stderr.contains("3 attempts"),
+        "{stderr}"
+    );
+    let tag = format!("{}/team/alpha:v1.2.3", registry.host());
+    assert!(
+        skopeo().inspect_raw(&tag).is_err(),
+        "no tag after a failed push"
+    );
+    assert!(
+        registry.requests("PUT", "/manifests/").is_empty(),
+        "no manifest was written"
+    );
+
+    let direct = format!("{}/team", registry.host());
+    let refs = project.kiln_ok(&["build", "--push", "-d", &direct, "-b", "alpha"], ENV);
+    assert!(skopeo().inspect_raw(&tag).is_ok(), "{refs:?}");
+}
