@@ -249,8 +249,87 @@ pub fn render_skaffold(
     render(Dialect::Skaffold, &source, template, &map_value(data))
 }
 
+/// Skaffold's `build --output` template: Go template over `{Builds: [{ImageName, Tag}]}`,
+/// with Skaffold's `json` function (which writes the JSON field names, `imageName`).
+pub fn render_build_output(
+    template: &str,
+    builds: &[(String, String)],
+) -> Result<String, TemplateError> {
+    let builds: Vec<Value> = builds
+        .iter()
+        .map(|(image, tag)| {
+            map_value([
+                ("ImageName".to_owned(), image.to_value()),
+                ("Tag".to_owned(), tag.to_value()),
+            ])
+        })
+        .collect();
+    let data = map_value([("Builds".to_owned(), Value::List(builds.into()))]);
+    let exec_error = |message: String| TemplateError::Exec {
+        template: template.to_owned(),
+        message,
+    };
+    Template::new("output")
+        .missing_key(MissingKey::Error)
+        .func("json", |args| match args {
+            [value] => Ok(Value::String(json_of(value).to_string().into())),
+            _ => Err(gotmpl::TemplateError::Exec(
+                "json takes one argument".into(),
+            )),
+        })
+        .parse(template)
+        .map_err(|e| TemplateError::Parse {
+            template: template.to_owned(),
+            message: e.to_string(),
+        })?
+        .execute_to_string(&data)
+        .map_err(|e| exec_error(e.to_string()))
+}
+
+/// A template value as JSON, with Go struct field names turned into their JSON names
+/// (`ImageName` → `imageName`), as Skaffold's types declare them.
+fn json_of(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Nil => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Int(i) => (*i).into(),
+        Value::Uint(u) => (*u).into(),
+        Value::Float(f) => (*f).into(),
+        Value::String(s) => s.as_ref().into(),
+        Value::List(items) => items.iter().map(json_of).collect(),
+        Value::Map(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let mut chars = k.chars();
+                let key = chars
+                    .next()
+                    .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
+                    .unwrap_or_default();
+                (key, json_of(v))
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        other => serde_json::Value::String(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn build_output_templates_match_skaffold() {
+        let builds = [("app".to_owned(), "r/app:v1@sha256:00".to_owned())];
+        assert_eq!(
+            render_build_output("{{json .}}", &builds).unwrap(),
+            r#"{"builds":[{"imageName":"app","tag":"r/app:v1@sha256:00"}]}"#
+        );
+        assert_eq!(
+            render_build_output("{{range .Builds}}{{.ImageName}}={{.Tag}};{{end}}", &builds)
+                .unwrap(),
+            "app=r/app:v1@sha256:00;"
+        );
+        assert!(render_build_output("{{.Nope}}", &builds).is_err());
+    }
+
     use super::*;
 
     fn ko_data() -> KoTemplateData {

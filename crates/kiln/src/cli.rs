@@ -106,6 +106,11 @@ pub struct BuildArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
 
+    /// Format the output with a Go template over `{Builds: [{ImageName, Tag}]}`, e.g.
+    /// `{{range .Builds}}{{.Tag}}{{"\n"}}{{end}}` or `{{json .}}`.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+
     /// Registries to reach over plain HTTP or without TLS verification.
     #[arg(long = "insecure-registry", value_delimiter = ',')]
     pub insecure_registries: Vec<String>,

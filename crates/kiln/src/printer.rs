@@ -3,8 +3,11 @@
 //! progress and errors go to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use kiln_pipeline::{Event, EventSink};
 use kiln_registry::RegistryEvent;
@@ -24,77 +27,147 @@ pub fn error(err: &anyhow::Error) {
     eprintln!("{text}");
 }
 
-/// Renders pipeline events as log lines on stderr (quiet mode drops all but warnings).
-pub fn event_sink(quiet: bool) -> EventSink {
-    let tty = std::io::stderr().is_terminal();
-    Arc::new(move |event| {
-        let line = match event {
-            Event::Warning(w) => format!("warning: {w}"),
-            _ if quiet => return,
-            Event::BaseResolved {
-                image,
-                base,
-                platforms,
-            } => {
-                format!("{image}: base {base} for {}", platforms.join(", "))
-            }
-            Event::GoBuildStarted { image, platform } => {
-                if !tty {
-                    return;
-                }
-                format!("{image}: go build for {platform}")
-            }
-            Event::GoBuildFinished {
-                image,
-                platform,
-                elapsed,
-            } => {
-                format!("{image}: built {platform} in {:.2}s", elapsed.as_secs_f64())
-            }
-            Event::ImageAssembled { image, digest } => format!("{image}: image {digest}"),
-            Event::Published { image, reference } => format!("{image}: published {reference}"),
-        };
-        eprintln!("{line}");
-    })
+/// Where progress goes: bars on a terminal, plain lines otherwise. Shared by the
+/// pipeline's and the registry client's event sinks so that lines never tear the bars.
+pub struct Progress {
+    quiet: bool,
+    bars: Option<MultiProgress>,
+    uploads: Mutex<HashMap<String, ProgressBar>>,
 }
 
-/// Renders registry activity: what was uploaded, mounted or already there, and retries.
-pub fn registry_sink(quiet: bool) -> kiln_registry::EventSink {
-    Arc::new(move |event| {
-        let line = match event {
-            RegistryEvent::Retrying {
-                what,
-                attempt,
-                max_attempts,
-                delay,
-                reason,
-            } => format!(
-                "warning: {what}: attempt {attempt}/{max_attempts} failed ({reason}); retrying in {:.1}s",
-                delay.as_secs_f64()
-            ),
-            _ if quiet => return,
-            RegistryEvent::BlobUploaded {
-                repository,
-                digest,
-                size,
-            } => {
-                format!("{repository}: pushed {digest} ({size} bytes)")
+impl Progress {
+    pub fn new(quiet: bool) -> Arc<Progress> {
+        let bars = (!quiet && std::io::stderr().is_terminal())
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Arc::new(Progress {
+            quiet,
+            bars,
+            uploads: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn line(&self, line: &str) {
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(line);
             }
-            RegistryEvent::BlobMounted {
-                repository,
-                digest,
-                from,
-            } => {
-                format!("{repository}: mounted {digest} from {from}")
-            }
-            RegistryEvent::BlobSkipped {
-                repository, digest, ..
-            } => {
-                format!("{repository}: {digest} already present")
-            }
-            RegistryEvent::PlainHttp { registry } => format!("{registry}: using plain HTTP"),
-            _ => return,
-        };
-        eprintln!("{line}");
-    })
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// A byte counter per blob upload, on a terminal only.
+    fn upload_progress(&self, key: String, sent: u64, total: u64) {
+        let Some(bars) = &self.bars else { return };
+        let mut uploads = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
+        let bar = uploads.entry(key.clone()).or_insert_with(|| {
+            let bar = bars.add(ProgressBar::new(total));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .expect("valid template"),
+            );
+            bar.set_message(key);
+            bar
+        });
+        bar.set_position(sent);
+    }
+
+    fn upload_done(&self, key: &str) {
+        let bar = self
+            .uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// Renders pipeline events (quiet mode drops all but warnings).
+    pub fn event_sink(self: &Arc<Self>) -> EventSink {
+        let this = self.clone();
+        Arc::new(move |event| {
+            let line = match event {
+                Event::Warning(w) => format!("warning: {w}"),
+                _ if this.quiet => return,
+                Event::BaseResolved {
+                    image,
+                    base,
+                    platforms,
+                } => {
+                    format!("{image}: base {base} for {}", platforms.join(", "))
+                }
+                Event::GoBuildStarted { .. } => return,
+                Event::GoBuildFinished {
+                    image,
+                    platform,
+                    elapsed,
+                } => {
+                    format!("{image}: built {platform} in {:.2}s", elapsed.as_secs_f64())
+                }
+                Event::ImageAssembled { image, digest } => format!("{image}: image {digest}"),
+                Event::Published { image, reference } => format!("{image}: published {reference}"),
+            };
+            this.line(&line);
+        })
+    }
+
+    /// Renders registry activity: bytes per upload, what was mounted or already there,
+    /// and retries.
+    pub fn registry_sink(self: &Arc<Self>) -> kiln_registry::EventSink {
+        let this = self.clone();
+        Arc::new(move |event| {
+            let short = |d: &kiln_core::Digest| d.hex()[..12].to_owned();
+            let line = match event {
+                RegistryEvent::Retrying {
+                    what,
+                    attempt,
+                    max_attempts,
+                    delay,
+                    reason,
+                } => format!(
+                    "warning: {what}: attempt {attempt}/{max_attempts} failed ({reason}); retrying in {:.1}s",
+                    delay.as_secs_f64()
+                ),
+                _ if this.quiet => return,
+                RegistryEvent::BlobProgress {
+                    repository,
+                    digest,
+                    bytes_sent,
+                    total,
+                } => {
+                    this.upload_progress(
+                        format!("{repository} {}", short(&digest)),
+                        bytes_sent,
+                        total,
+                    );
+                    return;
+                }
+                RegistryEvent::BlobUploaded {
+                    repository,
+                    digest,
+                    size,
+                } => {
+                    this.upload_done(&format!("{repository} {}", short(&digest)));
+                    format!("{repository}: pushed {} ({size} bytes)", short(&digest))
+                }
+                RegistryEvent::BlobMounted {
+                    repository,
+                    digest,
+                    from,
+                } => {
+                    format!("{repository}: mounted {} from {from}", short(&digest))
+                }
+                RegistryEvent::BlobSkipped {
+                    repository, digest, ..
+                } => {
+                    format!("{repository}: {} already present", short(&digest))
+                }
+                RegistryEvent::PlainHttp { registry } => format!("{registry}: using plain HTTP"),
+                _ => return,
+            };
+            this.line(&line);
+        })
+    }
 }

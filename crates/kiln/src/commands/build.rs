@@ -42,6 +42,10 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
         args.config.kube_context.as_deref(),
     )?;
 
+    if let Some(template) = &args.output {
+        // Fail before building, not after.
+        kiln_core::template::render_build_output(template, &[]).context("--output")?;
+    }
     let writes_files = args.oci_layout_path.is_some() || args.tarball.is_some();
     let configured_push = configs.iter().find_map(|c| c.build.local.push);
     let push = args
@@ -95,16 +99,12 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
         Env::from_vars(env.clone()),
     );
     client_options.insecure_registries = insecure;
-    client_options.events = Some(printer::registry_sink(args.quiet));
+    let progress = printer::Progress::new(args.quiet);
+    client_options.events = Some(progress.registry_sink());
     let jobs = std::thread::available_parallelism().map_or(2, usize::from);
     let ctx = Arc::new(
-        Context::new(
-            toolchain,
-            &cache_dir(&env),
-            jobs,
-            printer::event_sink(args.quiet),
-        )?
-        .with_registry(Client::new(client_options)?),
+        Context::new(toolchain, &cache_dir(&env), jobs, progress.event_sink())?
+            .with_registry(Client::new(client_options)?),
     );
     let outputs = build_all(&ctx, &plans, &args, push).await?;
 
@@ -112,7 +112,15 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.file_output {
         std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
     }
-    if args.quiet {
+    if let Some(template) = &args.output {
+        let builds: Vec<(String, String)> = outputs
+            .iter()
+            .map(|o| (o.image_name.clone(), o.tag.clone()))
+            .collect();
+        let text = kiln_core::template::render_build_output(template, &builds)
+            .context("rendering --output")?;
+        printer::stdout_line(text.trim_end());
+    } else if args.quiet {
         printer::stdout_line(&json);
     } else {
         for out in &outputs {

@@ -143,3 +143,24 @@ fn symlink_escaping_the_repository_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn pushing_a_ko_uri_image_needs_a_default_repo() {
+    let project = Project::new("nested");
+    let out = project.kiln(&["build", "--push"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("ko://example.com/nested/service/cmd/server")
+            && stderr.contains("--default-repo"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_broken_output_template_fails_before_building() {
+    let project = Project::new("multi");
+    let err = fails(&project, &["-o", "{{range .Builds}"], ENV);
+    assert!(err.contains("--output"), "{err}");
+    assert!(!err.contains("built linux"), "nothing was built: {err}");
+}

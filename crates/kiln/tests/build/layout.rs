@@ -237,3 +237,40 @@ fn an_oci_layout_can_be_the_base_and_a_tarball_the_output() {
     let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
     assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["alpha:v1.2.3"]));
 }
+
+#[test]
+fn quiet_output_template_and_file_output_follow_skaffold() {
+    let project = Project::new("multi");
+    let base = [
+        "build",
+        "--push=false",
+        "--oci-layout-path",
+        "out",
+        "-b",
+        "alpha",
+    ];
+    let quiet = project.kiln_ok(
+        &[&base[..], &["-q", "--file-output", "build.json"]].concat(),
+        ENV,
+    );
+    let file = std::fs::read_to_string(project.path().join("build.json")).unwrap();
+    assert_eq!(
+        quiet,
+        [file.clone()],
+        "-q prints exactly the --file-output document"
+    );
+    assert!(!file.ends_with('\n'));
+    let json: serde_json::Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(json["builds"][0]["imageName"], "alpha");
+    let tag = json["builds"][0]["tag"].as_str().unwrap().to_owned();
+    assert!(tag.starts_with("alpha:v1.2.3@sha256:"), "{tag}");
+    let templated = project.kiln_ok(
+        &[
+            &base[..],
+            &["-o", "{{range .Builds}}{{.ImageName}} {{.Tag}}{{end}}"],
+        ]
+        .concat(),
+        ENV,
+    );
+    assert_eq!(templated, [format!("alpha {tag}")]);
+}

@@ -236,3 +236,66 @@ fn a_push_that_fails_midway_leaves_no_tag_and_a_rerun_completes() {
     let refs = project.kiln_ok(&["build", "--push", "-d", &direct, "-b", "alpha"], ENV);
     assert!(skopeo().inspect_raw(&tag).is_ok(), "{refs:?}");
 }
+
+#[test]
+fn a_digest_pinned_base_builds_without_its_registry_once_cached() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    project.kiln_ok(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "seed",
+            "-b",
+            "beta",
+            "--platform",
+            "linux/amd64",
+        ],
+        ENV,
+    );
+    let base = format!("{}/bases/static:1", registry.host());
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false"])
+            .arg(format!(
+                "oci:{}:beta:v1.2.3",
+                project.path().join("seed").display()
+            ))
+            .arg(format!("docker://{base}")),
+    );
+    let digest = format!(
+        "sha256:{}",
+        sha256_hex(&skopeo().inspect_raw_bytes(&base).unwrap())
+    );
+    let skaffold = std::fs::read_to_string(project.path().join("skaffold.yaml")).unwrap();
+    std::fs::write(
+        project.path().join("skaffold.yaml"),
+        skaffold.replace(
+            "        main: ./cmd/alpha\n",
+            &format!("        main: ./cmd/alpha\n        fromImage: {base}@{digest}\n"),
+        ),
+    )
+    .unwrap();
+    let args = [
+        "build",
+        "--push=false",
+        "--oci-layout-path",
+        "out",
+        "-b",
+        "alpha",
+    ];
+    let first = project.kiln_ok(&args, ENV);
+    drop(registry);
+    let second = project.kiln_ok(&args, ENV);
+    assert_eq!(
+        first, second,
+        "the cached base gives the same image with the registry gone"
+    );
+    let layout = Layout(project.path().join("out"));
+    assert!(
+        layout
+            .run(digest_of(&second[0]))
+            .contains("hello from alpha")
+    );
+}
