@@ -256,7 +256,7 @@ fn quiet_output_template_and_file_output_follow_skaffold() {
     let file = std::fs::read_to_string(project.path().join("build.json")).unwrap();
     assert_eq!(
         quiet,
-        [file.clone()],
+        std::slice::from_ref(&file),
         "-q prints exactly the --file-output document"
     );
     assert!(!file.ends_with('\n'));
