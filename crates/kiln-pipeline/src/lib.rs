@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod context;
+pub mod deps;
 pub mod events;
 pub mod output;
 pub mod plan;

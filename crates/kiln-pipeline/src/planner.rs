@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use kiln_config::{Artifact, Config, KoConfig, TagPolicy};
 use kiln_core::naming::{sanitize_image_name, strip_ko_scheme, substitute_default_repo};
 use kiln_core::platform::PlatformRequest;
-use kiln_core::tag::{datetime_tag, env_template_tag, git_commit_tag, sanitize_tag};
+use kiln_core::tag::{
+    datetime_tag, env_template_tag, git_commit_tag, input_digest_file_hash, input_digest_tag,
+    sanitize_tag,
+};
 use kiln_core::template::{KoTemplateData, render_ko, render_skaffold};
 use kiln_gobuild::{Package, Toolchain, reject_toolexec};
 
@@ -138,7 +141,7 @@ async fn plan_artifact(
     let kodata_date_epoch = epoch(&options.env, "KO_DATA_DATE_EPOCH")?;
     let tag = match &options.tag {
         Some(t) => t.clone(),
-        None => compute_tag(&config.build.tag_policy, image, &context, options).await?,
+        None => compute_tag(&config.build.tag_policy, artifact, &context, options).await?,
     };
 
     // Build settings: the artifact's own, or the matching .ko.yaml build, with .ko.yaml
@@ -410,10 +413,11 @@ fn platforms(
 
 async fn compute_tag(
     policy: &TagPolicy,
-    image: &str,
+    artifact: &Artifact,
     workspace: &Path,
     options: &PlanOptions,
 ) -> Result<String, Error> {
+    let image = artifact.image.as_str();
     let tag_error = |e: kiln_core::tag::TagError| Error::Plan(format!("{image}: tagPolicy: {e}"));
     let tag = match policy {
         TagPolicy::GitCommit(git) => {
@@ -437,9 +441,21 @@ async fn compute_tag(
             datetime_tag(format.as_deref(), timezone.as_deref(), options.now_unix, 0)
                 .map_err(tag_error)?
         }
-        other => {
+        TagPolicy::InputDigest => {
+            let files = crate::deps::dependency_files(workspace, &artifact.ko.dependencies)?;
+            let hashes = files
+                .iter()
+                .map(|f| {
+                    let contents = std::fs::read(workspace.join(f))
+                        .map_err(|e| Error::Plan(format!("{image}: reading {f}: {e}")))?;
+                    Ok(input_digest_file_hash(f, &contents))
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            input_digest_tag(&hashes)
+        }
+        TagPolicy::CustomTemplate { .. } => {
             return Err(Error::Plan(format!(
-                "{image}: tag policy {other:?} is not supported yet; pass --tag"
+                "{image}: the customTemplate tag policy is not supported yet; use envTemplate or pass --tag"
             )));
         }
     };

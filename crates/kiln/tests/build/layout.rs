@@ -274,3 +274,23 @@ fn quiet_output_template_and_file_output_follow_skaffold() {
     );
     assert_eq!(templated, [format!("alpha {tag}")]);
 }
+
+#[test]
+fn input_digest_tag_follows_the_dependency_files_only() {
+    let project = Project::new("multi");
+    let skaffold = std::fs::read_to_string(project.path().join("skaffold.yaml")).unwrap();
+    let skaffold = skaffold.replace("    envTemplate:\n      template: \"{{.RELEASE}}\"\n", "    inputDigest: {}\n");
+    std::fs::write(project.path().join("skaffold.yaml"), skaffold).unwrap();
+    let tag = |project: &Project| {
+        let refs = project.kiln_ok(&["build", "--push=false", "--oci-layout-path", "out", "-b", "beta"], ENV);
+        refs[0].split('@').next().unwrap().strip_prefix("beta:").unwrap().to_owned()
+    };
+    let first = tag(&project);
+    assert_eq!(first.len(), 64, "{first}");
+    std::fs::write(project.path().join("notes.txt"), "not a dependency\n").unwrap();
+    assert_eq!(tag(&project), first);
+    let main = project.path().join("cmd/beta/main.go");
+    let source = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, source + "\n// a comment\n").unwrap();
+    assert_ne!(tag(&project), first);
+}

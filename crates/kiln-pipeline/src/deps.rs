@@ -1,0 +1,119 @@
+//! An artifact's dependency files, as Skaffold's ko builder lists them: the files under the
+//! workspace (the artifact's context) matching `dependencies.paths` and none of
+//! `dependencies.ignore`. They feed the `inputDigest` tag (and what a rebuild watches).
+
+use std::path::{Path, PathBuf};
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use kiln_config::Dependencies;
+
+use crate::Error;
+
+/// Relative paths (with `/`), sorted, of the dependency files of a workspace.
+pub fn dependency_files(workspace: &Path, deps: &Dependencies) -> Result<Vec<String>, Error> {
+    let include = glob_set(workspace, &deps.paths, "dependencies.paths")?;
+    let exclude = glob_set(workspace, &deps.ignore, "dependencies.ignore")?;
+    let mut files = Vec::new();
+    walk(workspace, workspace, &mut files)?;
+    files.retain(|f| include.is_match(f) && !exclude.is_match(f));
+    files.sort();
+    Ok(files)
+}
+
+/// Skaffold's pattern rules: `""`, `*` and `**` mean every file; a pattern naming an
+/// existing directory means everything below it; anything else is a glob (with `*`
+/// stopping at `/`, as doublestar does).
+fn glob_set(workspace: &Path, patterns: &[String], field: &str) -> Result<GlobSet, Error> {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        let trimmed = pattern.trim_end_matches('/');
+        let glob = if matches!(trimmed, "" | "*" | "**" | ".") {
+            "**".to_owned()
+        } else if workspace.join(trimmed).is_dir() {
+            format!("{trimmed}/**")
+        } else {
+            trimmed.to_owned()
+        };
+        let compiled = GlobBuilder::new(&glob)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| {
+                Error::Plan(format!("ko.{field}: `{pattern}` is not a valid glob: {e}"))
+            })?;
+        set.add(compiled);
+    }
+    set.build()
+        .map_err(|e| Error::Plan(format!("ko.{field}: {e}")))
+}
+
+fn walk(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<(), Error> {
+    let io =
+        |path: &Path, e: std::io::Error| Error::Plan(format!("reading {}: {e}", path.display()));
+    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let entry = entry.map_err(|e| io(dir, e))?;
+        let path: PathBuf = entry.path();
+        let kind = entry.file_type().map_err(|e| io(&path, e))?;
+        if kind.is_dir() {
+            if entry.file_name() != ".git" {
+                walk(root, &path, files)?;
+            }
+        } else if let Ok(relative) = path.strip_prefix(root)
+            && let Some(relative) = relative.to_str()
+        {
+            files.push(relative.to_owned());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Skaffold's TestGetDependencies tree.
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            ".ko.yaml",
+            "cmd/foo/foo.go",
+            "cmd/run.go",
+            "go.mod",
+            "main.go",
+            "pkg/bar/bar.go",
+        ] {
+            let path = dir.path().join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, f).unwrap();
+        }
+        dir
+    }
+
+    fn deps(paths: &[&str], ignore: &[&str]) -> Dependencies {
+        Dependencies {
+            paths: paths.iter().map(|s| s.to_string()).collect(),
+            ignore: ignore.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn follows_skaffold_get_dependencies_cases() {
+        let dir = tree();
+        let list = |p: &[&str], i: &[&str]| dependency_files(dir.path(), &deps(p, i)).unwrap();
+        assert_eq!(
+            list(&["**/*.go"], &[]),
+            ["cmd/foo/foo.go", "cmd/run.go", "main.go", "pkg/bar/bar.go"]
+        );
+        assert_eq!(list(&["**/*.go"], &["."]).len(), 0);
+        for everything in ["", "*", "**"] {
+            assert_eq!(list(&[everything], &[]).len(), 6, "{everything:?}");
+        }
+        assert_eq!(list(&["**/*.go"], &["cmd"]), ["main.go", "pkg/bar/bar.go"]);
+        assert_eq!(list(&["*.go"], &[]), ["main.go"], "* does not cross /");
+    }
+
+    #[test]
+    fn an_invalid_glob_names_the_field() {
+        let err = dependency_files(tree().path(), &deps(&["["], &[])).unwrap_err();
+        assert!(err.to_string().contains("ko.dependencies.paths"), "{err}");
+    }
+}
