@@ -181,53 +181,53 @@ async fn plan_artifact(
     };
     let mut final_env = options.env.clone();
     final_env.extend(build_env.iter().cloned());
+    let (flag_templates, flags_from_artifact) = go_templates(
+        artifact_has_build,
+        &ko.flags,
+        ko_build.map(|b| &b.flags),
+        &ko_config.default_flags,
+    );
+    let (ldflag_templates, ldflags_from_artifact) = go_templates(
+        artifact_has_build,
+        &ko.ldflags,
+        ko_build.map(|b| &b.ldflags),
+        &ko_config.default_ldflags,
+    );
+    let mentions = |needle: &str| {
+        flag_templates
+            .iter()
+            .chain(&ldflag_templates)
+            .any(|t| t.contains(needle))
+    };
     let template_data = template_data(
         toolchain,
         &go_dir,
         &final_env,
-        source_date_epoch,
-        options,
-        [&ko.flags, &ko.ldflags],
+        source_date_epoch.unwrap_or(options.now_unix),
+        mentions(".Git"),
+        mentions("GoEnv"),
     )
     .await?;
-
-    let (flags, ldflags) = if artifact_has_build {
-        let render = |list: &[String], field: &str| -> Result<Vec<String>, Error> {
-            list.iter()
-                .map(|t| {
+    // The artifact's own values get Skaffold's template pass (with ko's variables as kiln's
+    // extension); .ko.yaml values get ko's.
+    let render = |templates: &[String], from_artifact: bool, field: &str| {
+        templates
+            .iter()
+            .map(|t| {
+                let rendered = if from_artifact {
                     render_skaffold(t, &skaffold_env, Some(&template_data))
-                        .map_err(|e| Error::Plan(format!("{image}: ko.{field}: {e}")))
+                } else {
+                    render_ko(t, &template_data)
+                };
+                rendered.map_err(|e| {
+                    let origin = if from_artifact { "ko." } else { ".ko.yaml " };
+                    Error::Plan(format!("{image}: {origin}{field}: {e}"))
                 })
-                .collect()
-        };
-        let flags = if ko.flags.is_empty() {
-            render_ko_list(&ko_config.default_flags, &template_data, "defaultFlags")?
-        } else {
-            render(&ko.flags, "flags")?
-        };
-        let ldflags = if ko.ldflags.is_empty() {
-            render_ko_list(&ko_config.default_ldflags, &template_data, "defaultLdflags")?
-        } else {
-            render(&ko.ldflags, "ldflags")?
-        };
-        (flags, ldflags)
-    } else {
-        let pick = |own: Option<&Vec<String>>, default: &Vec<String>| {
-            own.filter(|v| !v.is_empty()).unwrap_or(default).clone()
-        };
-        (
-            render_ko_list(
-                &pick(ko_build.map(|b| &b.flags), &ko_config.default_flags),
-                &template_data,
-                "flags",
-            )?,
-            render_ko_list(
-                &pick(ko_build.map(|b| &b.ldflags), &ko_config.default_ldflags),
-                &template_data,
-                "ldflags",
-            )?,
-        )
+            })
+            .collect::<Result<Vec<_>, Error>>()
     };
+    let flags = render(&flag_templates, flags_from_artifact, "flags")?;
+    let ldflags = render(&ldflag_templates, ldflags_from_artifact, "ldflags")?;
     reject_toolexec(&flags, &format!("{image}: ko.flags"))?;
     if let Some(goflags) = final_env.get("GOFLAGS") {
         reject_toolexec(std::slice::from_ref(goflags), "GOFLAGS")?;
@@ -275,32 +275,50 @@ async fn plan_artifact(
     })
 }
 
-fn render_ko_list(
-    list: &[String],
-    data: &KoTemplateData,
-    field: &str,
-) -> Result<Vec<String>, Error> {
-    list.iter()
-        .map(|t| render_ko(t, data).map_err(|e| Error::Plan(format!(".ko.yaml {field}: {e}"))))
-        .collect()
+/// Which flag (or ldflag) templates apply, and whether they are the artifact's own: the
+/// artifact's when it sets any build field (Skaffold then hands ko a build config, which
+/// replaces .ko.yaml's `builds[]`), else the matching `builds[]` entry's, else the
+/// .ko.yaml default. An empty list falls through to the default, as in ko.
+fn go_templates(
+    artifact_has_build: bool,
+    own: &[String],
+    ko_build: Option<&Vec<String>>,
+    default: &[String],
+) -> (Vec<String>, bool) {
+    if artifact_has_build && !own.is_empty() {
+        return (own.to_vec(), true);
+    }
+    match ko_build.filter(|b| !b.is_empty()) {
+        Some(list) => (list.clone(), false),
+        None => (default.to_vec(), false),
+    }
 }
 
-/// ko's template data. git and `go env` are only run when a template could use them.
+/// ko's template data. git and `go env` each cost a subprocess, so they only run when a
+/// template mentions them.
 async fn template_data(
     toolchain: &Toolchain,
     dir: &Path,
     env: &BTreeMap<String, String>,
-    source_date_epoch: Option<i64>,
-    options: &PlanOptions,
-    _artifact_templates: [&Vec<String>; 2],
+    build_time_unix: i64,
+    needs_git: bool,
+    needs_go_env: bool,
 ) -> Result<KoTemplateData, Error> {
-    let git = kiln_gobuild::git::template_info(dir).await;
-    let go_env = toolchain.env().await?;
+    let git = if needs_git {
+        kiln_gobuild::git::template_info(dir).await
+    } else {
+        Default::default()
+    };
+    let go_env = if needs_go_env {
+        toolchain.env().await?
+    } else {
+        BTreeMap::new()
+    };
     Ok(KoTemplateData::new(
         env.clone(),
         go_env,
         git,
-        source_date_epoch.unwrap_or(options.now_unix),
+        build_time_unix,
     ))
 }
 

@@ -279,11 +279,30 @@ fn quiet_output_template_and_file_output_follow_skaffold() {
 fn input_digest_tag_follows_the_dependency_files_only() {
     let project = Project::new("multi");
     let skaffold = std::fs::read_to_string(project.path().join("skaffold.yaml")).unwrap();
-    let skaffold = skaffold.replace("    envTemplate:\n      template: \"{{.RELEASE}}\"\n", "    inputDigest: {}\n");
+    let skaffold = skaffold.replace(
+        "    envTemplate:\n      template: \"{{.RELEASE}}\"\n",
+        "    inputDigest: {}\n",
+    );
     std::fs::write(project.path().join("skaffold.yaml"), skaffold).unwrap();
     let tag = |project: &Project| {
-        let refs = project.kiln_ok(&["build", "--push=false", "--oci-layout-path", "out", "-b", "beta"], ENV);
-        refs[0].split('@').next().unwrap().strip_prefix("beta:").unwrap().to_owned()
+        let refs = project.kiln_ok(
+            &[
+                "build",
+                "--push=false",
+                "--oci-layout-path",
+                "out",
+                "-b",
+                "beta",
+            ],
+            ENV,
+        );
+        refs[0]
+            .split('@')
+            .next()
+            .unwrap()
+            .strip_prefix("beta:")
+            .unwrap()
+            .to_owned()
     };
     let first = tag(&project);
     assert_eq!(first.len(), 64, "{first}");
@@ -293,4 +312,50 @@ fn input_digest_tag_follows_the_dependency_files_only() {
     let source = std::fs::read_to_string(&main).unwrap();
     std::fs::write(&main, source + "\n// a comment\n").unwrap();
     assert_ne!(tag(&project), first);
+}
+
+#[test]
+fn ko_yaml_builds_beat_defaults_and_git_templates_work_in_both_files() {
+    let project = Project::new("multi");
+    std::fs::write(
+        project.path().join(".ko.yaml"),
+        "defaultLdflags: [\"-X main.version=from-default\"]\nbuilds:\n  - id: beta\n    main: ./cmd/beta\n    ldflags: [\"-X main.version={{.Git.Tag}}-{{.Env.RELEASE}}\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.path().join("kiln.yaml"),
+        "apiVersion: skaffold/v4beta14\nkind: Config\nbuild:\n  tagPolicy: {sha256: {}}\n  artifacts:\n    - image: ko://example.com/multi/cmd/beta\n      ko: {}\n    - image: alpha\n      ko:\n        main: ./cmd/alpha\n        ldflags: [\"-X main.version={{.Git.ShortCommit}}-{{.Git.TreeState}}\"]\n",
+    )
+    .unwrap();
+    crate::support::git(project.path(), &["add", "-A"]);
+    crate::support::git(project.path(), &["commit", "-q", "-m", "config"]);
+    crate::support::git(project.path(), &["tag", "v0.4.2"]);
+    let short = crate::support::run_ok(
+        std::process::Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .current_dir(project.path()),
+    );
+    let refs = project.kiln_ok(
+        &[
+            "build",
+            "-f",
+            "kiln.yaml",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+        ],
+        ENV,
+    );
+    let layout = Layout(project.path().join("out"));
+    assert!(
+        refs[0].starts_with("example.com/multi/cmd/beta:latest@"),
+        "{refs:?}"
+    );
+    let beta = layout.run(digest_of(&refs[0]));
+    assert!(beta.contains("hello from beta v0.4.2-v1.2.3"), "{beta}");
+    let alpha = layout.run(digest_of(&refs[1]));
+    assert!(
+        alpha.contains(&format!("hello from alpha {}-clean", short.trim())),
+        "{alpha}"
+    );
 }
