@@ -12,6 +12,7 @@ pub mod output;
 pub mod plan;
 pub mod planner;
 pub mod remote;
+pub mod schedule;
 
 pub use build::{BuiltArtifact, build_artifact};
 pub use context::Context;
@@ -31,6 +32,12 @@ pub enum Error {
     Config(Box<kiln_config::ConfigError>),
     #[error("{0}")]
     Plan(String),
+    #[error("building {image}")]
+    Artifact {
+        image: String,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }

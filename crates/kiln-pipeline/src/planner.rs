@@ -250,6 +250,7 @@ async fn plan_artifact(
 
     Ok(ArtifactPlan {
         image: image.to_owned(),
+        requires: artifact.requires.iter().map(|r| r.image.clone()).collect(),
         repository,
         tag,
         go_dir,

@@ -13,9 +13,8 @@ use kiln_gobuild::Toolchain;
 use kiln_pipeline::output::{BuildOutput, file_output_json, write_tarball, write_to_layout};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts};
 use kiln_pipeline::remote::{fetch_missing_layers, push_artifact};
-use kiln_pipeline::{ArtifactPlan, BaseSpec, Context, Event, build_artifact};
+use kiln_pipeline::{ArtifactPlan, BaseSpec, Context, Event};
 use kiln_registry::{Client, ClientOptions, Env};
-use tokio::task::JoinSet;
 
 use super::{cache_dir, process_env};
 use crate::cli::BuildArgs;
@@ -106,7 +105,11 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
         Context::new(toolchain, &cache_dir(&env), jobs, progress.event_sink())?
             .with_registry(Client::new(client_options)?),
     );
-    let outputs = build_all(&ctx, &plans, &args, push).await?;
+    let concurrency = configs
+        .iter()
+        .find_map(|c| c.build.local.concurrency)
+        .map(|n| n as usize);
+    let outputs = build_all(&ctx, &plans, &args, push, concurrency).await?;
 
     let json = file_output_json(&outputs);
     if let Some(path) = &args.file_output {
@@ -139,29 +142,16 @@ fn global_config_path(env: &BTreeMap<String, String>) -> PathBuf {
         .join("config")
 }
 
-/// Builds every artifact concurrently (go builds are bounded by the context), then writes
-/// the outputs in artifact order.
+/// Builds every artifact (in `requires` order, `concurrency` at a time), then writes the
+/// outputs in artifact order.
 async fn build_all(
     ctx: &Arc<Context>,
     plans: &[ArtifactPlan],
     args: &BuildArgs,
     push: bool,
+    concurrency: Option<usize>,
 ) -> anyhow::Result<Vec<BuildOutput>> {
-    let mut tasks = JoinSet::new();
-    for (position, plan) in plans.iter().cloned().enumerate() {
-        let ctx = ctx.clone();
-        tasks.spawn(async move {
-            let built = build_artifact(&ctx, &plan)
-                .await
-                .with_context(|| format!("building {}", plan.image))?;
-            anyhow::Ok((position, built))
-        });
-    }
-    let mut built = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        built.push(joined??);
-    }
-    built.sort_by_key(|(position, _)| *position);
+    let built = kiln_pipeline::schedule::build_all(ctx, plans, concurrency).await?;
     if args.tarball.is_some() && built.len() > 1 {
         bail!(
             "--tarball holds one image, but {} artifacts were built; select one with -b/--build-image",
@@ -169,7 +159,7 @@ async fn build_all(
         );
     }
     let mut outputs = Vec::new();
-    for (_, artifact) in built {
+    for artifact in built {
         let base_source = match &artifact.plan.base {
             BaseSpec::Registry(reference) => Some(reference),
             _ => None,

@@ -359,3 +359,34 @@ fn ko_yaml_builds_beat_defaults_and_git_templates_work_in_both_files() {
         "{alpha}"
     );
 }
+
+#[test]
+fn requires_orders_the_builds_and_a_cycle_is_refused() {
+    let project = Project::new("multi");
+    let path = project.path().join("skaffold.yaml");
+    let skaffold = std::fs::read_to_string(&path).unwrap();
+    let ordered = skaffold.replace(
+        "    - image: beta\n",
+        "    - image: beta\n      requires: [{image: alpha}]\n",
+    );
+    std::fs::write(&path, &ordered).unwrap();
+    let out = project.kiln(&["build", "--push=false", "--oci-layout-path", "out"], ENV);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let alpha_done = stderr.find("alpha: image sha256:").expect("alpha finished");
+    let beta_started = stderr.find("beta: base").expect("beta started");
+    assert!(alpha_done < beta_started, "beta waits for alpha:\n{stderr}");
+
+    let cycle = ordered.replace(
+        "    - image: alpha\n",
+        "    - image: alpha\n      requires: [{image: beta}]\n",
+    );
+    std::fs::write(&path, cycle).unwrap();
+    let out = project.kiln(&["build", "--push=false", "--oci-layout-path", "out"], ENV);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("skaffold.yaml:") && stderr.contains("cycle") && stderr.contains("alpha"),
+        "{stderr}"
+    );
+}
