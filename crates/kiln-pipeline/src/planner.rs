@@ -472,10 +472,38 @@ async fn compute_tag(
                 .collect::<Result<Vec<_>, Error>>()?;
             input_digest_tag(&hashes)
         }
-        TagPolicy::CustomTemplate { .. } => {
-            return Err(Error::Plan(format!(
-                "{image}: the customTemplate tag policy is not supported yet; use envTemplate or pass --tag"
-            )));
+        TagPolicy::CustomTemplate {
+            template,
+            components,
+        } => {
+            // Skaffold's built-in components, overridable by name; only the components the
+            // template mentions are computed (each may run git or hash files).
+            let builtins = [
+                ("GIT", TagPolicy::GitCommit(Default::default())),
+                (
+                    "DATE",
+                    TagPolicy::DateTime {
+                        format: None,
+                        timezone: None,
+                    },
+                ),
+                ("SHA", TagPolicy::Sha256),
+                ("INPUT_DIGEST", TagPolicy::InputDigest),
+            ];
+            let named = builtins
+                .iter()
+                .filter(|(name, _)| !components.iter().any(|c| c.name == *name))
+                .map(|(name, policy)| (name.to_string(), policy))
+                .chain(components.iter().map(|c| (c.name.clone(), &c.policy)));
+            let mut values = BTreeMap::new();
+            for (name, policy) in named {
+                if template.contains(&name) {
+                    let value = Box::pin(compute_tag(policy, artifact, workspace, options)).await?;
+                    values.insert(name, value);
+                }
+            }
+            render_skaffold(template, &values, None)
+                .map_err(|e| Error::Plan(format!("{image}: tagPolicy.customTemplate: {e}")))?
         }
     };
     Ok(sanitize_tag(&tag))

@@ -390,3 +390,29 @@ fn requires_orders_the_builds_and_a_cycle_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn custom_template_tags_combine_components_and_builtins() {
+    let project = Project::new("multi");
+    let path = project.path().join("skaffold.yaml");
+    let skaffold = std::fs::read_to_string(&path).unwrap().replace(
+        "    envTemplate:\n      template: \"{{.RELEASE}}\"\n",
+        "    customTemplate:\n      template: \"{{.REL}}_{{.SHA}}\"\n      components:\n        - name: REL\n          envTemplate:\n            template: \"{{.RELEASE}}\"\n",
+    );
+    std::fs::write(&path, skaffold).unwrap();
+    let refs = project.kiln_ok(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "alpha",
+        ],
+        ENV,
+    );
+    assert!(
+        refs[0].starts_with("alpha:v1.2.3_latest@sha256:"),
+        "{refs:?}"
+    );
+}
