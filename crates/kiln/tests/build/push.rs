@@ -299,3 +299,108 @@ fn a_digest_pinned_base_builds_without_its_registry_once_cached() {
             .contains("hello from alpha")
     );
 }
+
+#[test]
+fn a_tls_registry_with_a_private_ca_serves_an_index_base_and_takes_an_index() {
+    let (user, pass) = ("kiln", "tls-pass-4e2b");
+    let registry = Registry::start(RegistryKind::Tls {
+        htpasswd: Some((user.into(), pass.into())),
+    });
+    let tls = registry.tls().unwrap();
+    let seeder = Skopeo {
+        tls_verify: true,
+        cert_dir: Some(tls.ca_dir.clone()),
+        creds: Some((user.into(), pass.into())),
+    };
+    let project = Project::new("multi");
+    // beta is a 2-platform index: seed it as the base.
+    project.kiln_ok(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "seed",
+            "-b",
+            "beta",
+        ],
+        ENV,
+    );
+    let base = format!("{}/bases/multi:1", registry.host());
+    seeder
+        .copy(
+            &format!("oci:{}:beta:v1.2.3", project.path().join("seed").display()),
+            &base,
+        )
+        .unwrap();
+    let path = project.path().join("skaffold.yaml");
+    let skaffold = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        skaffold.replace(
+            "        main: ./cmd/alpha\n",
+            &format!("        main: ./cmd/alpha\n        fromImage: {base}\n"),
+        ),
+    )
+    .unwrap();
+
+    let docker_config = project.cache.path().join("docker");
+    registry.write_docker_config(&docker_config, user, pass);
+    let (ca, config) = (
+        tls.ca_cert.display().to_string(),
+        docker_config.display().to_string(),
+    );
+    let mut env = ENV.to_vec();
+    env.extend([
+        ("SSL_CERT_FILE", ca.as_str()),
+        ("DOCKER_CONFIG", config.as_str()),
+    ]);
+    let repo = format!("{}/team", registry.host());
+    let refs = project.kiln_ok(
+        &[
+            "build",
+            "--push",
+            "-d",
+            &repo,
+            "-b",
+            "alpha",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ],
+        &env,
+    );
+    let index = seeder
+        .inspect_raw(refs[0].split('@').next().unwrap())
+        .unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let archs: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(archs, ["amd64", "arm64"]);
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.base.name"],
+        base
+    );
+
+    // Without the CA, the certificate failure is reported as one, with the way out.
+    let env_without_ca: Vec<_> = env
+        .iter()
+        .filter(|(k, _)| *k != "SSL_CERT_FILE")
+        .cloned()
+        .collect();
+    let out = project.kiln(
+        &["build", "--push", "-d", &repo, "-b", "alpha"],
+        &env_without_ca,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("certificate") && stderr.contains("--insecure-registry"),
+        "{stderr}"
+    );
+}
