@@ -15,6 +15,7 @@ pub mod builtin;
 mod hash;
 pub mod ko_layers;
 pub mod layer;
+pub mod layer_cache;
 pub mod layout;
 pub mod spec;
 pub mod store;

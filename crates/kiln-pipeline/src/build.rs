@@ -8,6 +8,7 @@ use kiln_core::naming::binary_name;
 use kiln_gobuild::{BuildRequest, Package};
 use kiln_image::assemble::base_annotations;
 use kiln_image::ko_layers::{binary_layer, kodata_allowed_root, kodata_layer};
+use kiln_image::layer_cache::{LayerCache, file_digest};
 use kiln_image::{Blob, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
 use tokio::task::JoinSet;
 
@@ -88,18 +89,34 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
             let started = Instant::now();
             let binary = toolchain.build(&request).await?;
             events(Event::GoBuildFinished {
-                image: image_name,
+                image: image_name.clone(),
                 platform,
                 elapsed: started.elapsed(),
             });
             let layer_binary = binary.clone();
             let image = tokio::task::spawn_blocking(move || -> Result<Image, Error> {
-                let layer = binary_layer(
-                    &store,
-                    &layer_binary,
+                let media_type = base_image.layer_media_type();
+                let cache = LayerCache::new(&store);
+                let key = LayerCache::key(&[
+                    &file_digest(&layer_binary)?.to_string(),
                     &spec.app_name,
-                    base_image.layer_media_type(),
-                )?;
+                    media_type,
+                ]);
+                let layer = match cache.get(&key) {
+                    Some(layer) => {
+                        events(Event::BinaryLayerReused {
+                            image: image_name,
+                            platform: base_image.platform.to_string(),
+                        });
+                        layer
+                    }
+                    None => {
+                        let layer =
+                            binary_layer(&store, &layer_binary, &spec.app_name, media_type)?;
+                        cache.put(&key, &layer)?;
+                        layer
+                    }
+                };
                 let image = kiln_image::assemble(&base_image, &kodata, &layer, &spec)?;
                 store.write_bytes(&image.config.bytes)?;
                 store.write_bytes(&image.manifest.bytes)?;

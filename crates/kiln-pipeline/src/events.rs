@@ -21,6 +21,12 @@ pub enum Event {
         platform: String,
         elapsed: Duration,
     },
+    /// The binary was byte-for-byte unchanged, so its cached layer was reused (no tar, no
+    /// gzip).
+    BinaryLayerReused {
+        image: String,
+        platform: String,
+    },
     /// An image (or index) is complete, before it is published anywhere.
     ImageAssembled {
         image: String,

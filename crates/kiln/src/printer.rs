@@ -106,6 +106,9 @@ impl Progress {
                 } => {
                     format!("{image}: built {platform} in {:.2}s", elapsed.as_secs_f64())
                 }
+                Event::BinaryLayerReused { image, platform } => {
+                    format!("{image}: {platform} binary unchanged, cached layer reused")
+                }
                 Event::ImageAssembled { image, digest } => format!("{image}: image {digest}"),
                 Event::Published { image, reference } => format!("{image}: published {reference}"),
             };

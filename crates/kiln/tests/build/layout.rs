@@ -416,3 +416,43 @@ fn custom_template_tags_combine_components_and_builtins() {
         "{refs:?}"
     );
 }
+
+#[test]
+fn an_unchanged_binary_reuses_its_cached_layer() {
+    let project = Project::new("multi");
+    let args = [
+        "build",
+        "--push=false",
+        "--oci-layout-path",
+        "out",
+        "-b",
+        "beta",
+        "--platform",
+        "linux/amd64",
+    ];
+    let build = |project: &Project| {
+        let out = project.kiln(&args, ENV);
+        assert!(out.status.success());
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let reused = "binary unchanged, cached layer reused";
+    let (_, first) = build(&project);
+    assert!(!first.contains(reused), "{first}");
+    let (_, again) = build(&project);
+    assert!(again.contains(reused), "{again}");
+
+    let main = project.path().join("cmd/beta/main.go");
+    let source = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, format!("{source}\n// an edit\n")).unwrap();
+    let (dirty_ref, dirty) = build(&project);
+    assert!(!dirty.contains(reused), "{dirty}");
+    // `touch` changes no content, so Go's content-based build ID and the binary stay the
+    // same. (A comment edit does change the binary: the build ID hashes the sources.)
+    crate::support::run_ok(std::process::Command::new("touch").arg(&main));
+    let (same_ref, same) = build(&project);
+    assert!(same.contains(reused), "{same}");
+    assert_eq!(same_ref, dirty_ref);
+}

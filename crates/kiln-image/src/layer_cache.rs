@@ -1,0 +1,151 @@
+//! A cache of finished layers, keyed by everything that determines their bytes, so that an
+//! unchanged input is not tarred and gzipped again.
+//!
+//! Entries are small JSON files written atomically next to the blob store. An entry is only
+//! trusted if it parses and its blob is still in the store with the recorded size; anything
+//! else is a miss, never an error.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use kiln_core::Digest;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::Error;
+use crate::layer::{GZIP_LEVEL, Layer};
+use crate::spec::Descriptor;
+use crate::store::BlobStore;
+
+/// Bumped whenever the layer writer's output changes for the same input.
+const FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    descriptor: Descriptor,
+    diff_id: Digest,
+}
+
+#[derive(Clone, Debug)]
+pub struct LayerCache {
+    dir: PathBuf,
+    store: BlobStore,
+}
+
+impl LayerCache {
+    pub fn new(store: &BlobStore) -> Self {
+        LayerCache {
+            dir: store.root().join("layers"),
+            store: store.clone(),
+        }
+    }
+
+    /// A key from the parts that determine a layer's bytes (the writer's format and gzip
+    /// level are always included).
+    pub fn key(parts: &[&str]) -> Digest {
+        let mut hasher = Sha256::new();
+        for part in [&format!("kiln-layer/{FORMAT}/gzip-{GZIP_LEVEL}") as &str]
+            .into_iter()
+            .chain(parts.iter().copied())
+        {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        Digest::from_sha256(hasher.finalize().into())
+    }
+
+    fn path(&self, key: &Digest) -> PathBuf {
+        self.dir.join(format!("{}.json", key.hex()))
+    }
+
+    /// The cached layer for `key`, if the entry is sound and its blob still there.
+    pub fn get(&self, key: &Digest) -> Option<Layer> {
+        let entry: Entry = serde_json::from_slice(&fs::read(self.path(key)).ok()?).ok()?;
+        let blob = fs::metadata(self.store.path(&entry.descriptor.digest)).ok()?;
+        (blob.is_file() && blob.len() == entry.descriptor.size).then_some(Layer {
+            descriptor: entry.descriptor,
+            diff_id: entry.diff_id,
+        })
+    }
+
+    /// Records `layer` under `key` (atomically: a reader sees the old entry or the new one).
+    pub fn put(&self, key: &Digest, layer: &Layer) -> Result<(), Error> {
+        let io_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| Error::Io { path, source }
+        };
+        fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
+        let entry = serde_json::to_vec(&Entry {
+            descriptor: layer.descriptor.clone(),
+            diff_id: layer.diff_id.clone(),
+        })
+        .expect("in-memory JSON serialisation cannot fail");
+        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io_error(&self.dir))?;
+        io::Write::write_all(&mut temp, &entry).map_err(io_error(temp.path()))?;
+        let path = self.path(key);
+        temp.persist(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+}
+
+/// The sha256 of a file, streamed.
+pub fn file_digest(path: &Path) -> Result<Digest, Error> {
+    let io_error = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io_error)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(io_error)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(Digest::from_sha256(hasher.finalize().into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ko_layers::binary_layer;
+    use crate::spec::media_type::OCI_LAYER_GZIP;
+
+    #[test]
+    fn hits_after_put_and_treats_corruption_or_a_lost_blob_as_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let cache = LayerCache::new(&store);
+        let bin = dir.path().join("app");
+        fs::write(&bin, b"binary").unwrap();
+        let key = LayerCache::key(&[
+            &file_digest(&bin).unwrap().to_string(),
+            "app",
+            OCI_LAYER_GZIP,
+        ]);
+        assert!(cache.get(&key).is_none());
+        let layer = binary_layer(&store, &bin, "app", OCI_LAYER_GZIP).unwrap();
+        cache.put(&key, &layer).unwrap();
+        assert_eq!(cache.get(&key), Some(layer.clone()));
+
+        fs::write(cache.path(&key), b"{not json").unwrap();
+        assert!(cache.get(&key).is_none(), "corrupt entry is a miss");
+        cache.put(&key, &layer).unwrap();
+        fs::remove_file(store.path(&layer.descriptor.digest)).unwrap();
+        assert!(
+            cache.get(&key).is_none(),
+            "entry without its blob is a miss"
+        );
+    }
+
+    #[test]
+    fn keys_separate_their_parts() {
+        assert_ne!(LayerCache::key(&["ab", "c"]), LayerCache::key(&["a", "bc"]));
+    }
+}
