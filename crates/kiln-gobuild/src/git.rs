@@ -105,3 +105,14 @@ pub async fn tag_outputs(dir: &Path, variant: GitCommitVariant) -> Option<GitOut
     }
     Some(outputs)
 }
+
+/// What Go stamps into a binary about the repository around `dir` (`vcs.revision` and
+/// `vcs.modified`): the HEAD commit and whether anything in the work tree differs. `None`
+/// outside a repository.
+pub async fn vcs_state(dir: &Path) -> Option<(String, bool)> {
+    let (head, status) = tokio::join!(
+        git(dir, &["rev-parse", "HEAD"]),
+        git(dir, &["status", "--porcelain"]),
+    );
+    Some((head?, status.is_some_and(|s| !s.is_empty())))
+}

@@ -46,9 +46,40 @@ pub fn kodata_allowed_root(kodata: &Path, env_allowed_root: Option<&Path>) -> Pa
         .unwrap_or(kodata)
 }
 
+/// One entry of a kodata tree, in the order it goes into the layer.
+pub enum KodataEntry<'a> {
+    Dir {
+        image_path: &'a str,
+    },
+    File {
+        image_path: &'a str,
+        host_path: &'a Path,
+        size: u64,
+    },
+}
+
+/// Visits the tree under `kodata` in lexical order, as ko's walk does: directories before
+/// their contents, symlinks followed, but never outside `allowed_root` and never in a
+/// cycle. Image paths are relative to the image root (`var/run/ko/...`).
+pub fn walk_kodata(
+    kodata: &Path,
+    allowed_root: &Path,
+    visit: &mut dyn FnMut(KodataEntry<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    if !kodata.is_dir() {
+        return Ok(());
+    }
+    let canonical = fs::canonicalize(kodata).map_err(io_error(kodata))?;
+    let mut walk = KodataWalk {
+        visit,
+        allowed_root,
+        stack: vec![canonical],
+    };
+    walk.dir(kodata, KODATA_ROOT.trim_start_matches('/'))
+}
+
 /// Writes the kodata layer: `/var`, `/var/run`, `/var/run/ko`, then the tree under
-/// `kodata` (if it exists) in lexical order, every entry mode 0555 with mtime `mtime`.
-/// Symlinks are followed, but never outside `allowed_root` and never in a cycle.
+/// `kodata` (if it exists), every entry mode 0555 with mtime `mtime`.
 pub fn kodata_layer(
     store: &BlobStore,
     kodata: Option<&Path>,
@@ -57,30 +88,33 @@ pub fn kodata_layer(
     media_type: &str,
 ) -> Result<Layer, Error> {
     let mut layer = LayerWriter::create(store, mtime)?;
-    let root = KODATA_ROOT.trim_start_matches('/');
-    for dir in ["var", "var/run", root] {
+    for dir in ["var", "var/run", KODATA_ROOT.trim_start_matches('/')] {
         layer.add_dir(dir, EntryMeta::KO)?;
     }
-    if let Some(kodata) = kodata.filter(|k| k.is_dir()) {
-        let canonical = fs::canonicalize(kodata).map_err(io_error(kodata))?;
-        let mut walk = KodataWalk {
-            layer: &mut layer,
-            allowed_root,
-            stack: vec![canonical],
-        };
-        walk.dir(kodata, root)?;
+    if let Some(kodata) = kodata {
+        walk_kodata(kodata, allowed_root, &mut |entry| match entry {
+            KodataEntry::Dir { image_path } => layer.add_dir(image_path, EntryMeta::KO),
+            KodataEntry::File {
+                image_path,
+                host_path,
+                size,
+            } => {
+                let file = File::open(host_path).map_err(io_error(host_path))?;
+                layer.add_file(image_path, EntryMeta::KO, size, file)
+            }
+        })?;
     }
     layer.finish(media_type)
 }
 
-struct KodataWalk<'a, 's> {
-    layer: &'a mut LayerWriter<'s>,
+struct KodataWalk<'a> {
+    visit: &'a mut dyn FnMut(KodataEntry<'_>) -> Result<(), Error>,
     allowed_root: &'a Path,
     /// Canonical directories being walked, to refuse symlink cycles.
     stack: Vec<PathBuf>,
 }
 
-impl KodataWalk<'_, '_> {
+impl KodataWalk<'_> {
     fn dir(&mut self, host_dir: &Path, image_dir: &str) -> Result<(), Error> {
         let mut entries: Vec<_> = fs::read_dir(host_dir)
             .map_err(io_error(host_dir))?
@@ -117,15 +151,17 @@ impl KodataWalk<'_, '_> {
                     reason: "the symlink forms a cycle".to_owned(),
                 });
             }
-            self.layer.add_dir(image_path, EntryMeta::KO)?;
+            (self.visit)(KodataEntry::Dir { image_path })?;
             self.stack.push(canonical);
             self.dir(&resolved, image_path)?;
             self.stack.pop();
             Ok(())
         } else if meta.is_file() {
-            let file = File::open(&resolved).map_err(io_error(&resolved))?;
-            self.layer
-                .add_file(image_path, EntryMeta::KO, meta.len(), file)
+            (self.visit)(KodataEntry::File {
+                image_path,
+                host_path: &resolved,
+                size: meta.len(),
+            })
         } else {
             Err(Error::Kodata {
                 path: host.to_owned(),

@@ -1,7 +1,6 @@
 //! Building one artifact: resolve the main package, resolve the base, write the kodata
 //! layer once, then `go build` + binary layer + assembly per platform, in parallel.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use kiln_core::naming::binary_name;
@@ -13,6 +12,7 @@ use kiln_image::{Blob, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
 use tokio::task::JoinSet;
 
 use crate::Error;
+use crate::artifact_cache::{self, ArtifactCache};
 use crate::context::Context;
 use crate::events::Event;
 use crate::plan::{ArtifactPlan, BaseSpec};
@@ -28,8 +28,6 @@ pub struct BuiltArtifact {
     pub index: Option<Blob>,
     /// The descriptor of what gets tagged: the index, or the single manifest.
     pub top: Descriptor,
-    /// The binary built for each image, same order as `images`.
-    pub binaries: Vec<PathBuf>,
 }
 
 pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltArtifact, Error> {
@@ -40,6 +38,27 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         base: base.display.clone(),
         platforms: base.images.iter().map(|i| i.platform.to_string()).collect(),
     });
+    let cache_key = if ctx.artifact_cache {
+        let key =
+            artifact_cache::key(plan, &base, &ctx.toolchain.version, &ctx.process_env).await?;
+        if let Some(hit) = ArtifactCache::new(&ctx.store).get(&key) {
+            ctx.events.as_ref()(Event::ArtifactCacheHit {
+                image: plan.image.clone(),
+                digest: hit.top.digest.to_string(),
+            });
+            return Ok(BuiltArtifact {
+                plan: plan.clone(),
+                package,
+                base,
+                images: hit.images,
+                index: hit.index,
+                top: hit.top,
+            });
+        }
+        Some(key)
+    } else {
+        None
+    };
     let kodata = write_kodata_layer(ctx, plan, &package, &base).await?;
     let app_name = binary_name(&package.import_path);
 
@@ -123,7 +142,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                 Ok(image)
             })
             .await??;
-            Ok::<_, Error>((position, image, binary))
+            Ok::<_, Error>((position, image))
         });
     }
     let mut built = Vec::with_capacity(base.images.len());
@@ -132,11 +151,8 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         // aborts them, and kill_on_drop stops their `go` processes).
         built.push(joined??);
     }
-    built.sort_by_key(|(position, _, _)| *position);
-    let (images, binaries): (Vec<Image>, Vec<PathBuf>) = built
-        .into_iter()
-        .map(|(_, image, bin)| (image, bin))
-        .unzip();
+    built.sort_by_key(|(position, _)| *position);
+    let images: Vec<Image> = built.into_iter().map(|(_, image)| image).collect();
     let (index, top) = if base.output_is_index() {
         let index = index_over(plan, &base, &images);
         ctx.store.write_bytes(&index.bytes)?;
@@ -146,6 +162,9 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     } else {
         (None, images[0].descriptor())
     };
+    if let Some(key) = cache_key {
+        ArtifactCache::new(&ctx.store).put(&key, &top, index.as_ref(), &images)?;
+    }
     ctx.events.as_ref()(Event::ImageAssembled {
         image: plan.image.clone(),
         digest: top.digest.to_string(),
@@ -157,7 +176,6 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         images,
         index,
         top,
-        binaries,
     })
 }
 

@@ -21,6 +21,10 @@ pub struct Context {
     pub go_jobs: Arc<Semaphore>,
     /// The registry client, when bases or outputs live in registries.
     pub registry: Option<kiln_registry::Client>,
+    /// The process environment (its Go variables are part of the artifact cache key).
+    pub process_env: std::collections::BTreeMap<String, String>,
+    /// `--cache-artifacts`: reuse unchanged artifacts without building them.
+    pub artifact_cache: bool,
     builtin_base: OnceCell<Descriptor>,
 }
 
@@ -39,12 +43,24 @@ impl Context {
             events,
             go_jobs: Arc::new(Semaphore::new(jobs.max(1))),
             registry: None,
+            process_env: Default::default(),
+            artifact_cache: false,
             builtin_base: OnceCell::new(),
         })
     }
 
     pub fn with_registry(mut self, client: kiln_registry::Client) -> Self {
         self.registry = Some(client);
+        self
+    }
+
+    /// Turns the artifact cache on, keyed with `process_env`.
+    pub fn with_artifact_cache(
+        mut self,
+        process_env: std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        self.process_env = process_env;
+        self.artifact_cache = true;
         self
     }
 

@@ -12,6 +12,11 @@ pub enum Event {
         base: String,
         platforms: Vec<String>,
     },
+    /// Every input is unchanged: the cached image is used and nothing is built.
+    ArtifactCacheHit {
+        image: String,
+        digest: String,
+    },
     GoBuildStarted {
         image: String,
         platform: String,

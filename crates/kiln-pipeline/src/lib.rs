@@ -4,6 +4,7 @@
 //! base, kodata, go build, assembly) → [`output`] (OCI layout, tarball, registry).
 //! Progress goes out as [`events::Event`]s; this crate never prints.
 
+pub mod artifact_cache;
 pub mod build;
 pub mod context;
 pub mod deps;

@@ -95,6 +95,12 @@ pub struct ArtifactPlan {
     /// The repository the image is published as (default repo applied, sanitized).
     pub repository: String,
     pub tag: String,
+    /// The artifact's context (Skaffold's workspace): dependency globs are relative to it.
+    pub workspace: PathBuf,
+    /// `ko.dependencies`: which files under the workspace the image depends on.
+    pub dependencies: kiln_config::Dependencies,
+    /// The .ko.yaml that applied, if any (its content is a build input).
+    pub ko_config_path: Option<PathBuf>,
     /// Where `go` runs: the artifact context joined with `ko.dir`.
     pub go_dir: PathBuf,
     /// The main package, resolved once by `go list` during planning.

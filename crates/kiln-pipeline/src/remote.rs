@@ -151,6 +151,12 @@ pub async fn push_artifact(
     artifact: &BuiltArtifact,
     target: &Reference,
 ) -> Result<Digest, Error> {
+    // One HEAD answers the common case of an unchanged image: a registry only accepts a
+    // manifest whose blobs it has, so a tag already at our digest means a complete image.
+    let existing = client.head_manifest(target).await?;
+    if existing.is_some_and(|h| h.digest == artifact.top.digest) {
+        return Ok(artifact.top.digest.clone());
+    }
     let untagged = Reference {
         tag: None,
         ..target.clone()

@@ -115,8 +115,8 @@ pub struct BuildArgs {
     #[arg(long = "insecure-registry", value_delimiter = ',')]
     pub insecure_registries: Vec<String>,
 
-    /// Use the artifact cache (on by default; accepted for Skaffold compatibility, the
-    /// artifact cache itself is not built yet).
+    /// Reuse an artifact whose inputs are all unchanged, without building it (on by
+    /// default; `--cache-artifacts=false` forces a rebuild).
     #[arg(long = "cache-artifacts", num_args = 0..=1, default_missing_value = "true", default_value = "true")]
     pub cache_artifacts: bool,
 }

@@ -98,6 +98,9 @@ impl Progress {
                 } => {
                     format!("{image}: base {base} for {}", platforms.join(", "))
                 }
+                Event::ArtifactCacheHit { image, digest } => {
+                    format!("{image}: unchanged, using cached image {digest}")
+                }
                 Event::GoBuildStarted { .. } => return,
                 Event::GoBuildFinished {
                     image,

@@ -101,10 +101,12 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     let progress = printer::Progress::new(args.quiet);
     client_options.events = Some(progress.registry_sink());
     let jobs = std::thread::available_parallelism().map_or(2, usize::from);
-    let ctx = Arc::new(
-        Context::new(toolchain, &cache_dir(&env), jobs, progress.event_sink())?
-            .with_registry(Client::new(client_options)?),
-    );
+    let mut context = Context::new(toolchain, &cache_dir(&env), jobs, progress.event_sink())?
+        .with_registry(Client::new(client_options)?);
+    if args.cache_artifacts {
+        context = context.with_artifact_cache(env.clone());
+    }
+    let ctx = Arc::new(context);
     let concurrency = configs
         .iter()
         .find_map(|c| c.build.local.concurrency)

@@ -429,6 +429,7 @@ fn an_unchanged_binary_reuses_its_cached_layer() {
         "beta",
         "--platform",
         "linux/amd64",
+        "--cache-artifacts=false",
     ];
     let build = |project: &Project| {
         let out = project.kiln(&args, ENV);

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod cache;
 mod errors;
 mod layout;
 mod push;

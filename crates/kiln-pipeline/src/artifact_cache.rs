@@ -1,0 +1,240 @@
+//! The artifact cache: a build whose inputs are all unchanged reuses its image without
+//! running `go build` at all.
+//!
+//! The key covers everything that reaches the image: the plan (Go settings after templating,
+//! labels, epochs, platforms), the resolved base digests (so a moved `:latest` is a miss,
+//! which Skaffold misses), the Go toolchain, the Go-related environment, the content of
+//! the dependency files plus go.mod, go.sum, go.work, .ko.yaml and the kodata tree (Skaffold
+//! watches only `**/*.go` by default), and the git HEAD and dirty state Go stamps into the
+//! binary. Entries are written atomically and checked when read: a corrupt entry or a
+//! missing blob is a miss, never an error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kiln_core::{Digest, Platform};
+use kiln_image::ko_layers::{KodataEntry, kodata_allowed_root, walk_kodata};
+use kiln_image::layer_cache::file_digest;
+use kiln_image::spec::Blob;
+use kiln_image::{BlobStore, Descriptor, Image, ResolvedBase};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::plan::ArtifactPlan;
+
+/// Bump when the meaning of an entry changes.
+const FORMAT: &str = "kiln-artifact/1";
+
+/// Go's own environment knobs that change what it compiles.
+fn reaches_go(name: &str) -> bool {
+    name.starts_with("GO")
+        || name.starts_with("CGO_")
+        || matches!(name, "CC" | "CXX" | "AR" | "PKG_CONFIG")
+}
+
+/// Computes the key of `plan` built on `base`. Reads every input file once.
+pub async fn key(
+    plan: &ArtifactPlan,
+    base: &ResolvedBase,
+    go_version: &str,
+    process_env: &BTreeMap<String, String>,
+) -> Result<Digest, Error> {
+    let vcs = kiln_gobuild::git::vcs_state(&plan.go_dir).await;
+    let (plan, base, go_version) = (plan.clone(), base.clone(), go_version.to_owned());
+    let env: Vec<(String, String)> = process_env
+        .iter()
+        .filter(|(k, _)| reaches_go(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let files = input_files(&plan)?;
+        let document = serde_json::json!({
+            "format": FORMAT,
+            "kiln": env!("CARGO_PKG_VERSION"),
+            "go": go_version,
+            "env": env,
+            "vcs": vcs,
+            "import_path": plan.package.import_path,
+            "go_dir": plan.go_dir,
+            "go_env": plan.go.env,
+            "flags": plan.go.flags,
+            "ldflags": plan.go.ldflags,
+            "labels": plan.labels,
+            "annotations": plan.annotations,
+            "user": plan.user,
+            "trimpath": plan.trimpath,
+            "disable_optimizations": plan.disable_optimizations,
+            "source_date_epoch": plan.source_date_epoch,
+            "kodata_date_epoch": plan.kodata_date_epoch,
+            "base_name": base.name,
+            "base": base.top.digest,
+            "base_images": base.images.iter().map(|i| i.digest.to_string()).collect::<Vec<_>>(),
+            "files": files,
+        });
+        Ok(Digest::of(document.to_string().as_bytes()))
+    })
+    .await?
+}
+
+/// `(name, sha256)` of every file the build reads: dependency files (relative to the
+/// workspace), the module files, .ko.yaml, and the kodata tree (by image path).
+fn input_files(plan: &ArtifactPlan) -> Result<Vec<(String, String)>, Error> {
+    let hash = |path: &Path| {
+        file_digest(path)
+            .map(|d| d.to_string())
+            .map_err(Error::from)
+    };
+    let mut files = Vec::new();
+    for relative in crate::deps::dependency_files(&plan.workspace, &plan.dependencies)? {
+        let digest = hash(&plan.workspace.join(&relative))?;
+        files.push((format!("deps:{relative}"), digest));
+    }
+    let module_files = plan
+        .go_dir
+        .ancestors()
+        .flat_map(|dir| ["go.mod", "go.sum", "go.work", "go.work.sum"].map(|f| dir.join(f)))
+        .chain(plan.ko_config_path.clone())
+        .filter(|p| p.is_file());
+    for path in module_files {
+        files.push((format!("file:{}", path.display()), hash(&path)?));
+    }
+    let kodata = plan.package.dir.join("kodata");
+    let root = kodata_allowed_root(&kodata, plan.kodata_allowed_root.as_deref());
+    walk_kodata(&kodata, &root, &mut |entry| {
+        match entry {
+            KodataEntry::Dir { image_path } => {
+                files.push((format!("kodata:{image_path}/"), String::new()))
+            }
+            KodataEntry::File {
+                image_path,
+                host_path,
+                ..
+            } => files.push((
+                format!("kodata:{image_path}"),
+                file_digest(host_path)?.to_string(),
+            )),
+        }
+        Ok(())
+    })?;
+    Ok(files)
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedImage {
+    platform: Platform,
+    media_type: String,
+    manifest: Digest,
+    config: Digest,
+    config_media_type: String,
+    layers: Vec<Descriptor>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    top: Descriptor,
+    index: Option<Digest>,
+    images: Vec<CachedImage>,
+}
+
+/// A cache hit: the images and index as they were built.
+pub struct Cached {
+    pub top: Descriptor,
+    pub index: Option<Blob>,
+    pub images: Vec<Image>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ArtifactCache {
+    dir: PathBuf,
+    store: BlobStore,
+}
+
+impl ArtifactCache {
+    pub fn new(store: &BlobStore) -> Self {
+        ArtifactCache {
+            dir: store.root().join("artifacts"),
+            store: store.clone(),
+        }
+    }
+
+    fn path(&self, key: &Digest) -> PathBuf {
+        self.dir.join(format!("{}.json", key.hex()))
+    }
+
+    /// The cached result for `key`, if its entry parses and every document it names is in
+    /// the store with the right digest (base layers may live only in a registry).
+    pub fn get(&self, key: &Digest) -> Option<Cached> {
+        let entry: Entry = serde_json::from_slice(&std::fs::read(self.path(key)).ok()?).ok()?;
+        let blob = |digest: &Digest| {
+            let bytes = self.store.read(digest).ok()?;
+            Some(Blob {
+                bytes,
+                digest: digest.clone(),
+            })
+        };
+        let images = entry
+            .images
+            .into_iter()
+            .map(|i| {
+                Some(Image {
+                    platform: i.platform,
+                    media_type: i.media_type,
+                    manifest: blob(&i.manifest)?,
+                    config: blob(&i.config)?,
+                    config_media_type: i.config_media_type,
+                    layers: i.layers,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let index = match &entry.index {
+            Some(digest) => Some(blob(digest)?),
+            None => None,
+        };
+        Some(Cached {
+            top: entry.top,
+            index,
+            images,
+        })
+    }
+
+    /// Records a build under `key`, atomically.
+    pub fn put(
+        &self,
+        key: &Digest,
+        top: &Descriptor,
+        index: Option<&Blob>,
+        images: &[Image],
+    ) -> Result<(), Error> {
+        let entry = Entry {
+            top: top.clone(),
+            index: index.map(|b| b.digest.clone()),
+            images: images
+                .iter()
+                .map(|i| CachedImage {
+                    platform: i.platform.clone(),
+                    media_type: i.media_type.clone(),
+                    manifest: i.manifest.digest.clone(),
+                    config: i.config.digest.clone(),
+                    config_media_type: i.config_media_type.clone(),
+                    layers: i.layers.clone(),
+                })
+                .collect(),
+        };
+        let io = |path: &Path, e: std::io::Error| {
+            Error::Plan(format!(
+                "writing the artifact cache at {}: {e}",
+                path.display()
+            ))
+        };
+        std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
+        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| io(&self.dir, e))?;
+        std::io::Write::write_all(
+            &mut temp,
+            &serde_json::to_vec(&entry).expect("in-memory JSON"),
+        )
+        .map_err(|e| io(temp.path(), e))?;
+        let path = self.path(key);
+        temp.persist(&path).map_err(|e| io(&path, e.error))?;
+        Ok(())
+    }
+}
