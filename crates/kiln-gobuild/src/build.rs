@@ -102,6 +102,24 @@ impl Toolchain {
                 output: output.trim_end().to_owned(),
             });
         }
+        // `go build -o` of a package that is not `main` writes an archive instead of an
+        // executable; refuse it rather than put an archive in an image.
+        let mut head = [0u8; 8];
+        let mut file = tokio::fs::File::open(&request.output)
+            .await
+            .map_err(|source| Error::Spawn {
+                program: format!("reading {}", request.output.display()),
+                source,
+            })?;
+        let read = tokio::io::AsyncReadExt::read(&mut file, &mut head)
+            .await
+            .unwrap_or(0);
+        if head[..read].starts_with(b"!<arch>") {
+            return Err(Error::NotMain {
+                import_path: request.import_path.clone(),
+                name: "a non-main package".to_owned(),
+            });
+        }
         Ok(request.output.clone())
     }
 }

@@ -7,7 +7,7 @@ use tokio::process::Command;
 
 use crate::{Error, Toolchain};
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Package {
     pub import_path: String,
@@ -72,7 +72,7 @@ impl Toolchain {
         if package.name != "main" {
             return Err(Error::NotMain {
                 import_path: package.import_path,
-                name: package.name,
+                name: format!("`package {}`", package.name),
             });
         }
         Ok(package)

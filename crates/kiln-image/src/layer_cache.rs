@@ -6,14 +6,15 @@
 //! else is a miss, never an error.
 
 use std::fs::{self, File};
-use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
 use kiln_core::Digest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::Error;
+use crate::keyed::KeyedJson;
 use crate::layer::{GZIP_LEVEL, Layer};
 use crate::spec::Descriptor;
 use crate::store::BlobStore;
@@ -29,14 +30,14 @@ struct Entry {
 
 #[derive(Clone, Debug)]
 pub struct LayerCache {
-    dir: PathBuf,
+    entries: KeyedJson,
     store: BlobStore,
 }
 
 impl LayerCache {
     pub fn new(store: &BlobStore) -> Self {
         LayerCache {
-            dir: store.root().join("layers"),
+            entries: KeyedJson::new(store.root().join("layers")),
             store: store.clone(),
         }
     }
@@ -44,24 +45,13 @@ impl LayerCache {
     /// A key from the parts that determine a layer's bytes (the writer's format and gzip
     /// level are always included).
     pub fn key(parts: &[&str]) -> Digest {
-        let mut hasher = Sha256::new();
-        for part in [&format!("kiln-layer/{FORMAT}/gzip-{GZIP_LEVEL}") as &str]
-            .into_iter()
-            .chain(parts.iter().copied())
-        {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        }
-        Digest::from_sha256(hasher.finalize().into())
-    }
-
-    fn path(&self, key: &Digest) -> PathBuf {
-        self.dir.join(format!("{}.json", key.hex()))
+        let format = format!("kiln-layer/{FORMAT}/gzip-{GZIP_LEVEL}");
+        KeyedJson::key(&[&[format.as_str()], parts].concat())
     }
 
     /// The cached layer for `key`, if the entry is sound and its blob still there.
     pub fn get(&self, key: &Digest) -> Option<Layer> {
-        let entry: Entry = serde_json::from_slice(&fs::read(self.path(key)).ok()?).ok()?;
+        let entry: Entry = self.entries.get(key)?;
         let blob = fs::metadata(self.store.path(&entry.descriptor.digest)).ok()?;
         (blob.is_file() && blob.len() == entry.descriptor.size).then_some(Layer {
             descriptor: entry.descriptor,
@@ -69,26 +59,15 @@ impl LayerCache {
         })
     }
 
-    /// Records `layer` under `key` (atomically: a reader sees the old entry or the new one).
+    /// Records `layer` under `key`.
     pub fn put(&self, key: &Digest, layer: &Layer) -> Result<(), Error> {
-        let io_error = |path: &Path| {
-            let path = path.to_owned();
-            move |source| Error::Io { path, source }
-        };
-        fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
-        let entry = serde_json::to_vec(&Entry {
-            descriptor: layer.descriptor.clone(),
-            diff_id: layer.diff_id.clone(),
-        })
-        .expect("in-memory JSON serialisation cannot fail");
-        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io_error(&self.dir))?;
-        io::Write::write_all(&mut temp, &entry).map_err(io_error(temp.path()))?;
-        let path = self.path(key);
-        temp.persist(&path).map_err(|e| Error::Io {
-            path: path.clone(),
-            source: e.error,
-        })?;
-        Ok(())
+        self.entries.put(
+            key,
+            &Entry {
+                descriptor: layer.descriptor.clone(),
+                diff_id: layer.diff_id.clone(),
+            },
+        )
     }
 }
 
@@ -134,7 +113,7 @@ mod tests {
         cache.put(&key, &layer).unwrap();
         assert_eq!(cache.get(&key), Some(layer.clone()));
 
-        fs::write(cache.path(&key), b"{not json").unwrap();
+        fs::write(cache.entries.path(&key), b"{not json").unwrap();
         assert!(cache.get(&key).is_none(), "corrupt entry is a miss");
         cache.put(&key, &layer).unwrap();
         fs::remove_file(store.path(&layer.descriptor.digest)).unwrap();

@@ -13,6 +13,7 @@ pub mod assemble;
 pub mod base;
 pub mod builtin;
 mod hash;
+pub mod keyed;
 pub mod ko_layers;
 pub mod layer;
 pub mod layer_cache;

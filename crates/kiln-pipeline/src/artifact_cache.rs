@@ -10,9 +10,10 @@
 //! missing blob is a miss, never an error.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kiln_core::{Digest, Platform};
+use kiln_image::keyed::KeyedJson;
 use kiln_image::ko_layers::{KodataEntry, kodata_allowed_root, walk_kodata};
 use kiln_image::layer_cache::file_digest;
 use kiln_image::spec::Blob;
@@ -145,26 +146,22 @@ pub struct Cached {
 
 #[derive(Clone, Debug)]
 pub struct ArtifactCache {
-    dir: PathBuf,
+    entries: KeyedJson,
     store: BlobStore,
 }
 
 impl ArtifactCache {
     pub fn new(store: &BlobStore) -> Self {
         ArtifactCache {
-            dir: store.root().join("artifacts"),
+            entries: KeyedJson::new(store.root().join("artifacts")),
             store: store.clone(),
         }
-    }
-
-    fn path(&self, key: &Digest) -> PathBuf {
-        self.dir.join(format!("{}.json", key.hex()))
     }
 
     /// The cached result for `key`, if its entry parses and every document it names is in
     /// the store with the right digest (base layers may live only in a registry).
     pub fn get(&self, key: &Digest) -> Option<Cached> {
-        let entry: Entry = serde_json::from_slice(&std::fs::read(self.path(key)).ok()?).ok()?;
+        let entry: Entry = self.entries.get(key)?;
         let blob = |digest: &Digest| {
             let bytes = self.store.read(digest).ok()?;
             Some(Blob {
@@ -220,21 +217,6 @@ impl ArtifactCache {
                 })
                 .collect(),
         };
-        let io = |path: &Path, e: std::io::Error| {
-            Error::Plan(format!(
-                "writing the artifact cache at {}: {e}",
-                path.display()
-            ))
-        };
-        std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
-        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| io(&self.dir, e))?;
-        std::io::Write::write_all(
-            &mut temp,
-            &serde_json::to_vec(&entry).expect("in-memory JSON"),
-        )
-        .map_err(|e| io(temp.path(), e))?;
-        let path = self.path(key);
-        temp.persist(&path).map_err(|e| io(&path, e.error))?;
-        Ok(())
+        Ok(self.entries.put(key, &entry)?)
     }
 }

@@ -9,6 +9,7 @@ pub mod build;
 pub mod context;
 pub mod deps;
 pub mod events;
+pub mod memo;
 pub mod output;
 pub mod plan;
 pub mod planner;

@@ -37,6 +37,8 @@ pub struct PlanOptions {
     pub push: bool,
     /// `-b/--build-image`: only these artifacts (all when empty).
     pub only: Vec<String>,
+    /// kiln's cache directory (remembered `go list` answers live there).
+    pub cache_dir: PathBuf,
 }
 
 /// Plans every artifact of `configs`, in order. `config_dir` is the directory of the
@@ -148,8 +150,14 @@ async fn plan_artifact(
     // defaults filling what neither sets (Skaffold gives ko a build config only when one of
     // dir/main/env/flags/ldflags is set, and ko then ignores .ko.yaml builds[]).
     let artifact_has_build = ko.overrides_ko_builds();
-    let package =
-        resolve_package(toolchain, &go_dir, &main, &parse_env(&ko.env, "ko.env")?).await?;
+    let package = resolve_package(
+        toolchain,
+        &go_dir,
+        &main,
+        &parse_env(&ko.env, "ko.env")?,
+        options,
+    )
+    .await?;
     let ko_build = if artifact_has_build {
         None
     } else {
@@ -330,11 +338,18 @@ async fn resolve_package(
     toolchain: &Toolchain,
     go_dir: &Path,
     main: &MainPackage,
-    env: &[(String, String)],
+    build_env: &[(String, String)],
+    options: &PlanOptions,
 ) -> Result<Package, Error> {
-    let package = toolchain
-        .resolve_main(go_dir, main.as_go_arg(), env)
-        .await?;
+    let package = crate::memo::resolve_main(
+        toolchain,
+        &options.cache_dir,
+        go_dir,
+        main.as_go_arg(),
+        &options.env,
+        build_env,
+    )
+    .await?;
     if let MainPackage::ImportPath(ip) = main
         && package.import_path != *ip
     {

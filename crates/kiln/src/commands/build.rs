@@ -9,7 +9,6 @@ use anyhow::{Context as _, bail};
 use kiln_config::ProfileSelection;
 use kiln_core::Reference;
 use kiln_core::naming::tag_with_digest;
-use kiln_gobuild::Toolchain;
 use kiln_pipeline::output::{BuildOutput, file_output_json, write_tarball, write_to_layout};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts};
 use kiln_pipeline::remote::{fetch_missing_layers, push_artifact};
@@ -75,7 +74,8 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     insecure.extend(global.insecure_registries.iter().cloned());
 
     let go_path = env.get("KO_GO_PATH").map(Into::into);
-    let toolchain = Toolchain::discover(go_path).await?;
+    let cache = cache_dir(&env);
+    let toolchain = kiln_pipeline::memo::toolchain(go_path, &cache, &env).await?;
     let now_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -90,6 +90,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
         now_unix,
         push,
         only: args.build_images.clone(),
+        cache_dir: cache.clone(),
     };
     let plans = plan_artifacts(&toolchain, &configs, &config_dir, &options).await?;
 
@@ -101,7 +102,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     let progress = printer::Progress::new(args.quiet);
     client_options.events = Some(progress.registry_sink());
     let jobs = std::thread::available_parallelism().map_or(2, usize::from);
-    let mut context = Context::new(toolchain, &cache_dir(&env), jobs, progress.event_sink())?
+    let mut context = Context::new(toolchain, &cache, jobs, progress.event_sink())?
         .with_registry(Client::new(client_options)?);
     if args.cache_artifacts {
         context = context.with_artifact_cache(env.clone());

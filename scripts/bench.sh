@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# kiln's benchmarks: every figure is a ratio against a reference timed in the same run on the
+# same machine (hyperfine, warm caches). Writes a Markdown table to stdout; BENCHMARKS.md
+# records the method and a run's figures.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/ensure-go.sh"
+cd "$repo_root"
+for tool in hyperfine:hyperfine /usr/bin/time:time docker-registry:docker-registry skopeo:skopeo; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null; }
+done
+cargo build --release --quiet --bin kiln --example layer -p kiln -p kiln-image
+kiln="$repo_root/target/release/kiln"
+layer="$repo_root/target/release/examples/layer"
+work=$(mktemp -d)
+registry_pid=""
+cleanup() { [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+export KILN_CACHE="$work/cache" CGO_ENABLED=0 GOFLAGS=-trimpath
+
+# A registry on a free loopback port.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/registry\nhttp:\n  addr: 127.0.0.1:%s\nlog:\n  level: error\n' "$work" "$port" > "$work/registry.yml"
+docker-registry serve "$work/registry.yml" >/dev/null 2>&1 & registry_pid=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+registry="127.0.0.1:$port"
+
+# The app: examples/hello in its own git repository, with a line the edit benchmark rewrites.
+app="$work/app"
+cp -r examples/hello "$app"
+printf '\nvar edit = "0"\n' >> "$app/main.go"
+cat > "$app/skaffold.yaml" <<YAML
+apiVersion: skaffold/v4beta14
+kind: Config
+build:
+  tagPolicy: {sha256: {}}
+  artifacts:
+    - image: hello
+      ko: {}
+YAML
+printf '/out/\n/gobin/\n' > "$app/.gitignore"
+git -C "$app" init -q && git -C "$app" add -A && git -C "$app" -c user.name=b -c user.email=b@b commit -qm app
+edit="sed -i \"s/^var edit = .*/var edit = \\\"\$RANDOM\$RANDOM\\\"/\" $app/main.go"
+cd "$app"
+run() { # name, then hyperfine arguments
+  local name=$1; shift
+  hyperfine --style none --warmup 1 --runs "${RUNS:-5}" --export-json "$work/$name.json" "$@" >/dev/null
+}
+mean() { python3 -c "import json,sys; r=json.load(open('$work/$1.json'))['results']; print(r[$2]['mean'])"; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+ms() { python3 -c "print(f'{$1*1000:.0f} ms')"; }
+row() { printf '| %s | %s | %s | %s× | %s |\n' "$1" "$(ms "$2")" "$(ms "$3")" "$(ratio "$2" "$3")" "$4"; }
+
+echo "| benchmark | kiln | reference | ratio | target |"
+echo "|---|---|---|---|---|"
+
+# 1. An unchanged build (artifact cache hit) against a no-op `go build` of the same package.
+"$kiln" build --push=false --oci-layout-path out --platform linux/amd64 -q >/dev/null
+go build -o gobin/hello .
+run unchanged "$kiln build --push=false --oci-layout-path out --platform linux/amd64 -q" "go build -o gobin/hello ."
+row "unchanged build vs no-op go build" "$(mean unchanged 0)" "$(mean unchanged 1)" "≤ 0.3×"
+
+# 2. A one-line edit to a pushed image, against the go build of the same edit.
+run edit --prepare "$edit" "$kiln build --push -d $registry/bench --platform linux/amd64 -q" \
+  --prepare "$edit" "go build -o gobin/hello ."
+row "one-line edit → pushed image vs go build of the edit" "$(mean edit 0)" "$(mean edit 1)" "≤ 1.10×"
+
+# 3. Two platforms against the slower platform's go build alone (same edit each run).
+run platforms --prepare "$edit" "$kiln build --push=false --oci-layout-path out --platform linux/amd64,linux/arm64 -q" \
+  --prepare "$edit" "GOARCH=amd64 go build -o gobin/amd64 ." \
+  --prepare "$edit" "GOARCH=arm64 go build -o gobin/arm64 ."
+slower=$(python3 -c "print(max($(mean platforms 1), $(mean platforms 2)))")
+row "2-platform build vs slower platform's go build" "$(mean platforms 0)" "$slower" "≤ 1.15×"
+
+# 4. A 100 MB binary layer (real Go binaries, concatenated) against sha256sum + gzip -1.
+goroot=$(go env GOROOT)
+find "$goroot/pkg/tool" "$goroot/bin" -type f -print0 | sort -z | xargs -0 cat | head -c 100000000 > "$work/big.bin"
+run layer "$layer $work/big.bin" "sh -c 'sha256sum $work/big.bin >/dev/null; gzip -1 -c $work/big.bin >/dev/null'" \
+  "sha256sum $work/big.bin" "gzip -1 -c $work/big.bin"
+row "100 MB binary layer (tar+sha256+gzip+sha256) vs sha256sum + gzip -1" "$(mean layer 0)" "$(mean layer 1)" "report"
+echo
+echo "Throughput on 100 MB: kiln layer $(python3 -c "print(f'{100/$(mean layer 0):.0f}')") MB/s; sha256sum $(python3 -c "print(f'{100/$(mean layer 2):.0f}')") MB/s; gzip -1 $(python3 -c "print(f'{100/$(mean layer 3):.0f}')") MB/s."
+
+# 5. Peak RSS of the layer writer as the input grows (it streams: it should stay flat).
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+head -c 10000000 "$work/big.bin" > "$work/small.bin"
+echo "Peak RSS of the layer writer: $(rss "$layer" "$work/small.bin") KiB for 10 MB, $(rss "$layer" "$work/big.bin") KiB for 100 MB."
+
+# 6. Pushing a 100 MB image against skopeo copy of the same image to a fresh repository.
+big="$work/bigapp"
+mkdir -p "$big"
+head -c 100000000 /dev/urandom > "$big/blob.bin"
+printf 'module example.com/big\n\ngo 1.22\n' > "$big/go.mod"
+printf 'package main\n\nimport (\n\t_ "embed"\n\t"fmt"\n)\n\n//go:embed blob.bin\nvar blob []byte\n\nfunc main() { fmt.Println(len(blob)) }\n' > "$big/main.go"
+printf 'apiVersion: skaffold/v4beta14\nkind: Config\nbuild:\n  tagPolicy: {sha256: {}}\n  artifacts:\n    - image: big\n      ko: {}\n' > "$big/skaffold.yaml"
+cd "$big"
+"$kiln" build --push=false --oci-layout-path "$work/biglayout" --platform linux/amd64 -q >/dev/null
+echo 0 > "$work/n"
+next="echo \$((\$(cat $work/n)+1)) > $work/n"
+run push --prepare "$next" "$kiln build --push -d $registry/kiln\$(cat $work/n) --platform linux/amd64 -q" \
+  --prepare "$next" "skopeo copy -q --dest-tls-verify=false oci:$work/biglayout:big:latest docker://$registry/skopeo\$(cat $work/n)/big:latest"
+echo
+echo "| benchmark | kiln | reference | ratio | target |"
+echo "|---|---|---|---|---|"
+row "push a 100 MB image to a fresh repository vs skopeo copy" "$(mean push 0)" "$(mean push 1)" "report"
