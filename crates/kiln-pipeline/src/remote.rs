@@ -164,18 +164,17 @@ pub async fn push_artifact(
     try_join_all(artifact.images.iter().map(|image| {
         let untagged = &untagged;
         async move {
-            stream::iter(&image.layers)
+            // The config goes up alongside the layers: all blobs before the manifest.
+            let config = async {
+                let blob = Blob::from_bytes(image.config.bytes.clone());
+                client.push_blob(untagged, &blob, None).await?;
+                Ok::<_, Error>(())
+            };
+            let layers = stream::iter(&image.layers)
                 .map(|layer| push_layer(client, store, base_source, untagged, layer))
                 .buffer_unordered(PUSH_JOBS)
-                .try_collect::<Vec<()>>()
-                .await?;
-            client
-                .push_blob(
-                    untagged,
-                    &Blob::from_bytes(image.config.bytes.clone()),
-                    None,
-                )
-                .await?;
+                .try_collect::<Vec<()>>();
+            tokio::try_join!(config, layers)?;
             client
                 .put_manifest(
                     &untagged.with_digest(image.manifest.digest.clone()),

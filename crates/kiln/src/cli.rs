@@ -30,7 +30,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build the ko artifacts of a skaffold.yaml.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
+    /// Manage kiln's cache ($KILN_CACHE, default ~/.cache/kiln).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove everything kiln cached: layers, images, base manifests, binaries.
+    Prune,
 }
 
 /// Options shared by every command that reads a skaffold.yaml.

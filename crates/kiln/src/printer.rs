@@ -19,6 +19,11 @@ pub fn stdout_line(line: &str) {
     let _ = writeln!(out, "{line}");
 }
 
+/// A message for the person at the terminal (stderr: stdout stays machine output).
+pub fn info(line: &str) {
+    eprintln!("{line}");
+}
+
 pub fn error(err: &anyhow::Error) {
     let mut text = format!("error: {err}");
     for cause in err.chain().skip(1) {

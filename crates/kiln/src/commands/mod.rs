@@ -1,15 +1,17 @@
 //! One module per subcommand; each turns parsed flags into pipeline calls.
 
 mod build;
+mod cache;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::cli::Command;
+use crate::cli::{CacheCommand, Command};
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Build(args) => build::run(args).await,
+        Command::Build(args) => build::run(*args).await,
+        Command::Cache(CacheCommand::Prune) => cache::prune(&cache_dir(&process_env())),
     }
 }
 

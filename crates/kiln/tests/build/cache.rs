@@ -198,3 +198,18 @@ fn a_moved_base_tag_invalidates_and_a_pushed_hit_costs_one_head() {
     seed("beta"); // move the base tag
     assert!(push(&project).contains(BUILT), "a moved base tag rebuilds");
 }
+
+#[test]
+fn cache_prune_empties_the_cache_and_the_next_build_starts_cold() {
+    let project = Project::new("multi");
+    expect(&project, ENV, true, "first build");
+    let cache = project.cache.path().join("kiln");
+    let unrelated = cache.join("not-kilns.txt");
+    std::fs::write(&unrelated, "keep me").unwrap();
+    let out = project.kiln(&["cache", "prune"], &[]);
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removed"));
+    assert!(!cache.join("blobs").exists() && !cache.join("artifacts").exists());
+    assert!(unrelated.exists(), "only kiln's own entries are removed");
+    expect(&project, ENV, true, "after prune");
+}

@@ -168,12 +168,32 @@ fn a_broken_output_template_fails_before_building() {
 #[test]
 fn a_package_that_stops_being_main_is_refused_even_behind_a_remembered_go_list() {
     let project = Project::new("multi");
-    let args = ["build", "--push=false", "--oci-layout-path", "out", "-b", "alpha"];
+    let args = [
+        "build",
+        "--push=false",
+        "--oci-layout-path",
+        "out",
+        "-b",
+        "alpha",
+    ];
     project.kiln_ok(&args, ENV); // remembers `go list ./cmd/alpha`
-    edit(&project, "cmd/alpha/main.go", "package main", "package alpha");
-    edit(&project, "cmd/alpha/main.go", "func main() {", "func Main() {");
+    edit(
+        &project,
+        "cmd/alpha/main.go",
+        "package main",
+        "package alpha",
+    );
+    edit(
+        &project,
+        "cmd/alpha/main.go",
+        "func main() {",
+        "func Main() {",
+    );
     let out = project.kiln(&args, ENV);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("example.com/multi/cmd/alpha") && stderr.contains("not `package main`"), "{stderr}");
+    assert!(
+        stderr.contains("example.com/multi/cmd/alpha") && stderr.contains("not `package main`"),
+        "{stderr}"
+    );
 }
