@@ -11,6 +11,7 @@ use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
 use kiln_core::platform::PlatformRequest;
 use kiln_core::{Digest, Reference, media_type};
+use kiln_image::keyed::KeyedJson;
 use kiln_image::spec::{Index, Manifest};
 use kiln_image::{BlobStore, Descriptor, ResolvedBase};
 use kiln_registry::{Blob, BlobSource, Client};
@@ -161,6 +162,7 @@ pub async fn push_artifact(
         tag: None,
         ..target.clone()
     };
+    let locations = &BlobLocations::new(store);
     try_join_all(artifact.images.iter().map(|image| {
         let untagged = &untagged;
         async move {
@@ -171,7 +173,7 @@ pub async fn push_artifact(
                 Ok::<_, Error>(())
             };
             let layers = stream::iter(&image.layers)
-                .map(|layer| push_layer(client, store, base_source, untagged, layer))
+                .map(|layer| push_layer(client, store, locations, base_source, untagged, layer))
                 .buffer_unordered(PUSH_JOBS)
                 .try_collect::<Vec<()>>();
             tokio::try_join!(config, layers)?;
@@ -206,9 +208,44 @@ pub async fn push_artifact(
 
 /// One layer: skipped when present, mounted from the base's repository when it lives on the
 /// same registry, else uploaded from the store (downloading a base layer first if needed).
+/// Where kiln last pushed each blob, per registry: pushing the same digest to another
+/// repository of that registry then mounts it instead of uploading it again (promoting an
+/// image, or changing the default repo). containers/image keeps the same kind of memory.
+/// It is only a hint: a mount the registry declines falls back to an upload.
+struct BlobLocations(KeyedJson);
+
+impl BlobLocations {
+    fn new(store: &BlobStore) -> Self {
+        BlobLocations(KeyedJson::new(store.root().join("memo").join("blobs")))
+    }
+
+    fn key(registry: &str, digest: &Digest) -> Digest {
+        KeyedJson::key(&["blob-location/1", registry, &digest.to_string()])
+    }
+
+    /// Another repository of `target`'s registry known to hold `digest`.
+    fn elsewhere(&self, target: &Reference, digest: &Digest) -> Option<Reference> {
+        let repository: String = self.0.get(&Self::key(&target.registry, digest))?;
+        (repository != target.repository).then(|| Reference {
+            registry: target.registry.clone(),
+            repository,
+            tag: None,
+            digest: None,
+        })
+    }
+
+    fn remember(&self, target: &Reference, digest: &Digest) {
+        // A hint cache: failing to write it costs a future upload, not this push.
+        let _ = self
+            .0
+            .put(&Self::key(&target.registry, digest), &target.repository);
+    }
+}
+
 async fn push_layer(
     client: &Client,
     store: &BlobStore,
+    locations: &BlobLocations,
     base_source: Option<&Reference>,
     target: &Reference,
     layer: &Descriptor,
@@ -222,7 +259,10 @@ async fn push_layer(
     let mount_from = base_source.filter(|s| s.registry == target.registry);
     match (local, mount_from) {
         (true, _) => {
-            client.push_blob(target, &blob, mount_from).await?;
+            let known = mount_from
+                .cloned()
+                .or_else(|| locations.elsewhere(target, &layer.digest));
+            client.push_blob(target, &blob, known.as_ref()).await?;
         }
         (false, Some(source)) => {
             // A declined mount falls back to uploading, which needs the bytes (the file is
@@ -252,5 +292,6 @@ async fn push_layer(
             client.push_blob(target, &blob, None).await?;
         }
     }
+    locations.remember(target, &layer.digest);
     Ok(())
 }

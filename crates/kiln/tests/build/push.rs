@@ -404,3 +404,24 @@ fn a_tls_registry_with_a_private_ca_serves_an_index_base_and_takes_an_index() {
         "{stderr}"
     );
 }
+
+#[test]
+fn pushing_the_same_image_to_another_repository_mounts_instead_of_uploading() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    let first = format!("{}/staging", registry.host());
+    let second = format!("{}/production", registry.host());
+    project.kiln_ok(&["build", "--push", "-d", &first, "-b", "alpha"], ENV);
+    let uploads_before = registry.requests("PATCH", "/v2/production/").len();
+    let refs = project.kiln_ok(&["build", "--push", "-d", &second, "-b", "alpha"], ENV);
+    assert!(refs[0].starts_with(&format!("{second}/alpha:")), "{refs:?}");
+    assert_eq!(uploads_before, 0);
+    let layer_uploads: Vec<_> = registry.requests("PATCH", "/v2/production/");
+    // Only the config (kept in memory, not remembered) may be uploaded; every layer mounts.
+    assert!(layer_uploads.len() <= 1, "{layer_uploads:?}");
+    let mounts = registry.requests("POST", "from=staging");
+    assert!(
+        mounts.iter().filter(|r| r.status == 201).count() >= 3,
+        "{mounts:?}"
+    );
+}
