@@ -9,13 +9,33 @@ use kiln_config::Dependencies;
 
 use crate::Error;
 
+/// Which workspace-relative paths are dependencies.
+#[derive(Clone, Debug)]
+pub struct DependencyMatcher {
+    include: GlobSet,
+    exclude: GlobSet,
+}
+
+impl DependencyMatcher {
+    pub fn new(workspace: &Path, deps: &Dependencies) -> Result<Self, Error> {
+        Ok(DependencyMatcher {
+            include: glob_set(workspace, &deps.paths, "dependencies.paths")?,
+            exclude: glob_set(workspace, &deps.ignore, "dependencies.ignore")?,
+        })
+    }
+
+    /// `relative` uses `/` separators, relative to the workspace.
+    pub fn matches(&self, relative: &str) -> bool {
+        self.include.is_match(relative) && !self.exclude.is_match(relative)
+    }
+}
+
 /// Relative paths (with `/`), sorted, of the dependency files of a workspace.
 pub fn dependency_files(workspace: &Path, deps: &Dependencies) -> Result<Vec<String>, Error> {
-    let include = glob_set(workspace, &deps.paths, "dependencies.paths")?;
-    let exclude = glob_set(workspace, &deps.ignore, "dependencies.ignore")?;
+    let matcher = DependencyMatcher::new(workspace, deps)?;
     let mut files = Vec::new();
     walk(workspace, workspace, &mut files)?;
-    files.retain(|f| include.is_match(f) && !exclude.is_match(f));
+    files.retain(|f| matcher.matches(f));
     files.sort();
     Ok(files)
 }

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod planner;
 pub mod remote;
 pub mod schedule;
+pub mod watch;
 
 pub use build::{BuiltArtifact, build_artifact};
 pub use context::Context;

@@ -261,7 +261,7 @@ async fn plan_artifact(
         requires: artifact.requires.iter().map(|r| r.image.clone()).collect(),
         repository,
         tag,
-        workspace: context.clone(),
+        workspace: std::fs::canonicalize(&context).unwrap_or_else(|_| context.clone()),
         dependencies: ko.dependencies.clone(),
         ko_config_path: ko_config.path.clone(),
         go_dir,

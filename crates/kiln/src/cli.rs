@@ -31,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Build the ko artifacts of a skaffold.yaml.
     Build(Box<BuildArgs>),
+    /// Build, then watch every artifact's sources and rebuild what changed (no cluster
+    /// needed: images go to the registry or the OCI layout on each change).
+    Dev(Box<BuildArgs>),
     /// Manage kiln's cache ($KILN_CACHE, default ~/.cache/kiln).
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -43,7 +46,7 @@ pub enum CacheCommand {
 }
 
 /// Options shared by every command that reads a skaffold.yaml.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ConfigArgs {
     /// Path to the Skaffold configuration.
     #[arg(
@@ -73,7 +76,7 @@ pub struct ConfigArgs {
     pub default_repo: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct BuildArgs {
     #[command(flatten)]
     pub config: ConfigArgs,

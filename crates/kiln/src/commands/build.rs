@@ -20,120 +20,193 @@ use crate::cli::BuildArgs;
 use crate::printer;
 
 pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
-    let env = process_env();
-    let skaffold_yaml = &args.config.filename;
-    let config_dir = skaffold_yaml
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_owned();
-    let selection = ProfileSelection {
-        profiles: args.config.profiles.clone(),
-        kube_context: args.config.kube_context.clone(),
-        command: Some("build".to_owned()),
-        ..ProfileSelection::default()
-    };
-    let configs =
-        kiln_config::load_skaffold(skaffold_yaml, &selection, &|k| env.get(k).cloned())?.configs;
-    let global = kiln_config::load_global_config(
-        &global_config_path(&env),
-        args.config.kube_context.as_deref(),
-    )?;
+    let session = Session::start(args, "build").await?;
+    let plans = session.plan(&session.args.build_images).await?;
+    let outputs = session.build(&plans).await?;
+    session.report(&outputs)
+}
 
-    if let Some(template) = &args.output {
-        // Fail before building, not after.
-        kiln_core::template::render_build_output(template, &[]).context("--output")?;
-    }
-    let writes_files = args.oci_layout_path.is_some() || args.tarball.is_some();
-    let configured_push = configs.iter().find_map(|c| c.build.local.push);
-    let push = args
-        .push
-        .or(if writes_files { Some(false) } else { None })
-        .or(configured_push)
-        .unwrap_or(true);
-    if !push && !writes_files {
-        bail!(
-            "with --push=false kiln needs somewhere to write the images (it needs no Docker daemon): pass --oci-layout-path DIR or --tarball FILE"
-        );
-    }
-    // Skaffold's order: the flag, then SKAFFOLD_DEFAULT_REPO (set but empty disables the
-    // global value), then the global config.
-    let default_repo = args
-        .config
-        .default_repo
-        .clone()
-        .or_else(|| env.get("SKAFFOLD_DEFAULT_REPO").cloned())
-        .or(global.default_repo.clone())
-        .filter(|r| !r.is_empty());
-    let mut insecure = args.insecure_registries.clone();
-    insecure.extend(
-        configs
-            .iter()
-            .flat_map(|c| c.build.insecure_registries.iter().cloned()),
-    );
-    insecure.extend(global.insecure_registries.iter().cloned());
+/// Everything one `kiln build` (or one round of `kiln dev`) needs, loaded once: the
+/// configuration, the run-wide planning options and the build context.
+pub struct Session {
+    pub args: BuildArgs,
+    pub configs: Vec<kiln_config::Config>,
+    config_dir: PathBuf,
+    options: PlanOptions,
+    pub ctx: Arc<Context>,
+    push: bool,
+    concurrency: Option<usize>,
+}
 
-    let go_path = env.get("KO_GO_PATH").map(Into::into);
-    let cache = cache_dir(&env);
-    let toolchain = kiln_pipeline::memo::toolchain(go_path, &cache, &env).await?;
-    let now_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    let options = PlanOptions {
-        default_repo,
-        multi_level_repo: global.multi_level_repo,
-        platforms: args.platforms.clone(),
-        tag: args.tag.clone(),
-        env: env.clone(),
-        debug: false,
-        now_unix,
-        push,
-        only: args.build_images.clone(),
-        cache_dir: cache.clone(),
-    };
-    let plans = plan_artifacts(&toolchain, &configs, &config_dir, &options).await?;
-
-    let mut client_options = ClientOptions::with_env(
-        concat!("kiln/", env!("CARGO_PKG_VERSION")),
-        Env::from_vars(env.clone()),
-    );
-    client_options.insecure_registries = insecure;
-    let progress = printer::Progress::new(args.quiet);
-    client_options.events = Some(progress.registry_sink());
-    let jobs = std::thread::available_parallelism().map_or(2, usize::from);
-    let mut context = Context::new(toolchain, &cache, jobs, progress.event_sink())?
-        .with_registry(Client::new(client_options)?);
-    if args.cache_artifacts {
-        context = context.with_artifact_cache(env.clone());
-    }
-    let ctx = Arc::new(context);
-    let concurrency = configs
-        .iter()
-        .find_map(|c| c.build.local.concurrency)
-        .map(|n| n as usize);
-    let outputs = build_all(&ctx, &plans, &args, push, concurrency).await?;
-
-    let json = file_output_json(&outputs);
-    if let Some(path) = &args.file_output {
-        std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(template) = &args.output {
-        let builds: Vec<(String, String)> = outputs
-            .iter()
-            .map(|o| (o.image_name.clone(), o.tag.clone()))
-            .collect();
-        let text = kiln_core::template::render_build_output(template, &builds)
-            .context("rendering --output")?;
-        printer::stdout_line(text.trim_end());
-    } else if args.quiet {
-        printer::stdout_line(&json);
-    } else {
-        for out in &outputs {
-            printer::stdout_line(&out.tag);
+impl Session {
+    pub async fn start(args: BuildArgs, command: &str) -> anyhow::Result<Session> {
+        let env = process_env();
+        let skaffold_yaml = &args.config.filename;
+        let config_dir = skaffold_yaml
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let selection = ProfileSelection {
+            profiles: args.config.profiles.clone(),
+            kube_context: args.config.kube_context.clone(),
+            command: Some(command.to_owned()),
+            ..ProfileSelection::default()
+        };
+        let configs =
+            kiln_config::load_skaffold(skaffold_yaml, &selection, &|k| env.get(k).cloned())?
+                .configs;
+        let global = kiln_config::load_global_config(
+            &global_config_path(&env),
+            args.config.kube_context.as_deref(),
+        )?;
+        if let Some(template) = &args.output {
+            // Fail before building, not after.
+            kiln_core::template::render_build_output(template, &[]).context("--output")?;
         }
+        let writes_files = args.oci_layout_path.is_some() || args.tarball.is_some();
+        let configured_push = configs.iter().find_map(|c| c.build.local.push);
+        let push = args
+            .push
+            .or(if writes_files { Some(false) } else { None })
+            .or(configured_push)
+            .unwrap_or(true);
+        if !push && !writes_files {
+            bail!(
+                "with --push=false kiln needs somewhere to write the images (it needs no Docker daemon): pass --oci-layout-path DIR or --tarball FILE"
+            );
+        }
+        // Skaffold's order: the flag, then SKAFFOLD_DEFAULT_REPO (set but empty disables the
+        // global value), then the global config.
+        let default_repo = args
+            .config
+            .default_repo
+            .clone()
+            .or_else(|| env.get("SKAFFOLD_DEFAULT_REPO").cloned())
+            .or(global.default_repo.clone())
+            .filter(|r| !r.is_empty());
+        let mut insecure = args.insecure_registries.clone();
+        insecure.extend(
+            configs
+                .iter()
+                .flat_map(|c| c.build.insecure_registries.iter().cloned()),
+        );
+        insecure.extend(global.insecure_registries.iter().cloned());
+
+        let go_path = env.get("KO_GO_PATH").map(Into::into);
+        let cache = cache_dir(&env);
+        let toolchain = kiln_pipeline::memo::toolchain(go_path, &cache, &env).await?;
+        let now_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let options = PlanOptions {
+            default_repo,
+            multi_level_repo: global.multi_level_repo,
+            platforms: args.platforms.clone(),
+            tag: args.tag.clone(),
+            env: env.clone(),
+            debug: false,
+            now_unix,
+            push,
+            only: Vec::new(),
+            cache_dir: cache.clone(),
+        };
+        let mut client_options = ClientOptions::with_env(
+            concat!("kiln/", env!("CARGO_PKG_VERSION")),
+            Env::from_vars(env.clone()),
+        );
+        client_options.insecure_registries = insecure;
+        let progress = printer::Progress::new(args.quiet);
+        client_options.events = Some(progress.registry_sink());
+        let jobs = std::thread::available_parallelism().map_or(2, usize::from);
+        let mut context = Context::new(toolchain, &cache, jobs, progress.event_sink())?
+            .with_registry(Client::new(client_options)?);
+        if args.cache_artifacts {
+            context = context.with_artifact_cache(env);
+        }
+        let concurrency = configs
+            .iter()
+            .find_map(|c| c.build.local.concurrency)
+            .map(|n| n as usize);
+        Ok(Session {
+            args,
+            configs,
+            config_dir,
+            options,
+            ctx: Arc::new(context),
+            push,
+            concurrency,
+        })
     }
-    Ok(())
+
+    /// Plans the artifacts named in `only` (all when empty).
+    pub async fn plan(&self, only: &[String]) -> anyhow::Result<Vec<ArtifactPlan>> {
+        let options = PlanOptions {
+            only: only.to_vec(),
+            ..self.options.clone()
+        };
+        Ok(plan_artifacts(
+            &self.ctx.toolchain,
+            &self.configs,
+            &self.config_dir,
+            &options,
+        )
+        .await?)
+    }
+
+    pub async fn build(&self, plans: &[ArtifactPlan]) -> anyhow::Result<Vec<BuildOutput>> {
+        build_all(&self.ctx, plans, &self.args, self.push, self.concurrency).await
+    }
+
+    /// Writes --file-output and prints the references (or the --output/-q rendering).
+    pub fn report(&self, outputs: &[BuildOutput]) -> anyhow::Result<()> {
+        let args = &self.args;
+        let json = file_output_json(outputs);
+        if let Some(path) = &args.file_output {
+            std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
+        }
+        if let Some(template) = &args.output {
+            let builds: Vec<(String, String)> = outputs
+                .iter()
+                .map(|o| (o.image_name.clone(), o.tag.clone()))
+                .collect();
+            let text = kiln_core::template::render_build_output(template, &builds)
+                .context("rendering --output")?;
+            printer::stdout_line(text.trim_end());
+        } else if args.quiet {
+            printer::stdout_line(&json);
+        } else {
+            for out in outputs {
+                printer::stdout_line(&out.tag);
+            }
+        }
+        Ok(())
+    }
+
+    /// Paths kiln writes to, which must never count as source changes.
+    pub fn outputs(&self) -> Vec<PathBuf> {
+        let mut paths = vec![self.ctx.cache_dir.clone()];
+        paths.extend(self.args.oci_layout_path.iter().cloned());
+        paths.extend(self.args.tarball.iter().cloned());
+        paths.extend(self.args.file_output.iter().cloned());
+        paths
+            .into_iter()
+            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+            .collect()
+    }
+
+    /// The directories to watch: every artifact's workspace and the config's directory.
+    pub fn watch_roots(&self, plans: &[ArtifactPlan]) -> Vec<PathBuf> {
+        let mut roots: Vec<PathBuf> = plans.iter().map(|p| p.workspace.clone()).collect();
+        roots.push(std::fs::canonicalize(&self.config_dir).unwrap_or(self.config_dir.clone()));
+        roots.sort();
+        roots.dedup();
+        // A root inside another is watched through it already.
+        let all = roots.clone();
+        roots.retain(|r| !all.iter().any(|o| o != r && r.starts_with(o)));
+        roots
+    }
 }
 
 /// `~/.skaffold/config`, Skaffold's global configuration.

@@ -2,6 +2,7 @@
 
 mod build;
 mod cache;
+mod dev;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use crate::cli::{CacheCommand, Command};
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Build(args) => build::run(*args).await,
+        Command::Dev(args) => dev::run(*args).await,
         Command::Cache(CacheCommand::Prune) => cache::prune(&cache_dir(&process_env())),
     }
 }

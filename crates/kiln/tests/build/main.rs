@@ -5,6 +5,7 @@
 mod support;
 
 mod cache;
+mod dev;
 mod errors;
 mod layout;
 mod push;

@@ -1,0 +1,92 @@
+//! `kiln dev`: build, then rebuild the affected artifacts on every change until Ctrl-C.
+//!
+//! Compile errors are shown and the loop goes on. Ctrl-C stops an in-flight build at once
+//! (its `go` processes are killed and its temporary files removed as the build is dropped).
+
+use kiln_pipeline::ArtifactPlan;
+use kiln_pipeline::watch::{Watcher, affected};
+
+use super::build::Session;
+use crate::cli::BuildArgs;
+use crate::printer;
+
+pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
+    let skaffold_yaml =
+        std::fs::canonicalize(&args.config.filename).unwrap_or(args.config.filename.clone());
+    let mut session = Session::start(args.clone(), "dev").await?;
+    let mut plans = session.plan(&session.args.build_images).await?;
+    if !round(&session, &plans).await {
+        return Ok(());
+    }
+    let mut watcher = Watcher::new(&session.watch_roots(&plans))?;
+    printer::info("watching for changes (Ctrl-C to stop)");
+    loop {
+        let batch = tokio::select! {
+            batch = watcher.next() => batch,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(batch) = batch else { break };
+        let to_build = if batch.contains(&skaffold_yaml) {
+            // The configuration itself changed: reload it and rebuild everything.
+            match reload(&args).await {
+                Ok((new_session, new_plans)) => {
+                    (session, plans) = (new_session, new_plans);
+                    plans.clone()
+                }
+                Err(e) => {
+                    printer::error(&e);
+                    continue;
+                }
+            }
+        } else {
+            let images = affected(&plans, &batch, &session.outputs())?;
+            if images.is_empty() {
+                continue;
+            }
+            match session.plan(&images).await {
+                Ok(replanned) => {
+                    merge(&mut plans, &replanned);
+                    replanned
+                }
+                Err(e) => {
+                    printer::error(&e);
+                    continue;
+                }
+            }
+        };
+        if !round(&session, &to_build).await {
+            break;
+        }
+    }
+    printer::info("stopped");
+    Ok(())
+}
+
+async fn reload(args: &BuildArgs) -> anyhow::Result<(Session, Vec<ArtifactPlan>)> {
+    let session = Session::start(args.clone(), "dev").await?;
+    let plans = session.plan(&session.args.build_images).await?;
+    Ok((session, plans))
+}
+
+/// Builds `plans` and reports the result; errors are shown, not fatal. Returns false when
+/// Ctrl-C interrupted the build.
+async fn round(session: &Session, plans: &[ArtifactPlan]) -> bool {
+    let result = tokio::select! {
+        result = session.build(plans) => result,
+        _ = tokio::signal::ctrl_c() => return false,
+    };
+    match result.and_then(|outputs| session.report(&outputs)) {
+        Ok(()) => {}
+        Err(e) => printer::error(&e),
+    }
+    true
+}
+
+/// Replaces the plans of rebuilt artifacts, so later changes are matched against them.
+fn merge(plans: &mut [ArtifactPlan], replanned: &[ArtifactPlan]) {
+    for plan in plans.iter_mut() {
+        if let Some(new) = replanned.iter().find(|p| p.image == plan.image) {
+            *plan = new.clone();
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `kiln dev` as a real process: edit, see a new image; break the code, see the error
+//! while it stays alive; fix it, see a new image; Ctrl-C exits cleanly and leaves no
+//! temporary files.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::support::Project;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line for which `pred` holds, within WAIT.
+fn wait_for(rx: &mpsc::Receiver<String>, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if pred(&line) => return line,
+            Ok(_) => continue,
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+#[test]
+fn dev_loop_rebuilds_survives_compile_errors_and_stops_on_ctrl_c() {
+    let project = Project::new("multi");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "dev",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "beta",
+            "--platform",
+            "linux/amd64",
+        ])
+        .current_dir(project.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", project.cache.path())
+        .env("KILN_CACHE", project.cache.path().join("kiln"))
+        .env("GOCACHE", std::env::temp_dir().join("kiln-tests-gocache"))
+        .env("GOPROXY", "off")
+        .env("RELEASE", "v1.2.3")
+        .env("TEAM", "core")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines(child.stderr.take().unwrap());
+    let is_ref = |l: &str| l.starts_with("beta:v1.2.3@sha256:");
+    let first = wait_for(&stdout, "the first image", is_ref);
+    wait_for(&stderr, "the watcher", |l| {
+        l.contains("watching for changes")
+    });
+
+    let main = project.path().join("cmd/beta/main.go");
+    let source = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, source.replace("\"platform\"", "\"arch\"")).unwrap();
+    let second = wait_for(&stdout, "an image after the edit", is_ref);
+    assert_ne!(second, first);
+
+    std::fs::write(
+        &main,
+        source.replace("var version = \"unset\"", "var version = broken"),
+    )
+    .unwrap();
+    let error = wait_for(&stderr, "the compile error", |l| {
+        l.contains("undefined: broken")
+    });
+    assert!(error.contains("main.go"), "{error}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "kiln dev stays alive after a compile error"
+    );
+
+    std::fs::write(&main, &source).unwrap();
+    let third = wait_for(&stdout, "an image after the fix", is_ref);
+    assert_eq!(third, first, "the fixed source is the first source again");
+
+    // Ctrl-C.
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "kiln dev did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let leftovers: Vec<_> = walk(&project.cache.path().join("kiln"))
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".tmp"))
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
