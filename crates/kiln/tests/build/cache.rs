@@ -149,16 +149,7 @@ fn a_moved_base_tag_invalidates_and_a_pushed_hit_costs_one_head() {
         );
     };
     seed("alpha");
-    let path = project.path().join("skaffold.yaml");
-    let skaffold = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(
-        &path,
-        skaffold.replace(
-            "        main: ./cmd/beta\n",
-            &format!("        main: ./cmd/beta\n        fromImage: {base}\n"),
-        ),
-    )
-    .unwrap();
+    project.use_base("beta", &base);
     let repo = format!("{}/team", registry.host());
     let push = |project: &Project| {
         let out = project.kiln(

@@ -29,13 +29,6 @@ fn fails(project: &Project, extra: &[&str], env: &[(&str, &str)]) -> String {
     stderr
 }
 
-fn edit(project: &Project, file: &str, from: &str, to: &str) {
-    let path = project.path().join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{from} in {file}");
-    std::fs::write(path, text.replace(from, to)).unwrap();
-}
-
 #[test]
 fn dot_dot_dot_matching_several_packages_names_the_pattern_and_the_matches() {
     let project = Project::new("multi");
@@ -54,12 +47,7 @@ fn dot_dot_dot_matching_several_packages_names_the_pattern_and_the_matches() {
 #[test]
 fn unknown_field_names_file_line_column_and_field_path() {
     let project = Project::new("multi");
-    edit(
-        &project,
-        "skaffold.yaml",
-        "        ldflags:",
-        "        ldflagz:",
-    );
+    project.edit("skaffold.yaml", "        ldflags:", "        ldflagz:");
     let err = fails(&project, &[], ENV);
     assert!(err.contains("skaffold.yaml:11:9"), "{err}");
     assert!(
@@ -79,8 +67,7 @@ fn template_naming_an_unset_variable_names_the_variable() {
 #[test]
 fn compile_errors_are_shown_as_the_compiler_printed_them() {
     let project = Project::new("multi");
-    edit(
-        &project,
+    project.edit(
         "cmd/beta/main.go",
         "var version = \"unset\"",
         "var version = undefinedThing",
@@ -95,8 +82,7 @@ fn compile_errors_are_shown_as_the_compiler_printed_them() {
 #[test]
 fn toolexec_in_flags_is_refused() {
     let project = Project::new("multi");
-    edit(
-        &project,
+    project.edit(
         "skaffold.yaml",
         "        main: ./cmd/beta",
         "        main: ./cmd/beta\n        flags: [\"-toolexec=/bin/true\"]",
@@ -177,18 +163,8 @@ fn a_package_that_stops_being_main_is_refused_even_behind_a_remembered_go_list()
         "alpha",
     ];
     project.kiln_ok(&args, ENV); // remembers `go list ./cmd/alpha`
-    edit(
-        &project,
-        "cmd/alpha/main.go",
-        "package main",
-        "package alpha",
-    );
-    edit(
-        &project,
-        "cmd/alpha/main.go",
-        "func main() {",
-        "func Main() {",
-    );
+    project.edit("cmd/alpha/main.go", "package main", "package alpha");
+    project.edit("cmd/alpha/main.go", "func main() {", "func Main() {");
     let out = project.kiln(&args, ENV);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

@@ -196,12 +196,7 @@ fn an_oci_layout_can_be_the_base_and_a_tarball_the_output() {
         ],
         ENV,
     );
-    let skaffold = std::fs::read_to_string(project.path().join("skaffold.yaml")).unwrap();
-    let skaffold = skaffold.replace(
-        "        main: ./cmd/alpha\n",
-        "        main: ./cmd/alpha\n        fromImage: oci:bases:beta:v1.2.3\n",
-    );
-    std::fs::write(project.path().join("skaffold.yaml"), skaffold).unwrap();
+    project.use_base("alpha", "oci:bases:beta:v1.2.3");
     let refs = project.kiln_ok(
         &[
             "build",

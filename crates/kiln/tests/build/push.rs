@@ -112,15 +112,7 @@ fn a_docker_base_on_the_same_registry_is_mounted_and_its_media_types_are_kept() 
             ))
             .arg(format!("docker://{base}")),
     );
-    let skaffold = std::fs::read_to_string(project.path().join("skaffold.yaml")).unwrap();
-    std::fs::write(
-        project.path().join("skaffold.yaml"),
-        skaffold.replace(
-            "        main: ./cmd/alpha\n",
-            &format!("        main: ./cmd/alpha\n        fromImage: {base}\n"),
-        ),
-    )
-    .unwrap();
+    project.use_base("alpha", &base);
 
     let repo = format!("{}/team", registry.host());
     let refs = project.kiln_ok(&["build", "--push", "-d", &repo, "-b", "alpha"], ENV);
@@ -268,15 +260,7 @@ fn a_digest_pinned_base_builds_without_its_registry_once_cached() {
         "sha256:{}",
         sha256_hex(&skopeo().inspect_raw_bytes(&base).unwrap())
     );
-    let skaffold = std::fs::read_to_string(project.path().join("skaffold.yaml")).unwrap();
-    std::fs::write(
-        project.path().join("skaffold.yaml"),
-        skaffold.replace(
-            "        main: ./cmd/alpha\n",
-            &format!("        main: ./cmd/alpha\n        fromImage: {base}@{digest}\n"),
-        ),
-    )
-    .unwrap();
+    project.use_base("alpha", &format!("{base}@{digest}"));
     let args = [
         "build",
         "--push=false",
@@ -332,16 +316,7 @@ fn a_tls_registry_with_a_private_ca_serves_an_index_base_and_takes_an_index() {
             &base,
         )
         .unwrap();
-    let path = project.path().join("skaffold.yaml");
-    let skaffold = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(
-        &path,
-        skaffold.replace(
-            "        main: ./cmd/alpha\n",
-            &format!("        main: ./cmd/alpha\n        fromImage: {base}\n"),
-        ),
-    )
-    .unwrap();
+    project.use_base("alpha", &base);
 
     let docker_config = project.cache.path().join("docker");
     registry.write_docker_config(&docker_config, user, pass);

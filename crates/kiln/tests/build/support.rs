@@ -72,6 +72,24 @@ impl Project {
         cmd.output().expect("kiln runs")
     }
 
+    /// Replaces `from` (which must be there) with `to` in one of the project's files.
+    pub fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from:?} in {file}");
+        std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// Gives the artifact built from `./cmd/<app>` a `fromImage`.
+    pub fn use_base(&self, app: &str, base: &str) {
+        let main = format!("        main: ./cmd/{app}\n");
+        self.edit(
+            "skaffold.yaml",
+            &main,
+            &format!("{main}        fromImage: {base}\n"),
+        );
+    }
+
     pub fn kiln_ok(&self, args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
         let out = self.kiln(args, env);
         assert!(
