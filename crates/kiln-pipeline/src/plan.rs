@@ -90,6 +90,8 @@ pub struct GoSettings {
 pub struct ArtifactPlan {
     /// The image name as written in skaffold.yaml (the `imageName` of --file-output).
     pub image: String,
+    /// `runtimeType` (e.g. `go`), reported in the build JSON for debugging tools.
+    pub runtime_type: Option<String>,
     /// Images (as written in skaffold.yaml) that must be built before this one.
     pub requires: Vec<String>,
     /// The repository the image is published as (default repo applied, sanitized).

@@ -258,6 +258,7 @@ async fn plan_artifact(
 
     Ok(ArtifactPlan {
         image: image.to_owned(),
+        runtime_type: artifact.runtime_type.clone(),
         requires: artifact.requires.iter().map(|r| r.image.clone()).collect(),
         repository,
         tag,

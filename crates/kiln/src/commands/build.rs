@@ -279,7 +279,7 @@ async fn build_all(
         outputs.push(BuildOutput {
             image_name: artifact.plan.image.clone(),
             tag: reference,
-            runtime_type: None,
+            runtime_type: artifact.plan.runtime_type.clone(),
         });
     }
     Ok(outputs)

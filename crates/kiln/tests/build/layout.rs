@@ -236,6 +236,11 @@ fn an_oci_layout_can_be_the_base_and_a_tarball_the_output() {
 #[test]
 fn quiet_output_template_and_file_output_follow_skaffold() {
     let project = Project::new("multi");
+    project.edit(
+        "skaffold.yaml",
+        "    - image: alpha\n",
+        "    - image: alpha\n      runtimeType: go\n",
+    );
     let base = [
         "build",
         "--push=false",
@@ -257,6 +262,7 @@ fn quiet_output_template_and_file_output_follow_skaffold() {
     assert!(!file.ends_with('\n'));
     let json: serde_json::Value = serde_json::from_str(&file).unwrap();
     assert_eq!(json["builds"][0]["imageName"], "alpha");
+    assert_eq!(json["builds"][0]["runtimeType"], "go");
     let tag = json["builds"][0]["tag"].as_str().unwrap().to_owned();
     assert!(tag.starts_with("alpha:v1.2.3@sha256:"), "{tag}");
     let templated = project.kiln_ok(
