@@ -271,18 +271,6 @@ fn replace(default_repo: &str, multi_level: bool, base: &str) -> String {
     truncate(format!("{default_repo}/{escaped}"), MAX_NAME_LENGTH)
 }
 
-/// Skaffold's `GenerateFullyQualifiedImageName`: `image:tag`, or `image` itself when the
-/// tagger returned no tag (the image already has one). The result must parse.
-pub fn skaffold_image_with_tag(image: &str, tag: &str) -> Result<String, NamingError> {
-    let full = if tag.is_empty() {
-        image.to_owned()
-    } else {
-        format!("{image}:{tag}")
-    };
-    ImageName::parse(&full)?;
-    Ok(full)
-}
-
 /// Skaffold's `TagWithDigest`: `tag@digest`, unless `tag` already ends with `@digest`.
 pub fn tag_with_digest(tag: &str, digest: &Digest) -> String {
     let suffix = format!("@{digest}");
@@ -291,19 +279,6 @@ pub fn tag_with_digest(tag: &str, digest: &Digest) -> String {
     } else {
         format!("{tag}{suffix}")
     }
-}
-
-/// Skaffold's side-load result (`TagWithImageID`): `<name>:<image id hex>`, the image ID
-/// being the config digest as Docker reports it (`sha256:` is dropped).
-pub fn tag_with_image_id(reference: &str, image_id: &str) -> Result<String, NamingError> {
-    let parsed = ImageName::parse(reference)?;
-    if image_id.is_empty() {
-        return Err(NamingError::EmptyImageId {
-            reference: reference.to_owned(),
-        });
-    }
-    let hex = image_id.strip_prefix("sha256:").unwrap_or(image_id);
-    Ok(format!("{}:{hex}", parsed.base_name))
 }
 
 /// How `ko build` turns an import path into a repository name under `KO_DOCKER_REPO`.
@@ -718,17 +693,6 @@ mod tests {
             tag_with_digest(&format!("gcr.io/p/app:v1@{D}"), &d),
             format!("gcr.io/p/app:v1@{D}")
         );
-        assert_eq!(
-            tag_with_image_id("app:v1", "sha256:0123abcd").unwrap(),
-            "app:0123abcd"
-        );
-        assert!(tag_with_image_id("app:v1", "").is_err());
-        assert_eq!(
-            skaffold_image_with_tag("ko://Example.com/App", "v1").unwrap(),
-            "ko://Example.com/App:v1"
-        );
-        assert_eq!(skaffold_image_with_tag("app:v1", "").unwrap(), "app:v1");
-        assert!(skaffold_image_with_tag("app", "bad tag").is_err());
     }
 
     #[test]

@@ -38,15 +38,6 @@ impl Toolchain {
             detail: e.to_string(),
         })
     }
-
-    /// `go version -m <binary>`: the module build info an SBOM is made from.
-    pub async fn version_m(&self, binary: &std::path::Path) -> Result<String, Error> {
-        run(
-            Command::new(&self.go).args(["version", "-m"]).arg(binary),
-            "go version -m",
-        )
-        .await
-    }
 }
 
 /// Runs a command to completion, returning stdout, or stderr in the error.

@@ -49,7 +49,7 @@ const NSSWITCH: &str = "passwd: files\ngroup: files\nshadow: files\nhosts: files
 const OS_RELEASE: &str = "PRETTY_NAME=\"kiln static\"\nNAME=\"kiln static\"\nID=kiln-static\nHOME_URL=\"https://github.com/kiln-build/kiln\"\n";
 
 /// The CA bundle, as PEM, in the crate's (stable) order.
-pub fn ca_bundle() -> String {
+fn ca_bundle() -> String {
     let mut pem = String::new();
     for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
         let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());

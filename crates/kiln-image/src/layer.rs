@@ -119,17 +119,6 @@ impl<'s> LayerWriter<'s> {
             })
     }
 
-    /// Adds a symbolic link (only kiln's built-in base uses these).
-    pub fn add_symlink(&mut self, path: &str, target: &str, meta: EntryMeta) -> Result<(), Error> {
-        let mut header = self.header(EntryType::Symlink, meta, 0);
-        self.tar
-            .append_link(&mut header, path, target)
-            .map_err(|e| Error::Layer {
-                entry: path.to_owned(),
-                source: e,
-            })
-    }
-
     /// Ends the archive and moves the compressed layer into the store.
     pub fn finish(self, media_type: &str) -> Result<Layer, Error> {
         let layer_error = |source| Error::Layer {

@@ -72,7 +72,7 @@ impl BlobStore {
     }
 
     /// Copies a stream into the store, verifying that it hashes to `expected`.
-    pub fn write_verified(&self, expected: &Digest, mut reader: impl Read) -> Result<(), Error> {
+    fn write_verified(&self, expected: &Digest, mut reader: impl Read) -> Result<(), Error> {
         let temp = self.temp_file()?;
         let temp_path = temp.path().to_owned();
         let mut writer = HashingWriter::new(temp);

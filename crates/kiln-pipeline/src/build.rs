@@ -22,7 +22,6 @@ use crate::plan::{ArtifactPlan, BaseSpec};
 #[derive(Clone, Debug)]
 pub struct BuiltArtifact {
     pub plan: ArtifactPlan,
-    pub package: Package,
     pub base: ResolvedBase,
     pub images: Vec<Image>,
     pub index: Option<Blob>,
@@ -48,7 +47,6 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
             });
             return Ok(BuiltArtifact {
                 plan: plan.clone(),
-                package,
                 base,
                 images: hit.images,
                 index: hit.index,
@@ -171,7 +169,6 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     });
     Ok(BuiltArtifact {
         plan: plan.clone(),
-        package,
         base,
         images,
         index,

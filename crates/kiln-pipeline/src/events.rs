@@ -46,8 +46,3 @@ pub enum Event {
 }
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
-
-/// A sink that drops everything (library users and tests that don't care).
-pub fn ignore_events() -> EventSink {
-    Arc::new(|_| {})
-}

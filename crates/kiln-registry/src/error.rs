@@ -312,14 +312,6 @@ impl Error {
         }
     }
 
-    /// The registry's own error entries, when it sent any.
-    pub fn registry_errors(&self) -> &[RegistryErrorEntry] {
-        match self {
-            Error::Status { errors, .. } | Error::Unauthorized { errors, .. } => errors,
-            _ => &[],
-        }
-    }
-
     /// The operation context, when the error has one.
     pub fn ctx(&self) -> Option<&Ctx> {
         match self {

@@ -387,10 +387,8 @@ fn pushing_the_same_image_to_another_repository_mounts_instead_of_uploading() {
     let first = format!("{}/staging", registry.host());
     let second = format!("{}/production", registry.host());
     project.kiln_ok(&["build", "--push", "-d", &first, "-b", "alpha"], ENV);
-    let uploads_before = registry.requests("PATCH", "/v2/production/").len();
     let refs = project.kiln_ok(&["build", "--push", "-d", &second, "-b", "alpha"], ENV);
     assert!(refs[0].starts_with(&format!("{second}/alpha:")), "{refs:?}");
-    assert_eq!(uploads_before, 0);
     let layer_uploads: Vec<_> = registry.requests("PATCH", "/v2/production/");
     // Only the config (kept in memory, not remembered) may be uploaded; every layer mounts.
     assert!(layer_uploads.len() <= 1, "{layer_uploads:?}");
