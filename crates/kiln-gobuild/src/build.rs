@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use kiln_core::Platform;
-use tokio::process::Command;
 
 use crate::{Error, Toolchain};
 
@@ -76,23 +75,19 @@ impl Toolchain {
         if let Some(parent) = request.output.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
-                .map_err(|source| Error::Spawn {
-                    program: format!("mkdir {}", parent.display()),
+                .map_err(|source| Error::Io {
+                    path: parent.to_owned(),
                     source,
                 })?;
         }
-        let out = Command::new(&self.go)
-            .args(request.args())
-            .current_dir(&request.dir)
-            .envs(request.env.iter().map(|(k, v)| (k, v)))
-            .envs(platform_env)
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|source| Error::Spawn {
-                program: self.go.display().to_string(),
-                source,
-            })?;
+        // The platform's GOOS/GOARCH/GOARM/GOAMD64 come last: they always win.
+        let env: Vec<(String, String)> = request
+            .env
+            .iter()
+            .cloned()
+            .chain(platform_env.into_iter().map(|(k, v)| (k.to_owned(), v)))
+            .collect();
+        let out = self.go_output(&request.args(), &request.dir, &env).await?;
         if !out.status.success() {
             let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
             output.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -107,8 +102,8 @@ impl Toolchain {
         let mut head = [0u8; 8];
         let mut file = tokio::fs::File::open(&request.output)
             .await
-            .map_err(|source| Error::Spawn {
-                program: format!("reading {}", request.output.display()),
+            .map_err(|source| Error::Io {
+                path: request.output.clone(),
                 source,
             })?;
         let read = tokio::io::AsyncReadExt::read(&mut file, &mut head)

@@ -85,23 +85,32 @@ pub async fn tag_outputs(dir: &Path, variant: GitCommitVariant) -> Option<GitOut
                 .filter(|s| !s.is_empty())
         }
     };
+    // Only `Branches` falls back (to the abbreviated commit, on a detached HEAD).
+    let fallback = async {
+        match variant {
+            GitCommitVariant::Branches => run(GitCommitVariant::AbbrevCommitSha).await,
+            _ => None,
+        }
+    };
     let (primary, fallback, status) = tokio::join!(
         run(variant),
-        run(GitCommitVariant::AbbrevCommitSha),
+        fallback,
         git(dir, &["status", ".", "--porcelain"]),
     );
     let mut outputs = GitOutputs {
-        abbrev_commit_sha: fallback,
         dirty: status.is_some_and(|s| !s.is_empty()),
         ..GitOutputs::default()
     };
     match variant {
         GitCommitVariant::Tags => outputs.describe = primary,
         GitCommitVariant::CommitSha => outputs.commit_sha = primary,
-        GitCommitVariant::AbbrevCommitSha => {}
+        GitCommitVariant::AbbrevCommitSha => outputs.abbrev_commit_sha = primary,
         GitCommitVariant::TreeSha => outputs.tree_sha = primary,
         GitCommitVariant::AbbrevTreeSha => outputs.abbrev_tree_sha = primary,
-        GitCommitVariant::Branches => outputs.branch = primary,
+        GitCommitVariant::Branches => {
+            outputs.branch = primary;
+            outputs.abbrev_commit_sha = fallback;
+        }
     }
     Some(outputs)
 }

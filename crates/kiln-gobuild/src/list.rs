@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use tokio::process::Command;
 
 use crate::{Error, Toolchain};
 
@@ -27,23 +26,14 @@ impl Toolchain {
         pattern: &str,
         env: &[(String, String)],
     ) -> Result<Package, Error> {
-        let out = Command::new(&self.go)
-            .args([
-                "list",
-                "-find",
-                "-json=ImportPath,Name,Dir,GoFiles",
-                "--",
-                pattern,
-            ])
-            .current_dir(dir)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|source| Error::Spawn {
-                program: self.go.display().to_string(),
-                source,
-            })?;
+        let args = [
+            "list",
+            "-find",
+            "-json=ImportPath,Name,Dir,GoFiles",
+            "--",
+            pattern,
+        ];
+        let out = self.go_output(&args, dir, env).await?;
         if !out.status.success() {
             return Err(Error::List {
                 pattern: pattern.to_owned(),

@@ -26,6 +26,22 @@ impl Toolchain {
         })
     }
 
+    /// Runs `go <args>` in `dir` with `env` over the inherited environment, returning its
+    /// output whatever the exit status: each caller turns a failure into its own error.
+    pub(crate) async fn go_output<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        args: &[S],
+        dir: &std::path::Path,
+        env: &[(String, String)],
+    ) -> Result<std::process::Output, Error> {
+        let mut command = Command::new(&self.go);
+        command
+            .args(args)
+            .current_dir(dir)
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        spawn(&mut command, &self.go.display().to_string()).await
+    }
+
     /// `go env -json`, for the `.GoEnv` template variable.
     pub async fn env(&self) -> Result<BTreeMap<String, String>, Error> {
         let out = run(
@@ -40,16 +56,21 @@ impl Toolchain {
     }
 }
 
-/// Runs a command to completion, returning stdout, or stderr in the error.
-pub(crate) async fn run(command: &mut Command, what: &str) -> Result<String, Error> {
-    let out = command
+/// Runs a command to completion (killing it if the caller is dropped).
+async fn spawn(command: &mut Command, program: &str) -> Result<std::process::Output, Error> {
+    command
         .kill_on_drop(true)
         .output()
         .await
         .map_err(|source| Error::Spawn {
-            program: what.to_owned(),
+            program: program.to_owned(),
             source,
-        })?;
+        })
+}
+
+/// Runs a command to completion, returning stdout, or stderr in the error.
+async fn run(command: &mut Command, what: &str) -> Result<String, Error> {
+    let out = spawn(command, what).await?;
     if !out.status.success() {
         return Err(Error::Output {
             command: what.to_owned(),

@@ -458,3 +458,59 @@ fn an_unchanged_binary_reuses_its_cached_layer() {
     assert!(same.contains(reused), "{same}");
     assert_eq!(same_ref, dirty_ref);
 }
+
+#[test]
+fn git_commit_tags_follow_the_repository() {
+    let project = Project::new("multi");
+    // The default policy: gitCommit with the Tags variant.
+    project.edit(
+        "skaffold.yaml",
+        "  tagPolicy:\n    envTemplate:\n      template: \"{{.RELEASE}}\"\n",
+        "",
+    );
+    crate::support::git(project.path(), &["commit", "-qam", "default tag policy"]);
+    let tag = |project: &Project| {
+        let refs = project.kiln_ok(
+            &[
+                "build",
+                "--push=false",
+                "--oci-layout-path",
+                "out",
+                "-b",
+                "alpha",
+            ],
+            ENV,
+        );
+        refs[0]
+            .split('@')
+            .next()
+            .unwrap()
+            .strip_prefix("alpha:")
+            .unwrap()
+            .to_owned()
+    };
+    let git = |args: &[&str]| {
+        crate::support::run_ok(
+            std::process::Command::new("git")
+                .args(args)
+                .current_dir(project.path()),
+        )
+        .trim()
+        .to_owned()
+    };
+    assert_eq!(
+        tag(&project),
+        git(&["rev-parse", "--short", "HEAD"]),
+        "no tags yet: the abbreviated commit"
+    );
+    crate::support::git(project.path(), &["tag", "v9.9.9"]);
+    assert_eq!(tag(&project), "v9.9.9");
+    project.edit("cmd/alpha/main.go", "var version", "var  version");
+    assert_eq!(tag(&project), "v9.9.9-dirty");
+    project.edit(
+        "skaffold.yaml",
+        "build:\n",
+        "build:\n  tagPolicy:\n    gitCommit:\n      variant: Branches\n      ignoreChanges: true\n",
+    );
+    assert_eq!(tag(&project), "main");
+}
