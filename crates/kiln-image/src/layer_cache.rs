@@ -6,14 +6,13 @@
 //! else is a miss, never an error.
 
 use std::fs::{self, File};
-use std::io::Read;
 use std::path::Path;
 
 use kiln_core::Digest;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use crate::Error;
+use crate::hash::HashingWriter;
 use crate::keyed::KeyedJson;
 use crate::layer::{GZIP_LEVEL, Layer};
 use crate::spec::Descriptor;
@@ -77,17 +76,9 @@ pub fn file_digest(path: &Path) -> Result<Digest, Error> {
         path: path.to_owned(),
         source,
     };
-    let mut file = File::open(path).map_err(io_error)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf).map_err(io_error)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(Digest::from_sha256(hasher.finalize().into()))
+    let mut hashed = HashingWriter::new(std::io::sink());
+    std::io::copy(&mut File::open(path).map_err(io_error)?, &mut hashed).map_err(io_error)?;
+    Ok(hashed.finish().1)
 }
 
 #[cfg(test)]

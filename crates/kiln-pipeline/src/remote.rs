@@ -257,35 +257,32 @@ async fn push_layer(
     };
     let local = store.contains(&layer.digest);
     let mount_from = base_source.filter(|s| s.registry == target.registry);
-    match (local, mount_from) {
-        (true, _) => {
-            let known = mount_from
-                .cloned()
-                .or_else(|| locations.elsewhere(target, &layer.digest));
-            client.push_blob(target, &blob, known.as_ref()).await?;
-        }
-        (false, Some(source)) => {
-            // A declined mount falls back to uploading, which needs the bytes (the file is
-            // missing, so the upload fails locally): fetch them, then upload.
-            match client.push_blob(target, &blob, Some(source)).await {
-                Err(kiln_registry::Error::Io { .. }) => {
-                    client
-                        .download_blob(source, &layer.digest, &store.path(&layer.digest))
-                        .await?;
-                    client.push_blob(target, &blob, None).await?;
-                }
+    if local {
+        let known = mount_from
+            .cloned()
+            .or_else(|| locations.elsewhere(target, &layer.digest));
+        client.push_blob(target, &blob, known.as_ref()).await?;
+    } else {
+        // A base layer kiln does not hold: mounted when the base lives on this registry.
+        // Otherwise, or when the registry declines the mount (the upload it falls back to
+        // then fails locally for lack of the file), it is fetched once and uploaded.
+        let source = base_source.ok_or_else(|| {
+            Error::Plan(format!(
+                "layer {} is neither built locally nor part of a registry base",
+                layer.digest
+            ))
+        })?;
+        let mounted = match mount_from {
+            Some(from) => match client.push_blob(target, &blob, Some(from)).await {
+                Err(kiln_registry::Error::Io { .. }) => false,
                 result => {
                     result?;
+                    true
                 }
-            }
-        }
-        (false, None) => {
-            let source = base_source.ok_or_else(|| {
-                Error::Plan(format!(
-                    "layer {} is neither built locally nor part of a registry base",
-                    layer.digest
-                ))
-            })?;
+            },
+            None => false,
+        };
+        if !mounted {
             client
                 .download_blob(source, &layer.digest, &store.path(&layer.digest))
                 .await?;

@@ -398,3 +398,49 @@ fn pushing_the_same_image_to_another_repository_mounts_instead_of_uploading() {
         "{mounts:?}"
     );
 }
+
+#[test]
+fn a_base_on_another_registry_is_copied_into_the_target() {
+    let bases = Registry::start(RegistryKind::Plain);
+    let target = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    project.kiln_ok(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "seed",
+            "-b",
+            "beta",
+            "--platform",
+            "linux/amd64",
+        ],
+        ENV,
+    );
+    let base = format!("{}/bases/static:1", bases.host());
+    skopeo()
+        .copy(
+            &format!("oci:{}:beta:v1.2.3", project.path().join("seed").display()),
+            &base,
+        )
+        .unwrap();
+    project.use_base("alpha", &base);
+    // A fresh cache: kiln holds none of the base's layers and must fetch them.
+    let fresh = tempfile::tempdir().unwrap();
+    let cache = fresh.path().display().to_string();
+    let mut env = ENV.to_vec();
+    env.push(("KILN_CACHE", cache.as_str()));
+    let repo = format!("{}/team", target.host());
+    let refs = project.kiln_ok(&["build", "--push", "-d", &repo, "-b", "alpha"], &env);
+    let fetched = bases.requests("GET", "/blobs/sha256:").len();
+    assert!(
+        fetched >= 3,
+        "the base's layers were fetched from their registry: {fetched}"
+    );
+    let (_dir, layout) = pull(&refs[0]);
+    let digest = layout.entry("pulled")["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(layout.run(&digest).contains("hello from alpha"));
+}
