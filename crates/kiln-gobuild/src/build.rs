@@ -112,7 +112,7 @@ impl Toolchain {
         if head[..read].starts_with(b"!<arch>") {
             return Err(Error::NotMain {
                 import_path: request.import_path.clone(),
-                name: "a non-main package".to_owned(),
+                name: "go build wrote a package archive".to_owned(),
             });
         }
         Ok(request.output.clone())

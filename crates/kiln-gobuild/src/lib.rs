@@ -48,8 +48,9 @@ pub enum Error {
         matched: String,
     },
     #[error(
-        "{import_path} is `package {name}`, not `package main`: only main packages can be built into images"
+        "{import_path} is not a main package ({name}): only main packages can be built into images"
     )]
+    /// `name` says how it showed: its package clause, or the archive `go build` wrote.
     NotMain { import_path: String, name: String },
     #[error("go build of {import_path} for {platform} failed:\n{output}")]
     Build {

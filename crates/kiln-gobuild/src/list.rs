@@ -62,7 +62,7 @@ impl Toolchain {
         if package.name != "main" {
             return Err(Error::NotMain {
                 import_path: package.import_path,
-                name: format!("`package {}`", package.name),
+                name: format!("package {}", package.name),
             });
         }
         Ok(package)

@@ -9,10 +9,12 @@ pub mod build;
 pub mod context;
 pub mod deps;
 pub mod events;
+pub mod ko_planner;
 pub mod memo;
 pub mod output;
 pub mod plan;
 pub mod planner;
+pub mod publish;
 pub mod remote;
 pub mod schedule;
 pub mod watch;
@@ -38,6 +40,13 @@ pub enum Error {
     #[error("building {image}")]
     Artifact {
         image: String,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("pushing {image} to {target}")]
+    Publish {
+        image: String,
+        target: String,
         #[source]
         source: Box<Error>,
     },

@@ -9,7 +9,7 @@ use crate::Error;
 use crate::build::BuiltArtifact;
 use crate::context::Context;
 
-/// Copies every blob of `artifact` into the layout and records it under `name:tag`.
+/// Copies every blob of `artifact` into the layout and records it under each `name:tag`.
 /// Blobs go in first and `index.json` last, so an interrupted write never leaves a name
 /// pointing at an incomplete image.
 pub fn write_to_layout(
@@ -29,7 +29,9 @@ pub fn write_to_layout(
     if let Some(index) = &artifact.index {
         out.write_bytes(&index.bytes)?;
     }
-    layout.tag(&artifact.plan.tagged_name(), &artifact.top)?;
+    for name in artifact.plan.tagged_names() {
+        layout.tag(&name, &artifact.top)?;
+    }
     Ok(())
 }
 
@@ -48,7 +50,7 @@ pub fn write_tarball(ctx: &Context, path: &Path, artifact: &BuiltArtifact) -> Re
                 .join(", ")
         )));
     };
-    kiln_image::tarball::write_tarball(path, &ctx.store, image, &[artifact.plan.tagged_name()])?;
+    kiln_image::tarball::write_tarball(path, &ctx.store, image, &artifact.plan.tagged_names())?;
     Ok(())
 }
 

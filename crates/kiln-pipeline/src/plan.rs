@@ -97,6 +97,8 @@ pub struct ArtifactPlan {
     /// The repository the image is published as (default repo applied, sanitized).
     pub repository: String,
     pub tag: String,
+    /// ko's further `-t` tags: the same image is also published under each.
+    pub extra_tags: Vec<String>,
     /// The artifact's context (Skaffold's workspace): dependency globs are relative to it.
     pub workspace: PathBuf,
     /// `ko.dependencies`: which files under the workspace the image depends on.
@@ -125,5 +127,13 @@ impl ArtifactPlan {
     /// `repository:tag`, the name an OCI layout entry and a tarball carry.
     pub fn tagged_name(&self) -> String {
         format!("{}:{}", self.repository, self.tag)
+    }
+
+    /// `repository:tag` for the tag and every extra tag, in order.
+    pub fn tagged_names(&self) -> Vec<String> {
+        std::iter::once(&self.tag)
+            .chain(&self.extra_tags)
+            .map(|t| format!("{}:{t}", self.repository))
+            .collect()
     }
 }

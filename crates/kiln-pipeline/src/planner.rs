@@ -71,7 +71,7 @@ pub async fn plan_artifacts(
     Ok(plans)
 }
 
-fn epoch(env: &BTreeMap<String, String>, name: &str) -> Result<Option<i64>, Error> {
+pub(crate) fn epoch(env: &BTreeMap<String, String>, name: &str) -> Result<Option<i64>, Error> {
     env.get(name)
         .filter(|v| !v.is_empty())
         .map(|v| {
@@ -85,7 +85,7 @@ fn epoch(env: &BTreeMap<String, String>, name: &str) -> Result<Option<i64>, Erro
 }
 
 /// `KEY=VALUE` list → pairs; an entry without `=` is an error naming where it came from.
-fn parse_env(entries: &[String], origin: &str) -> Result<Vec<(String, String)>, Error> {
+pub(crate) fn parse_env(entries: &[String], origin: &str) -> Result<Vec<(String, String)>, Error> {
     entries
         .iter()
         .map(|e| {
@@ -262,6 +262,7 @@ async fn plan_artifact(
         requires: artifact.requires.iter().map(|r| r.image.clone()).collect(),
         repository,
         tag,
+        extra_tags: Vec::new(),
         workspace: std::fs::canonicalize(&context).unwrap_or_else(|_| context.clone()),
         dependencies: ko.dependencies.clone(),
         ko_config_path: ko_config.path.clone(),
@@ -309,7 +310,7 @@ fn go_templates(
 
 /// ko's template data. git and `go env` each cost a subprocess, so they only run when a
 /// template mentions them.
-async fn template_data(
+pub(crate) async fn template_data(
     toolchain: &Toolchain,
     dir: &Path,
     env: &BTreeMap<String, String>,
@@ -335,7 +336,7 @@ async fn template_data(
     ))
 }
 
-async fn resolve_package(
+pub(crate) async fn resolve_package(
     toolchain: &Toolchain,
     go_dir: &Path,
     main: &MainPackage,
@@ -382,7 +383,7 @@ fn matching_ko_build<'k>(
 /// Skaffold's base precedence: `baseImageOverrides[import path]` > `fromImage` >
 /// `defaultBaseImage` (or `KO_DEFAULTBASEIMAGE`) > kiln's built-in base (where ko would
 /// pull cgr.dev/chainguard/static).
-fn base_spec(
+pub(crate) fn base_spec(
     ko: &KoConfig,
     from_image: Option<&str>,
     package: &Package,

@@ -188,22 +188,42 @@ pub async fn push_artifact(
         }
     }))
     .await?;
-    let top_bytes = match &artifact.index {
-        Some(index) => {
-            client
-                .put_manifest(
-                    &untagged.with_digest(index.digest.clone()),
-                    &artifact.top.media_type,
-                    &index.bytes,
-                )
-                .await?;
-            &index.bytes
-        }
-        None => &artifact.images[0].manifest.bytes,
-    };
+    if let Some(index) = &artifact.index {
+        client
+            .put_manifest(
+                &untagged.with_digest(index.digest.clone()),
+                &artifact.top.media_type,
+                &index.bytes,
+            )
+            .await?;
+    }
     Ok(client
-        .put_manifest(target, &artifact.top.media_type, top_bytes)
+        .put_manifest(target, &artifact.top.media_type, top_bytes(artifact))
         .await?)
+}
+
+/// Points one more tag at an artifact [`push_artifact`] has pushed to the same repository:
+/// the manifest is complete there already, so only the tag is written (if it moved).
+pub async fn add_tag(
+    client: &Client,
+    artifact: &BuiltArtifact,
+    target: &Reference,
+) -> Result<Digest, Error> {
+    let existing = client.head_manifest(target).await?;
+    if existing.is_some_and(|h| h.digest == artifact.top.digest) {
+        return Ok(artifact.top.digest.clone());
+    }
+    Ok(client
+        .put_manifest(target, &artifact.top.media_type, top_bytes(artifact))
+        .await?)
+}
+
+/// The bytes of what gets tagged: the index, or the single platform manifest.
+fn top_bytes(artifact: &BuiltArtifact) -> &[u8] {
+    match &artifact.index {
+        Some(index) => &index.bytes,
+        None => &artifact.images[0].manifest.bytes,
+    }
 }
 
 /// One layer: skipped when present, mounted from the base's repository when it lives on the

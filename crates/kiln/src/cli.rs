@@ -34,6 +34,10 @@ pub enum Command {
     /// Build, then watch every artifact's sources and rebuild what changed (no cluster
     /// needed: images go to the registry or the OCI layout on each change).
     Dev(Box<BuildArgs>),
+    /// ko's command line: `kiln ko build`, `kiln ko resolve`, with ko's flags, `.ko.yaml`
+    /// and `KO_DOCKER_REPO` (kiln also answers to these when run as `ko`).
+    #[command(subcommand)]
+    Ko(KoCommand),
     /// Manage kiln's cache ($KILN_CACHE, default ~/.cache/kiln).
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -131,4 +135,117 @@ pub struct BuildArgs {
     /// default; `--cache-artifacts=false` forces a rebuild).
     #[arg(long = "cache-artifacts", num_args = 0..=1, default_missing_value = "true", default_value = "true")]
     pub cache_artifacts: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KoCommand {
+    /// Build Go main packages into images and publish them under KO_DOCKER_REPO; prints
+    /// one reference per line, in argument order.
+    #[command(visible_alias = "publish")]
+    Build(Box<KoBuildArgs>),
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct KoBuildArgs {
+    /// Local paths (`.`, `./cmd/app`) or import paths (`example.com/app`, `ko://…`) of main
+    /// packages.
+    #[arg(value_name = "PATH|IMPORTPATH", default_value = ".")]
+    pub packages: Vec<String>,
+
+    #[command(flatten)]
+    pub publish: KoPublishArgs,
+
+    #[command(flatten)]
+    pub build: KoBuildOptions,
+}
+
+/// ko's publishing flags (pkg/commands/options/publish.go).
+#[derive(Clone, Debug, Args)]
+pub struct KoPublishArgs {
+    /// Tags to publish (repeatable or comma-separated).
+    #[arg(
+        short = 't',
+        long = "tags",
+        value_delimiter = ',',
+        default_value = "latest"
+    )]
+    pub tags: Vec<String>,
+
+    /// Print `name:tag` without the digest (needs exactly one tag, not `latest`).
+    #[arg(long)]
+    pub tag_only: bool,
+
+    /// Push images to KO_DOCKER_REPO (`--push=false` to only write files).
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub push: bool,
+
+    /// Load into a Docker daemon (kiln needs none: see --oci-layout-path and --tarball).
+    #[arg(short = 'L', long)]
+    pub local: bool,
+
+    /// Reach KO_DOCKER_REPO's registry over plain HTTP or without TLS verification.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub insecure_registry: bool,
+
+    /// Also write the images into this OCI image layout directory.
+    #[arg(long, value_name = "DIR")]
+    pub oci_layout_path: Option<PathBuf>,
+
+    /// Also write the image as a `docker load` tarball (one image, one platform).
+    #[arg(long, value_name = "FILE")]
+    pub tarball: Option<PathBuf>,
+
+    /// Write the published references to this file, one per line (every platform image of
+    /// an index too).
+    #[arg(long, value_name = "FILE")]
+    pub image_refs: Option<PathBuf>,
+
+    /// Name images `KO_DOCKER_REPO/<full import path>`.
+    #[arg(short = 'P', long)]
+    pub preserve_import_paths: bool,
+
+    /// Name images `KO_DOCKER_REPO/<last element of the import path>`.
+    #[arg(short = 'B', long)]
+    pub base_import_paths: bool,
+
+    /// Name images `KO_DOCKER_REPO` itself.
+    #[arg(long)]
+    pub bare: bool,
+
+    /// Reuse an artifact whose inputs are all unchanged, without building it.
+    #[arg(long = "cache-artifacts", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cache_artifacts: bool,
+}
+
+/// ko's build flags (pkg/commands/options/build.go).
+#[derive(Clone, Debug, Args)]
+pub struct KoBuildOptions {
+    /// Concurrent `go build`s (default: one per core).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+
+    /// Build with `-gcflags all=-N -l`, for debuggers.
+    #[arg(long)]
+    pub disable_optimizations: bool,
+
+    /// ldflags for every build, replacing .ko.yaml's (repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub ldflags: Vec<String>,
+
+    /// Platforms to build (`linux/amd64,linux/arm64`, or `all` for every platform of the
+    /// base).
+    #[arg(long, value_delimiter = ',')]
+    pub platform: Vec<String>,
+
+    /// Labels for the image config, `KEY=VALUE` (repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub image_label: Vec<String>,
+
+    /// Annotations for the manifest, `KEY=VALUE` (repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub image_annotation: Vec<String>,
+
+    /// The user the image runs as.
+    #[arg(long)]
+    pub image_user: Option<String>,
 }

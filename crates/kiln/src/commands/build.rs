@@ -3,19 +3,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use kiln_config::ProfileSelection;
-use kiln_core::Reference;
 use kiln_core::naming::tag_with_digest;
-use kiln_pipeline::output::{BuildOutput, file_output_json, write_tarball, write_to_layout};
+use kiln_pipeline::output::{BuildOutput, file_output_json};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts};
-use kiln_pipeline::remote::{fetch_missing_layers, push_artifact};
-use kiln_pipeline::{ArtifactPlan, BaseSpec, Context, Event};
-use kiln_registry::{Client, ClientOptions, Env};
+use kiln_pipeline::publish::{Destinations, publish};
+use kiln_pipeline::{ArtifactPlan, Context, Event};
 
-use super::{cache_dir, process_env};
+use super::{ContextSettings, build_context, now_unix, process_env};
 use crate::cli::BuildArgs;
 use crate::printer;
 
@@ -93,13 +90,16 @@ impl Session {
         );
         insecure.extend(global.insecure_registries.iter().cloned());
 
-        let go_path = env.get("KO_GO_PATH").map(Into::into);
-        let cache = cache_dir(&env);
-        let toolchain = kiln_pipeline::memo::toolchain(go_path, &cache, &env).await?;
-        let now_unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
+        let context = build_context(
+            &env,
+            ContextSettings {
+                insecure_registries: insecure,
+                quiet: args.quiet,
+                cache_artifacts: args.cache_artifacts,
+                jobs: None,
+            },
+        )
+        .await?;
         let options = PlanOptions {
             default_repo,
             multi_level_repo: global.multi_level_repo,
@@ -107,24 +107,11 @@ impl Session {
             tag: args.tag.clone(),
             env: env.clone(),
             debug: false,
-            now_unix,
+            now_unix: now_unix(),
             push,
             only: Vec::new(),
-            cache_dir: cache.clone(),
+            cache_dir: context.cache_dir.clone(),
         };
-        let mut client_options = ClientOptions::with_env(
-            concat!("kiln/", env!("CARGO_PKG_VERSION")),
-            Env::from_vars(env.clone()),
-        );
-        client_options.insecure_registries = insecure;
-        let progress = printer::Progress::new(args.quiet);
-        client_options.events = Some(progress.registry_sink());
-        let jobs = std::thread::available_parallelism().map_or(2, usize::from);
-        let mut context = Context::new(toolchain, &cache, jobs, progress.event_sink())?
-            .with_registry(Client::new(client_options)?);
-        if args.cache_artifacts {
-            context = context.with_artifact_cache(env);
-        }
         let concurrency = configs
             .iter()
             .find_map(|c| c.build.local.concurrency)
@@ -234,39 +221,14 @@ async fn build_all(
             built.len()
         );
     }
+    let destinations = Destinations {
+        oci_layout: args.oci_layout_path.clone(),
+        tarball: args.tarball.clone(),
+        push,
+    };
     let mut outputs = Vec::new();
     for artifact in built {
-        let base_source = match &artifact.plan.base {
-            BaseSpec::Registry(reference) => Some(reference),
-            _ => None,
-        };
-        let client = ctx.registry("publishing")?;
-        if let Some(source) =
-            base_source.filter(|_| args.oci_layout_path.is_some() || args.tarball.is_some())
-        {
-            fetch_missing_layers(client, &ctx.store, source, &artifact).await?;
-        }
-        if let Some(dir) = &args.oci_layout_path {
-            write_to_layout(ctx, dir, &artifact)
-                .with_context(|| format!("writing {} to {}", artifact.plan.image, dir.display()))?;
-        }
-        if let Some(file) = &args.tarball {
-            write_tarball(ctx, file, &artifact)?;
-        }
-        let digest = if push {
-            let target: Reference = artifact.plan.tagged_name().parse().with_context(|| {
-                format!(
-                    "{}: cannot push to `{}`",
-                    artifact.plan.image,
-                    artifact.plan.tagged_name()
-                )
-            })?;
-            push_artifact(client, &ctx.store, base_source, &artifact, &target)
-                .await
-                .with_context(|| format!("pushing {} to {target}", artifact.plan.image))?
-        } else {
-            artifact.top.digest.clone()
-        };
+        let digest = publish(ctx, &artifact, &destinations).await?;
         let reference = format!(
             "{}:{}",
             artifact.plan.repository,

@@ -3,16 +3,23 @@
 mod build;
 mod cache;
 mod dev;
+mod ko;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::cli::{CacheCommand, Command};
+use kiln_pipeline::Context;
+use kiln_registry::{Client, ClientOptions, Env};
+
+use crate::cli::{CacheCommand, Command, KoCommand};
+use crate::printer;
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Build(args) => build::run(*args).await,
         Command::Dev(args) => dev::run(*args).await,
+        Command::Ko(KoCommand::Build(args)) => ko::build(*args).await,
         Command::Cache(CacheCommand::Prune) => cache::prune(&cache_dir(&process_env())),
     }
 }
@@ -38,4 +45,52 @@ fn cache_dir(env: &BTreeMap<String, String>) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
     home.join(".cache").join("kiln")
+}
+
+/// How a building command wants its [`Context`].
+pub struct ContextSettings {
+    /// Registries reached over plain HTTP or without TLS verification.
+    pub insecure_registries: Vec<String>,
+    /// No progress output.
+    pub quiet: bool,
+    /// Reuse artifacts whose inputs are unchanged.
+    pub cache_artifacts: bool,
+    /// Concurrent `go build`s (default: one per core).
+    pub jobs: Option<usize>,
+}
+
+/// The Go toolchain (`KO_GO_PATH` or `go`), the cache, the registry client and the progress
+/// display, set up the same way for every building command.
+async fn build_context(
+    env: &BTreeMap<String, String>,
+    settings: ContextSettings,
+) -> anyhow::Result<Context> {
+    let go_path = env.get("KO_GO_PATH").map(Into::into);
+    let cache = cache_dir(env);
+    let toolchain = kiln_pipeline::memo::toolchain(go_path, &cache, env).await?;
+    let mut client_options = ClientOptions::with_env(
+        concat!("kiln/", env!("CARGO_PKG_VERSION")),
+        Env::from_vars(env.clone()),
+    );
+    client_options.insecure_registries = settings.insecure_registries;
+    let progress = printer::Progress::new(settings.quiet);
+    client_options.events = Some(progress.registry_sink());
+    let jobs = settings
+        .jobs
+        .filter(|j| *j > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let mut context = Context::new(toolchain, &cache, jobs, progress.event_sink())?
+        .with_registry(Client::new(client_options)?);
+    if settings.cache_artifacts {
+        context = context.with_artifact_cache(env.clone());
+    }
+    Ok(context)
+}
+
+/// Seconds since 1970, for `dateTime` tags and `.Date` when SOURCE_DATE_EPOCH is unset.
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }

@@ -169,7 +169,7 @@ fn a_package_that_stops_being_main_is_refused_even_behind_a_remembered_go_list()
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.contains("example.com/multi/cmd/alpha") && stderr.contains("not `package main`"),
+        stderr.contains("example.com/multi/cmd/alpha") && stderr.contains("not a main package"),
         "{stderr}"
     );
 }

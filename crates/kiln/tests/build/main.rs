@@ -7,5 +7,6 @@ mod support;
 mod cache;
 mod dev;
 mod errors;
+mod ko;
 mod layout;
 mod push;

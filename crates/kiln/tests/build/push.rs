@@ -5,7 +5,7 @@ use std::process::Command;
 
 use kiln_testkit::{Fault, FaultProxy, Registry, RegistryKind, RequestMatch, Skopeo};
 
-use crate::support::{Layout, Project, digest_of, run_ok, sha256_hex};
+use crate::support::{Layout, Project, digest_of, pull, run_ok, sha256_hex};
 
 const ENV: &[(&str, &str)] = &[("RELEASE", "v1.2.3"), ("TEAM", "core")];
 
@@ -15,21 +15,6 @@ fn skopeo() -> Skopeo {
         cert_dir: None,
         creds: None,
     }
-}
-
-/// Copies a pushed image into an OCI layout with skopeo, so it can be unpacked and run.
-fn pull(reference: &str) -> (tempfile::TempDir, Layout) {
-    let dir = tempfile::tempdir().unwrap();
-    let name = reference.split('@').next().unwrap();
-    // umoci only unpacks OCI-typed images: convert Docker-typed ones on the way.
-    run_ok(
-        Command::new("skopeo")
-            .args(["copy", "--src-tls-verify=false", "--format", "oci"])
-            .arg(format!("docker://{name}"))
-            .arg(format!("oci:{}:pulled", dir.path().display())),
-    );
-    let layout = Layout(dir.path().to_owned());
-    (dir, layout)
 }
 
 #[test]

@@ -265,3 +265,30 @@ pub fn file_in_layer(layout: &Layout, layer_digest: &str, path: &str) -> Vec<u8>
     );
     out.stdout
 }
+
+/// Copies a pushed image into an OCI layout with skopeo, so it can be unpacked and run.
+pub fn pull(reference: &str) -> (tempfile::TempDir, Layout) {
+    let dir = tempfile::tempdir().unwrap();
+    // skopeo takes `name:tag` or `name@digest`, not both: pull by digest when there is one.
+    let source = match reference.split_once('@') {
+        Some((name, digest)) => format!("{}@{digest}", strip_tag(name)),
+        None => reference.to_owned(),
+    };
+    // umoci only unpacks OCI-typed images: convert Docker-typed ones on the way.
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false", "--format", "oci"])
+            .arg(format!("docker://{source}"))
+            .arg(format!("oci:{}:pulled", dir.path().display())),
+    );
+    let layout = Layout(dir.path().to_owned());
+    (dir, layout)
+}
+
+/// `host:port/repo:tag` → `host:port/repo`.
+pub fn strip_tag(name: &str) -> &str {
+    match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => name,
+    }
+}

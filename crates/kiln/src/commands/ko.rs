@@ -1,0 +1,216 @@
+//! `kiln ko build`: ko's command line over kiln's pipeline. Naming, tags, precedence and
+//! the printed references follow ko (pkg/commands, pkg/publish); the order of the printed
+//! references follows the arguments (ko's comes from a Go map, so it is random).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use kiln_core::naming::{KoNaming, ko_image_name, ko_printed_reference, unique_tags};
+use kiln_core::{Digest, Reference};
+use kiln_pipeline::ko_planner::{KoOptions, plan_ko_builds};
+use kiln_pipeline::planner::PlanOptions;
+use kiln_pipeline::publish::{Destinations, publish};
+use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
+
+use super::{ContextSettings, build_context, now_unix, process_env};
+use crate::cli::{KoBuildArgs, KoBuildOptions, KoPublishArgs};
+use crate::printer;
+
+pub async fn build(args: KoBuildArgs) -> anyhow::Result<()> {
+    let session = KoSession::start(&args.publish, &args.build).await?;
+    let plans = session.plan(&args.packages).await?;
+    for reference in session.build(&plans).await? {
+        printer::stdout_line(&reference);
+    }
+    Ok(())
+}
+
+/// One `kiln ko` run: the publishing choices and the build context, checked before any
+/// build starts.
+pub struct KoSession {
+    publish: KoPublishArgs,
+    options: KoOptions,
+    destinations: Destinations,
+    ctx: Arc<Context>,
+}
+
+impl KoSession {
+    pub async fn start(publish: &KoPublishArgs, build: &KoBuildOptions) -> anyhow::Result<Self> {
+        let env = process_env();
+        let repo = docker_repo(publish, &env)?;
+        let tags = unique_tags(&publish.tags);
+        if publish.tag_only {
+            // Checked now rather than after a build.
+            ko_printed_reference("x", &tags, &Digest::of(b""), true).context("--tag-only")?;
+        }
+        let mut insecure = Vec::new();
+        if publish.insecure_registry {
+            insecure.push(registry_of(&repo)?);
+        }
+        let ctx = build_context(
+            &env,
+            ContextSettings {
+                insecure_registries: insecure,
+                quiet: false,
+                cache_artifacts: publish.cache_artifacts,
+                jobs: build.jobs,
+            },
+        )
+        .await?;
+        let options = KoOptions {
+            common: PlanOptions {
+                platforms: build.platform.clone(),
+                env,
+                now_unix: now_unix(),
+                push: publish.push,
+                cache_dir: ctx.cache_dir.clone(),
+                ..PlanOptions::default()
+            },
+            repo,
+            naming: KoNaming::from_flags(
+                publish.preserve_import_paths,
+                publish.base_import_paths,
+                publish.bare,
+            ),
+            tags,
+            ldflags: build.ldflags.clone(),
+            labels: build.image_label.clone(),
+            annotations: build.image_annotation.clone(),
+            user: build.image_user.clone(),
+            disable_optimizations: build.disable_optimizations,
+        };
+        Ok(KoSession {
+            destinations: Destinations {
+                oci_layout: publish.oci_layout_path.clone(),
+                tarball: publish.tarball.clone(),
+                push: publish.push,
+            },
+            publish: publish.clone(),
+            options,
+            ctx: Arc::new(ctx),
+        })
+    }
+
+    pub async fn plan(&self, packages: &[String]) -> anyhow::Result<Vec<ArtifactPlan>> {
+        if self.options.naming == KoNaming::Bare && packages.len() > 1 {
+            bail!(
+                "--bare names every image `{}`, so {} packages would overwrite each other; build one package per run, or drop --bare",
+                self.options.repo,
+                packages.len()
+            );
+        }
+        let wd = std::env::current_dir().context("reading the working directory")?;
+        Ok(plan_ko_builds(&self.ctx.toolchain, &wd, packages, &self.options).await?)
+    }
+
+    /// Builds and publishes every plan; returns the references ko would print, in order.
+    pub async fn build(&self, plans: &[ArtifactPlan]) -> anyhow::Result<Vec<String>> {
+        if self.destinations.tarball.is_some() && plans.len() > 1 {
+            bail!(
+                "--tarball holds one image, but {} packages were given; write several with --oci-layout-path",
+                plans.len()
+            );
+        }
+        let built = kiln_pipeline::schedule::build_all(&self.ctx, plans, None).await?;
+        let mut refs_file = self
+            .publish
+            .image_refs
+            .as_deref()
+            .map(|path| {
+                std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))
+            })
+            .transpose()?;
+        let mut references = Vec::new();
+        for artifact in &built {
+            let digest = publish(&self.ctx, artifact, &self.destinations).await?;
+            let reference = self.printed_reference(&artifact.plan, &digest)?;
+            self.ctx.events.as_ref()(Event::Published {
+                image: artifact.plan.image.clone(),
+                reference: reference.clone(),
+            });
+            if let (Some(file), Some(path)) = (&mut refs_file, &self.publish.image_refs) {
+                let lines = recorded_references(&reference, artifact);
+                writeln!(file, "{}", lines.join("\n"))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            references.push(reference);
+        }
+        Ok(references)
+    }
+
+    /// ko reports the reference of the last publisher in its chain (layout, tarball,
+    /// registry); with none, the name and digest the push would have had.
+    fn printed_reference(&self, plan: &ArtifactPlan, digest: &Digest) -> anyhow::Result<String> {
+        let tags = std::iter::once(&plan.tag)
+            .chain(&plan.extra_tags)
+            .collect::<Vec<_>>();
+        let to = &self.destinations;
+        Ok(if to.push {
+            ko_printed_reference(&plan.repository, &tags, digest, self.publish.tag_only)?
+        } else if to.tarball.is_some() {
+            ko_printed_reference(&plan.repository, &tags, digest, false)?
+        } else if let Some(layout) = &to.oci_layout {
+            format!("{}@{digest}", layout.display())
+        } else if self.publish.tag_only {
+            format!("{}:{}", plan.repository, plan.tag)
+        } else {
+            format!("{}:{}@{digest}", plan.repository, plan.tag)
+        })
+    }
+}
+
+/// `--image-refs` lines for one artifact: its reference, or for an index the index and
+/// every platform image by digest (ko's recorder).
+fn recorded_references(reference: &str, artifact: &BuiltArtifact) -> Vec<String> {
+    if artifact.index.is_none() {
+        return vec![reference.to_owned()];
+    }
+    let repository = &artifact.plan.repository;
+    std::iter::once(&artifact.top.digest)
+        .chain(artifact.images.iter().map(|i| &i.manifest.digest))
+        .map(|d| format!("{repository}@{d}"))
+        .collect()
+}
+
+/// `KO_DOCKER_REPO`, refusing what kiln cannot publish to: a Docker daemon (`-L`,
+/// `ko.local`), a kind cluster (`kind.local`), or nothing at all when pushing.
+fn docker_repo(publish: &KoPublishArgs, env: &BTreeMap<String, String>) -> anyhow::Result<String> {
+    let repo = env.get("KO_DOCKER_REPO").cloned().unwrap_or_default();
+    if publish.local || repo.starts_with("ko.local") {
+        bail!(
+            "{} needs a Docker daemon, and kiln does not load images into one; write the image with --tarball FILE (then `docker load -i FILE`) or --oci-layout-path DIR, with --push=false",
+            if publish.local {
+                "-L/--local"
+            } else {
+                "KO_DOCKER_REPO=ko.local"
+            }
+        );
+    }
+    if repo.starts_with("kind.local") {
+        bail!(
+            "KO_DOCKER_REPO=kind.local loads images into kind nodes, which kiln does not do; write the image with --tarball FILE and run `kind load image-archive FILE`"
+        );
+    }
+    if repo.is_empty() {
+        if publish.push {
+            bail!(
+                "KO_DOCKER_REPO environment variable is unset: set it to the registry or repository to push to (e.g. KO_DOCKER_REPO=registry.example.com/team), or pass --push=false with --oci-layout-path or --tarball"
+            );
+        }
+        // ko names unpushed images under no repository at all (`app-<md5>`).
+        return Ok(String::new());
+    }
+    registry_of(&repo)?;
+    Ok(repo)
+}
+
+/// The registry host of a `KO_DOCKER_REPO` value (which may name a registry alone).
+fn registry_of(repo: &str) -> anyhow::Result<String> {
+    let name = ko_image_name(repo, "example.com/app", KoNaming::BaseImportPaths);
+    let reference: Reference = name
+        .parse()
+        .with_context(|| format!("KO_DOCKER_REPO={repo} is not a registry or repository name"))?;
+    Ok(reference.registry)
+}

@@ -1,0 +1,345 @@
+//! `kiln ko build` as a ko user runs it: KO_DOCKER_REPO, ko's namers and tags, .ko.yaml,
+//! against the real registry, read back with skopeo, binaries run from the pulled image.
+
+use kiln_testkit::{Registry, RegistryKind, Skopeo};
+
+use crate::support::{Layout, Project, digest_of, git, pull, sha256_hex};
+
+fn skopeo() -> Skopeo {
+    Skopeo {
+        tls_verify: false,
+        cert_dir: None,
+        creds: None,
+    }
+}
+
+/// The digest a tag points at, as the registry serves it.
+fn tag_digest(name_and_tag: &str) -> String {
+    let raw = skopeo().inspect_raw_bytes(name_and_tag).unwrap();
+    format!("sha256:{}", sha256_hex(&raw))
+}
+
+/// Pulls `reference` and runs its binary; returns the line it prints.
+fn run_pushed(reference: &str) -> String {
+    let (_dir, layout) = pull(reference);
+    let manifest = layout.index()["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    layout.run(&manifest).trim().to_owned()
+}
+
+fn kosample() -> Project {
+    let project = Project::new("kosample");
+    git(project.path(), &["tag", "v0.3.0"]);
+    project
+}
+
+#[test]
+fn ko_namers_give_kos_names_and_the_pushed_binary_carries_the_default_ldflags() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = kosample();
+    let repo = format!("{}/foo/bar", registry.host());
+    let env = [("KO_DOCKER_REPO", repo.as_str())];
+    // ko's test vector: md5("example.org/sample/cmd/example").
+    let cases: [(&[&str], String); 4] = [
+        (
+            &[],
+            format!("{repo}/example-51d74b7127c5f7495a338df33ecdeb19"),
+        ),
+        (&["-B"], format!("{repo}/example")),
+        (&["-P"], format!("{repo}/example.org/sample/cmd/example")),
+        (&["--bare"], repo.clone()),
+    ];
+    let mut digests = Vec::new();
+    for (flags, name) in &cases {
+        let mut args = vec!["ko", "build"];
+        args.extend_from_slice(flags);
+        args.push("./cmd/example");
+        let refs = project.kiln_ok(&args, &env);
+        assert_eq!(refs.len(), 1, "{refs:?}");
+        let reference = &refs[0];
+        assert!(
+            reference.starts_with(&format!("{name}@sha256:")),
+            "{flags:?}: {reference}"
+        );
+        assert_eq!(tag_digest(&format!("{name}:latest")), digest_of(reference));
+        digests.push(digest_of(reference).to_owned());
+    }
+    digests.dedup();
+    assert_eq!(digests.len(), 1, "naming never changes the image");
+    let output = run_pushed(&format!("{}@{}", cases[1].1, digests[0]));
+    assert!(output.starts_with("example source=default "), "{output}");
+}
+
+#[test]
+fn several_tags_point_at_one_digest_and_tag_only_prints_just_the_tag() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = kosample();
+    let repo = format!("{}/ko", registry.host());
+    let env = [("KO_DOCKER_REPO", repo.as_str())];
+    let name = format!("{repo}/example");
+    let refs = project.kiln_ok(
+        &[
+            "ko",
+            "build",
+            "-B",
+            "-t",
+            "v1",
+            "-t",
+            "v2,v3",
+            "-t",
+            "v1",
+            "./cmd/example",
+        ],
+        &env,
+    );
+    assert_eq!(refs.len(), 1);
+    assert!(refs[0].starts_with(&format!("{name}@sha256:")), "{refs:?}");
+    for tag in ["v1", "v2", "v3"] {
+        assert_eq!(
+            tag_digest(&format!("{name}:{tag}")),
+            digest_of(&refs[0]),
+            "{tag}"
+        );
+    }
+    assert!(
+        skopeo()
+            .inspect_raw_bytes(&format!("{name}:latest"))
+            .is_err(),
+        "-t replaces latest"
+    );
+
+    // One tag that is not latest: a release, printed with its tag.
+    let refs = project.kiln_ok(&["ko", "build", "-B", "-t", "v4", "./cmd/example"], &env);
+    assert_eq!(refs, [format!("{name}:v4@{}", digest_of(&refs[0]))]);
+    let refs = project.kiln_ok(
+        &[
+            "ko",
+            "build",
+            "-B",
+            "-t",
+            "v5",
+            "--tag-only",
+            "./cmd/example",
+        ],
+        &env,
+    );
+    assert_eq!(refs, [format!("{name}:v5")]);
+    assert_eq!(
+        tag_digest(&format!("{name}:v5")),
+        tag_digest(&format!("{name}:v1"))
+    );
+
+    // --tag-only with more than one tag is refused before anything is pushed.
+    let out = project.kiln(
+        &[
+            "ko",
+            "build",
+            "-B",
+            "-t",
+            "v6,v7",
+            "--tag-only",
+            "./cmd/example",
+        ],
+        &env,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--tag-only"), "{stderr}");
+    assert!(skopeo().inspect_raw_bytes(&format!("{name}:v6")).is_err());
+}
+
+/// Builds `packages` into a fresh OCI layout (no push) and runs each image's binary.
+fn build_and_run(project: &Project, extra: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+    let out = tempfile::tempdir().unwrap();
+    let layout_dir = out.path().join("layout");
+    let layout_arg = layout_dir.to_str().unwrap();
+    let mut args = vec![
+        "ko",
+        "build",
+        "--push=false",
+        "--oci-layout-path",
+        layout_arg,
+    ];
+    args.extend_from_slice(extra);
+    let refs = project.kiln_ok(&args, env);
+    let layout = Layout(layout_dir.clone());
+    refs.iter()
+        .map(|r| layout.run(digest_of(r)).trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn ko_yaml_builds_replace_the_defaults_and_git_templates_follow_the_tree() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = kosample();
+    let repo = format!("{}/ko", registry.host());
+    let epoch = ("SOURCE_DATE_EPOCH", "1700000000");
+    let env = [("KO_DOCKER_REPO", repo.as_str()), epoch];
+    let short = crate::support::run_ok(
+        std::process::Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .current_dir(project.path()),
+    );
+    let short = short.trim();
+
+    // Pushed, pulled, run: the builds[] entry's templated ldflags replace defaultLdflags
+    // for its package; the other package keeps the default.
+    let refs = project.kiln_ok(
+        &[
+            "ko",
+            "build",
+            "-B",
+            "./cmd/other",
+            "ko://example.org/sample/cmd/example",
+        ],
+        &env,
+    );
+    assert_eq!(refs.len(), 2, "{refs:?}");
+    assert!(refs[0].starts_with(&format!("{repo}/other@")), "{refs:?}");
+    assert!(refs[1].starts_with(&format!("{repo}/example@")), "{refs:?}");
+    assert_eq!(
+        run_pushed(&refs[0]),
+        format!(
+            "other source=build version=v0.3.0 commit={short} state=clean date=2023-11-14T22:13:20Z platform=linux/amd64"
+        )
+    );
+    assert!(run_pushed(&refs[1]).starts_with("example source=default version=unset "));
+
+    // --ldflags replaces both.
+    let lines = build_and_run(
+        &project,
+        &[
+            "--ldflags=-X main.source=cli",
+            "./cmd/other",
+            "./cmd/example",
+        ],
+        &env,
+    );
+    assert!(
+        lines[0].starts_with("other source=cli version=unset "),
+        "{lines:?}"
+    );
+    assert!(lines[1].starts_with("example source=cli "), "{lines:?}");
+
+    // A dirty tree.
+    project.edit(
+        "cmd/other/main.go",
+        "func main() {",
+        "func main() { // edited",
+    );
+    let lines = build_and_run(&project, &["./cmd/other"], &env);
+    assert!(
+        lines[0].contains(&format!("version=v0.3.0 commit={short} state=dirty")),
+        "{lines:?}"
+    );
+
+    // No repository: empty values and a clean tree, as ko renders them.
+    std::fs::remove_dir_all(project.path().join(".git")).unwrap();
+    let lines = build_and_run(&project, &["./cmd/other"], &env);
+    assert!(
+        lines[0].starts_with("other source=build version= commit= state=clean "),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn ko_config_path_and_default_platforms_come_from_the_environment_and_flags_win() {
+    let project = kosample();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(
+        elsewhere.path().join(".ko.yaml"),
+        "defaultLdflags: ['-X main.source=elsewhere']\n",
+    )
+    .unwrap();
+    let config = elsewhere.path().to_str().unwrap();
+    let lines = build_and_run(&project, &["./cmd/example"], &[("KO_CONFIG_PATH", config)]);
+    assert!(
+        lines[0].starts_with("example source=elsewhere "),
+        "{lines:?}"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let layout_dir = out.path().join("layout");
+    let platform_of = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["ko", "build", "--push=false", "--oci-layout-path"];
+        args.push(layout_dir.to_str().unwrap());
+        args.extend_from_slice(extra);
+        args.push("./cmd/example");
+        let refs = project.kiln_ok(&args, env);
+        let layout = Layout(layout_dir.clone());
+        let manifest = layout.json(digest_of(&refs[0]));
+        let config = layout.json(manifest["config"]["digest"].as_str().unwrap());
+        config["architecture"].as_str().unwrap().to_owned()
+    };
+    let arm = [("KO_DEFAULTPLATFORMS", "linux/arm64")];
+    assert_eq!(platform_of(&[], &arm), "arm64");
+    assert_eq!(platform_of(&["--platform=linux/amd64"], &arm), "amd64");
+    assert_eq!(
+        platform_of(&[], &[("GOOS", "linux"), ("GOARCH", "arm64")]),
+        "arm64"
+    );
+}
+
+#[test]
+fn ko_errors_name_the_cause_and_the_fix() {
+    let project = kosample();
+    let fails = |args: &[&str], env: &[(&str, &str)]| {
+        let out = project.kiln(args, env);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(out.stdout.is_empty(), "no reference printed for {args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = fails(&["ko", "build", "./cmd/example"], &[]);
+    assert!(
+        err.contains("KO_DOCKER_REPO environment variable is unset"),
+        "{err}"
+    );
+    assert!(err.contains("--push=false"), "{err}");
+
+    let err = fails(&["ko", "build", "-L", "./cmd/example"], &[]);
+    assert!(err.contains("-L/--local needs a Docker daemon"), "{err}");
+    assert!(
+        err.contains("--tarball") && err.contains("--oci-layout-path"),
+        "{err}"
+    );
+
+    let repo = [("KO_DOCKER_REPO", "registry.invalid/x")];
+    let err = fails(&["ko", "build", "--push=false", "./pkg/lib"], &repo);
+    assert!(err.contains("`./pkg/lib` cannot be built"), "{err}");
+    assert!(err.contains("example.org/sample/pkg/lib"), "{err}");
+
+    let err = fails(
+        &[
+            "ko",
+            "build",
+            "--push=false",
+            "ko://example.org/sample/cmd/missing",
+        ],
+        &repo,
+    );
+    assert!(err.contains("ko://example.org/sample/cmd/missing"), "{err}");
+
+    let err = fails(
+        &[
+            "ko",
+            "build",
+            "--push=false",
+            "--platform=linux/arm64",
+            "./cmd/example",
+        ],
+        &[
+            ("KO_DOCKER_REPO", "registry.invalid/x"),
+            ("GOARCH", "amd64"),
+        ],
+    );
+    assert!(err.contains("unset GOARCH"), "{err}");
+
+    project.edit(".ko.yaml", "main: ./cmd/other", "main: ./cmd/gone");
+    let err = fails(&["ko", "build", "--push=false", "./cmd/example"], &repo);
+    assert!(
+        err.contains(".ko.yaml") && err.contains("./cmd/gone"),
+        "{err}"
+    );
+}
