@@ -11,7 +11,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(arguments());
     let filter = EnvFilter::try_new(format!(
         "kiln={0},kiln_pipeline={0},kiln_registry={0}",
         cli.verbosity
@@ -40,4 +40,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, with `ko` inserted when kiln runs as `ko` (a symlink or a copy named
+/// so): existing ko scripts then work unchanged.
+fn arguments() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invoked_as = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_stem())
+        .map(|s| s.to_os_string());
+    if invoked_as.as_deref() == Some(std::ffi::OsStr::new("ko")) {
+        args[0] = "kiln".into();
+        args.insert(1, "ko".into());
+    }
+    args
 }

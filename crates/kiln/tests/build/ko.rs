@@ -343,3 +343,23 @@ fn ko_errors_name_the_cause_and_the_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn run_as_ko_it_takes_kos_command_line_and_prints_what_ko_prints_without_a_push() {
+    let project = kosample();
+    let bin = tempfile::tempdir().unwrap();
+    let ko = bin.path().join("ko");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kiln"), &ko).unwrap();
+    let out = project.run_as(&ko, &["build", "--push=false", "./cmd/example"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    // ko's e2e check: with nothing published, `name:latest@sha256:…` (no KO_DOCKER_REPO).
+    assert!(
+        printed.starts_with("example-51d74b7127c5f7495a338df33ecdeb19:latest@sha256:"),
+        "{printed}"
+    );
+}

@@ -55,7 +55,12 @@ impl Project {
 
     /// Runs kiln in the project with a private cache and a fixed, minimal environment.
     pub fn kiln(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+        self.run_as(Path::new(env!("CARGO_BIN_EXE_kiln")), args, env)
+    }
+
+    /// Runs the kiln binary at `program` (e.g. a symlink to it) like [`Project::kiln`].
+    pub fn run_as(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .current_dir(self.path())
             .env_clear()
