@@ -10,6 +10,7 @@ pub mod media_type;
 pub mod naming;
 pub mod platform;
 pub mod reference;
+pub mod sbom;
 pub mod tag;
 pub mod template;
 

@@ -1,8 +1,9 @@
 //! The Go toolchain: which `go` to run, and what it says about itself.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use kiln_core::sbom::GoBuildInfo;
 use tokio::process::Command;
 
 use crate::Error;
@@ -53,6 +54,24 @@ impl Toolchain {
             command: "go env -json".into(),
             detail: e.to_string(),
         })
+    }
+
+    /// `go version -m <binary>`: the modules and settings Go recorded in it. The binary's
+    /// path on this machine is replaced by `image_path` (ko uses `/ko-app/<name>`), so the
+    /// answer does not depend on where the binary was built.
+    pub async fn build_info(&self, binary: &Path, image_path: &str) -> Result<GoBuildInfo, Error> {
+        let command = format!("go version -m {}", binary.display());
+        let out = run(
+            Command::new(&self.go).args(["version", "-m"]).arg(binary),
+            &command,
+        )
+        .await?;
+        let mut info = GoBuildInfo::parse(&out).map_err(|e| Error::Output {
+            command,
+            detail: e.to_string(),
+        })?;
+        info.binary = image_path.to_owned();
+        Ok(info)
     }
 }
 

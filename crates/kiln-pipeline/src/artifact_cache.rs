@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::plan::ArtifactPlan;
+use crate::sbom::Sboms;
 
 /// Bump when the meaning of an entry changes.
 const FORMAT: &str = "kiln-artifact/1";
@@ -67,6 +68,7 @@ pub async fn key(
             "disable_optimizations": plan.disable_optimizations,
             "source_date_epoch": plan.source_date_epoch,
             "kodata_date_epoch": plan.kodata_date_epoch,
+            "sbom": plan.sbom,
             "base_name": base.name,
             "base": base.top.digest,
             "base_images": base.images.iter().map(|i| i.digest.to_string()).collect::<Vec<_>>(),
@@ -135,13 +137,15 @@ struct Entry {
     top: Descriptor,
     index: Option<Digest>,
     images: Vec<CachedImage>,
+    sboms: Option<Sboms>,
 }
 
-/// A cache hit: the images and index as they were built.
+/// A cache hit: the images, index and SBOMs as they were built.
 pub struct Cached {
     pub top: Descriptor,
     pub index: Option<Blob>,
     pub images: Vec<Image>,
+    pub sboms: Option<Sboms>,
 }
 
 #[derive(Clone, Debug)]
@@ -187,10 +191,20 @@ impl ArtifactCache {
             Some(digest) => Some(blob(digest)?),
             None => None,
         };
+        let sbom_blobs = entry
+            .sboms
+            .iter()
+            .flat_map(|s| s.images.iter().chain(&s.index));
+        for sbom in sbom_blobs {
+            if !self.store.contains(&sbom.digest) {
+                return None;
+            }
+        }
         Some(Cached {
             top: entry.top,
             index,
             images,
+            sboms: entry.sboms,
         })
     }
 
@@ -201,9 +215,11 @@ impl ArtifactCache {
         top: &Descriptor,
         index: Option<&Blob>,
         images: &[Image],
+        sboms: Option<&Sboms>,
     ) -> Result<(), Error> {
         let entry = Entry {
             top: top.clone(),
+            sboms: sboms.cloned(),
             index: index.map(|b| b.digest.clone()),
             images: images
                 .iter()

@@ -16,6 +16,7 @@ use crate::artifact_cache::{self, ArtifactCache};
 use crate::context::Context;
 use crate::events::Event;
 use crate::plan::{ArtifactPlan, BaseSpec};
+use crate::sbom::{self, Sboms};
 
 /// A built artifact: its platform images (in base order) and, for several platforms,
 /// the index over them. Every blob is in the context's store.
@@ -27,6 +28,8 @@ pub struct BuiltArtifact {
     pub index: Option<Blob>,
     /// The descriptor of what gets tagged: the index, or the single manifest.
     pub top: Descriptor,
+    /// The SPDX documents, when the plan asked for them.
+    pub sboms: Option<Sboms>,
 }
 
 pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltArtifact, Error> {
@@ -51,6 +54,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                 images: hit.images,
                 index: hit.index,
                 top: hit.top,
+                sboms: hit.sboms,
             });
         }
         Some(key)
@@ -93,6 +97,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         };
         spec.annotations.extend(plan.annotations.clone());
         let kodata = kodata.clone();
+        let make_sbom = plan.sbom;
         tasks.spawn(async move {
             let _permit = ctx_jobs
                 .acquire_owned()
@@ -111,6 +116,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                 elapsed: started.elapsed(),
             });
             let layer_binary = binary.clone();
+            let (app_name, sbom_store) = (spec.app_name.clone(), store.clone());
             let image = tokio::task::spawn_blocking(move || -> Result<Image, Error> {
                 let media_type = base_image.layer_media_type();
                 let cache = LayerCache::new(&store);
@@ -140,7 +146,15 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                 Ok(image)
             })
             .await??;
-            Ok::<_, Error>((position, image))
+            // Run while this platform's binary is still the one just built.
+            let sbom = if make_sbom {
+                let sbom =
+                    sbom::image_sbom(&toolchain, &sbom_store, &binary, &app_name, &image).await?;
+                Some(sbom)
+            } else {
+                None
+            };
+            Ok::<_, Error>((position, image, sbom))
         });
     }
     let mut built = Vec::with_capacity(base.images.len());
@@ -149,8 +163,11 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         // aborts them, and kill_on_drop stops their `go` processes).
         built.push(joined??);
     }
-    built.sort_by_key(|(position, _)| *position);
-    let images: Vec<Image> = built.into_iter().map(|(_, image)| image).collect();
+    built.sort_by_key(|(position, _, _)| *position);
+    let (images, image_sboms): (Vec<Image>, Vec<Option<Descriptor>>) = built
+        .into_iter()
+        .map(|(_, image, sbom)| (image, sbom))
+        .unzip();
     let (index, top) = if base.output_is_index() {
         let index = index_over(plan, &base, &images);
         ctx.store.write_bytes(&index.bytes)?;
@@ -160,8 +177,18 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     } else {
         (None, images[0].descriptor())
     };
+    let sboms = match image_sboms.into_iter().collect::<Option<Vec<_>>>() {
+        Some(image_sboms) if plan.sbom => Some(Sboms {
+            images: image_sboms,
+            index: index
+                .as_ref()
+                .map(|index| sbom::index_sbom(&ctx.store, index, &top.media_type, &images))
+                .transpose()?,
+        }),
+        _ => None,
+    };
     if let Some(key) = cache_key {
-        ArtifactCache::new(&ctx.store).put(&key, &top, index.as_ref(), &images)?;
+        ArtifactCache::new(&ctx.store).put(&key, &top, index.as_ref(), &images, sboms.as_ref())?;
     }
     ctx.events.as_ref()(Event::ImageAssembled {
         image: plan.image.clone(),
@@ -173,6 +200,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         images,
         index,
         top,
+        sboms,
     })
 }
 

@@ -313,6 +313,7 @@ async fn plan_one(
             .env
             .get("KO_DATA_PATH_ALLOWED_ROOT")
             .map(PathBuf::from),
+        sbom: false,
     })
 }
 

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod planner;
 pub mod publish;
 pub mod remote;
+pub mod sbom;
 pub mod schedule;
 pub mod watch;
 
@@ -37,6 +38,12 @@ pub enum Error {
     Config(Box<kiln_config::ConfigError>),
     #[error("{0}")]
     Plan(String),
+    #[error("making the SBOM of {what}")]
+    Sbom {
+        what: String,
+        #[source]
+        source: kiln_core::sbom::SbomError,
+    },
     #[error("building {image}")]
     Artifact {
         image: String,

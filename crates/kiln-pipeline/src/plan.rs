@@ -121,6 +121,9 @@ pub struct ArtifactPlan {
     pub kodata_date_epoch: Option<i64>,
     /// `KO_DATA_PATH_ALLOWED_ROOT`, if set.
     pub kodata_allowed_root: Option<PathBuf>,
+    /// Make an SPDX SBOM per image and per index while building (ko's `--sbom=spdx`).
+    /// Skaffold's ko builder never does.
+    pub sbom: bool,
 }
 
 impl ArtifactPlan {

@@ -286,6 +286,7 @@ async fn plan_artifact(
             .env
             .get("KO_DATA_PATH_ALLOWED_ROOT")
             .map(PathBuf::from),
+        sbom: false,
     })
 }
 

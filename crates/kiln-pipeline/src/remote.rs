@@ -312,3 +312,107 @@ async fn push_layer(
     locations.remember(target, &layer.digest);
     Ok(())
 }
+
+/// Attaches the SBOM `sbom` (a blob in `store`) to `subject`, an image or index already in
+/// `target`'s repository (its tag and digest are ignored), as `mode` says. Returns where it
+/// went: `repo:sha256-<hex>.sbom` for a tag, `repo@<manifest digest>` for a referrer.
+pub async fn attach_sbom(
+    client: &Client,
+    store: &BlobStore,
+    target: &Reference,
+    subject: &Descriptor,
+    sbom: &Descriptor,
+    mode: crate::sbom::SbomAttach,
+) -> Result<Reference, Error> {
+    let repo = repository_of(target);
+    let as_referrer = attach_as_referrer(client, &repo, &subject.digest, mode).await?;
+    push_sbom_attachment(client, store, &repo, subject, sbom, as_referrer).await
+}
+
+/// Attaches every SBOM of `artifact` (each platform image's, and the index's) in `target`'s
+/// repository, concurrently, deciding `Auto` once. Returns where each went, images first.
+pub async fn attach_sboms(
+    client: &Client,
+    store: &BlobStore,
+    target: &Reference,
+    artifact: &BuiltArtifact,
+    mode: crate::sbom::SbomAttach,
+) -> Result<Vec<Reference>, Error> {
+    let Some(sboms) = &artifact.sboms else {
+        return Err(Error::Plan(format!(
+            "{}: no SBOMs to attach: the artifact was built without them",
+            artifact.plan.image
+        )));
+    };
+    let repo = repository_of(target);
+    let as_referrer = attach_as_referrer(client, &repo, &artifact.top.digest, mode).await?;
+    let mut pairs: Vec<(Descriptor, &Descriptor)> = artifact
+        .images
+        .iter()
+        .map(|image| image.descriptor())
+        .zip(&sboms.images)
+        .collect();
+    pairs.extend(sboms.index.iter().map(|sbom| (artifact.top.clone(), sbom)));
+    try_join_all(pairs.iter().map(|(subject, sbom)| {
+        push_sbom_attachment(client, store, &repo, subject, sbom, as_referrer)
+    }))
+    .await
+}
+
+fn repository_of(target: &Reference) -> Reference {
+    Reference {
+        tag: None,
+        digest: None,
+        ..target.clone()
+    }
+}
+
+/// Whether `mode` means a referrer in `repo`. An explicit referrer on a registry without
+/// the referrers API is an error: nothing could ever find it there.
+async fn attach_as_referrer(
+    client: &Client,
+    repo: &Reference,
+    subject: &Digest,
+    mode: crate::sbom::SbomAttach,
+) -> Result<bool, Error> {
+    use crate::sbom::SbomAttach;
+    match mode {
+        SbomAttach::Tag => Ok(false),
+        SbomAttach::Auto => Ok(client.supports_referrers(repo, subject).await?),
+        SbomAttach::Referrer if client.supports_referrers(repo, subject).await? => Ok(true),
+        SbomAttach::Referrer => Err(Error::Plan(format!(
+            "{} has no OCI referrers API, so an SBOM referrer could not be found there: attach SBOMs by tag instead",
+            repo.name()
+        ))),
+    }
+}
+
+/// Blobs first (the SBOM, then the config), then the manifest: at its tag for cosign's
+/// scheme, by digest for a referrer.
+async fn push_sbom_attachment(
+    client: &Client,
+    store: &BlobStore,
+    repo: &Reference,
+    subject: &Descriptor,
+    sbom: &Descriptor,
+    as_referrer: bool,
+) -> Result<Reference, Error> {
+    let sbom_blob = Blob::from_file(store.path(&sbom.digest), sbom.digest.clone(), sbom.size);
+    client.push_blob(repo, &sbom_blob, None).await?;
+    let (config, manifest, at) = if as_referrer {
+        let manifest = crate::sbom::referrer_manifest(subject, sbom);
+        let at = repo.with_digest(manifest.digest.clone());
+        (crate::sbom::empty_config(), manifest, at)
+    } else {
+        let (config, manifest) = crate::sbom::tag_attachment(sbom);
+        let at = repo.with_tag(&crate::sbom::sbom_tag(&subject.digest));
+        (config, manifest, at)
+    };
+    client
+        .push_blob(repo, &Blob::from_bytes(config.bytes), None)
+        .await?;
+    client
+        .put_manifest(&at, media_type::OCI_MANIFEST, &manifest.bytes)
+        .await?;
+    Ok(at)
+}

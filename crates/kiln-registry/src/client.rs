@@ -300,6 +300,46 @@ impl Client {
         Ok(digest)
     }
 
+    /// Whether the registry serves the OCI 1.1 referrers API for `repo`, asked as the
+    /// distribution spec says clients must: `GET /v2/<name>/referrers/<subject>` answers an
+    /// image index (empty when nothing refers to `subject`) where the API exists, and 404
+    /// where it does not. A 200 that is not an index (a catch-all page), 400 or 405 also
+    /// mean no.
+    pub async fn supports_referrers(
+        &self,
+        repo: &Reference,
+        subject: &Digest,
+    ) -> Result<bool, Error> {
+        let ep = self.inner.endpoint(&repo.registry).await?;
+        let ctx = Ctx::new(
+            Op::Referrers,
+            &repo.registry,
+            Some(&repo.repository),
+            Some(subject.to_string()),
+        );
+        let url = ep.url(&format!("v2/{}/referrers/{subject}", repo.repository));
+        let scopes = Scopes::pull(&repo.repository);
+        self.inner
+            .retrying(&ctx, |_| async {
+                let resp = self
+                    .inner
+                    .send(&ep, &scopes, &repo.repository, &ctx, &mut |http| {
+                        Ok(http.get(url.clone()).header(ACCEPT, media_type::OCI_INDEX))
+                    })
+                    .await?;
+                match resp.status() {
+                    StatusCode::OK => Ok(media_type_of(&resp) == media_type::OCI_INDEX),
+                    // 404: no such route. Some registries answer an unknown route with 400
+                    // or 405 instead.
+                    StatusCode::NOT_FOUND
+                    | StatusCode::BAD_REQUEST
+                    | StatusCode::METHOD_NOT_ALLOWED => Ok(false),
+                    _ => Err(self.inner.error_for(resp, &ctx).await),
+                }
+            })
+            .await
+    }
+
     /// Whether `repo` has the blob (`HEAD`).
     pub async fn blob_exists(&self, repo: &Reference, digest: &Digest) -> Result<bool, Error> {
         let ep = self.inner.endpoint(&repo.registry).await?;

@@ -34,6 +34,7 @@ pub enum Op {
     HeadBlob,
     GetBlob,
     PushBlob,
+    Referrers,
 }
 
 impl Ctx {
@@ -77,6 +78,7 @@ impl fmt::Display for Ctx {
             Op::HeadBlob => write!(f, "checking blob {obj} in {name}"),
             Op::GetBlob => write!(f, "fetching blob {obj} from {name}"),
             Op::PushBlob => write!(f, "pushing blob {obj} to {name}"),
+            Op::Referrers => write!(f, "listing the referrers of {obj} in {name}"),
         }?;
         if self.attempts > 1 {
             write!(f, " (gave up after {} attempts)", self.attempts)?;

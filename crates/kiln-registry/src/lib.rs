@@ -308,6 +308,7 @@ mod tests {
         send(&c.blob_exists(r, d));
         send(&c.push_blob(r, b, Some(r)));
         send(&c.put_manifest(r, "", &[]));
+        send(&c.supports_referrers(r, d));
         send(c);
     }
 
