@@ -33,6 +33,8 @@ pub struct KoOptions {
     pub annotations: Vec<String>,
     pub user: Option<String>,
     pub disable_optimizations: bool,
+    /// Generate SBOMs (`--sbom=spdx`, ko's default).
+    pub sbom: bool,
 }
 
 /// One `ko build` argument resolved to its package, and the `.ko.yaml` build that applies.
@@ -313,7 +315,7 @@ async fn plan_one(
             .env
             .get("KO_DATA_PATH_ALLOWED_ROOT")
             .map(PathBuf::from),
-        sbom: false,
+        sbom: options.sbom,
     })
 }
 

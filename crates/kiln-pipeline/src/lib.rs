@@ -7,9 +7,11 @@
 pub mod artifact_cache;
 pub mod build;
 pub mod context;
+pub mod deploy;
 pub mod deps;
 pub mod events;
 pub mod ko_planner;
+pub mod manifests;
 pub mod memo;
 pub mod output;
 pub mod plan;

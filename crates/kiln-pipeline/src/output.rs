@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::build::BuiltArtifact;
@@ -55,12 +55,12 @@ pub fn write_tarball(ctx: &Context, path: &Path, artifact: &BuiltArtifact) -> Re
 }
 
 /// One entry of Skaffold's `--file-output` JSON.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct BuildOutput {
     pub image_name: String,
     pub tag: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_type: Option<String>,
 }
 
@@ -69,8 +69,18 @@ struct BuildsDocument<'a> {
     builds: &'a [BuildOutput],
 }
 
+#[derive(Deserialize)]
+struct OwnedBuildsDocument {
+    builds: Vec<BuildOutput>,
+}
+
 /// Skaffold's format: `{{json .}}` of `{"builds":[…]}`, compact, no trailing newline.
 pub fn file_output_json(builds: &[BuildOutput]) -> String {
     serde_json::to_string(&BuildsDocument { builds })
         .expect("in-memory JSON serialisation cannot fail")
+}
+
+/// Reads a `--file-output` document back (Skaffold's `--build-artifacts`).
+pub fn read_build_json(text: &str) -> Result<Vec<BuildOutput>, serde_json::Error> {
+    serde_json::from_str::<OwnedBuildsDocument>(text).map(|d| d.builds)
 }

@@ -268,7 +268,11 @@ async fn plan_artifact(
         ko_config_path: ko_config.path.clone(),
         go_dir,
         base: base_spec(&ko_config, ko.from_image.as_deref(), &package, config_dir)?,
-        platforms: platforms(config, artifact, &ko_config, options)?,
+        platforms: if options.debug {
+            single_platform(platforms(config, artifact, &ko_config, options)?)
+        } else {
+            platforms(config, artifact, &ko_config, options)?
+        },
         package,
         go: GoSettings {
             env,
@@ -449,6 +453,35 @@ fn platforms(
         }
     };
     Ok(chosen)
+}
+
+/// `skaffold debug` builds one platform (its `--disable-multi-platform-build`): the host's
+/// architecture when requested (a debugger attaches to what runs here), else the first.
+fn single_platform(request: PlatformRequest) -> PlatformRequest {
+    let host = kiln_core::Platform::new("linux", go_arch(std::env::consts::ARCH), None);
+    match request {
+        PlatformRequest::All => PlatformRequest::Specs(vec![host]),
+        PlatformRequest::Specs(specs) => {
+            let chosen = specs
+                .iter()
+                .find(|p| p.os == host.os && p.architecture == host.architecture)
+                .or(specs.first())
+                .cloned()
+                .unwrap_or(host);
+            PlatformRequest::Specs(vec![chosen])
+        }
+    }
+}
+
+/// Rust's name of an architecture → Go's.
+fn go_arch(rust_arch: &str) -> &str {
+    match rust_arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
 }
 
 async fn compute_tag(

@@ -20,45 +20,13 @@ use kiln_pipeline::remote::{attach_sboms, push_artifact};
 use kiln_pipeline::sbom::{SPDX_MEDIA_TYPE, SbomAttach, sbom_tag, write_sbom_dir};
 use kiln_pipeline::{ArtifactPlan, BaseSpec, BuiltArtifact, Context, Event, GoSettings};
 use kiln_registry::{Client, ClientOptions, Env};
-use kiln_testkit::{Registry, RegistryKind};
+use kiln_testkit::{Registry, RegistryKind, validate_spdx as validate};
 use serde_json::Value;
 use tempfile::TempDir;
 
 /// What the builtin base is called in the annotations of these tests: it has no registry
 /// name of its own, and ko lists a base in the SBOM only when it has one.
 const BASE_NAME: &str = "registry.example/base/static:v1";
-
-/// The validator: `$KILN_PYSPDXTOOLS` (set by scripts/test.sh), else the copy
-/// scripts/ensure-spdx-tools.sh installs at the repo root.
-fn pyspdxtools() -> PathBuf {
-    if let Some(path) = std::env::var_os("KILN_PYSPDXTOOLS") {
-        return PathBuf::from(path);
-    }
-    let installed =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/spdx-tools/bin/pyspdxtools");
-    assert!(
-        installed.is_file(),
-        "pyspdxtools not found: run `source scripts/ensure-spdx-tools.sh` (it installs PyPI's \
-         spdx-tools into .venv/spdx-tools and sets KILN_PYSPDXTOOLS), or point \
-         KILN_PYSPDXTOOLS at a pyspdxtools"
-    );
-    installed
-}
-
-fn validate(file: &Path) {
-    let out = Command::new(pyspdxtools())
-        .arg("-i")
-        .arg(file)
-        .output()
-        .expect("pyspdxtools runs");
-    assert!(
-        out.status.success(),
-        "{} is not valid SPDX:\n{}{}",
-        file.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The fixture project copied to a temp dir, a cache dir, and a context over it.
 struct Setup {

@@ -731,3 +731,27 @@ fn invalid_yaml_is_an_error() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_comment_on_a_rewritten_documents_last_line_goes_with_it() {
+    let text = "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: pod
+spec:
+  containers:
+  - name: test
+    image: app-image
+    command: [app, arg]
+    env: [{name: GOGC, value: \"50\"}] # last line
+---
+kind: ConfigMap # untouched
+";
+    let out = transform(text);
+    assert!(!out.contains("# last line"), "{out}");
+    assert!(
+        out.contains("    emptyDir: {}\n---\nkind: ConfigMap # untouched\n"),
+        "{out}"
+    );
+}

@@ -4,6 +4,7 @@
 //!   loopback port, plain, with htpasswd Basic auth, TLS with a private CA, or token auth
 //!   backed by an in-process token issuer; its access log is parsed for assertions.
 //! * [`Skopeo`]: `skopeo inspect --raw` / `skopeo copy` as an independent oracle.
+//! * [`validate_spdx`]: PyPI's `pyspdxtools` as the judge of SBOMs.
 //! * [`FaultProxy`]: a loopback TCP proxy that injects 5xx answers, dropped connections and
 //!   connections killed mid-body, for retry tests.
 //!
@@ -18,6 +19,7 @@ mod process;
 mod proxy;
 mod registry;
 mod skopeo;
+mod spdx;
 mod token;
 mod wire;
 
@@ -25,6 +27,7 @@ pub use certs::TlsMaterial;
 pub use proxy::{Fault, FaultProxy, ProxyLogEntry, RequestMatch};
 pub use registry::{AccessLogEntry, Registry, RegistryKind};
 pub use skopeo::{Skopeo, skopeo_copy, skopeo_inspect_raw};
+pub use spdx::validate_spdx;
 pub use token::TokenRequest;
 
 /// Whether the external tools the registry fixtures need are installed. Tests may use this

@@ -140,9 +140,17 @@ fn document_edit(text: &str, root: &Node, value: &Value) -> Edit {
     if !text[..root.end].ends_with('\n') && out.ends_with('\n') {
         out.pop();
     }
+    // A comment on the root's last line belongs to its last node, which was re-emitted:
+    // like the document's other comments it goes, rather than trailing some other line.
+    let line_rest = text[root.end..].split('\n').next().unwrap_or_default();
+    let end = if line_rest.trim_start().starts_with('#') {
+        root.end + line_rest.len()
+    } else {
+        root.end
+    };
     Edit {
         start,
-        end: root.end,
+        end,
         text: out,
     }
 }
