@@ -8,9 +8,10 @@ cd "$repo_root"
 for tool in hyperfine:hyperfine /usr/bin/time:time docker-registry:docker-registry skopeo:skopeo; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null; }
 done
-cargo build --release --quiet --bin kiln --example layer -p kiln -p kiln-image
+cargo build --release --quiet --bin kiln --example layer --example cache_check -p kiln -p kiln-image
 kiln="$repo_root/target/release/kiln"
 layer="$repo_root/target/release/examples/layer"
+cache_check="$repo_root/target/release/examples/cache_check"
 work=$(mktemp -d)
 registry_pid=""
 cleanup() { [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$work"; }
@@ -146,5 +147,40 @@ echo "| benchmark | kiln | reference | ratio | target |"
 echo "|---|---|---|---|---|"
 row "push a 100 MB image to a fresh repository vs skopeo copy (both mount)" "$(mean push 0)" "$(mean push 1)" "report"
 row "push a 100 MB image, nothing mountable, vs curl upload of its 100 MB layer" "$(mean coldpush 0)" "$(mean coldpush 1)" "report"
+
+# 8. The cache check at the end of a build, on 10k files (a full 10 GiB cache: about five
+# files per edit build of the app), against `du -s` of the same directory: after a build that
+# wrote something (a walk), and after a cache hit (the last walk's record, a few stats).
+python3 - "$work/gc" <<'PY'
+import hashlib, os, sys
+root = sys.argv[1]
+def put(path, size):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"x" * size)
+name = lambda i: hashlib.sha256(str(i).encode()).hexdigest()
+for i in range(6000):
+    put(f"{root}/blobs/sha256/{name(i)}", 2000)
+for i in range(2000):
+    put(f"{root}/layers/{name(i)}.json", 300)
+for i in range(1990):
+    put(f"{root}/artifacts/{name(i)}.json", 900)
+for i in range(6):
+    put(f"{root}/memo/{name(i)}.json", 100)
+for i in range(4):
+    put(f"{root}/bin/{name(i)[:16]}/linux-amd64/out", 9000)
+PY
+run cachewalk "$cache_check walk $work/gc" "du -s $work/gc"
+# A walk is trusted for a minute; make the last one older, so that the check compares the
+# directories' modification times with those it recorded.
+python3 - "$work/gc/usage.json" <<'PY'
+import json, sys
+state = json.load(open(sys.argv[1]))
+state["walked"] -= 3600
+json.dump(state, open(sys.argv[1], "w"))
+PY
+run cachecheck "$cache_check check $work/gc"
+row "end-of-build cache check on 10k files, after a build that wrote (a walk), vs du -s" "$(mean cachewalk 0)" "$(mean cachewalk 1)" "report"
+row "end-of-build cache check on 10k files, after a cache hit, vs du -s" "$(mean cachecheck 0)" "$(mean cachewalk 1)" "report"
 echo
 echo "Registry cost: curl uploads the app's $(( $(stat -c %s "$layer_file") / 1000 )) kB binary layer in $(ms "$curl_small")."

@@ -149,3 +149,22 @@ pub fn write_builtin_base(store: &BlobStore) -> Result<Descriptor, Error> {
     store.write_bytes(&index.bytes)?;
     Ok(index.descriptor(media_type::OCI_INDEX))
 }
+
+/// Whether every blob of the built-in base written as `top` is still in `store`: a cache
+/// trim may have evicted some since (between two builds of `kiln dev`).
+pub fn is_stored(store: &BlobStore, top: &Descriptor) -> bool {
+    let manifest =
+        |digest| -> Option<Manifest> { serde_json::from_slice(&store.read(digest).ok()?).ok() };
+    let Some(index) = store
+        .read(&top.digest)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Index>(&bytes).ok())
+    else {
+        return false;
+    };
+    index.manifests.iter().all(|descriptor| {
+        manifest(&descriptor.digest).is_some_and(|m| {
+            store.contains(&m.config.digest) && m.layers.iter().all(|l| store.contains(&l.digest))
+        })
+    })
+}

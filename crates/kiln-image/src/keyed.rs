@@ -2,9 +2,11 @@
 //! of kiln's caches (layers, artifacts, toolchains, package resolutions).
 //!
 //! Writes are atomic (a temporary file renamed into place), and anything unreadable is a
-//! miss, never an error, so a damaged cache can only cost a rebuild.
+//! miss, never an error, so a damaged cache can only cost a rebuild. A hit marks the entry
+//! as used, for [`crate::cache_gc`].
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use kiln_core::Digest;
@@ -12,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest as _, Sha256};
 
-use crate::Error;
+use crate::{Error, cache_gc};
 
 #[derive(Clone, Debug)]
 pub struct KeyedJson {
@@ -40,7 +42,14 @@ impl KeyedJson {
     }
 
     pub fn get<T: DeserializeOwned>(&self, key: &Digest) -> Option<T> {
-        serde_json::from_slice(&std::fs::read(self.path(key)).ok()?).ok()
+        let mut file = File::open(self.path(key)).ok()?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).ok()?;
+        let value = serde_json::from_slice(&bytes).ok()?;
+        if let Ok(modified) = file.metadata().and_then(|m| m.modified()) {
+            cache_gc::mark_file_used(&file, modified);
+        }
+        Some(value)
     }
 
     pub fn put<T: Serialize>(&self, key: &Digest, value: &T) -> Result<(), Error> {

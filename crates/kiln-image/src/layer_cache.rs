@@ -2,10 +2,10 @@
 //! unchanged input is not tarred and gzipped again.
 //!
 //! Entries are small JSON files written atomically next to the blob store. An entry is only
-//! trusted if it parses and its blob is still in the store with the recorded size; anything
-//! else is a miss, never an error.
+//! trusted if it parses and its blob is still in the store with the recorded size (a trim
+//! may have evicted it); anything else is a miss, never an error.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::Path;
 
 use kiln_core::Digest;
@@ -51,8 +51,8 @@ impl LayerCache {
     /// The cached layer for `key`, if the entry is sound and its blob still there.
     pub fn get(&self, key: &Digest) -> Option<Layer> {
         let entry: Entry = self.entries.get(key)?;
-        let blob = fs::metadata(self.store.path(&entry.descriptor.digest)).ok()?;
-        (blob.is_file() && blob.len() == entry.descriptor.size).then_some(Layer {
+        let size = self.store.size(&entry.descriptor.digest)?;
+        (size == entry.descriptor.size).then_some(Layer {
             descriptor: entry.descriptor,
             diff_id: entry.diff_id,
         })
@@ -83,6 +83,8 @@ pub fn file_digest(path: &Path) -> Result<Digest, Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use crate::ko_layers::binary_layer;
     use crate::spec::media_type::OCI_LAYER_GZIP;

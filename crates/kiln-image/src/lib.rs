@@ -12,6 +12,7 @@ use kiln_core::Digest;
 pub mod assemble;
 pub mod base;
 pub mod builtin;
+pub mod cache_gc;
 mod hash;
 pub mod keyed;
 pub mod ko_layers;
@@ -64,6 +65,11 @@ pub enum Error {
     },
     #[error("{} is not an OCI image layout (no `oci-layout` and `index.json`)", path.display())]
     NotALayout { path: PathBuf },
+    #[error(
+        "{var}=`{value}` is not a size ({reason}): use a number of bytes (1073741824), or a number with a unit: kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 500MB or 10GiB",
+        var = cache_gc::MAX_SIZE_VAR
+    )]
+    CacheSize { value: String, reason: String },
     #[error("OCI layout {layout} has no image named `{reference}`; it has: [{available}]")]
     NotInLayout {
         layout: String,

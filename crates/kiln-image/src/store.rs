@@ -1,10 +1,12 @@
 //! A content-addressed blob directory (`<root>/blobs/sha256/<hex>`), the layout shared by
 //! kiln's cache and by OCI image layouts.
 //!
-//! Blobs are written to a temporary file in the same directory and renamed into place only
-//! after their digest is known, so a crash never leaves a partial blob under a digest name.
+//! Blobs are written to a temporary file on the same file system and renamed into place
+//! only after their digest is known, so a crash never leaves a partial blob under a digest
+//! name. The cache's store also marks what its lookups find as used, for
+//! [`crate::cache_gc`].
 
-use std::fs::{self, File};
+use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -12,20 +14,58 @@ use kiln_core::Digest;
 use tempfile::NamedTempFile;
 
 use crate::hash::HashingWriter;
-use crate::{Error, io_error};
+use crate::{Error, cache_gc, io_error};
+
+/// Where the blobs of the store rooted at `root` live.
+pub(crate) fn blob_dir(root: &Path) -> PathBuf {
+    root.join("blobs").join("sha256")
+}
+
+/// Where kiln's cache store writes blobs until they are complete: outside the blob
+/// directory, so that writing a blob again (the built-in base, in every process) leaves
+/// that directory unchanged for the cache's size check.
+pub(crate) fn cache_temp_dir(root: &Path) -> PathBuf {
+    root.join("tmp")
+}
+
+/// Creates the directories of the cache store rooted at `root`.
+pub(crate) fn create_cache_dirs(root: &Path) -> Result<(), Error> {
+    for dir in [blob_dir(root), cache_temp_dir(root)] {
+        fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+    }
+    Ok(())
+}
 
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     root: PathBuf,
+    /// kiln's cache rather than an OCI layout: lookups mark what they find as used, and
+    /// temporary files live in [`cache_temp_dir`].
+    cache: bool,
 }
 
 impl BlobStore {
     /// Opens (creating if needed) the store rooted at `root`.
     pub fn open(root: &Path) -> Result<Self, Error> {
-        let blobs = root.join("blobs").join("sha256");
-        fs::create_dir_all(&blobs).map_err(io_error(&blobs))?;
+        Self::open_with(root, false)
+    }
+
+    /// Opens kiln's cache store: every blob a lookup finds is marked as used, so that a
+    /// trim evicts the least recently used first.
+    pub fn open_cache(root: &Path) -> Result<Self, Error> {
+        Self::open_with(root, true)
+    }
+
+    fn open_with(root: &Path, cache: bool) -> Result<Self, Error> {
+        if cache {
+            create_cache_dirs(root)?;
+        } else {
+            let blobs = blob_dir(root);
+            fs::create_dir_all(&blobs).map_err(io_error(&blobs))?;
+        }
         Ok(BlobStore {
             root: root.to_owned(),
+            cache,
         })
     }
 
@@ -34,25 +74,56 @@ impl BlobStore {
     }
 
     pub fn path(&self, digest: &Digest) -> PathBuf {
-        self.root.join("blobs").join("sha256").join(digest.hex())
+        blob_dir(&self.root).join(digest.hex())
+    }
+
+    /// The metadata of a stored blob, marking it used.
+    fn find(&self, digest: &Digest) -> Option<Metadata> {
+        let path = self.path(digest);
+        let meta = fs::metadata(&path).ok().filter(Metadata::is_file)?;
+        if self.cache
+            && let Ok(modified) = meta.modified()
+        {
+            cache_gc::mark_used_at(&path, modified);
+        }
+        Some(meta)
     }
 
     pub fn contains(&self, digest: &Digest) -> bool {
-        self.path(digest).is_file()
+        self.find(digest).is_some()
+    }
+
+    /// The size of a stored blob, if the store holds it.
+    pub fn size(&self, digest: &Digest) -> Option<u64> {
+        self.find(digest).map(|meta| meta.len())
     }
 
     /// A temporary file inside the store, to be filled and then passed to [`Self::commit`].
     pub fn temp_file(&self) -> Result<NamedTempFile, Error> {
-        let dir = self.root.join("blobs").join("sha256");
+        let dir = if self.cache {
+            cache_temp_dir(&self.root)
+        } else {
+            blob_dir(&self.root)
+        };
         tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(&dir)
             .map_err(io_error(&dir))
     }
 
-    /// Moves a finished temporary file into place under `digest`.
+    /// Moves a finished temporary file into place under `digest`. A blob already stored
+    /// with the same size is kept (same digest, same bytes): replacing it would only cut
+    /// the hard links outputs share with it.
     pub fn commit(&self, temp: NamedTempFile, digest: &Digest) -> Result<PathBuf, Error> {
         let path = self.path(digest);
+        let size = temp
+            .as_file()
+            .metadata()
+            .map_err(io_error(temp.path()))?
+            .len();
+        if self.size(digest) == Some(size) {
+            return Ok(path);
+        }
         temp.persist(&path).map_err(|e| Error::Io {
             path: path.clone(),
             source: e.error,
@@ -92,11 +163,14 @@ impl BlobStore {
     /// Copies a blob of another store into this one (a hard link when on the same file
     /// system; blobs are immutable, so sharing the inode is safe).
     pub fn import_from(&self, other: &BlobStore, digest: &Digest) -> Result<(), Error> {
-        let dest = self.path(digest);
-        if dest.is_file() {
+        if self.contains(digest) {
             return Ok(());
         }
+        let dest = self.path(digest);
         let src = other.path(digest);
+        if other.cache {
+            cache_gc::mark_used(&src);
+        }
         if fs::hard_link(&src, &dest).is_ok() {
             return Ok(());
         }
@@ -106,7 +180,15 @@ impl BlobStore {
 
     pub fn read(&self, digest: &Digest) -> Result<Vec<u8>, Error> {
         let path = self.path(digest);
-        let bytes = fs::read(&path).map_err(io_error(&path))?;
+        let mut file = File::open(&path).map_err(io_error(&path))?;
+        let meta = file.metadata().map_err(io_error(&path))?;
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut bytes).map_err(io_error(&path))?;
+        if self.cache
+            && let Ok(modified) = meta.modified()
+        {
+            cache_gc::mark_file_used(&file, modified);
+        }
         let actual = Digest::of(&bytes);
         if &actual != digest {
             return Err(Error::DigestMismatch {

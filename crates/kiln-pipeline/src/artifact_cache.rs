@@ -7,9 +7,9 @@
 //! the dependency files plus go.mod, go.sum, go.work, .ko.yaml and the kodata tree (Skaffold
 //! watches only `**/*.go` by default), and the git HEAD and dirty state Go stamps into the
 //! binary. Entries are written atomically and checked when read: a corrupt entry or a
-//! missing blob is a miss, never an error.
+//! missing blob (a cache trim evicts files one by one) is a miss, never an error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use kiln_core::{Digest, Platform};
@@ -137,6 +137,11 @@ struct Entry {
     top: Descriptor,
     index: Option<Digest>,
     images: Vec<CachedImage>,
+    /// The layers the store held when the entry was written: kiln's own (kodata, binary)
+    /// and any base layers it had. A hit needs them all, since only a build makes kiln's
+    /// layers again; a registry base's layers need not be held (outputs fetch them), and a
+    /// layout's or the built-in base's are stored again before the lookup.
+    held: Vec<Digest>,
     sboms: Option<Sboms>,
 }
 
@@ -162,10 +167,13 @@ impl ArtifactCache {
         }
     }
 
-    /// The cached result for `key`, if its entry parses and every document it names is in
-    /// the store with the right digest (base layers may live only in a registry).
+    /// The cached result for `key`, if its entry parses, every document it names is in
+    /// the store with the right digest, and so is every layer it held.
     pub fn get(&self, key: &Digest) -> Option<Cached> {
         let entry: Entry = self.entries.get(key)?;
+        if !entry.held.iter().all(|digest| self.store.contains(digest)) {
+            return None;
+        }
         let blob = |digest: &Digest| {
             let bytes = self.store.read(digest).ok()?;
             Some(Blob {
@@ -231,6 +239,15 @@ impl ArtifactCache {
                     config_media_type: i.config_media_type.clone(),
                     layers: i.layers.clone(),
                 })
+                .collect(),
+            held: images
+                .iter()
+                .flat_map(|i| &i.layers)
+                .map(|l| &l.digest)
+                .filter(|d| self.store.contains(d))
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
                 .collect(),
         };
         Ok(self.entries.put(key, &entry)?)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kiln_gobuild::Toolchain;
 use kiln_image::{BlobStore, Descriptor};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::Error;
 use crate::events::EventSink;
@@ -25,7 +25,8 @@ pub struct Context {
     pub process_env: std::collections::BTreeMap<String, String>,
     /// `--cache-artifacts`: reuse unchanged artifacts without building them.
     pub artifact_cache: bool,
-    builtin_base: OnceCell<Descriptor>,
+    /// The built-in base once written into the store.
+    builtin_base: Mutex<Option<Descriptor>>,
 }
 
 impl Context {
@@ -35,7 +36,7 @@ impl Context {
         jobs: usize,
         events: EventSink,
     ) -> Result<Self, Error> {
-        let store = BlobStore::open(cache_dir)?;
+        let store = BlobStore::open_cache(cache_dir)?;
         Ok(Context {
             toolchain,
             cache_dir: cache_dir.to_owned(),
@@ -45,7 +46,7 @@ impl Context {
             registry: None,
             process_env: Default::default(),
             artifact_cache: false,
-            builtin_base: OnceCell::new(),
+            builtin_base: Mutex::new(None),
         })
     }
 
@@ -72,31 +73,32 @@ impl Context {
     }
 
     /// The stable path of one artifact's binary for one platform. Keeping it stable lets
-    /// `go build` skip the link step when nothing changed.
+    /// `go build` skip the link step when nothing changed; it then leaves the file as it
+    /// was, so asking for the path marks the binary used, for the cache's trims.
     pub fn binary_path(&self, go_dir: &Path, import_path: &str, platform_slug: &str) -> PathBuf {
         let key = kiln_core::Digest::of(format!("{}\0{import_path}", go_dir.display()).as_bytes());
-        self.cache_dir
+        let path = self
+            .cache_dir
             .join("bin")
             .join(&key.hex()[..16])
             .join(platform_slug)
-            .join("out")
+            .join("out");
+        kiln_image::cache_gc::mark_used(&path);
+        path
     }
 
-    /// The built-in base, written into the cache store once per process.
+    /// The built-in base, written into the cache store once per process, and again if a
+    /// trim between two builds (`kiln dev`) evicted any of its blobs.
     pub async fn builtin_base(&self) -> Result<Descriptor, Error> {
-        self.builtin_base
-            .get_or_try_init(|| {
-                let store = self.store.clone();
-                async move {
-                    tokio::task::spawn_blocking(move || {
-                        kiln_image::builtin::write_builtin_base(&store)
-                    })
-                    .await
-                    .map_err(Error::from)?
-                    .map_err(Error::from)
-                }
-            })
-            .await
-            .cloned()
+        let mut written = self.builtin_base.lock().await;
+        let store = self.store.clone();
+        let known = written.clone();
+        let top = tokio::task::spawn_blocking(move || match known {
+            Some(top) if kiln_image::builtin::is_stored(&store, &top) => Ok(top),
+            _ => kiln_image::builtin::write_builtin_base(&store),
+        })
+        .await??;
+        *written = Some(top.clone());
+        Ok(top)
     }
 }

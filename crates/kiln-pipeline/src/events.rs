@@ -42,6 +42,14 @@ pub enum Event {
         image: String,
         reference: String,
     },
+    /// The cache was over its bound at the end of a build: `removed` least recently used
+    /// files (`freed` bytes) went, and it now holds `bytes` of `max_size`.
+    CacheTrimmed {
+        removed: u64,
+        freed: u64,
+        bytes: u64,
+        max_size: u64,
+    },
     Warning(String),
 }
 

@@ -43,8 +43,15 @@ pub enum Command {
     Cache(CacheCommand),
 }
 
+/// The cache is bounded by KILN_CACHE_MAX_SIZE (default 10GiB; e.g. 500MB, 10GiB, or
+/// bytes): builds evict its least recently used files when they leave it over the bound.
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
+    /// Show what the cache holds, per kind of entry, and its bound.
+    Size,
+    /// Evict least recently used files now, if the cache is over its bound (waits for
+    /// running builds).
+    Trim,
     /// Remove everything kiln cached: layers, images, base manifests, binaries.
     Prune,
 }

@@ -32,6 +32,21 @@ pub fn error(err: &anyhow::Error) {
     eprintln!("{text}");
 }
 
+/// A byte count for people: `532 B`, `14.2 MB`, `10.7 GB` (powers of 1000).
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// Where progress goes: bars on a terminal, plain lines otherwise. Shared by the
 /// pipeline's and the registry client's event sinks so that lines never tear the bars.
 pub struct Progress {
@@ -119,6 +134,17 @@ impl Progress {
                 }
                 Event::ImageAssembled { image, digest } => format!("{image}: image {digest}"),
                 Event::Published { image, reference } => format!("{image}: published {reference}"),
+                Event::CacheTrimmed {
+                    removed,
+                    freed,
+                    bytes,
+                    max_size,
+                } => format!(
+                    "cache: removed {removed} least recently used files ({}); it holds {} of its {} bound",
+                    size(freed),
+                    size(bytes),
+                    size(max_size)
+                ),
             };
             this.line(&line);
         })

@@ -12,7 +12,7 @@ use kiln_pipeline::planner::{PlanOptions, plan_artifacts};
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::{ArtifactPlan, Context, Event};
 
-use super::{ContextSettings, build_context, now_unix, process_env};
+use super::{ContextSettings, build_context, cache, now_unix, process_env};
 use crate::cli::BuildArgs;
 use crate::printer;
 
@@ -143,7 +143,10 @@ impl Session {
     }
 
     pub async fn build(&self, plans: &[ArtifactPlan]) -> anyhow::Result<Vec<BuildOutput>> {
-        build_all(&self.ctx, plans, &self.args, self.push, self.concurrency).await
+        let lease = cache::begin_build(&self.ctx, &self.options.env).await?;
+        let outputs = build_all(&self.ctx, plans, &self.args, self.push, self.concurrency).await?;
+        lease.finish(&self.ctx).await;
+        Ok(outputs)
     }
 
     /// Writes --file-output and prints the references (or the --output/-q rendering).

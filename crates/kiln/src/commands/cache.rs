@@ -1,41 +1,158 @@
-//! `kiln cache prune`.
+//! `kiln cache size|trim|prune`, and the hold every build keeps on the cache. The policy
+//! (bound, least recently used first, locking) is `kiln_image::cache_gc`'s.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
+use kiln_image::cache_gc::{self, KEEP_BEFORE_LEASE, Lease, MAX_SIZE_VAR, Outcome};
+use kiln_pipeline::{Context, Event};
 
-use crate::printer;
+use super::cache_dir;
+use crate::cli::CacheCommand;
+use crate::printer::{self, size};
 
-/// What kiln creates in its cache directory; nothing else there is touched, so a
-/// mistyped KILN_CACHE cannot empty an unrelated directory.
-const CACHE_ENTRIES: &[&str] = &["blobs", "layers", "artifacts", "memo", "bin"];
-
-pub fn prune(cache: &Path) -> anyhow::Result<()> {
-    let mut freed = 0u64;
-    for entry in CACHE_ENTRIES {
-        let path = cache.join(entry);
-        if path.exists() {
-            freed += size(&path);
-            std::fs::remove_dir_all(&path)
-                .with_context(|| format!("removing {}", path.display()))?;
-        }
+pub fn run(command: CacheCommand, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    let cache = cache_dir(env);
+    match command {
+        CacheCommand::Size => report_size(&cache, max_size(env)?),
+        CacheCommand::Trim => trim(&cache, max_size(env)?),
+        CacheCommand::Prune => prune(&cache),
     }
-    printer::info(&format!(
-        "removed {} MB from {}",
-        freed / 1_000_000,
-        cache.display()
+}
+
+/// The bound from `KILN_CACHE_MAX_SIZE`.
+pub fn max_size(env: &BTreeMap<String, String>) -> anyhow::Result<u64> {
+    Ok(cache_gc::max_size(
+        env.get(MAX_SIZE_VAR).map(String::as_str),
+    )?)
+}
+
+fn waiting() {
+    printer::info("waiting for other kiln builds to finish with the cache");
+}
+
+/// What each area holds, like `du`: on stdout, as it is the command's answer.
+fn report_size(cache: &Path, max_size: u64) -> anyhow::Result<()> {
+    let usage = cache_gc::usage(cache).with_context(|| format!("reading {}", cache.display()))?;
+    let files = |n: u64| format!("{n} file{}", if n == 1 { "" } else { "s" });
+    for area in &usage.areas {
+        printer::stdout_line(&format!(
+            "{:<10} {:>9}  {}",
+            area.name,
+            size(area.bytes),
+            files(area.files)
+        ));
+    }
+    printer::stdout_line(&format!(
+        "{:<10} {:>9}  {}  ({} bytes in {}; bound {}, {MAX_SIZE_VAR})",
+        "total",
+        size(usage.bytes),
+        files(usage.files),
+        usage.bytes,
+        cache.display(),
+        size(max_size),
     ));
     Ok(())
 }
 
-fn size(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
+fn trim(cache: &Path, max_size: u64) -> anyhow::Result<()> {
+    let trim = cache_gc::trim(cache, max_size, &mut waiting)
+        .with_context(|| format!("trimming {}", cache.display()))?;
+    printer::info(&format!(
+        "removed {} files ({}) from {}; it holds {} of its {} bound",
+        trim.removed,
+        size(trim.freed),
+        cache.display(),
+        size(trim.bytes),
+        size(max_size)
+    ));
+    Ok(())
+}
+
+fn prune(cache: &Path) -> anyhow::Result<()> {
+    let freed = cache_gc::prune(cache, &mut waiting)
+        .with_context(|| format!("emptying {}", cache.display()))?;
+    printer::info(&format!("removed {} from {}", size(freed), cache.display()));
+    Ok(())
+}
+
+/// A build's hold on the cache, from before its first lookup until its outputs are written:
+/// no other kiln process evicts anything meanwhile. Ending it trims the cache if it is over
+/// its bound. Dropping it (a failed or interrupted build) only releases the hold.
+pub struct BuildLease {
+    lease: Option<Lease>,
+    started: SystemTime,
+    max_size: u64,
+    cache: PathBuf,
+}
+
+/// Takes the hold for a build with `ctx` (waiting for a running trim, if any). A bad
+/// `KILN_CACHE_MAX_SIZE` stops the build here, before anything is built.
+pub async fn begin_build(
+    ctx: &Context,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<BuildLease> {
+    let max_size = max_size(env)?;
+    let cache = ctx.cache_dir.clone();
+    let started = SystemTime::now();
+    let lease = tokio::task::spawn_blocking({
+        let cache = cache.clone();
+        move || Lease::acquire(&cache)
+    })
+    .await?;
+    let lease = match lease {
+        Ok(lease) => Some(lease),
+        // Caches never decide whether a build works: without the lock (a file system
+        // without `flock`), build anyway; no trim can take the lock either.
+        Err(e) => {
+            ctx.events.as_ref()(Event::Warning(format!(
+                "cannot lock the cache, so it will not be trimmed: {e}"
+            )));
+            None
+        }
     };
-    if !meta.is_dir() {
-        return meta.len();
+    Ok(BuildLease {
+        lease,
+        started,
+        max_size,
+        cache,
+    })
+}
+
+impl BuildLease {
+    /// Releases the hold and trims the cache if it is over its bound, keeping everything
+    /// this build used. Problems are warnings: the build itself succeeded.
+    pub async fn finish(self, ctx: &Context) {
+        let Some(lease) = self.lease else { return };
+        drop(lease);
+        let keep_since = self
+            .started
+            .checked_sub(KEEP_BEFORE_LEASE)
+            .unwrap_or(UNIX_EPOCH);
+        let (cache, max_size) = (self.cache, self.max_size);
+        let outcome = tokio::task::spawn_blocking({
+            let cache = cache.clone();
+            move || cache_gc::trim_after_build(&cache, max_size, keep_since)
+        })
+        .await;
+        let event = match outcome {
+            Ok(Ok(Outcome::Trimmed(trim))) if trim.removed == 0 => Event::Warning(format!(
+                "the cache holds {}, over its {} bound ({MAX_SIZE_VAR}), but this build used all of it",
+                size(trim.bytes),
+                size(max_size)
+            )),
+            Ok(Ok(Outcome::Trimmed(trim))) => Event::CacheTrimmed {
+                removed: trim.removed,
+                freed: trim.freed,
+                bytes: trim.bytes,
+                max_size,
+            },
+            Ok(Ok(Outcome::Within { .. } | Outcome::Busy { .. })) => return,
+            Ok(Err(e)) => Event::Warning(format!("trimming the cache {}: {e}", cache.display())),
+            Err(e) => Event::Warning(format!("trimming the cache {}: {e}", cache.display())),
+        };
+        ctx.events.as_ref()(event);
     }
-    std::fs::read_dir(path)
-        .map(|entries| entries.flatten().map(|e| size(&e.path())).sum())
-        .unwrap_or(0)
 }

@@ -14,7 +14,7 @@ use kiln_pipeline::planner::PlanOptions;
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
-use super::{ContextSettings, build_context, now_unix, process_env};
+use super::{ContextSettings, build_context, cache, now_unix, process_env};
 use crate::cli::{KoBuildArgs, KoBuildOptions, KoPublishArgs};
 use crate::printer;
 
@@ -113,6 +113,7 @@ impl KoSession {
                 plans.len()
             );
         }
+        let lease = cache::begin_build(&self.ctx, &self.options.common.env).await?;
         let built = kiln_pipeline::schedule::build_all(&self.ctx, plans, None).await?;
         let mut refs_file = self
             .publish
@@ -137,6 +138,7 @@ impl KoSession {
             }
             references.push(reference);
         }
+        lease.finish(&self.ctx).await;
         Ok(references)
     }
 

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use kiln_pipeline::Context;
 use kiln_registry::{Client, ClientOptions, Env};
 
-use crate::cli::{CacheCommand, Command, KoCommand};
+use crate::cli::{Command, KoCommand};
 use crate::printer;
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
@@ -20,7 +20,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Build(args) => build::run(*args).await,
         Command::Dev(args) => dev::run(*args).await,
         Command::Ko(KoCommand::Build(args)) => ko::build(*args).await,
-        Command::Cache(CacheCommand::Prune) => cache::prune(&cache_dir(&process_env())),
+        Command::Cache(command) => cache::run(command, &process_env()),
     }
 }
 
