@@ -7,7 +7,7 @@
 //! Needs Go on PATH, `pyspdxtools` (`scripts/ensure-spdx-tools.sh`), and for the registry
 //! test docker-registry and skopeo — `scripts/test.sh` installs all of them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 

@@ -34,6 +34,12 @@ pub enum Command {
     /// Build, then watch every artifact's sources and rebuild what changed (no cluster
     /// needed: images go to the registry or the OCI layout on each change).
     Dev(Box<BuildArgs>),
+    /// Build for debugging as `skaffold debug` does (optimizations and trimpath off, one
+    /// platform) and rewrite the manifests for Delve: applied to the cluster when one is
+    /// reachable, written to --render-output when asked.
+    Debug(Box<DebugArgs>),
+    /// Render the config's Kubernetes manifests with the built images (Skaffold's render).
+    Render(Box<RenderArgs>),
     /// ko's command line: `kiln ko build`, `kiln ko resolve`, with ko's flags, `.ko.yaml`
     /// and `KO_DOCKER_REPO` (kiln also answers to these when run as `ko`).
     #[command(subcommand)]
@@ -85,6 +91,89 @@ pub struct ConfigArgs {
     /// (Also `SKAFFOLD_DEFAULT_REPO`, then `default-repo` in ~/.skaffold/config.)
     #[arg(short = 'd', long = "default-repo")]
     pub default_repo: Option<String>,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct DebugArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+
+    /// Write the manifests, rewritten for Delve, to this file.
+    #[arg(long = "render-output", value_name = "FILE")]
+    pub render_output: Option<PathBuf>,
+}
+
+/// Where `kiln render` takes image references from (Skaffold's `--digest-source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DigestSource {
+    /// Build (and push) the images, and use the built digests.
+    Local,
+    /// Build nothing: look up the digest of each image's tag in its registry.
+    Remote,
+    /// Build nothing: use `image:tag` from the tag policy.
+    Tag,
+    /// Build nothing, change nothing: the images the manifests name.
+    None,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// Render with the images of this build JSON (`kiln build --file-output`) instead of
+    /// building.
+    #[arg(short = 'a', long = "build-artifacts", value_name = "FILE")]
+    pub build_artifacts: Option<PathBuf>,
+
+    /// Write the rendered manifests to this file instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Where image references come from (default: remote, as Skaffold does without a local
+    /// cluster).
+    #[arg(long = "digest-source", value_enum, default_value = "remote")]
+    pub digest_source: DigestSource,
+
+    /// With --digest-source=local: push the images (see `kiln build --push`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", env = "SKAFFOLD_PUSH")]
+    pub push: Option<bool>,
+
+    /// With --digest-source=local: also write the images into this OCI layout.
+    #[arg(long = "oci-layout-path", value_name = "DIR")]
+    pub oci_layout_path: Option<PathBuf>,
+
+    /// Use this tag instead of the tag policy's.
+    #[arg(short = 't', long)]
+    pub tag: Option<String>,
+
+    /// Target platforms for --digest-source=local.
+    #[arg(long = "platform", value_delimiter = ',', env = "SKAFFOLD_PLATFORM")]
+    pub platforms: Vec<String>,
+
+    /// Registries to reach over plain HTTP or without TLS verification.
+    #[arg(long = "insecure-registry", value_delimiter = ',')]
+    pub insecure_registries: Vec<String>,
+}
+
+impl RenderArgs {
+    /// The build that --digest-source=local runs (and the planning the other sources need).
+    pub fn build_args(&self) -> BuildArgs {
+        BuildArgs {
+            config: self.config.clone(),
+            push: self.push,
+            oci_layout_path: self.oci_layout_path.clone(),
+            tarball: None,
+            file_output: None,
+            tag: self.tag.clone(),
+            platforms: self.platforms.clone(),
+            build_images: Vec::new(),
+            quiet: false,
+            output: None,
+            insecure_registries: self.insecure_registries.clone(),
+            cache_artifacts: true,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Args)]
@@ -150,6 +239,26 @@ pub enum KoCommand {
     /// one reference per line, in argument order.
     #[command(visible_alias = "publish")]
     Build(Box<KoBuildArgs>),
+    /// Build every `ko://` reference in Kubernetes YAML (once each, in parallel) and print
+    /// the YAML with each replaced by the image's digest reference; nothing else changes.
+    Resolve(Box<KoResolveArgs>),
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct KoResolveArgs {
+    /// YAML files or directories to resolve (`-` for standard input); repeatable.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub filenames: Vec<PathBuf>,
+
+    /// Also read the subdirectories of directories given with -f.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+
+    #[command(flatten)]
+    pub publish: KoPublishArgs,
+
+    #[command(flatten)]
+    pub build: KoBuildOptions,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -255,4 +364,34 @@ pub struct KoBuildOptions {
     /// The user the image runs as.
     #[arg(long)]
     pub image_user: Option<String>,
+
+    /// Generate an SBOM for every image and index: `spdx` (SPDX 2.3 JSON, from `go version
+    /// -m` of the binary) or `none`.
+    #[arg(long, value_enum, default_value = "spdx")]
+    pub sbom: SbomFormat,
+
+    /// Also write the SBOMs here, as `<name>-<os>-<arch>.spdx.json` and
+    /// `<name>-index.spdx.json`.
+    #[arg(long, value_name = "DIR")]
+    pub sbom_dir: Option<PathBuf>,
+
+    /// How a pushed image's SBOM is attached: `auto` (an OCI referrer where the registry
+    /// supports them, else a tag), `tag` (ko's `<repo>:sha256-<hex>.sbom`), `referrer`, or
+    /// `none`.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub sbom_attach: SbomAttachChoice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SbomFormat {
+    Spdx,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SbomAttachChoice {
+    Auto,
+    Tag,
+    Referrer,
+    None,
 }

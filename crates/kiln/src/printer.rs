@@ -19,6 +19,12 @@ pub fn stdout_line(line: &str) {
     let _ = writeln!(out, "{line}");
 }
 
+/// Machine output that is a whole text (rendered YAML), written as is.
+pub fn stdout_text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+}
+
 /// A message for the person at the terminal (stderr: stdout stays machine output).
 pub fn info(line: &str) {
     eprintln!("{line}");

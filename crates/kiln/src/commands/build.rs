@@ -10,7 +10,7 @@ use kiln_core::naming::tag_with_digest;
 use kiln_pipeline::output::{BuildOutput, file_output_json};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts};
 use kiln_pipeline::publish::{Destinations, publish};
-use kiln_pipeline::{ArtifactPlan, Context, Event};
+use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
 use super::{ContextSettings, build_context, cache, now_unix, process_env};
 use crate::cli::BuildArgs;
@@ -28,7 +28,8 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
 pub struct Session {
     pub args: BuildArgs,
     pub configs: Vec<kiln_config::Config>,
-    config_dir: PathBuf,
+    /// The skaffold.yaml's directory: artifact contexts and manifests are relative to it.
+    pub config_dir: PathBuf,
     options: PlanOptions,
     pub ctx: Arc<Context>,
     push: bool,
@@ -106,7 +107,8 @@ impl Session {
             platforms: args.platforms.clone(),
             tag: args.tag.clone(),
             env: env.clone(),
-            debug: false,
+            // `skaffold debug`'s build: optimizations and trimpath off, one platform.
+            debug: command == "debug",
             now_unix: now_unix(),
             push,
             only: Vec::new(),
@@ -143,6 +145,19 @@ impl Session {
     }
 
     pub async fn build(&self, plans: &[ArtifactPlan]) -> anyhow::Result<Vec<BuildOutput>> {
+        Ok(self
+            .build_artifacts(plans)
+            .await?
+            .into_iter()
+            .map(|(_, output)| output)
+            .collect())
+    }
+
+    /// [`Session::build`], keeping each built artifact next to its output.
+    pub async fn build_artifacts(
+        &self,
+        plans: &[ArtifactPlan],
+    ) -> anyhow::Result<Vec<(BuiltArtifact, BuildOutput)>> {
         let lease = cache::begin_build(&self.ctx, &self.options.env).await?;
         let outputs = build_all(&self.ctx, plans, &self.args, self.push, self.concurrency).await?;
         lease.finish(&self.ctx).await;
@@ -172,6 +187,18 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// The config's manifests with `builds`' references in their `image` fields.
+    pub fn render(&self, builds: &[kiln_render::Build]) -> anyhow::Result<String> {
+        let (text, unmatched) =
+            kiln_pipeline::manifests::render(&self.config_dir, &self.configs, builds)?;
+        for pattern in unmatched {
+            printer::info(&format!(
+                "manifests.rawYaml `{pattern}` did not match any file"
+            ));
+        }
+        Ok(text)
     }
 
     /// Paths kiln writes to, which must never count as source changes.
@@ -216,7 +243,7 @@ async fn build_all(
     args: &BuildArgs,
     push: bool,
     concurrency: Option<usize>,
-) -> anyhow::Result<Vec<BuildOutput>> {
+) -> anyhow::Result<Vec<(BuiltArtifact, BuildOutput)>> {
     let built = kiln_pipeline::schedule::build_all(ctx, plans, concurrency).await?;
     if args.tarball.is_some() && built.len() > 1 {
         bail!(
@@ -241,11 +268,12 @@ async fn build_all(
             image: artifact.plan.image.clone(),
             reference: reference.clone(),
         });
-        outputs.push(BuildOutput {
+        let output = BuildOutput {
             image_name: artifact.plan.image.clone(),
             tag: reference,
             runtime_type: artifact.plan.runtime_type.clone(),
-        });
+        };
+        outputs.push((artifact, output));
     }
     Ok(outputs)
 }

@@ -4,9 +4,13 @@
 //! (its `go` processes are killed and its temporary files removed as the build is dropped).
 
 use kiln_pipeline::ArtifactPlan;
+use kiln_pipeline::deploy::Kubectl;
+use kiln_pipeline::output::BuildOutput;
 use kiln_pipeline::watch::{Watcher, affected};
+use kiln_render::Build;
 
 use super::build::Session;
+use super::deploy;
 use crate::cli::BuildArgs;
 use crate::printer;
 
@@ -15,7 +19,8 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
         std::fs::canonicalize(&args.config.filename).unwrap_or(args.config.filename.clone());
     let mut session = Session::start(args.clone(), "dev").await?;
     let mut plans = session.plan(&session.args.build_images).await?;
-    if !round(&session, &plans).await {
+    let mut deployed = Deployed::new(&session).await;
+    if !round(&session, &plans, &mut deployed).await {
         return Ok(());
     }
     let mut watcher = Watcher::new(&session.watch_roots(&plans))?;
@@ -31,6 +36,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
             match reload(&args).await {
                 Ok((new_session, new_plans)) => {
                     (session, plans) = (new_session, new_plans);
+                    deployed.kubectl = deploy::deployer(&session).await;
                     plans.clone()
                 }
                 Err(e) => {
@@ -54,7 +60,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
                 }
             }
         };
-        if !round(&session, &to_build).await {
+        if !round(&session, &to_build, &mut deployed).await {
             break;
         }
     }
@@ -68,18 +74,55 @@ async fn reload(args: &BuildArgs) -> anyhow::Result<(Session, Vec<ArtifactPlan>)
     Ok((session, plans))
 }
 
-/// Builds `plans` and reports the result; errors are shown, not fatal. Returns false when
-/// Ctrl-C interrupted the build.
-async fn round(session: &Session, plans: &[ArtifactPlan]) -> bool {
+/// Builds `plans`, reports the result and, with a cluster, deploys the manifests with every
+/// artifact's latest image; errors are shown, not fatal. Returns false when Ctrl-C
+/// interrupted the build.
+async fn round(session: &Session, plans: &[ArtifactPlan], deployed: &mut Deployed) -> bool {
     let result = tokio::select! {
         result = session.build(plans) => result,
         _ = tokio::signal::ctrl_c() => return false,
     };
-    match result.and_then(|outputs| session.report(&outputs)) {
-        Ok(()) => {}
-        Err(e) => printer::error(&e),
+    let outcome = match result {
+        Ok(outputs) => match session.report(&outputs) {
+            Ok(()) => deployed.update(session, outputs).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = outcome {
+        printer::error(&e);
     }
     true
+}
+
+/// The deploy side of the loop: the kubectl deployer (when a cluster answered at start) and
+/// the latest image of every artifact, since a round rebuilds only some of them.
+struct Deployed {
+    kubectl: Option<Kubectl>,
+    latest: Vec<Build>,
+}
+
+impl Deployed {
+    async fn new(session: &Session) -> Self {
+        Deployed {
+            kubectl: deploy::deployer(session).await,
+            latest: Vec::new(),
+        }
+    }
+
+    async fn update(&mut self, session: &Session, outputs: Vec<BuildOutput>) -> anyhow::Result<()> {
+        for output in outputs {
+            self.latest.retain(|b| b.image_name != output.image_name);
+            self.latest.push(Build {
+                image_name: output.image_name,
+                tag: output.tag,
+            });
+        }
+        let Some(kubectl) = &self.kubectl else {
+            return Ok(());
+        };
+        deploy::apply(kubectl, &session.render(&self.latest)?).await
+    }
 }
 
 /// Replaces the plans of rebuilt artifacts, so later changes are matched against them.

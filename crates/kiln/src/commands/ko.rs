@@ -2,8 +2,9 @@
 //! the printed references follow ko (pkg/commands, pkg/publish); the order of the printed
 //! references follows the arguments (ko's comes from a Go map, so it is random).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
@@ -12,10 +13,14 @@ use kiln_core::{Digest, Reference};
 use kiln_pipeline::ko_planner::{KoOptions, plan_ko_builds};
 use kiln_pipeline::planner::PlanOptions;
 use kiln_pipeline::publish::{Destinations, publish};
+use kiln_pipeline::remote::attach_sboms;
+use kiln_pipeline::sbom::{SbomAttach, write_sbom_dir};
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
 use super::{ContextSettings, build_context, cache, now_unix, process_env};
-use crate::cli::{KoBuildArgs, KoBuildOptions, KoPublishArgs};
+use crate::cli::{
+    KoBuildArgs, KoBuildOptions, KoPublishArgs, KoResolveArgs, SbomAttachChoice, SbomFormat,
+};
 use crate::printer;
 
 pub async fn build(args: KoBuildArgs) -> anyhow::Result<()> {
@@ -27,10 +32,107 @@ pub async fn build(args: KoBuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `kiln ko resolve`: every `ko://` reference in the inputs is built once and replaced by
+/// its published reference; the YAML is printed file by file, `---` between files.
+pub async fn resolve(args: KoResolveArgs) -> anyhow::Result<()> {
+    let inputs = read_inputs(&args.filenames, args.recursive)?;
+    let mut references: Vec<String> = Vec::new();
+    let mut found_in: HashMap<String, String> = HashMap::new();
+    for (name, text) in &inputs {
+        for reference in kiln_render::find_ko_references(text).with_context(|| name.clone())? {
+            found_in
+                .entry(reference.clone())
+                .or_insert_with(|| name.clone());
+            if !references.contains(&reference) {
+                references.push(reference);
+            }
+        }
+    }
+    let session = KoSession::start(&args.publish, &args.build).await?;
+    let mut plans = Vec::new();
+    for reference in &references {
+        let plan = session
+            .plan(std::slice::from_ref(reference))
+            .await
+            .with_context(|| format!("{}: `{reference}`", found_in[reference]))?;
+        plans.extend(plan);
+    }
+    let published = session.build(&plans).await?;
+    let replacements: HashMap<String, String> = references.into_iter().zip(published).collect();
+    let mut out = String::new();
+    for (position, (name, text)) in inputs.iter().enumerate() {
+        if position > 0 && !out.ends_with("---\n") {
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str("---\n");
+        }
+        out.push_str(
+            &kiln_render::replace_scalars(text, &replacements).with_context(|| name.clone())?,
+        );
+    }
+    printer::stdout_text(&out);
+    Ok(())
+}
+
+/// The YAML inputs of `-f`, as (name for messages, content), in order: `-` is standard
+/// input; a directory gives its `.yaml`, `.yml` and `.json` files (sorted; subdirectories
+/// with -R), as ko reads them.
+fn read_inputs(filenames: &[PathBuf], recursive: bool) -> anyhow::Result<Vec<(String, String)>> {
+    let mut inputs = Vec::new();
+    for path in filenames {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("reading standard input")?;
+            inputs.push(("<stdin>".to_owned(), text));
+        } else if path.is_dir() {
+            for file in yaml_files(path, recursive)? {
+                inputs.push(read_input(&file)?);
+            }
+        } else {
+            inputs.push(read_input(path)?);
+        }
+    }
+    Ok(inputs)
+}
+
+fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {} (given with -f)", path.display()))?;
+    Ok((path.display().to_string(), text))
+}
+
+fn yaml_files(dir: &Path, recursive: bool) -> anyhow::Result<Vec<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    entries.sort();
+    let mut files = Vec::new();
+    for entry in entries {
+        if entry.is_dir() {
+            if recursive {
+                files.extend(yaml_files(&entry, true)?);
+            }
+        } else if entry
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        {
+            files.push(entry);
+        }
+    }
+    Ok(files)
+}
+
 /// One `kiln ko` run: the publishing choices and the build context, checked before any
 /// build starts.
 pub struct KoSession {
     publish: KoPublishArgs,
+    sbom_dir: Option<PathBuf>,
+    /// How pushed SBOMs are attached; `None` when they are not.
+    sbom_attach: Option<SbomAttach>,
     options: KoOptions,
     destinations: Destinations,
     ctx: Arc<Context>,
@@ -80,7 +182,11 @@ impl KoSession {
             annotations: build.image_annotation.clone(),
             user: build.image_user.clone(),
             disable_optimizations: build.disable_optimizations,
+            sbom: build.sbom == SbomFormat::Spdx,
         };
+        if build.sbom == SbomFormat::None && build.sbom_dir.is_some() {
+            bail!("--sbom-dir needs SBOMs, but --sbom=none turns them off");
+        }
         Ok(KoSession {
             destinations: Destinations {
                 oci_layout: publish.oci_layout_path.clone(),
@@ -88,6 +194,13 @@ impl KoSession {
                 push: publish.push,
             },
             publish: publish.clone(),
+            sbom_dir: build.sbom_dir.clone(),
+            sbom_attach: match (build.sbom, build.sbom_attach) {
+                (SbomFormat::None, _) | (_, SbomAttachChoice::None) => None,
+                (_, SbomAttachChoice::Auto) => Some(SbomAttach::Auto),
+                (_, SbomAttachChoice::Tag) => Some(SbomAttach::Tag),
+                (_, SbomAttachChoice::Referrer) => Some(SbomAttach::Referrer),
+            },
             options,
             ctx: Arc::new(ctx),
         })
@@ -126,6 +239,7 @@ impl KoSession {
         let mut references = Vec::new();
         for artifact in &built {
             let digest = publish(&self.ctx, artifact, &self.destinations).await?;
+            self.publish_sboms(artifact).await?;
             let reference = self.printed_reference(&artifact.plan, &digest)?;
             self.ctx.events.as_ref()(Event::Published {
                 image: artifact.plan.image.clone(),
@@ -140,6 +254,42 @@ impl KoSession {
         }
         lease.finish(&self.ctx).await;
         Ok(references)
+    }
+
+    /// Writes the artifact's SBOMs to --sbom-dir and, when pushing, attaches them to the
+    /// pushed images (under `COSIGN_REPOSITORY` when set, as ko does).
+    async fn publish_sboms(&self, artifact: &BuiltArtifact) -> anyhow::Result<()> {
+        if artifact.sboms.is_none() {
+            return Ok(());
+        }
+        if let Some(dir) = &self.sbom_dir {
+            write_sbom_dir(&self.ctx.store, dir, artifact)
+                .with_context(|| format!("writing SBOMs to {}", dir.display()))?;
+        }
+        let Some(mode) = self.sbom_attach.filter(|_| self.destinations.push) else {
+            return Ok(());
+        };
+        let repository = self
+            .options
+            .common
+            .env
+            .get("COSIGN_REPOSITORY")
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&artifact.plan.repository);
+        let target: Reference = repository
+            .parse()
+            .with_context(|| format!("SBOM repository `{repository}`"))?;
+        let client = self.ctx.registry("attaching SBOMs")?;
+        for location in attach_sboms(client, &self.ctx.store, &target, artifact, mode)
+            .await
+            .with_context(|| format!("attaching the SBOM of {}", artifact.plan.image))?
+        {
+            printer::info(&format!(
+                "{}: published SBOM {location}",
+                artifact.plan.image
+            ));
+        }
+        Ok(())
     }
 
     /// ko reports the reference of the last publisher in its chain (layout, tarball,

@@ -2,8 +2,11 @@
 
 mod build;
 mod cache;
+mod debug;
+mod deploy;
 mod dev;
 mod ko;
+mod render;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,7 +22,10 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Build(args) => build::run(*args).await,
         Command::Dev(args) => dev::run(*args).await,
+        Command::Debug(args) => debug::run(*args).await,
+        Command::Render(args) => render::run(*args).await,
         Command::Ko(KoCommand::Build(args)) => ko::build(*args).await,
+        Command::Ko(KoCommand::Resolve(args)) => ko::resolve(*args).await,
         Command::Cache(command) => cache::run(command, &process_env()),
     }
 }

@@ -71,6 +71,11 @@ fn dev_loop_rebuilds_survives_compile_errors_and_stops_on_ctrl_c() {
     let stderr = lines(child.stderr.take().unwrap());
     let is_ref = |l: &str| l.starts_with("beta:v1.2.3@sha256:");
     let first = wait_for(&stdout, "the first image", is_ref);
+    // The fixture has manifests and kubectl is the default deployer, but without a cluster
+    // (no kubeconfig here) the loop only builds, and says so.
+    wait_for(&stderr, "the no-cluster note", |l| {
+        l.contains("no Kubernetes cluster reachable") && l.contains("building only")
+    });
     wait_for(&stderr, "the watcher", |l| {
         l.contains("watching for changes")
     });
@@ -134,4 +139,82 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Needs a Kubernetes cluster in kubectl's current context; without one (as on CI here) it
+/// has nothing to check and returns, as the issue allows.
+#[test]
+fn dev_applies_the_manifests_with_the_new_image_when_a_cluster_is_reachable() {
+    let reachable = Command::new("kubectl")
+        .args(["version", "--request-timeout=5s"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !reachable {
+        return;
+    }
+    let kubeconfig = std::env::var_os("KUBECONFIG").unwrap_or_else(|| {
+        std::path::Path::new(&std::env::var_os("HOME").unwrap())
+            .join(".kube/config")
+            .into()
+    });
+    let project = Project::new("multi");
+    let namespace = format!("kiln-test-{}", std::process::id());
+    let kubectl = |args: &[&str]| {
+        Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        kubectl(&["create", "namespace", &namespace])
+            .status
+            .success()
+    );
+    project.edit(
+        "skaffold.yaml",
+        "profiles:",
+        &format!("deploy:\n  kubectl:\n    defaultNamespace: {namespace}\nprofiles:"),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "dev",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "alpha",
+        ])
+        .current_dir(project.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", project.cache.path())
+        .env("KUBECONFIG", &kubeconfig)
+        .env("KILN_CACHE", project.cache.path().join("kiln"))
+        .env("GOCACHE", std::env::temp_dir().join("kiln-tests-gocache"))
+        .env("RELEASE", "v1.2.3")
+        .env("TEAM", "core")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines(child.stderr.take().unwrap());
+    let reference = wait_for(&stdout, "the image", |l| l.starts_with("alpha:"));
+    wait_for(&stderr, "kubectl's report", |l| {
+        l.contains("deployment.apps/alpha")
+    });
+    let deployed = kubectl(&[
+        "get",
+        "deployment",
+        "alpha",
+        "-n",
+        &namespace,
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    kubectl(&["delete", "namespace", &namespace, "--wait=false"]);
+    assert_eq!(String::from_utf8_lossy(&deployed.stdout), reference);
 }

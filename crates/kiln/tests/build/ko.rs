@@ -363,3 +363,170 @@ fn run_as_ko_it_takes_kos_command_line_and_prints_what_ko_prints_without_a_push(
         "{printed}"
     );
 }
+
+#[test]
+fn resolve_builds_each_ko_reference_once_and_changes_nothing_else() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = kosample();
+    let repo = format!("{}/ko", registry.host());
+    // other's ldflags stamp {{.Date}}: a fixed epoch makes both runs give one digest.
+    let env = [
+        ("KO_DOCKER_REPO", repo.as_str()),
+        ("SOURCE_DATE_EPOCH", "1700000000"),
+    ];
+    let out = project.kiln(&["ko", "resolve", "-B", "-f", "config"], &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let resolved = String::from_utf8(out.stdout).unwrap();
+    // example appears twice and other once: two builds.
+    assert_eq!(stderr.matches("built linux/amd64").count(), 2, "{stderr}");
+    assert!(!resolved.contains("ko://"), "{resolved}");
+
+    let example = format!("{repo}/example@sha256:");
+    let other = format!("{repo}/other@sha256:");
+    let digest_after = |prefix: &str| {
+        let start = resolved.find(prefix).unwrap() + prefix.len() - "sha256:".len();
+        resolved[start..start + 71].to_owned()
+    };
+    let (example_digest, other_digest) = (digest_after(&example), digest_after(&other));
+    assert_eq!(
+        tag_digest(&format!("{repo}/example:latest")),
+        example_digest
+    );
+    assert_eq!(tag_digest(&format!("{repo}/other:latest")), other_digest);
+    // Everything but the references is as written: comments, quoting, flow lists, the
+    // other image, the documents.
+    let source = std::fs::read_to_string(project.path().join("config/app.yaml")).unwrap();
+    let expected = source
+        .replace(
+            "ko://example.org/sample/cmd/example",
+            &format!("{repo}/example@{example_digest}"),
+        )
+        .replace(
+            "ko://example.org/sample/cmd/other",
+            &format!("{repo}/other@{other_digest}"),
+        );
+    assert_eq!(resolved, expected);
+
+    // The same through standard input.
+    let mut child = project.command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_kiln")),
+        &["ko", "resolve", "-B", "-f", "-"],
+        &env,
+    );
+    child.stdin(std::fs::File::open(project.path().join("config/app.yaml")).unwrap());
+    let piped = crate::support::run_ok(&mut child);
+    assert_eq!(piped, expected);
+}
+
+#[test]
+fn resolve_names_the_file_and_the_reference_that_cannot_be_built() {
+    let project = kosample();
+    let manifest = project.path().join("config/bad.yaml");
+    std::fs::write(
+        &manifest,
+        "image: ko://example.org/sample/pkg/lib\nother: docker.io/library/busybox\n",
+    )
+    .unwrap();
+    let out = project.kiln(
+        &["ko", "resolve", "--push=false", "-f", "config/bad.yaml"],
+        &[("KO_DOCKER_REPO", "registry.invalid/x")],
+    );
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("config/bad.yaml") && stderr.contains("ko://example.org/sample/pkg/lib"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not a main package"), "{stderr}");
+}
+
+#[test]
+fn sboms_are_valid_spdx_written_with_kos_names_and_attached_at_kos_tag() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = kosample();
+    let repo = format!("{}/ko", registry.host());
+    let env = [("KO_DOCKER_REPO", repo.as_str())];
+    let sbom_dir = tempfile::tempdir().unwrap();
+    let refs = project.kiln_ok(
+        &[
+            "ko",
+            "build",
+            "-B",
+            "--platform=linux/amd64,linux/arm64",
+            "--sbom-dir",
+            sbom_dir.path().to_str().unwrap(),
+            "./cmd/example",
+        ],
+        &env,
+    );
+    let mut names: Vec<String> = std::fs::read_dir(sbom_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "example-index.spdx.json",
+            "example-linux-amd64.spdx.json",
+            // The base's arm64 image has variant v8, and ko names files by the platform.
+            "example-linux-arm64-v8.spdx.json"
+        ]
+    );
+    for name in &names {
+        kiln_testkit::validate_spdx(&sbom_dir.path().join(name));
+    }
+    let image_sbom: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(sbom_dir.path().join("example-linux-arm64-v8.spdx.json")).unwrap(),
+    )
+    .unwrap();
+    let purls: Vec<&str> = image_sbom["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["externalRefs"].as_array().into_iter().flatten())
+        .filter_map(|r| r["referenceLocator"].as_str())
+        .collect();
+    assert!(
+        purls
+            .iter()
+            .any(|p| p.starts_with("pkg:golang/example.org/sample")),
+        "{purls:?}"
+    );
+
+    // The registry here has no referrers API: the SBOM goes to ko's tag, and its one layer
+    // is the index's document.
+    let digest = digest_of(&refs[0]);
+    let attachment = format!(
+        "{repo}/example:{}.sbom",
+        digest.replace("sha256:", "sha256-")
+    );
+    let manifest = skopeo().inspect_raw(&attachment).unwrap();
+    assert_eq!(manifest["layers"][0]["mediaType"], "text/spdx+json");
+    let index_sbom = std::fs::read(sbom_dir.path().join("example-index.spdx.json")).unwrap();
+    assert_eq!(
+        manifest["layers"][0]["digest"],
+        format!("sha256:{}", sha256_hex(&index_sbom))
+    );
+
+    // --sbom=none: nothing attached.
+    let refs = project.kiln_ok(
+        &[
+            "ko",
+            "build",
+            "-B",
+            "-t",
+            "nosbom",
+            "--sbom=none",
+            "./cmd/other",
+        ],
+        &env,
+    );
+    let attachment = format!(
+        "{repo}/other:{}.sbom",
+        digest_of(&refs[0]).replace("sha256:", "sha256-")
+    );
+    assert!(skopeo().inspect_raw(&attachment).is_err());
+}

@@ -5,8 +5,10 @@
 mod support;
 
 mod cache;
+mod debug;
 mod dev;
 mod errors;
 mod ko;
 mod layout;
 mod push;
+mod render;

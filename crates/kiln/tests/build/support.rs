@@ -60,6 +60,13 @@ impl Project {
 
     /// Runs the kiln binary at `program` (e.g. a symlink to it) like [`Project::kiln`].
     pub fn run_as(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command(program, args, env)
+            .output()
+            .expect("kiln runs")
+    }
+
+    /// The command [`Project::kiln`] runs, to adjust before running (e.g. its stdin).
+    pub fn command(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .current_dir(self.path())
@@ -74,7 +81,7 @@ impl Project {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.output().expect("kiln runs")
+        cmd
     }
 
     /// Replaces `from` (which must be there) with `to` in one of the project's files.

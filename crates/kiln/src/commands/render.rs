@@ -1,0 +1,84 @@
+//! `kiln render`: Skaffold's render for the config's manifests (`manifests.rawYaml`, or
+//! v2's `deploy.kubectl.manifests`): each artifact's `image` fields point at its built
+//! reference. The image references come from a build, a build JSON, or the registry.
+
+use anyhow::{Context as _, bail};
+use kiln_core::Reference;
+use kiln_pipeline::output::read_build_json;
+use kiln_render::Build;
+
+use super::build::Session;
+use crate::cli::{DigestSource, RenderArgs};
+use crate::printer;
+
+pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
+    let session = Session::start(args.build_args(), "render").await?;
+    let builds = builds(&session, &args).await?;
+    let text = session.render(&builds)?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => printer::stdout_text(&text),
+    }
+    Ok(())
+}
+
+/// The reference each artifact renders as, from `--build-artifacts` or `--digest-source`.
+async fn builds(session: &Session, args: &RenderArgs) -> anyhow::Result<Vec<Build>> {
+    if let Some(path) = &args.build_artifacts {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading --build-artifacts {}", path.display()))?;
+        let outputs = read_build_json(&text).with_context(|| {
+            format!(
+                "--build-artifacts {}: not a build JSON (`{{\"builds\":[{{\"imageName\":…,\"tag\":…}}]}}`, as `kiln build --file-output` writes)",
+                path.display()
+            )
+        })?;
+        return Ok(outputs
+            .into_iter()
+            .map(|o| Build {
+                image_name: o.image_name,
+                tag: o.tag,
+            })
+            .collect());
+    }
+    if args.digest_source == DigestSource::None {
+        printer::info("--digest-source=none: the images the manifests name are kept");
+        return Ok(Vec::new());
+    }
+    let plans = session.plan(&[]).await?;
+    if args.digest_source == DigestSource::Local {
+        let outputs = session.build(&plans).await?;
+        return Ok(outputs
+            .into_iter()
+            .map(|o| Build {
+                image_name: o.image_name,
+                tag: o.tag,
+            })
+            .collect());
+    }
+    let mut builds = Vec::new();
+    for plan in plans {
+        let tagged = plan.tagged_name();
+        let tag = if args.digest_source == DigestSource::Remote {
+            let reference: Reference = tagged
+                .parse()
+                .with_context(|| format!("{}: `{tagged}`", plan.image))?;
+            let client = session.ctx.registry("--digest-source=remote")?;
+            match client.head_manifest(&reference).await? {
+                Some(head) => format!("{tagged}@{}", head.digest),
+                None => bail!(
+                    "failed to resolve the digest of {tagged}: does the image exist remotely? Build and push it first, or render with --digest-source=local or --digest-source=tag"
+                ),
+            }
+        } else {
+            tagged
+        };
+        builds.push(Build {
+            image_name: plan.image,
+            tag,
+        });
+    }
+    Ok(builds)
+}

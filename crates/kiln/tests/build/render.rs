@@ -1,0 +1,91 @@
+//! `kiln render`: the config's manifests with the built images, from a build JSON, a build,
+//! the registry or the tag policy, as Skaffold's render gives them.
+
+use kiln_testkit::{Registry, RegistryKind};
+
+use crate::support::Project;
+
+const ENV: &[(&str, &str)] = &[("RELEASE", "v1.2.3"), ("TEAM", "core")];
+
+/// The fixture's manifest with alpha's and beta's images replaced, in Skaffold's output
+/// format (documents trimmed, `---` between them).
+fn expected(alpha: &str, beta: &str) -> String {
+    let source = include_str!("../fixtures/multi/k8s/app.yaml");
+    source
+        .replace("image: alpha\n", &format!("image: {alpha}\n"))
+        .replace("image: beta:old-tag\n", &format!("image: {beta}\n"))
+}
+
+fn render(project: &Project, args: &[&str]) -> String {
+    let mut all = vec!["render"];
+    all.extend_from_slice(args);
+    project.kiln_ok(&all, ENV).join("\n") + "\n"
+}
+
+#[test]
+fn render_replaces_each_artifacts_images_from_every_digest_source() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    let repo = format!("{}/team", registry.host());
+    let refs = project.kiln_ok(
+        &[
+            "build",
+            "--push",
+            "-d",
+            &repo,
+            "--file-output",
+            "build.json",
+        ],
+        ENV,
+    );
+    let (alpha, beta) = (&refs[0], &refs[1]);
+
+    // From the build JSON, without building.
+    let from_file = render(&project, &["--build-artifacts", "build.json"]);
+    assert_eq!(from_file, expected(alpha, beta));
+    // From the registry: the tag policy's tag, resolved to the pushed digest.
+    assert_eq!(render(&project, &["-d", &repo]), expected(alpha, beta));
+    // From a build.
+    let out = project.path().join("rendered.yaml");
+    render(
+        &project,
+        &[
+            "-d",
+            &repo,
+            "--digest-source=local",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        expected(alpha, beta)
+    );
+    // The tag alone, or nothing at all.
+    assert_eq!(
+        render(&project, &["-d", &repo, "--digest-source=tag"]),
+        expected(
+            &format!("{repo}/alpha:v1.2.3"),
+            &format!("{repo}/beta:v1.2.3")
+        )
+    );
+    assert_eq!(
+        render(&project, &["--digest-source=none"]),
+        include_str!("../fixtures/multi/k8s/app.yaml")
+    );
+}
+
+#[test]
+fn render_from_the_registry_fails_when_the_image_was_never_pushed() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    let repo = format!("{}/empty", registry.host());
+    let out = project.kiln(&["render", "-d", &repo], ENV);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{repo}/alpha:v1.2.3")) && stderr.contains("exist remotely"),
+        "{stderr}"
+    );
+}
