@@ -530,3 +530,56 @@ fn sboms_are_valid_spdx_written_with_kos_names_and_attached_at_kos_tag() {
     );
     assert!(skopeo().inspect_raw(&attachment).is_err());
 }
+
+#[test]
+fn image_flags_reach_the_image_and_image_refs_lists_the_index_and_its_images() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = kosample();
+    let repo = format!("{}/ko", registry.host());
+    let refs_file = tempfile::NamedTempFile::new().unwrap();
+    let refs = project.kiln_ok(
+        &[
+            "ko",
+            "build",
+            "-B",
+            "--platform=linux/amd64,linux/arm64",
+            "--image-label=org.example.team=core,org.example.tier=web",
+            "--image-annotation=org.example.owner=ops",
+            "--image-user=1234",
+            "--image-refs",
+            refs_file.path().to_str().unwrap(),
+            "./cmd/example",
+        ],
+        &[("KO_DOCKER_REPO", repo.as_str())],
+    );
+    let name = format!("{repo}/example");
+    let index = skopeo().inspect_raw(&refs[0]).unwrap();
+    let children: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(children.len(), 2);
+    assert_eq!(index["annotations"]["org.example.owner"], "ops");
+
+    // ko's recorder: the index, then every platform image, by digest.
+    let recorded = std::fs::read_to_string(refs_file.path()).unwrap();
+    let mut expected = vec![format!("{name}@{}", digest_of(&refs[0]))];
+    expected.extend(children.iter().map(|d| format!("{name}@{d}")));
+    assert_eq!(recorded.lines().collect::<Vec<_>>(), expected);
+
+    let child = skopeo()
+        .inspect_raw(&format!("{name}@{}", children[0]))
+        .unwrap();
+    assert_eq!(child["annotations"]["org.example.owner"], "ops");
+    let (_dir, layout) = pull(&format!("{name}@{}", children[0]));
+    let manifest = layout.index()["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let config = layout.json(layout.json(&manifest)["config"]["digest"].as_str().unwrap());
+    assert_eq!(config["config"]["User"], "1234");
+    assert_eq!(config["config"]["Labels"]["org.example.team"], "core");
+    assert_eq!(config["config"]["Labels"]["org.example.tier"], "web");
+}
