@@ -10,11 +10,13 @@ use kiln_config::{KoBuild, KoConfig};
 use kiln_core::naming::{KoNaming, ko_image_name, strip_ko_scheme};
 use kiln_core::platform::PlatformRequest;
 use kiln_core::template::render_ko;
-use kiln_gobuild::{Package, Toolchain, reject_toolexec};
+use kiln_gobuild::{Package, Toolchain};
 
 use crate::Error;
-use crate::plan::{ArtifactPlan, GoSettings, MainPackage};
-use crate::planner::{PlanOptions, base_spec, epoch, parse_env, resolve_package, template_data};
+use crate::plan::{ArtifactPlan, MainPackage};
+use crate::planner::{
+    PlanOptions, base_spec, epoch, go_settings, parse_env, resolve_package, template_data,
+};
 
 /// `kiln ko build`'s flags, beyond the run-wide [`PlanOptions`] (environment, time, cache,
 /// `--platform`).
@@ -243,19 +245,12 @@ async fn plan_one(
     // ko seeds LDFLAGS so that `{{.Env.LDFLAGS}}` is never a missing key.
     final_env.entry("LDFLAGS".to_owned()).or_default();
     let source_date_epoch = epoch(&common.env, "SOURCE_DATE_EPOCH")?;
-    let mentions = |needle: &str| {
-        flag_templates
-            .iter()
-            .chain(&ldflag_templates)
-            .any(|t| t.contains(needle))
-    };
     let data = template_data(
         toolchain,
         &go_dir,
         &final_env,
         source_date_epoch.unwrap_or(common.now_unix),
-        mentions(".Git"),
-        mentions("GoEnv"),
+        &[&flag_templates, &ldflag_templates],
     )
     .await?;
     let render = |templates: &[String], field: &str| {
@@ -268,15 +263,13 @@ async fn plan_one(
     };
     let flags = render(&flag_templates, "flags")?;
     let ldflags = render(&ldflag_templates, "ldflags")?;
-    reject_toolexec(&flags, &format!("{import_path}: .ko.yaml flags"))?;
-    if let Some(goflags) = final_env.get("GOFLAGS") {
-        reject_toolexec(std::slice::from_ref(goflags), "GOFLAGS")?;
-    }
-    let mut env = Vec::new();
-    if !final_env.contains_key("CGO_ENABLED") {
-        env.push(("CGO_ENABLED".to_owned(), "0".to_owned()));
-    }
-    env.extend(build_env);
+    let go = go_settings(
+        flags,
+        ldflags,
+        build_env,
+        &final_env,
+        &format!("{import_path}: .ko.yaml flags"),
+    )?;
 
     let (tag, extra_tags) = match options.tags.split_first() {
         Some((first, rest)) => (first.clone(), rest.to_vec()),
@@ -299,11 +292,7 @@ async fn plan_one(
         platforms: platforms.clone(),
         go_dir,
         package,
-        go: GoSettings {
-            env,
-            flags,
-            ldflags,
-        },
+        go,
         labels: key_values(&options.labels, "--image-label")?,
         annotations: key_values(&options.annotations, "--image-annotation")?,
         user: options.user.clone(),

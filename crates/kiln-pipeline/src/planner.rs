@@ -201,19 +201,12 @@ async fn plan_artifact(
         ko_build.map(|b| &b.ldflags),
         &ko_config.default_ldflags,
     );
-    let mentions = |needle: &str| {
-        flag_templates
-            .iter()
-            .chain(&ldflag_templates)
-            .any(|t| t.contains(needle))
-    };
     let template_data = template_data(
         toolchain,
         &go_dir,
         &final_env,
         source_date_epoch.unwrap_or(options.now_unix),
-        mentions(".Git"),
-        mentions("GoEnv"),
+        &[&flag_templates, &ldflag_templates],
     )
     .await?;
     // The artifact's own values get Skaffold's template pass (with ko's variables as kiln's
@@ -236,15 +229,13 @@ async fn plan_artifact(
     };
     let flags = render(&flag_templates, flags_from_artifact, "flags")?;
     let ldflags = render(&ldflag_templates, ldflags_from_artifact, "ldflags")?;
-    reject_toolexec(&flags, &format!("{image}: ko.flags"))?;
-    if let Some(goflags) = final_env.get("GOFLAGS") {
-        reject_toolexec(std::slice::from_ref(goflags), "GOFLAGS")?;
-    }
-    let mut env = Vec::new();
-    if !final_env.contains_key("CGO_ENABLED") {
-        env.push(("CGO_ENABLED".to_owned(), "0".to_owned()));
-    }
-    env.extend(build_env);
+    let go = go_settings(
+        flags,
+        ldflags,
+        build_env,
+        &final_env,
+        &format!("{image}: ko.flags"),
+    )?;
 
     let labels = ko
         .labels
@@ -274,11 +265,7 @@ async fn plan_artifact(
             platforms(config, artifact, &ko_config, options)?
         },
         package,
-        go: GoSettings {
-            env,
-            flags,
-            ldflags,
-        },
+        go,
         labels,
         annotations: BTreeMap::new(),
         user: None,
@@ -313,16 +300,22 @@ fn go_templates(
     }
 }
 
-/// ko's template data. git and `go env` each cost a subprocess, so they only run when a
-/// template mentions them.
+/// ko's template data for `templates`. git and `go env` each cost a subprocess, so they
+/// only run when a template mentions them.
 pub(crate) async fn template_data(
     toolchain: &Toolchain,
     dir: &Path,
     env: &BTreeMap<String, String>,
     build_time_unix: i64,
-    needs_git: bool,
-    needs_go_env: bool,
+    templates: &[&[String]],
 ) -> Result<KoTemplateData, Error> {
+    let mentions = |needle: &str| {
+        templates
+            .iter()
+            .flat_map(|t| t.iter())
+            .any(|t| t.contains(needle))
+    };
+    let (needs_git, needs_go_env) = (mentions(".Git"), mentions("GoEnv"));
     let git = if needs_git {
         kiln_gobuild::git::template_info(dir).await
     } else {
@@ -339,6 +332,32 @@ pub(crate) async fn template_data(
         git,
         build_time_unix,
     ))
+}
+
+/// The Go settings of a build once its flags are rendered: `-toolexec` refused in the
+/// flags (`flags_origin` names them) and in `GOFLAGS`, and `CGO_ENABLED=0` first unless the
+/// environment sets it (ko's `buildEnv` order: its defaults, then the build's env).
+pub(crate) fn go_settings(
+    flags: Vec<String>,
+    ldflags: Vec<String>,
+    build_env: Vec<(String, String)>,
+    final_env: &BTreeMap<String, String>,
+    flags_origin: &str,
+) -> Result<GoSettings, Error> {
+    reject_toolexec(&flags, flags_origin)?;
+    if let Some(goflags) = final_env.get("GOFLAGS") {
+        reject_toolexec(std::slice::from_ref(goflags), "GOFLAGS")?;
+    }
+    let mut env = Vec::new();
+    if !final_env.contains_key("CGO_ENABLED") {
+        env.push(("CGO_ENABLED".to_owned(), "0".to_owned()));
+    }
+    env.extend(build_env);
+    Ok(GoSettings {
+        env,
+        flags,
+        ldflags,
+    })
 }
 
 pub(crate) async fn resolve_package(

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use kiln_testkit::{Registry, RegistryKind};
@@ -504,32 +504,19 @@ fn a_prune_between_two_dev_rounds_costs_only_a_rebuild() {
         }
     }
     let project = Project::new("multi");
-    let mut child = Running(
-        Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .args([
-                "dev",
-                "--push=false",
-                "--oci-layout-path",
-                "out",
-                "-b",
-                "beta",
-                "--platform",
-                "linux/amd64",
-            ])
-            .current_dir(project.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", project.cache.path())
-            .env("KILN_CACHE", project.cache.path().join("kiln"))
-            .env("GOCACHE", std::env::temp_dir().join("kiln-tests-gocache"))
-            .env("GOPROXY", "off")
-            .env("RELEASE", "v1.2.3")
-            .env("TEAM", "core")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = Running(project.spawn_kiln(
+        &[
+            "dev",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "beta",
+            "--platform",
+            "linux/amd64",
+        ],
+        &[("RELEASE", "v1.2.3"), ("TEAM", "core")],
+    ));
     let stdout = lines(child.0.stdout.take().unwrap());
     let stderr = lines(child.0.stderr.take().unwrap());
     let is_ref = |l: &str| l.starts_with("beta:v1.2.3@sha256:");

@@ -3,7 +3,7 @@
 //! temporary files.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -43,8 +43,8 @@ pub(crate) fn wait_for(
 #[test]
 fn dev_loop_rebuilds_survives_compile_errors_and_stops_on_ctrl_c() {
     let project = Project::new("multi");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args([
+    let mut child = project.spawn_kiln(
+        &[
             "dev",
             "--push=false",
             "--oci-layout-path",
@@ -53,20 +53,9 @@ fn dev_loop_rebuilds_survives_compile_errors_and_stops_on_ctrl_c() {
             "beta",
             "--platform",
             "linux/amd64",
-        ])
-        .current_dir(project.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("HOME", project.cache.path())
-        .env("KILN_CACHE", project.cache.path().join("kiln"))
-        .env("GOCACHE", std::env::temp_dir().join("kiln-tests-gocache"))
-        .env("GOPROXY", "off")
-        .env("RELEASE", "v1.2.3")
-        .env("TEAM", "core")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &[("RELEASE", "v1.2.3"), ("TEAM", "core")],
+    );
     let stdout = lines(child.stdout.take().unwrap());
     let stderr = lines(child.stderr.take().unwrap());
     let is_ref = |l: &str| l.starts_with("beta:v1.2.3@sha256:");
@@ -176,28 +165,22 @@ fn dev_applies_the_manifests_with_the_new_image_when_a_cluster_is_reachable() {
         "profiles:",
         &format!("deploy:\n  kubectl:\n    defaultNamespace: {namespace}\nprofiles:"),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args([
+    let kubeconfig_env = kubeconfig.to_string_lossy().into_owned();
+    let mut child = project.spawn_kiln(
+        &[
             "dev",
             "--push=false",
             "--oci-layout-path",
             "out",
             "-b",
             "alpha",
-        ])
-        .current_dir(project.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("HOME", project.cache.path())
-        .env("KUBECONFIG", &kubeconfig)
-        .env("KILN_CACHE", project.cache.path().join("kiln"))
-        .env("GOCACHE", std::env::temp_dir().join("kiln-tests-gocache"))
-        .env("RELEASE", "v1.2.3")
-        .env("TEAM", "core")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &[
+            ("KUBECONFIG", kubeconfig_env.as_str()),
+            ("RELEASE", "v1.2.3"),
+            ("TEAM", "core"),
+        ],
+    );
     let stdout = lines(child.stdout.take().unwrap());
     let stderr = lines(child.stderr.take().unwrap());
     let reference = wait_for(&stdout, "the image", |l| l.starts_with("alpha:"));

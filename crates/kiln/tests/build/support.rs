@@ -65,6 +65,16 @@ impl Project {
             .expect("kiln runs")
     }
 
+    /// Starts kiln like [`Project::kiln`], with stdout and stderr piped, for long-running
+    /// commands (`kiln dev`).
+    pub fn spawn_kiln(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+        self.command(Path::new(env!("CARGO_BIN_EXE_kiln")), args, env)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kiln starts")
+    }
+
     /// The command [`Project::kiln`] runs, to adjust before running (e.g. its stdin).
     pub fn command(&self, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(program);
