@@ -84,3 +84,13 @@ pub fn file_output_json(builds: &[BuildOutput]) -> String {
 pub fn read_build_json(text: &str) -> Result<Vec<BuildOutput>, serde_json::Error> {
     serde_json::from_str::<OwnedBuildsDocument>(text).map(|d| d.builds)
 }
+
+/// A build result as the manifest renderers take it.
+impl From<BuildOutput> for kiln_render::Build {
+    fn from(output: BuildOutput) -> Self {
+        kiln_render::Build {
+            image_name: output.image_name,
+            tag: output.tag,
+        }
+    }
+}

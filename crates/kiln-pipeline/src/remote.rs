@@ -154,8 +154,7 @@ pub async fn push_artifact(
 ) -> Result<Digest, Error> {
     // One HEAD answers the common case of an unchanged image: a registry only accepts a
     // manifest whose blobs it has, so a tag already at our digest means a complete image.
-    let existing = client.head_manifest(target).await?;
-    if existing.is_some_and(|h| h.digest == artifact.top.digest) {
+    if tag_is_current(client, artifact, target).await? {
         return Ok(artifact.top.digest.clone());
     }
     let untagged = Reference {
@@ -209,13 +208,22 @@ pub async fn add_tag(
     artifact: &BuiltArtifact,
     target: &Reference,
 ) -> Result<Digest, Error> {
-    let existing = client.head_manifest(target).await?;
-    if existing.is_some_and(|h| h.digest == artifact.top.digest) {
+    if tag_is_current(client, artifact, target).await? {
         return Ok(artifact.top.digest.clone());
     }
     Ok(client
         .put_manifest(target, &artifact.top.media_type, top_bytes(artifact))
         .await?)
+}
+
+/// Whether `target` already points at the artifact (one HEAD request).
+async fn tag_is_current(
+    client: &Client,
+    artifact: &BuiltArtifact,
+    target: &Reference,
+) -> Result<bool, Error> {
+    let existing = client.head_manifest(target).await?;
+    Ok(existing.is_some_and(|h| h.digest == artifact.top.digest))
 }
 
 /// The bytes of what gets tagged: the index, or the single platform manifest.

@@ -19,13 +19,7 @@ pub async fn run(args: DebugArgs) -> anyhow::Result<()> {
     let outputs: Vec<BuildOutput> = built.iter().map(|(_, o)| o.clone()).collect();
     session.report(&outputs)?;
 
-    let builds: Vec<Build> = outputs
-        .iter()
-        .map(|o| Build {
-            image_name: o.image_name.clone(),
-            tag: o.tag.clone(),
-        })
-        .collect();
+    let builds: Vec<Build> = outputs.iter().cloned().map(Build::from).collect();
     let images = built
         .iter()
         .map(|(artifact, output)| debug_image_info(artifact, &output.tag))

@@ -113,10 +113,7 @@ impl Deployed {
     async fn update(&mut self, session: &Session, outputs: Vec<BuildOutput>) -> anyhow::Result<()> {
         for output in outputs {
             self.latest.retain(|b| b.image_name != output.image_name);
-            self.latest.push(Build {
-                image_name: output.image_name,
-                tag: output.tag,
-            });
+            self.latest.push(Build::from(output));
         }
         let Some(kubectl) = &self.kubectl else {
             return Ok(());

@@ -35,13 +35,7 @@ async fn builds(session: &Session, args: &RenderArgs) -> anyhow::Result<Vec<Buil
                 path.display()
             )
         })?;
-        return Ok(outputs
-            .into_iter()
-            .map(|o| Build {
-                image_name: o.image_name,
-                tag: o.tag,
-            })
-            .collect());
+        return Ok(outputs.into_iter().map(Build::from).collect());
     }
     if args.digest_source == DigestSource::None {
         printer::info("--digest-source=none: the images the manifests name are kept");
@@ -50,13 +44,7 @@ async fn builds(session: &Session, args: &RenderArgs) -> anyhow::Result<Vec<Buil
     let plans = session.plan(&[]).await?;
     if args.digest_source == DigestSource::Local {
         let outputs = session.build(&plans).await?;
-        return Ok(outputs
-            .into_iter()
-            .map(|o| Build {
-                image_name: o.image_name,
-                tag: o.tag,
-            })
-            .collect());
+        return Ok(outputs.into_iter().map(Build::from).collect());
     }
     let mut builds = Vec::new();
     for plan in plans {

@@ -504,19 +504,7 @@ fn a_prune_between_two_dev_rounds_costs_only_a_rebuild() {
         }
     }
     let project = Project::new("multi");
-    let mut child = Running(project.spawn_kiln(
-        &[
-            "dev",
-            "--push=false",
-            "--oci-layout-path",
-            "out",
-            "-b",
-            "beta",
-            "--platform",
-            "linux/amd64",
-        ],
-        &[("RELEASE", "v1.2.3"), ("TEAM", "core")],
-    ));
+    let mut child = Running(crate::dev::spawn_dev_beta(&project));
     let stdout = lines(child.0.stdout.take().unwrap());
     let stderr = lines(child.0.stderr.take().unwrap());
     let is_ref = |l: &str| l.starts_with("beta:v1.2.3@sha256:");

@@ -40,10 +40,9 @@ pub(crate) fn wait_for(
     }
 }
 
-#[test]
-fn dev_loop_rebuilds_survives_compile_errors_and_stops_on_ctrl_c() {
-    let project = Project::new("multi");
-    let mut child = project.spawn_kiln(
+/// `kiln dev` on the multi fixture's beta, one platform, into an OCI layout.
+pub(crate) fn spawn_dev_beta(project: &Project) -> std::process::Child {
+    project.spawn_kiln(
         &[
             "dev",
             "--push=false",
@@ -55,7 +54,13 @@ fn dev_loop_rebuilds_survives_compile_errors_and_stops_on_ctrl_c() {
             "linux/amd64",
         ],
         &[("RELEASE", "v1.2.3"), ("TEAM", "core")],
-    );
+    )
+}
+
+#[test]
+fn dev_loop_rebuilds_survives_compile_errors_and_stops_on_ctrl_c() {
+    let project = Project::new("multi");
+    let mut child = spawn_dev_beta(&project);
     let stdout = lines(child.stdout.take().unwrap());
     let stderr = lines(child.stderr.take().unwrap());
     let is_ref = |l: &str| l.starts_with("beta:v1.2.3@sha256:");
