@@ -15,7 +15,8 @@ use kiln_gobuild::{Package, Toolchain};
 use crate::Error;
 use crate::plan::{ArtifactPlan, MainPackage};
 use crate::planner::{
-    PlanOptions, base_spec, epoch, go_settings, parse_env, resolve_package, template_data,
+    PlanOptions, base_spec, epoch, go_settings, parse_env, reject_capabilities, resolve_package,
+    template_data,
 };
 
 /// `kiln ko build`'s flags, beyond the run-wide [`PlanOptions`] (environment, time, cache,
@@ -218,6 +219,9 @@ async fn plan_one(
         go_dir,
         build,
     } = target;
+    if let Some(build) = build {
+        reject_capabilities(ko, build)?;
+    }
     let import_path = &package.import_path;
     let repository = ko_image_name(&options.repo, import_path, options.naming);
 

@@ -163,6 +163,9 @@ async fn plan_artifact(
     } else {
         matching_ko_build(&ko_config, &go_dir, &package)
     };
+    if let Some(build) = ko_build {
+        reject_capabilities(&ko_config, build)?;
+    }
     let go_dir = match ko_build {
         Some(build) => go_dir.join(&build.dir),
         None => go_dir,
@@ -332,6 +335,28 @@ pub(crate) async fn template_data(
         git,
         build_time_unix,
     ))
+}
+
+/// ko writes `linux_capabilities` as file capabilities on the binary; kiln does not (yet),
+/// and an image without the capability its binary needs fails at run time, so a build that
+/// asks for them is refused rather than built without.
+pub(crate) fn reject_capabilities(
+    ko: &KoConfig,
+    build: &kiln_config::KoBuild,
+) -> Result<(), Error> {
+    if build.linux_capabilities.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Plan(format!(
+        "{}:{}: builds[] entry `{}` sets linux_capabilities ({}), which kiln does not write into images; remove them, or build this binary with ko",
+        ko.path
+            .as_deref()
+            .unwrap_or(Path::new(".ko.yaml"))
+            .display(),
+        build.location.line,
+        build.id,
+        build.linux_capabilities.join(", ")
+    )))
 }
 
 /// The Go settings of a build once its flags are rendered: `-toolexec` refused in the

@@ -336,6 +336,17 @@ fn ko_errors_name_the_cause_and_the_fix() {
     );
     assert!(err.contains("unset GOARCH"), "{err}");
 
+    project.edit(
+        ".ko.yaml",
+        "main: ./cmd/other\n",
+        "main: ./cmd/other\n    linux_capabilities: [CAP_NET_BIND_SERVICE]\n",
+    );
+    let err = fails(&["ko", "build", "--push=false", "./cmd/other"], &repo);
+    assert!(
+        err.contains(".ko.yaml:4") && err.contains("linux_capabilities (CAP_NET_BIND_SERVICE)"),
+        "{err}"
+    );
+
     project.edit(".ko.yaml", "main: ./cmd/other", "main: ./cmd/gone");
     let err = fails(&["ko", "build", "--push=false", "./cmd/example"], &repo);
     assert!(
