@@ -39,6 +39,8 @@ pub struct PlanOptions {
     pub only: Vec<String>,
     /// kiln's cache directory (remembered `go list` answers live there).
     pub cache_dir: PathBuf,
+    /// Generate SBOMs (Skaffold mode only does when asked, with `--sbom-dir`).
+    pub sbom: bool,
 }
 
 /// Plans every artifact of `configs`, in order. `config_dir` is the directory of the
@@ -280,7 +282,7 @@ async fn plan_artifact(
             .env
             .get("KO_DATA_PATH_ALLOWED_ROOT")
             .map(PathBuf::from),
-        sbom: false,
+        sbom: options.sbom,
     })
 }
 

@@ -171,6 +171,7 @@ impl RenderArgs {
             quiet: false,
             output: None,
             insecure_registries: self.insecure_registries.clone(),
+            sbom_dir: None,
             cache_artifacts: true,
         }
     }
@@ -226,6 +227,11 @@ pub struct BuildArgs {
     /// Registries to reach over plain HTTP or without TLS verification.
     #[arg(long = "insecure-registry", value_delimiter = ',')]
     pub insecure_registries: Vec<String>,
+
+    /// Write an SPDX 2.3 SBOM of every image (and index) into this directory, named
+    /// `<name>-<os>-<arch>.spdx.json` and `<name>-index.spdx.json` as ko names them.
+    #[arg(long = "sbom-dir", value_name = "DIR")]
+    pub sbom_dir: Option<PathBuf>,
 
     /// Reuse an artifact whose inputs are all unchanged, without building it (on by
     /// default; `--cache-artifacts=false` forces a rebuild).

@@ -10,6 +10,7 @@ use kiln_core::naming::tag_with_digest;
 use kiln_pipeline::output::{BuildOutput, file_output_json};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts};
 use kiln_pipeline::publish::{Destinations, publish};
+use kiln_pipeline::sbom::write_sbom_dir;
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
 use super::{ContextSettings, build_context, cache, now_unix, process_env};
@@ -113,6 +114,7 @@ impl Session {
             push,
             only: Vec::new(),
             cache_dir: context.cache_dir.clone(),
+            sbom: args.sbom_dir.is_some(),
         };
         let concurrency = configs
             .iter()
@@ -207,6 +209,7 @@ impl Session {
         paths.extend(self.args.oci_layout_path.iter().cloned());
         paths.extend(self.args.tarball.iter().cloned());
         paths.extend(self.args.file_output.iter().cloned());
+        paths.extend(self.args.sbom_dir.iter().cloned());
         paths
             .into_iter()
             .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
@@ -259,6 +262,10 @@ async fn build_all(
     let mut outputs = Vec::new();
     for artifact in built {
         let digest = publish(ctx, &artifact, &destinations).await?;
+        if let Some(dir) = &args.sbom_dir {
+            write_sbom_dir(&ctx.store, dir, &artifact)
+                .with_context(|| format!("writing SBOMs to {}", dir.display()))?;
+        }
         let reference = format!(
             "{}:{}",
             artifact.plan.repository,

@@ -514,3 +514,37 @@ fn git_commit_tags_follow_the_repository() {
     );
     assert_eq!(tag(&project), "main");
 }
+
+#[test]
+fn skaffold_mode_writes_sboms_only_when_asked() {
+    let project = Project::new("multi");
+    let out = tempfile::tempdir().unwrap();
+    let layout = out.path().join("layout");
+    let sboms = out.path().join("sboms");
+    project.kiln_ok(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            layout.to_str().unwrap(),
+            "--sbom-dir",
+            sboms.to_str().unwrap(),
+        ],
+        ENV,
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&sboms)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "alpha-linux-amd64.spdx.json",
+            "beta-index.spdx.json",
+            "beta-linux-amd64.spdx.json",
+            "beta-linux-arm64-v8.spdx.json"
+        ]
+    );
+    kiln_testkit::validate_spdx(&sboms.join("alpha-linux-amd64.spdx.json"));
+}
