@@ -8,6 +8,7 @@ use kiln_pipeline::deploy::Kubectl;
 use kiln_pipeline::output::BuildOutput;
 use kiln_pipeline::watch::{Watcher, affected};
 use kiln_render::Build;
+use tokio::sync::watch;
 
 use super::build::Session;
 use super::deploy;
@@ -15,12 +16,13 @@ use crate::cli::BuildArgs;
 use crate::printer;
 
 pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
+    let stop = ctrl_c_watch();
     let skaffold_yaml =
         std::fs::canonicalize(&args.config.filename).unwrap_or(args.config.filename.clone());
     let mut session = Session::start(args.clone(), "dev").await?;
     let mut plans = session.plan(&session.args.build_images).await?;
     let mut deployed = Deployed::new(&session).await;
-    if !round(&session, &plans, &mut deployed).await {
+    if !round(&session, &plans, &mut deployed, &stop).await {
         return Ok(());
     }
     let mut watcher = Watcher::new(&session.watch_roots(&plans))?;
@@ -28,7 +30,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     loop {
         let batch = tokio::select! {
             batch = watcher.next() => batch,
-            _ = tokio::signal::ctrl_c() => None,
+            _ = stopped(&stop) => None,
         };
         let Some(batch) = batch else { break };
         let to_build = if batch.contains(&skaffold_yaml) {
@@ -60,7 +62,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
                 }
             }
         };
-        if !round(&session, &to_build, &mut deployed).await {
+        if !round(&session, &to_build, &mut deployed, &stop).await {
             break;
         }
     }
@@ -77,10 +79,15 @@ async fn reload(args: &BuildArgs) -> anyhow::Result<(Session, Vec<ArtifactPlan>)
 /// Builds `plans`, reports the result and, with a cluster, deploys the manifests with every
 /// artifact's latest image; errors are shown, not fatal. Returns false when Ctrl-C
 /// interrupted the build.
-async fn round(session: &Session, plans: &[ArtifactPlan], deployed: &mut Deployed) -> bool {
+async fn round(
+    session: &Session,
+    plans: &[ArtifactPlan],
+    deployed: &mut Deployed,
+    stop: &watch::Receiver<bool>,
+) -> bool {
     let result = tokio::select! {
         result = session.build(plans) => result,
-        _ = tokio::signal::ctrl_c() => return false,
+        _ = stopped(stop) => return false,
     };
     let outcome = match result {
         Ok(outputs) => match session.report(&outputs) {
@@ -93,6 +100,27 @@ async fn round(session: &Session, plans: &[ArtifactPlan], deployed: &mut Deploye
         printer::error(&e);
     }
     true
+}
+
+/// Ctrl-C, caught once for the whole loop: a signal that arrives between two waits (while
+/// a round prints or plans) is kept, where a fresh `ctrl_c()` per wait would miss it.
+fn ctrl_c_watch() -> watch::Receiver<bool> {
+    let (sender, receiver) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = sender.send(true);
+        }
+    });
+    receiver
+}
+
+/// Completes once Ctrl-C has been pressed (at once if it already was).
+async fn stopped(stop: &watch::Receiver<bool>) {
+    let mut stop = stop.clone();
+    if stop.wait_for(|pressed| *pressed).await.is_err() {
+        // The listener could not be installed: never stop on a signal we cannot see.
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The deploy side of the loop: the kubectl deployer (when a cluster answered at start) and
