@@ -1,6 +1,7 @@
-//! `kiln ko build`: ko's command line over kiln's pipeline. Naming, tags, precedence and
-//! the printed references follow ko (pkg/commands, pkg/publish); the order of the printed
-//! references follows the arguments (ko's comes from a Go map, so it is random).
+//! `kiln ko build` and `kiln ko resolve`: ko's command line over kiln's pipeline. Naming,
+//! tags, precedence and the printed references follow ko (pkg/commands, pkg/publish); the
+//! order of the printed references follows the arguments (ko's comes from a Go map, so it
+//! is random).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
