@@ -362,22 +362,32 @@ pub fn ko_printed_reference<S: AsRef<str>>(
     digest: &Digest,
     tag_only: bool,
 ) -> Result<String, NamingError> {
-    let single = match tags {
-        [] => Some(LATEST),
-        [t] => Some(t.as_ref()),
-        _ => None,
-    };
     if tag_only {
-        return match single {
-            None => Err(NamingError::TagOnlyNeedsOneTag { count: tags.len() }),
-            Some(LATEST) => Err(NamingError::TagOnlyLatest),
-            Some(t) => Ok(format!("{name}:{t}")),
-        };
+        return Ok(format!("{name}:{}", tag_only_tag(tags)?));
     }
-    Ok(match single {
+    Ok(match single_tag(tags) {
         Some(t) if t != LATEST => format!("{name}:{t}@{digest}"),
         _ => format!("{name}@{digest}"),
     })
+}
+
+/// The one tag a `--tag-only` reference carries: there must be exactly one, and not
+/// `latest` (ko's rule, checked before anything is built).
+pub fn tag_only_tag<S: AsRef<str>>(tags: &[S]) -> Result<&str, NamingError> {
+    match single_tag(tags) {
+        None => Err(NamingError::TagOnlyNeedsOneTag { count: tags.len() }),
+        Some(LATEST) => Err(NamingError::TagOnlyLatest),
+        Some(t) => Ok(t),
+    }
+}
+
+/// The tag of a tag list that has one (no tags means `latest`).
+fn single_tag<S: AsRef<str>>(tags: &[S]) -> Option<&str> {
+    match tags {
+        [] => Some(LATEST),
+        [t] => Some(t.as_ref()),
+        _ => None,
+    }
 }
 
 /// Go's `path.Base`.

@@ -48,36 +48,71 @@ struct Target<'k> {
     build: Option<&'k KoBuild>,
 }
 
-/// Plans every argument of `kiln ko build` (`.`, `./cmd/app`, `ko://example.com/app`,
-/// `example.com/app`), in order, from the ko working directory `wd`.
-pub async fn plan_ko_builds(
-    toolchain: &Toolchain,
-    wd: &Path,
-    args: &[String],
-    options: &KoOptions,
-) -> Result<Vec<ArtifactPlan>, Error> {
-    let env = &options.common.env;
-    let wd = std::fs::canonicalize(wd)
-        .map_err(|e| Error::Plan(format!("working directory {}: {e}", wd.display())))?;
-    let ko_config = kiln_config::load_ko_config(&wd, &|k| env.get(k).cloned())?;
-    let builds = resolve_ko_builds(toolchain, &wd, &ko_config, &options.common).await?;
-    let platforms = platforms(&ko_config, env, &options.common.platforms)?;
-    let mut plans = Vec::new();
-    for arg in args {
-        let target = resolve_target(toolchain, &wd, arg, &builds, &options.common).await?;
-        plans.push(plan_one(toolchain, &wd, arg, target, &ko_config, &platforms, options).await?);
+/// Plans `kiln ko build` arguments (`.`, `./cmd/app`, `ko://example.com/app`,
+/// `example.com/app`) from the ko working directory: `.ko.yaml`, its `builds[]` packages and
+/// the platforms are resolved once, when the planner is made.
+pub struct KoPlanner<'t> {
+    toolchain: &'t Toolchain,
+    wd: PathBuf,
+    ko_config: KoConfig,
+    builds: Vec<(KoBuild, Package)>,
+    platforms: PlatformRequest,
+    options: KoOptions,
+}
+
+impl<'t> KoPlanner<'t> {
+    pub async fn new(
+        toolchain: &'t Toolchain,
+        wd: &Path,
+        options: KoOptions,
+    ) -> Result<KoPlanner<'t>, Error> {
+        let env = &options.common.env;
+        let wd = std::fs::canonicalize(wd)
+            .map_err(|e| Error::Plan(format!("working directory {}: {e}", wd.display())))?;
+        let ko_config = kiln_config::load_ko_config(&wd, &|k| env.get(k).cloned())?;
+        let builds = resolve_ko_builds(toolchain, &wd, &ko_config, &options.common).await?;
+        let platforms = platforms(&ko_config, env, &options.common.platforms)?;
+        Ok(KoPlanner {
+            toolchain,
+            wd,
+            ko_config,
+            builds,
+            platforms,
+            options,
+        })
     }
-    Ok(plans)
+
+    /// The plan for one argument.
+    pub async fn plan(&self, arg: &str) -> Result<ArtifactPlan, Error> {
+        let target = resolve_target(
+            self.toolchain,
+            &self.wd,
+            arg,
+            &self.builds,
+            &self.options.common,
+        )
+        .await?;
+        plan_one(
+            self.toolchain,
+            &self.wd,
+            arg,
+            target,
+            &self.ko_config,
+            &self.platforms,
+            &self.options,
+        )
+        .await
+    }
 }
 
 /// Resolves every `builds[]` entry to its package once, as ko does when loading the
 /// config: a build naming no main package is an error even if it is not requested (#483).
-async fn resolve_ko_builds<'k>(
+async fn resolve_ko_builds(
     toolchain: &Toolchain,
     wd: &Path,
-    ko: &'k KoConfig,
+    ko: &KoConfig,
     options: &PlanOptions,
-) -> Result<Vec<(&'k KoBuild, Package)>, Error> {
+) -> Result<Vec<(KoBuild, Package)>, Error> {
     let mut resolved = Vec::new();
     for build in &ko.builds {
         let dir = normalize(&wd.join(&build.dir));
@@ -110,7 +145,7 @@ async fn resolve_ko_builds<'k>(
                 build.main,
             ))
         })?;
-        resolved.push((build, package));
+        resolved.push((build.clone(), package));
     }
     Ok(resolved)
 }
@@ -123,7 +158,7 @@ async fn resolve_target<'k>(
     toolchain: &Toolchain,
     wd: &Path,
     arg: &str,
-    builds: &[(&'k KoBuild, Package)],
+    builds: &'k [(KoBuild, Package)],
     options: &PlanOptions,
 ) -> Result<Target<'k>, Error> {
     let not_supported = |e: Error| Error::Plan(format!("`{arg}` cannot be built: {e}"));
@@ -153,7 +188,7 @@ async fn resolve_target<'k>(
         let build = builds
             .iter()
             .find(|(_, p)| p.import_path == package.import_path)
-            .map(|(b, _)| *b);
+            .map(|(b, _)| b);
         return Ok(Target {
             package,
             go_dir: builder,
@@ -165,7 +200,7 @@ async fn resolve_target<'k>(
         return Ok(Target {
             package: package.clone(),
             go_dir: normalize(&wd.join(&build.dir)),
-            build: Some(*build),
+            build: Some(build),
         });
     }
     let package = resolve_package(

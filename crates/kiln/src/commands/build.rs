@@ -14,7 +14,7 @@ use kiln_pipeline::sbom::write_sbom_dir;
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
 use super::{ContextSettings, build_context, cache, now_unix, process_env};
-use crate::cli::BuildArgs;
+use crate::cli::{BuildArgs, ConfigArgs};
 use crate::printer;
 
 pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
@@ -40,21 +40,7 @@ pub struct Session {
 impl Session {
     pub async fn start(args: BuildArgs, command: &str) -> anyhow::Result<Session> {
         let env = process_env();
-        let skaffold_yaml = &args.config.filename;
-        let config_dir = skaffold_yaml
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_owned();
-        let selection = ProfileSelection {
-            profiles: args.config.profiles.clone(),
-            kube_context: args.config.kube_context.clone(),
-            command: Some(command.to_owned()),
-            ..ProfileSelection::default()
-        };
-        let configs =
-            kiln_config::load_skaffold(skaffold_yaml, &selection, &|k| env.get(k).cloned())?
-                .configs;
+        let (configs, config_dir) = load_configs(&args.config, command, &env)?;
         let global = kiln_config::load_global_config(
             &global_config_path(&env),
             args.config.kube_context.as_deref(),
@@ -193,14 +179,7 @@ impl Session {
 
     /// The config's manifests with `builds`' references in their `image` fields.
     pub fn render(&self, builds: &[kiln_render::Build]) -> anyhow::Result<String> {
-        let (text, unmatched) =
-            kiln_pipeline::manifests::render(&self.config_dir, &self.configs, builds)?;
-        for pattern in unmatched {
-            printer::info(&format!(
-                "manifests.rawYaml `{pattern}` did not match any file"
-            ));
-        }
-        Ok(text)
+        render_manifests(&self.config_dir, &self.configs, builds)
     }
 
     /// Paths kiln writes to, which must never count as source changes.
@@ -227,6 +206,46 @@ impl Session {
         roots.retain(|r| !all.iter().any(|o| o != r && r.starts_with(o)));
         roots
     }
+}
+
+/// The configs of the skaffold.yaml `args` names, with the profiles that apply to
+/// `command`, and the directory paths in them are relative to.
+pub fn load_configs(
+    args: &ConfigArgs,
+    command: &str,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<(Vec<kiln_config::Config>, PathBuf)> {
+    let config_dir = args
+        .filename
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let selection = ProfileSelection {
+        profiles: args.profiles.clone(),
+        kube_context: args.kube_context.clone(),
+        command: Some(command.to_owned()),
+        ..ProfileSelection::default()
+    };
+    let configs =
+        kiln_config::load_skaffold(&args.filename, &selection, &|k| env.get(k).cloned())?.configs;
+    Ok((configs, config_dir))
+}
+
+/// The manifests of `configs` with `builds`' references in their `image` fields; patterns
+/// that match no file are reported, as Skaffold warns of them.
+pub fn render_manifests(
+    config_dir: &Path,
+    configs: &[kiln_config::Config],
+    builds: &[kiln_render::Build],
+) -> anyhow::Result<String> {
+    let (text, unmatched) = kiln_pipeline::manifests::render(config_dir, configs, builds)?;
+    for pattern in unmatched {
+        printer::info(&format!(
+            "manifests.rawYaml `{pattern}` did not match any file"
+        ));
+    }
+    Ok(text)
 }
 
 /// `~/.skaffold/config`, Skaffold's global configuration.

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use kiln_core::naming::{KoNaming, ko_image_name, ko_printed_reference, unique_tags};
+use kiln_core::naming::{KoNaming, ko_image_name, ko_printed_reference, tag_only_tag, unique_tags};
 use kiln_core::{Digest, Reference};
-use kiln_pipeline::ko_planner::{KoOptions, plan_ko_builds};
+use kiln_pipeline::ko_planner::{KoOptions, KoPlanner};
 use kiln_pipeline::planner::PlanOptions;
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::remote::attach_sboms;
@@ -50,13 +50,14 @@ pub async fn resolve(args: KoResolveArgs) -> anyhow::Result<()> {
         }
     }
     let session = KoSession::start(&args.publish, &args.build).await?;
+    let planner = session.planner().await?;
     let mut plans = Vec::new();
     for reference in &references {
-        let plan = session
-            .plan(std::slice::from_ref(reference))
+        let plan = planner
+            .plan(reference)
             .await
             .with_context(|| format!("{}: `{reference}`", found_in[reference]))?;
-        plans.extend(plan);
+        plans.push(plan);
     }
     let published = session.build(&plans).await?;
     let replacements: HashMap<String, String> = references.into_iter().zip(published).collect();
@@ -145,8 +146,7 @@ impl KoSession {
         let repo = docker_repo(publish, &env)?;
         let tags = unique_tags(&publish.tags);
         if publish.tag_only {
-            // Checked now rather than after a build.
-            ko_printed_reference("x", &tags, &Digest::of(b""), true).context("--tag-only")?;
+            tag_only_tag(&tags).context("--tag-only")?;
         }
         let mut insecure = Vec::new();
         if publish.insecure_registry {
@@ -208,19 +208,29 @@ impl KoSession {
     }
 
     pub async fn plan(&self, packages: &[String]) -> anyhow::Result<Vec<ArtifactPlan>> {
-        if self.options.naming == KoNaming::Bare && packages.len() > 1 {
-            bail!(
-                "--bare names every image `{}`, so {} packages would overwrite each other; build one package per run, or drop --bare",
-                self.options.repo,
-                packages.len()
-            );
+        let planner = self.planner().await?;
+        let mut plans = Vec::new();
+        for package in packages {
+            plans.push(planner.plan(package).await?);
         }
+        Ok(plans)
+    }
+
+    /// A planner over the working directory's `.ko.yaml`, for this run's options.
+    pub async fn planner(&self) -> anyhow::Result<KoPlanner<'_>> {
         let wd = std::env::current_dir().context("reading the working directory")?;
-        Ok(plan_ko_builds(&self.ctx.toolchain, &wd, packages, &self.options).await?)
+        Ok(KoPlanner::new(&self.ctx.toolchain, &wd, self.options.clone()).await?)
     }
 
     /// Builds and publishes every plan; returns the references ko would print, in order.
     pub async fn build(&self, plans: &[ArtifactPlan]) -> anyhow::Result<Vec<String>> {
+        if self.options.naming == KoNaming::Bare && plans.len() > 1 {
+            bail!(
+                "--bare names every image `{}`, so {} packages would overwrite each other; build one package per run, or drop --bare",
+                self.options.repo,
+                plans.len()
+            );
+        }
         if self.destinations.tarball.is_some() && plans.len() > 1 {
             bail!(
                 "--tarball holds one image, but {} packages were given; write several with --oci-layout-path",

@@ -7,14 +7,20 @@ use kiln_core::Reference;
 use kiln_pipeline::output::read_build_json;
 use kiln_render::Build;
 
-use super::build::Session;
+use super::build::{Session, load_configs, render_manifests};
+use super::process_env;
 use crate::cli::{DigestSource, RenderArgs};
 use crate::printer;
 
 pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
-    let session = Session::start(args.build_args(), "render").await?;
-    let builds = builds(&session, &args).await?;
-    let text = session.render(&builds)?;
+    let text = if args.build_artifacts.is_some() || args.digest_source == DigestSource::None {
+        // Nothing to plan or build: the config alone (no Go toolchain needed).
+        let (configs, config_dir) = load_configs(&args.config, "render", &process_env())?;
+        render_manifests(&config_dir, &configs, &given_builds(&args)?)?
+    } else {
+        let session = Session::start(args.build_args(), "render").await?;
+        session.render(&built_or_looked_up(&session, &args).await?)?
+    };
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
@@ -24,23 +30,26 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The reference each artifact renders as, from `--build-artifacts` or `--digest-source`.
-async fn builds(session: &Session, args: &RenderArgs) -> anyhow::Result<Vec<Build>> {
-    if let Some(path) = &args.build_artifacts {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading --build-artifacts {}", path.display()))?;
-        let outputs = read_build_json(&text).with_context(|| {
-            format!(
-                "--build-artifacts {}: not a build JSON (`{{\"builds\":[{{\"imageName\":…,\"tag\":…}}]}}`, as `kiln build --file-output` writes)",
-                path.display()
-            )
-        })?;
-        return Ok(outputs.into_iter().map(Build::from).collect());
-    }
-    if args.digest_source == DigestSource::None {
+/// The references of `--build-artifacts`, or none for `--digest-source=none`.
+fn given_builds(args: &RenderArgs) -> anyhow::Result<Vec<Build>> {
+    let Some(path) = &args.build_artifacts else {
         printer::info("--digest-source=none: the images the manifests name are kept");
         return Ok(Vec::new());
-    }
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --build-artifacts {}", path.display()))?;
+    let outputs = read_build_json(&text).with_context(|| {
+        format!(
+            "--build-artifacts {}: not a build JSON (`{{\"builds\":[{{\"imageName\":…,\"tag\":…}}]}}`, as `kiln build --file-output` writes)",
+            path.display()
+        )
+    })?;
+    Ok(outputs.into_iter().map(Build::from).collect())
+}
+
+/// The references of `--digest-source` local (a build), remote (each tag's digest in its
+/// registry) or tag (the tag policy's tag).
+async fn built_or_looked_up(session: &Session, args: &RenderArgs) -> anyhow::Result<Vec<Build>> {
     let plans = session.plan(&[]).await?;
     if args.digest_source == DigestSource::Local {
         let outputs = session.build(&plans).await?;

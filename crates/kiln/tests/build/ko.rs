@@ -306,6 +306,22 @@ fn ko_errors_name_the_cause_and_the_fix() {
     );
 
     let repo = [("KO_DOCKER_REPO", "registry.invalid/x")];
+    let err = fails(
+        &[
+            "ko",
+            "build",
+            "--push=false",
+            "--bare",
+            "./cmd/example",
+            "./cmd/other",
+        ],
+        &repo,
+    );
+    assert!(
+        err.contains("--bare names every image `registry.invalid/x`"),
+        "{err}"
+    );
+
     let err = fails(&["ko", "build", "--push=false", "./pkg/lib"], &repo);
     assert!(err.contains("`./pkg/lib` cannot be built"), "{err}");
     assert!(err.contains("example.org/sample/pkg/lib"), "{err}");

@@ -40,9 +40,10 @@ fn render_replaces_each_artifacts_images_from_every_digest_source() {
     );
     let (alpha, beta) = (&refs[0], &refs[1]);
 
-    // From the build JSON, without building.
-    let from_file = render(&project, &["--build-artifacts", "build.json"]);
-    assert_eq!(from_file, expected(alpha, beta));
+    // From the build JSON, without building: no Go needed (none on this PATH).
+    let no_go = [("PATH", "/usr/bin:/bin")];
+    let from_file = project.kiln_ok(&["render", "--build-artifacts", "build.json"], &no_go);
+    assert_eq!(from_file.join("\n") + "\n", expected(alpha, beta));
     // From the registry: the tag policy's tag, resolved to the pushed digest.
     assert_eq!(render(&project, &["-d", &repo]), expected(alpha, beta));
     // From a build.
