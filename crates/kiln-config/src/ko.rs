@@ -20,7 +20,7 @@ use crate::{ConfigError, Location};
 pub const DEFAULT_BASE_IMAGE: &str = "cgr.dev/chainguard/static:latest";
 
 /// File names ko finds in its working directory, in viper's search order.
-const FILE_NAMES: [&str; 3] = [".ko.json", ".ko.yaml", ".ko.yml"];
+pub const KO_CONFIG_FILE_NAMES: [&str; 3] = [".ko.json", ".ko.yaml", ".ko.yml"];
 
 /// The effective `.ko.yaml` (file plus `KO_*` environment overrides).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -167,7 +167,7 @@ fn find(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<PathB
         }
         return Ok(Some(file));
     }
-    Ok(FILE_NAMES
+    Ok(KO_CONFIG_FILE_NAMES
         .iter()
         .map(|name| dir.join(name))
         .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file())))

@@ -41,7 +41,9 @@ mod yaml;
 
 pub use error::ConfigError;
 pub use global::{GlobalConfig, load_global_config};
-pub use ko::{DEFAULT_BASE_IMAGE, KoBuild, KoConfig, load_ko_config, parse_ko_config};
+pub use ko::{
+    DEFAULT_BASE_IMAGE, KO_CONFIG_FILE_NAMES, KoBuild, KoConfig, load_ko_config, parse_ko_config,
+};
 pub use skaffold::{
     Artifact, ArtifactDependency, Build, Config, ConfigDependency, Dependencies, Deploy, GitCommit,
     GitDependency, GitVariant, IgnoredField, KoArtifact, KubectlDeploy, KubectlFlags, LocalBuild,

@@ -21,6 +21,7 @@ use kiln_image::{BlobStore, Descriptor, Image, ResolvedBase};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::inputs::BuildInputs;
 use crate::plan::ArtifactPlan;
 use crate::sbom::Sboms;
 
@@ -79,31 +80,38 @@ pub async fn key(
     .await?
 }
 
-/// `(name, sha256)` of every file the build reads: dependency files (relative to the
-/// workspace), the module files, .ko.yaml, and the kodata tree (by image path).
+/// The digest of the artifact's input files alone (the files part of its [`key`], without
+/// the base, toolchain or git state): `kiln dev` rebuilds an artifact only when it moves.
+pub async fn inputs_digest(plan: &ArtifactPlan) -> Result<Digest, Error> {
+    let plan = plan.clone();
+    tokio::task::spawn_blocking(move || {
+        let files = serde_json::json!(input_files(&plan)?);
+        Ok(Digest::of(files.to_string().as_bytes()))
+    })
+    .await?
+}
+
+/// `(name, sha256)` of every file of the artifact's [`BuildInputs`]: dependency files
+/// (relative to the workspace), the module and ko config files, and the kodata tree (by
+/// image path).
 fn input_files(plan: &ArtifactPlan) -> Result<Vec<(String, String)>, Error> {
     let hash = |path: &Path| {
         file_digest(path)
             .map(|d| d.to_string())
             .map_err(Error::from)
     };
+    let inputs = BuildInputs::of(plan)?;
     let mut files = Vec::new();
-    for relative in crate::deps::dependency_files(&plan.workspace, &plan.dependencies)? {
-        let digest = hash(&plan.workspace.join(&relative))?;
+    for relative in inputs.dependencies.files(&inputs.workspace)? {
+        let digest = hash(&inputs.workspace.join(&relative))?;
         files.push((format!("deps:{relative}"), digest));
     }
-    let module_files = plan
-        .go_dir
-        .ancestors()
-        .flat_map(|dir| ["go.mod", "go.sum", "go.work", "go.work.sum"].map(|f| dir.join(f)))
-        .chain(plan.ko_config_path.clone())
-        .filter(|p| p.is_file());
-    for path in module_files {
-        files.push((format!("file:{}", path.display()), hash(&path)?));
+    for path in inputs.files.iter().filter(|p| p.is_file()) {
+        files.push((format!("file:{}", path.display()), hash(path)?));
     }
-    let kodata = plan.package.dir.join("kodata");
-    let root = kodata_allowed_root(&kodata, plan.kodata_allowed_root.as_deref());
-    walk_kodata(&kodata, &root, &mut |entry| {
+    let kodata = &inputs.kodata;
+    let root = kodata_allowed_root(kodata, plan.kodata_allowed_root.as_deref());
+    walk_kodata(kodata, &root, &mut |entry| {
         match entry {
             KodataEntry::Dir { image_path } => {
                 files.push((format!("kodata:{image_path}/"), String::new()))

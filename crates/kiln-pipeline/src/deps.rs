@@ -28,16 +28,20 @@ impl DependencyMatcher {
     pub fn matches(&self, relative: &str) -> bool {
         self.include.is_match(relative) && !self.exclude.is_match(relative)
     }
+
+    /// Relative paths (with `/`), sorted, of the files under `workspace` that match.
+    pub fn files(&self, workspace: &Path) -> Result<Vec<String>, Error> {
+        let mut files = Vec::new();
+        walk(workspace, workspace, &mut files)?;
+        files.retain(|f| self.matches(f));
+        files.sort();
+        Ok(files)
+    }
 }
 
 /// Relative paths (with `/`), sorted, of the dependency files of a workspace.
 pub fn dependency_files(workspace: &Path, deps: &Dependencies) -> Result<Vec<String>, Error> {
-    let matcher = DependencyMatcher::new(workspace, deps)?;
-    let mut files = Vec::new();
-    walk(workspace, workspace, &mut files)?;
-    files.retain(|f| matcher.matches(f));
-    files.sort();
-    Ok(files)
+    DependencyMatcher::new(workspace, deps)?.files(workspace)
 }
 
 /// Skaffold's pattern rules: `""`, `*` and `**` mean every file; a pattern naming an

@@ -10,6 +10,7 @@ pub mod context;
 pub mod deploy;
 pub mod deps;
 pub mod events;
+pub mod inputs;
 pub mod ko_planner;
 pub mod manifests;
 pub mod memo;

@@ -194,18 +194,6 @@ impl Session {
             .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
             .collect()
     }
-
-    /// The directories to watch: every artifact's workspace and the config's directory.
-    pub fn watch_roots(&self, plans: &[ArtifactPlan]) -> Vec<PathBuf> {
-        let mut roots: Vec<PathBuf> = plans.iter().map(|p| p.workspace.clone()).collect();
-        roots.push(std::fs::canonicalize(&self.config_dir).unwrap_or(self.config_dir.clone()));
-        roots.sort();
-        roots.dedup();
-        // A root inside another is watched through it already.
-        let all = roots.clone();
-        roots.retain(|r| !all.iter().any(|o| o != r && r.starts_with(o)));
-        roots
-    }
 }
 
 /// The configs of the skaffold.yaml `args` names, with the profiles that apply to

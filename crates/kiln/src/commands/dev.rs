@@ -1,12 +1,20 @@
 //! `kiln dev`: build, then rebuild the affected artifacts on every change until Ctrl-C.
 //!
-//! Compile errors are shown and the loop goes on. Ctrl-C stops an in-flight build at once
-//! (its `go` processes are killed and its temporary files removed as the build is dropped).
+//! The loop rests on an untouched tree: only content changes of an artifact's inputs wake
+//! it, and an artifact is rebuilt only when the digest of its inputs moved since its last
+//! build, so a failed build is not retried (nor its error printed again) until an input
+//! changes. Compile errors are shown and the loop goes on. Ctrl-C stops an in-flight build
+//! at once (its `go` processes are killed and its temporary files removed as the build is
+//! dropped).
 
+use std::collections::HashMap;
+
+use kiln_core::Digest;
 use kiln_pipeline::ArtifactPlan;
+use kiln_pipeline::artifact_cache::inputs_digest;
 use kiln_pipeline::deploy::Kubectl;
 use kiln_pipeline::output::BuildOutput;
-use kiln_pipeline::watch::{Watcher, affected};
+use kiln_pipeline::watch::{Watcher, affected, watch_dirs};
 use kiln_render::Build;
 use tokio::sync::watch;
 
@@ -22,10 +30,13 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     let mut session = Session::start(args.clone(), "dev").await?;
     let mut plans = session.plan(&session.args.build_images).await?;
     let mut deployed = Deployed::new(&session).await;
+    let mut built = BuiltInputs::default();
+    built.changed(&plans).await;
     if !round(&session, &plans, &mut deployed, &stop).await {
         return Ok(());
     }
-    let mut watcher = Watcher::new(&session.watch_roots(&plans))?;
+    let mut watching = watch_dirs(&plans, std::slice::from_ref(&skaffold_yaml))?;
+    let mut watcher = Watcher::new(&watching)?;
     printer::info("watching for changes (Ctrl-C to stop)");
     loop {
         let batch = tokio::select! {
@@ -39,6 +50,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
                 Ok((new_session, new_plans)) => {
                     (session, plans) = (new_session, new_plans);
                     deployed.kubectl = deploy::deployer(&session).await;
+                    built.changed(&plans).await;
                     plans.clone()
                 }
                 Err(e) => {
@@ -54,7 +66,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
             match session.plan(&images).await {
                 Ok(replanned) => {
                     merge(&mut plans, &replanned);
-                    replanned
+                    built.changed(&replanned).await
                 }
                 Err(e) => {
                     printer::error(&e);
@@ -62,12 +74,41 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
                 }
             }
         };
+        if to_build.is_empty() {
+            continue;
+        }
         if !round(&session, &to_build, &mut deployed, &stop).await {
             break;
+        }
+        // A new ko config, go.work or context may have entered the inputs.
+        let now = watch_dirs(&plans, std::slice::from_ref(&skaffold_yaml))?;
+        if now != watching {
+            watcher = Watcher::new(&now)?;
+            watching = now;
         }
     }
     printer::info("stopped");
     Ok(())
+}
+
+/// The digest of each artifact's inputs when it was last built (or failed to build).
+#[derive(Default)]
+struct BuiltInputs(HashMap<String, Option<Digest>>);
+
+impl BuiltInputs {
+    /// The plans whose inputs differ from their last build's, now recorded as built. An
+    /// input that cannot be read counts as a change: the build then says what is wrong.
+    async fn changed(&mut self, plans: &[ArtifactPlan]) -> Vec<ArtifactPlan> {
+        let mut changed = Vec::new();
+        for plan in plans {
+            let digest = inputs_digest(plan).await.ok();
+            let previous = self.0.insert(plan.image.clone(), digest.clone());
+            if digest.is_none() || previous != Some(digest) {
+                changed.push(plan.clone());
+            }
+        }
+        changed
+    }
 }
 
 async fn reload(args: &BuildArgs) -> anyhow::Result<(Session, Vec<ArtifactPlan>)> {

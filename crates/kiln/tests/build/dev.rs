@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::support::Project;
+use crate::support::{Project, run_ok};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -120,6 +120,123 @@ fn dev_loop_rebuilds_survives_compile_errors_and_stops_on_ctrl_c() {
         })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Every line that arrives within `period`.
+fn lines_within(rx: &mpsc::Receiver<String>, period: Duration) -> Vec<String> {
+    let deadline = Instant::now() + period;
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        seen.push(line);
+    }
+    seen
+}
+
+/// `kiln dev` on the multi fixture's alpha (which has kodata), one platform, into a layout.
+fn spawn_dev_alpha(project: &Project, env: &[(&str, &str)]) -> std::process::Child {
+    let mut env = env.to_vec();
+    env.extend([("RELEASE", "v1.2.3"), ("TEAM", "core")]);
+    project.spawn_kiln(
+        &[
+            "dev",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "alpha",
+            "--platform",
+            "linux/amd64",
+        ],
+        &env,
+    )
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+const IS_ALPHA_REF: fn(&str) -> bool = |l| l.starts_with("alpha:v1.2.3@sha256:");
+
+#[test]
+fn dev_rests_on_an_untouched_tree_and_builds_once_per_change() {
+    let project = Project::new("multi");
+    let mut child = spawn_dev_alpha(&project, &[]);
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines(child.stderr.take().unwrap());
+    wait_for(&stdout, "the first image", IS_ALPHA_REF);
+    wait_for(&stderr, "the watcher", |l| {
+        l.contains("watching for changes")
+    });
+
+    // Ten seconds of an untouched tree (kiln's own reads of main.go and kodata included).
+    let idle_out = lines_within(&stdout, Duration::from_secs(10));
+    let idle_err = lines_within(&stderr, Duration::from_secs(0));
+    assert!(idle_out.is_empty(), "no round while idle: {idle_out:?}");
+    assert!(idle_err.is_empty(), "nothing said while idle: {idle_err:?}");
+
+    // Saving a file unchanged and touching kodata change no input's content: no round.
+    let main = project.path().join("cmd/alpha/main.go");
+    let source = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, &source).unwrap();
+    run_ok(Command::new("touch").arg(project.path().join("cmd/alpha/kodata/greeting.txt")));
+    let unchanged = lines_within(&stdout, Duration::from_secs(3));
+    assert!(unchanged.is_empty(), "{unchanged:?}");
+
+    // One edit: exactly one round.
+    std::fs::write(&main, source.replace("\"path\"", "\"PATH\"")).unwrap();
+    wait_for(&stdout, "an image after the edit", IS_ALPHA_REF);
+    let more = lines_within(&stdout, Duration::from_secs(4));
+    assert!(more.is_empty(), "one edit, one round: {more:?}");
+
+    // A compile error is printed once and not retried while nothing changes.
+    std::fs::write(
+        &main,
+        source.replace("var version = \"unset\"", "var version = broken"),
+    )
+    .unwrap();
+    wait_for(&stderr, "the compile error", |l| {
+        l.contains("undefined: broken")
+    });
+    let after = lines_within(&stderr, Duration::from_secs(6));
+    assert!(
+        !after.iter().any(|l| l.contains("undefined: broken")),
+        "the error is printed once: {after:?}"
+    );
+
+    // A .ko.yaml appearing next to the module is an input.
+    std::fs::write(&main, &source).unwrap();
+    wait_for(&stdout, "an image after the fix", IS_ALPHA_REF);
+    std::fs::write(project.path().join(".ko.yaml"), "defaultLdflags: [-s]\n").unwrap();
+    wait_for(&stdout, "an image after .ko.yaml appeared", IS_ALPHA_REF);
+    stop(child);
+}
+
+#[test]
+fn dev_rebuilds_when_the_ko_config_path_file_or_go_work_changes() {
+    let project = Project::new("multi");
+    let outside = tempfile::tempdir().unwrap();
+    let ko_config = outside.path().join("ko-settings.yaml");
+    std::fs::write(&ko_config, "defaultLdflags: [-s]\n").unwrap();
+    let ko_config_env = ko_config.display().to_string();
+    let mut child = spawn_dev_alpha(&project, &[("KO_CONFIG_PATH", &ko_config_env)]);
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines(child.stderr.take().unwrap());
+    wait_for(&stdout, "the first image", IS_ALPHA_REF);
+    wait_for(&stderr, "the watcher", |l| {
+        l.contains("watching for changes")
+    });
+
+    std::fs::write(&ko_config, "defaultLdflags: [-s, -w]\n").unwrap();
+    wait_for(
+        &stdout,
+        "an image after the KO_CONFIG_PATH edit",
+        IS_ALPHA_REF,
+    );
+
+    std::fs::write(project.path().join("go.work"), "go 1.22\n\nuse .\n").unwrap();
+    wait_for(&stdout, "an image after go.work appeared", IS_ALPHA_REF);
+    stop(child);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
