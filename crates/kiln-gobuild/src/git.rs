@@ -9,11 +9,7 @@ use kiln_core::template::GitInfo;
 use tokio::process::Command;
 
 async fn git<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Option<String> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .kill_on_drop(true)
-        .output()
+    let out = crate::output(Command::new("git").args(args).current_dir(dir))
         .await
         .ok()?;
     out.status

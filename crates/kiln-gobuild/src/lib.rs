@@ -14,6 +14,22 @@ pub use list::Package;
 pub use toolchain::Toolchain;
 
 use std::path::PathBuf;
+use std::time::Instant;
+
+use tokio::process::Command;
+
+/// Runs `command` to completion (killing it if the caller is dropped), logging at debug
+/// level what ran, where, with which added environment and for how long.
+pub(crate) async fn output(command: &mut Command) -> std::io::Result<std::process::Output> {
+    let started = Instant::now();
+    let out = command.kill_on_drop(true).output().await;
+    let outcome = kiln_core::command::outcome(Some(&out));
+    tracing::debug!(
+        "ran {}",
+        kiln_core::command::describe_run(command.as_std(), &outcome, started.elapsed())
+    );
+    out
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

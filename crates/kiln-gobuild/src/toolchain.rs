@@ -77,14 +77,10 @@ impl Toolchain {
 
 /// Runs a command to completion (killing it if the caller is dropped).
 async fn spawn(command: &mut Command, program: &str) -> Result<std::process::Output, Error> {
-    command
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|source| Error::Spawn {
-            program: program.to_owned(),
-            source,
-        })
+    crate::output(command).await.map_err(|source| Error::Spawn {
+        program: program.to_owned(),
+        source,
+    })
 }
 
 /// Runs a command to completion, returning stdout, or stderr in the error.

@@ -2,7 +2,7 @@
 //! `kubectl [--context C] [global flags] apply [--namespace N] [apply flags] -f -`.
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kiln_config::Deploy;
 use tokio::io::AsyncWriteExt as _;
@@ -55,8 +55,10 @@ impl Kubectl {
         let mut cmd = self.command();
         cmd.args(["version", "--request-timeout=5s"])
             .stdin(Stdio::null());
-        let out = tokio::time::timeout(PROBE_TIMEOUT, cmd.output())
-            .await
+        let started = Instant::now();
+        let out = tokio::time::timeout(PROBE_TIMEOUT, cmd.output()).await;
+        log_run(&cmd, out.as_ref().ok(), started);
+        let out = out
             .map_err(|_| format!("kubectl version did not answer within {PROBE_TIMEOUT:?}"))?
             .map_err(|e| format!("kubectl cannot run: {e}"))?;
         if out.status.success() {
@@ -84,6 +86,7 @@ impl Kubectl {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let failed = |detail: String| Error::Plan(format!("kubectl apply failed: {detail}"));
+        let started = Instant::now();
         let mut child = cmd.spawn().map_err(|e| failed(e.to_string()))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
@@ -91,10 +94,9 @@ impl Kubectl {
                 .await
                 .map_err(|e| failed(e.to_string()))?;
         }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let out = child.wait_with_output().await;
+        log_run(&cmd, Some(&out), started);
+        let out = out.map_err(|e| failed(e.to_string()))?;
         if !out.status.success() {
             return Err(failed(
                 String::from_utf8_lossy(&out.stderr).trim().to_owned(),
@@ -102,4 +104,14 @@ impl Kubectl {
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
+}
+
+/// Logs at debug level what kubectl command ran, where, with which added environment, how
+/// it ended and for how long (`None`: it did not finish in time).
+fn log_run(cmd: &Command, out: Option<&std::io::Result<std::process::Output>>, started: Instant) {
+    let outcome = kiln_core::command::outcome(out);
+    tracing::debug!(
+        "ran {}",
+        kiln_core::command::describe_run(cmd.as_std(), &outcome, started.elapsed())
+    );
 }

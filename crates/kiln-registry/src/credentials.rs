@@ -299,21 +299,27 @@ async fn run_helper(
             ),
         )
     })?;
-    let mut child = tokio::process::Command::new(&path)
+    let mut command = tokio::process::Command::new(&path);
+    command
         .arg("get")
         .envs(env.overrides())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    let started = std::time::Instant::now();
+    let mut child = command
         .spawn()
         .map_err(|e| cred_err(registry, format!("running {}: {e}", path.display())))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A helper that exits without reading stdin is fine: ignore EPIPE.
         let _ = stdin.write_all(server.as_bytes()).await;
     }
-    let out = tokio::time::timeout(HELPER_TIMEOUT, child.wait_with_output())
-        .await
+    let out = tokio::time::timeout(HELPER_TIMEOUT, child.wait_with_output()).await;
+    let outcome = kiln_core::command::outcome(out.as_ref().ok());
+    let ran = kiln_core::command::describe_run(command.as_std(), &outcome, started.elapsed());
+    tracing::debug!("ran {ran}");
+    let out = out
         .map_err(|_| {
             cred_err(
                 registry,

@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse_from(arguments());
     let filter = EnvFilter::try_new(format!(
-        "kiln={0},kiln_pipeline={0},kiln_registry={0}",
+        "kiln={0},kiln_pipeline={0},kiln_registry={0},kiln_gobuild={0}",
         cli.verbosity
     ))
     .unwrap_or_else(|_| EnvFilter::new("warn"));
