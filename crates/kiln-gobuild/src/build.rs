@@ -65,7 +65,12 @@ pub fn reject_toolexec(args: &[String], source_name: &str) -> Result<(), Error> 
 
 impl Toolchain {
     /// Runs the build; compile errors come back verbatim, as the compiler printed them.
-    pub async fn build(&self, request: &BuildRequest) -> Result<PathBuf, Error> {
+    /// `on_download` hears each module Go fetches (`example.com/m v1.2.3`) as it starts.
+    pub async fn build(
+        &self,
+        request: &BuildRequest,
+        on_download: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<PathBuf, Error> {
         reject_toolexec(&request.flags, "flags")?;
         let platform_env = request.platform.go_env().map_err(|e| Error::Build {
             import_path: request.import_path.clone(),
@@ -87,7 +92,9 @@ impl Toolchain {
             .cloned()
             .chain(platform_env.into_iter().map(|(k, v)| (k.to_owned(), v)))
             .collect();
-        let out = self.go_output(&request.args(), &request.dir, &env).await?;
+        let out = self
+            .go_output(&request.args(), &request.dir, &env, on_download)
+            .await?;
         if !out.status.success() {
             let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
             output.push_str(&String::from_utf8_lossy(&out.stderr));

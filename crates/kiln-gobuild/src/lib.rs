@@ -18,17 +18,26 @@ use std::time::Instant;
 
 use tokio::process::Command;
 
-/// Runs `command` to completion (killing it if the caller is dropped), logging at debug
-/// level what ran, where, with which added environment and for how long.
+/// Runs `command` to completion (killing it if the caller is dropped), logging it.
 pub(crate) async fn output(command: &mut Command) -> std::io::Result<std::process::Output> {
     let started = Instant::now();
     let out = command.kill_on_drop(true).output().await;
-    let outcome = kiln_core::command::outcome(Some(&out));
+    log_run(command, Some(&out), started);
+    out
+}
+
+/// Logs at debug level what ran, where, with which added environment, how it ended and for
+/// how long.
+pub(crate) fn log_run(
+    command: &Command,
+    out: Option<&std::io::Result<std::process::Output>>,
+    started: Instant,
+) {
+    let outcome = kiln_core::command::outcome(out);
     tracing::debug!(
         "ran {}",
         kiln_core::command::describe_run(command.as_std(), &outcome, started.elapsed())
     );
-    out
 }
 
 #[derive(Debug, thiserror::Error)]

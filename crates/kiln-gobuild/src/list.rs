@@ -20,11 +20,13 @@ pub struct Package {
 impl Toolchain {
     /// Resolves `pattern` (a relative path such as `./cmd/app`, `./...`, or an import path)
     /// in `dir` to exactly one `package main`.
+    /// `on_download` hears each module Go fetches while it looks.
     pub async fn resolve_main(
         &self,
         dir: &Path,
         pattern: &str,
         env: &[(String, String)],
+        on_download: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<Package, Error> {
         let args = [
             "list",
@@ -33,7 +35,7 @@ impl Toolchain {
             "--",
             pattern,
         ];
-        let out = self.go_output(&args, dir, env).await?;
+        let out = self.go_output(&args, dir, env, on_download).await?;
         if !out.status.success() {
             return Err(Error::List {
                 pattern: pattern.to_owned(),

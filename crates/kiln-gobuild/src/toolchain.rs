@@ -2,8 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Instant;
 
 use kiln_core::sbom::GoBuildInfo;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::Error;
@@ -29,18 +32,50 @@ impl Toolchain {
 
     /// Runs `go <args>` in `dir` with `env` over the inherited environment, returning its
     /// output whatever the exit status: each caller turns a failure into its own error.
+    /// stderr is read line by line as it comes, so that `on_download` hears each module Go
+    /// fetches (`example.com/m v1.2.3`) while it happens.
     pub(crate) async fn go_output<S: AsRef<std::ffi::OsStr>>(
         &self,
         args: &[S],
-        dir: &std::path::Path,
+        dir: &Path,
         env: &[(String, String)],
+        on_download: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<std::process::Output, Error> {
         let mut command = Command::new(&self.go);
         command
             .args(args)
             .current_dir(dir)
-            .envs(env.iter().map(|(k, v)| (k, v)));
-        spawn(&mut command, &self.go.display().to_string()).await
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let spawn_error = |source| Error::Spawn {
+            program: self.go.display().to_string(),
+            source,
+        };
+        let started = Instant::now();
+        let mut child = command.spawn().map_err(spawn_error)?;
+        let mut stderr_bytes = Vec::new();
+        let stderr = child.stderr.take();
+        let read_stderr = async {
+            let Some(stderr) = stderr else { return };
+            // Bytes, not text: a line that is not UTF-8 must not stop the reading (go would
+            // then block on a full pipe).
+            let mut lines = BufReader::new(stderr).split(b'\n');
+            while let Ok(Some(line)) = lines.next_segment().await {
+                if let Some(module) = downloaded_module(&String::from_utf8_lossy(&line)) {
+                    on_download(module);
+                }
+                stderr_bytes.extend_from_slice(&line);
+                stderr_bytes.push(b'\n');
+            }
+        };
+        let (out, ()) = tokio::join!(child.wait_with_output(), read_stderr);
+        crate::log_run(&command, Some(&out), started);
+        let mut out = out.map_err(spawn_error)?;
+        out.stderr = stderr_bytes;
+        Ok(out)
     }
 
     /// `go env -json`, for the `.GoEnv` template variable.
@@ -93,4 +128,23 @@ async fn run(command: &mut Command, what: &str) -> Result<String, Error> {
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The module in a `go: downloading example.com/m v1.2.3` line of `go build`'s stderr.
+fn downloaded_module(line: &str) -> Option<&str> {
+    line.strip_prefix("go: downloading ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_downloads_are_recognised_in_go_output() {
+        assert_eq!(
+            downloaded_module("go: downloading golang.org/x/sys v0.30.0"),
+            Some("golang.org/x/sys v0.30.0")
+        );
+        assert_eq!(downloaded_module("./main.go:3:2: undefined: x"), None);
+    }
 }

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::Error;
 use crate::artifact_cache::{self, ArtifactCache};
 use crate::context::Context;
-use crate::events::Event;
+use crate::events::{Event, EventSink, Stage};
 use crate::plan::{ArtifactPlan, BaseSpec};
 use crate::sbom::{self, Sboms};
 
@@ -34,7 +34,10 @@ pub struct BuiltArtifact {
 
 pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltArtifact, Error> {
     let package = plan.package.clone();
+    let artifact_stage = StageEvents::new(&ctx.events, &plan.image, None);
+    let resolving = artifact_stage.start(Stage::ResolvingBase);
     let base = resolve_base(ctx, plan).await?;
+    artifact_stage.finish(resolving);
     ctx.events.as_ref()(Event::BaseResolved {
         image: plan.image.clone(),
         base: base.display.clone(),
@@ -104,17 +107,14 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                 .await
                 .expect("semaphore is never closed");
             let platform = request.platform.to_string();
-            events(Event::GoBuildStarted {
-                image: image_name.clone(),
-                platform: platform.clone(),
-            });
-            let started = Instant::now();
-            let binary = toolchain.build(&request).await?;
-            events(Event::GoBuildFinished {
-                image: image_name.clone(),
-                platform,
-                elapsed: started.elapsed(),
-            });
+            let stage = StageEvents::new(&events, &image_name, Some(&platform));
+            let building = stage.start(Stage::Building);
+            let downloads = Downloads::new(&stage);
+            let binary = toolchain
+                .build(&request, &|module| downloads.heard(module))
+                .await?;
+            downloads.finish();
+            stage.finish(building);
             let layer_binary = binary.clone();
             let (app_name, sbom_store) = (spec.app_name.clone(), store.clone());
             let image = tokio::task::spawn_blocking(move || -> Result<Image, Error> {
@@ -134,9 +134,11 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                         layer
                     }
                     None => {
+                        let compressing = stage.start(Stage::Compressing);
                         let layer =
                             binary_layer(&store, &layer_binary, &spec.app_name, media_type)?;
                         cache.put(&key, &layer)?;
+                        stage.finish(compressing);
                         layer
                     }
                 };
@@ -278,4 +280,70 @@ async fn write_kodata_layer(
     })
     .await?
     .map_err(Error::from)
+}
+
+/// Start and finish events of an artifact's stages (of one platform's, with `platform`).
+pub(crate) struct StageEvents {
+    events: EventSink,
+    image: String,
+    platform: Option<String>,
+}
+
+impl StageEvents {
+    pub(crate) fn new(events: &EventSink, image: &str, platform: Option<&str>) -> Self {
+        StageEvents {
+            events: events.clone(),
+            image: image.to_owned(),
+            platform: platform.map(str::to_owned),
+        }
+    }
+
+    pub(crate) fn start(&self, stage: Stage) -> (Stage, Instant) {
+        (self.events)(Event::StageStarted {
+            image: self.image.clone(),
+            platform: self.platform.clone(),
+            stage: stage.clone(),
+        });
+        (stage, Instant::now())
+    }
+
+    pub(crate) fn finish(&self, (stage, started): (Stage, Instant)) {
+        (self.events)(Event::StageFinished {
+            image: self.image.clone(),
+            platform: self.platform.clone(),
+            stage,
+            elapsed: started.elapsed(),
+        });
+    }
+}
+
+/// The downloading-modules stage of one `go` command: it starts when Go names the first
+/// module it fetches and ends with the command (Go downloads and compiles in one process).
+pub(crate) struct Downloads<'a> {
+    stage: &'a StageEvents,
+    started: std::sync::Mutex<Option<(Stage, Instant)>>,
+}
+
+impl<'a> Downloads<'a> {
+    pub(crate) fn new(stage: &'a StageEvents) -> Self {
+        Downloads {
+            stage,
+            started: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn heard(&self, module: &str) {
+        let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        if started.is_none() {
+            let module = module.to_owned();
+            *started = Some(self.stage.start(Stage::DownloadingModules { module }));
+        }
+    }
+
+    pub(crate) fn finish(self) {
+        let started = self.started.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Some(started) = started {
+            self.stage.finish(started);
+        }
+    }
 }

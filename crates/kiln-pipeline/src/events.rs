@@ -17,13 +17,17 @@ pub enum Event {
         image: String,
         digest: String,
     },
-    GoBuildStarted {
+    /// A stage of an artifact's build began; `platform` is set for per-platform stages.
+    StageStarted {
         image: String,
-        platform: String,
+        platform: Option<String>,
+        stage: Stage,
     },
-    GoBuildFinished {
+    /// The stage ended (successfully: a failure comes back as the build's error).
+    StageFinished {
         image: String,
-        platform: String,
+        platform: Option<String>,
+        stage: Stage,
         elapsed: Duration,
     },
     /// The binary was byte-for-byte unchanged, so its cached layer was reused (no tar, no
@@ -53,4 +57,39 @@ pub enum Event {
     Warning(String),
 }
 
+/// The stages a person waits on while an artifact builds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Finding the base image (a registry round trip, a layout read, or the built-in one).
+    ResolvingBase,
+    /// `go build` fetching modules (`module` is the first, e.g. `golang.org/x/sys v0.30.0`).
+    /// Go downloads and compiles in one process, so the stage ends with the build.
+    DownloadingModules { module: String },
+    /// `go build` for the event's platform.
+    Building,
+    /// Writing and gzipping the binary's layer.
+    Compressing,
+    /// Uploading the image's blobs and manifests to `repository` (as the registry events
+    /// name it, without the registry host).
+    Pushing { repository: String },
+}
+
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Where planning reports (module downloads by `go list`), when anyone listens: an event
+/// sink that a `#[derive(Debug)]` options struct can hold.
+#[derive(Clone, Default)]
+pub struct Reporter(pub Option<EventSink>);
+
+impl Reporter {
+    /// The sink, or one that drops every event.
+    pub fn sink(&self) -> EventSink {
+        self.0.clone().unwrap_or_else(|| Arc::new(|_| {}))
+    }
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Reporter" } else { "Reporter(none)" })
+    }
+}

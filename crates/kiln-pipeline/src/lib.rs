@@ -25,7 +25,7 @@ pub mod watch;
 
 pub use build::{BuiltArtifact, build_artifact};
 pub use context::Context;
-pub use events::{Event, EventSink};
+pub use events::{Event, EventSink, Stage};
 pub use plan::{ArtifactPlan, BaseSpec, GoSettings, MainPackage};
 
 #[derive(Debug, thiserror::Error)]

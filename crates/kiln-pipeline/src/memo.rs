@@ -68,7 +68,8 @@ pub async fn toolchain(
     Ok(toolchain)
 }
 
-/// `go list` of `pattern` in `go_dir`, remembered for local directory patterns.
+/// `go list` of `pattern` in `go_dir`, remembered for local directory patterns;
+/// `on_download` hears each module Go fetches meanwhile.
 pub async fn resolve_main(
     toolchain: &Toolchain,
     cache_dir: &Path,
@@ -76,15 +77,17 @@ pub async fn resolve_main(
     pattern: &str,
     env: &BTreeMap<String, String>,
     build_env: &[(String, String)],
+    on_download: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Package, Error> {
+    let resolve = || toolchain.resolve_main(go_dir, pattern, build_env, on_download);
     let Some(key) = list_key(toolchain, go_dir, pattern, env, build_env)? else {
-        return Ok(toolchain.resolve_main(go_dir, pattern, build_env).await?);
+        return Ok(resolve().await?);
     };
     let memo = KeyedJson::new(cache_dir.join("memo"));
     if let Some(package) = memo.get::<Package>(&key) {
         return Ok(package);
     }
-    let package = toolchain.resolve_main(go_dir, pattern, build_env).await?;
+    let package = resolve().await?;
     memo.put(&key, &package)?;
     Ok(package)
 }

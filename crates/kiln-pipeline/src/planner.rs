@@ -16,6 +16,8 @@ use kiln_core::template::{KoTemplateData, render_ko, render_skaffold};
 use kiln_gobuild::{Package, Toolchain, reject_toolexec};
 
 use crate::Error;
+use crate::build::{Downloads, StageEvents};
+use crate::events::Reporter;
 use crate::plan::{ArtifactPlan, BaseSpec, GoSettings, MainPackage};
 
 /// The run-wide inputs of planning that do not come from config files.
@@ -41,6 +43,8 @@ pub struct PlanOptions {
     pub cache_dir: PathBuf,
     /// Generate SBOMs (Skaffold mode only does when asked, with `--sbom-dir`).
     pub sbom: bool,
+    /// Where planning reports module downloads.
+    pub events: Reporter,
 }
 
 /// Plans every artifact of `configs`, in order. `config_dir` is the directory of the
@@ -394,6 +398,9 @@ pub(crate) async fn resolve_package(
     build_env: &[(String, String)],
     options: &PlanOptions,
 ) -> Result<Package, Error> {
+    // Planning has no image yet to name: the stage is reported under the package.
+    let stage = StageEvents::new(&options.events.sink(), main.as_go_arg(), None);
+    let downloads = Downloads::new(&stage);
     let package = crate::memo::resolve_main(
         toolchain,
         &options.cache_dir,
@@ -401,8 +408,10 @@ pub(crate) async fn resolve_package(
         main.as_go_arg(),
         &options.env,
         build_env,
+        &|module| downloads.heard(module),
     )
     .await?;
+    downloads.finish();
     if let MainPackage::ImportPath(ip) = main
         && package.import_path != *ip
     {

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use kiln_core::{Digest, Reference};
 
 use crate::Error;
-use crate::build::BuiltArtifact;
+use crate::build::{BuiltArtifact, StageEvents};
 use crate::context::Context;
+use crate::events::Stage;
 use crate::output::{write_tarball, write_to_layout};
 use crate::plan::BaseSpec;
 use crate::remote::{add_tag, fetch_missing_layers, push_artifact};
@@ -62,9 +63,14 @@ pub async fn publish(
     let client = ctx.registry("pushing")?;
     let mut names = plan.tagged_names().into_iter();
     let first = parse_target(&plan.image, &names.next().unwrap_or_default())?;
+    let stage = StageEvents::new(&ctx.events, &plan.image, None);
+    let pushing = stage.start(Stage::Pushing {
+        repository: first.repository.clone(),
+    });
     let digest = push_artifact(client, &ctx.store, base_source, artifact, &first)
         .await
         .map_err(|e| push_error(&plan.image, &first, e))?;
+    stage.finish(pushing);
     for name in names {
         let target = parse_target(&plan.image, &name)?;
         add_tag(client, artifact, &target)

@@ -84,7 +84,7 @@ async fn sbom_plan(s: &Setup, repository: &str) -> ArtifactPlan {
     let package = s
         .ctx
         .toolchain
-        .resolve_main(&dir, ".", &go_env)
+        .resolve_main(&dir, ".", &go_env, &|_| {})
         .await
         .unwrap();
     ArtifactPlan {

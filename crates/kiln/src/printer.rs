@@ -4,12 +4,13 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use kiln_pipeline::{Event, EventSink};
+use kiln_pipeline::{Event, EventSink, Stage};
 use kiln_registry::RegistryEvent;
 
 /// Prints one line of machine output. A closed pipe (`kiln build | head -1`) is not an
@@ -53,12 +54,50 @@ pub fn size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// Where progress goes: bars on a terminal, plain lines otherwise. Shared by the
-/// pipeline's and the registry client's event sinks so that lines never tear the bars.
+/// Where progress goes: on a terminal, a live line per artifact and per artifact platform
+/// showing its current stage and how long it has run, with a permanent line as each stage
+/// ends; otherwise a plain line as each stage starts and ends. Shared by the pipeline's and
+/// the registry client's event sinks so that lines never tear the live ones.
 pub struct Progress {
     quiet: bool,
     bars: Option<MultiProgress>,
-    uploads: Mutex<HashMap<String, ProgressBar>>,
+    /// The live lines, by image and platform (`None`: the artifact's own stages).
+    live: Mutex<HashMap<(String, Option<String>), LiveLine>>,
+    /// Bytes handed to the registry per repository and blob, for "pushing 12.3 MB".
+    pushed: Mutex<HashMap<String, HashMap<kiln_core::Digest, u64>>>,
+}
+
+struct LiveLine {
+    bar: ProgressBar,
+    stage: Stage,
+}
+
+/// What a stage is doing, for its start line and live line.
+fn stage_doing(stage: &Stage, platform: Option<&str>) -> String {
+    let for_platform = platform.map(|p| format!(" for {p}")).unwrap_or_default();
+    let platform = platform.unwrap_or_default();
+    match stage {
+        Stage::ResolvingBase => "resolving base".to_owned(),
+        Stage::DownloadingModules { module } => {
+            format!("downloading modules{for_platform} ({module})")
+        }
+        Stage::Building => format!("building for {platform}"),
+        Stage::Compressing => format!("compressing the {platform} binary layer"),
+        Stage::Pushing { repository } => format!("pushing to {repository}"),
+    }
+}
+
+/// What a stage did, for its end line.
+fn stage_done(stage: &Stage, platform: Option<&str>, pushed: u64) -> String {
+    let for_platform = platform.map(|p| format!(" for {p}")).unwrap_or_default();
+    let platform = platform.unwrap_or_default();
+    match stage {
+        Stage::ResolvingBase => "resolved base".to_owned(),
+        Stage::DownloadingModules { .. } => format!("downloaded modules{for_platform}"),
+        Stage::Building => format!("built {platform}"),
+        Stage::Compressing => format!("compressed the {platform} binary layer"),
+        Stage::Pushing { repository } => format!("pushed {} to {repository}", size(pushed)),
+    }
 }
 
 impl Progress {
@@ -68,7 +107,8 @@ impl Progress {
         Arc::new(Progress {
             quiet,
             bars,
-            uploads: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
+            pushed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -81,32 +121,82 @@ impl Progress {
         }
     }
 
-    /// A byte counter per blob upload, on a terminal only.
-    fn upload_progress(&self, key: String, sent: u64, total: u64) {
-        let Some(bars) = &self.bars else { return };
-        let mut uploads = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
-        let bar = uploads.entry(key.clone()).or_insert_with(|| {
-            let bar = bars.add(ProgressBar::new(total));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
-                )
-                .expect("valid template"),
-            );
-            bar.set_message(key);
-            bar
-        });
-        bar.set_position(sent);
+    /// A stage began: the live line shows it (on a terminal), or a line says so.
+    fn stage_started(&self, image: String, platform: Option<String>, stage: Stage) {
+        let doing = stage_doing(&stage, platform.as_deref());
+        if let Stage::Pushing { repository } = &stage {
+            lock(&self.pushed).remove(repository);
+        }
+        let Some(bars) = &self.bars else {
+            self.line(&format!("{image}: {doing}..."));
+            return;
+        };
+        let mut live = lock(&self.live);
+        match live.entry((image.clone(), platform)) {
+            Entry::Occupied(mut entry) => {
+                let line = entry.get_mut();
+                line.bar.reset_elapsed();
+                line.bar.set_message(doing);
+                line.stage = stage;
+            }
+            Entry::Vacant(entry) => {
+                let style = ProgressStyle::with_template("{spinner} {prefix}: {msg} {elapsed}")
+                    .expect("valid template");
+                let bar = ProgressBar::new_spinner()
+                    .with_style(style)
+                    .with_prefix(image)
+                    .with_message(doing);
+                let bar = bars.add(bar);
+                bar.enable_steady_tick(std::time::Duration::from_millis(100));
+                entry.insert(LiveLine { bar, stage });
+            }
+        }
     }
 
-    fn upload_done(&self, key: &str) {
-        let bar = self
-            .uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
+    /// A stage ended: its live line goes and a line says what it did and how long it took.
+    fn stage_finished(
+        &self,
+        image: String,
+        platform: Option<String>,
+        stage: Stage,
+        elapsed: std::time::Duration,
+    ) {
+        let pushed = match &stage {
+            Stage::Pushing { repository } => lock(&self.pushed)
+                .remove(repository)
+                .map_or(0, |blobs| blobs.values().sum()),
+            _ => 0,
+        };
+        let done = stage_done(&stage, platform.as_deref(), pushed);
+        let key = (image.clone(), platform);
+        let mut live = lock(&self.live);
+        if live.get(&key).is_some_and(|line| line.stage == stage)
+            && let Some(line) = live.remove(&key)
+        {
+            line.bar.finish_and_clear();
+        }
+        drop(live);
+        self.line(&format!(
+            "{image}: {done} in {:.2}s",
+            elapsed.as_secs_f64()
+        ));
+    }
+
+    /// Bytes of a blob handed to `repository`: the pushing line shows the running total.
+    fn blob_progress(&self, repository: &str, digest: kiln_core::Digest, sent: u64) {
+        let total: u64 = {
+            let mut pushed = lock(&self.pushed);
+            let blobs = pushed.entry(repository.to_owned()).or_default();
+            blobs.insert(digest, sent);
+            blobs.values().sum()
+        };
+        let live = lock(&self.live);
+        let pushing = live.values().filter(|line| {
+            matches!(&line.stage, Stage::Pushing { repository: r } if r == repository)
+        });
+        for line in pushing {
+            line.bar
+                .set_message(format!("pushing {} to {repository}", size(total)));
         }
     }
 
@@ -127,14 +217,17 @@ impl Progress {
                 Event::ArtifactCacheHit { image, digest } => {
                     format!("{image}: unchanged, using cached image {digest}")
                 }
-                Event::GoBuildStarted { .. } => return,
-                Event::GoBuildFinished {
+                Event::StageStarted {
                     image,
                     platform,
+                    stage,
+                } => return this.stage_started(image, platform, stage),
+                Event::StageFinished {
+                    image,
+                    platform,
+                    stage,
                     elapsed,
-                } => {
-                    format!("{image}: built {platform} in {:.2}s", elapsed.as_secs_f64())
-                }
+                } => return this.stage_finished(image, platform, stage, elapsed),
                 Event::BinaryLayerReused { image, platform } => {
                     format!("{image}: {platform} binary unchanged, cached layer reused")
                 }
@@ -178,21 +271,14 @@ impl Progress {
                     repository,
                     digest,
                     bytes_sent,
-                    total,
-                } => {
-                    this.upload_progress(
-                        format!("{repository} {}", short(&digest)),
-                        bytes_sent,
-                        total,
-                    );
-                    return;
-                }
+                    ..
+                } => return this.blob_progress(&repository, digest, bytes_sent),
                 RegistryEvent::BlobUploaded {
                     repository,
                     digest,
                     size,
                 } => {
-                    this.upload_done(&format!("{repository} {}", short(&digest)));
+                    this.blob_progress(&repository, digest.clone(), size);
                     format!("{repository}: pushed {} ({size} bytes)", short(&digest))
                 }
                 RegistryEvent::BlobMounted {
@@ -213,4 +299,9 @@ impl Progress {
             this.line(&line);
         })
     }
+}
+
+/// A lock that a panicked holder does not poison: progress lines are never worth a crash.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -11,6 +11,7 @@ use kiln_pipeline::output::{BuildOutput, file_output_json};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts};
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::sbom::write_sbom_dir;
+use kiln_pipeline::events::Reporter;
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
 use super::{ContextSettings, build_context, cache, now_unix, process_env};
@@ -101,6 +102,7 @@ impl Session {
             only: Vec::new(),
             cache_dir: context.cache_dir.clone(),
             sbom: args.sbom_dir.is_some(),
+            events: Reporter(Some(context.events.clone())),
         };
         let concurrency = configs
             .iter()

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use kiln_core::naming::{KoNaming, ko_image_name, ko_printed_reference, tag_only_tag, unique_tags};
 use kiln_core::{Digest, Reference};
+use kiln_pipeline::events::Reporter;
 use kiln_pipeline::ko_planner::{KoOptions, KoPlanner};
 use kiln_pipeline::planner::PlanOptions;
 use kiln_pipeline::publish::{Destinations, publish};
@@ -169,6 +170,7 @@ impl KoSession {
                 now_unix: now_unix(),
                 push: publish.push,
                 cache_dir: ctx.cache_dir.clone(),
+                events: Reporter(Some(ctx.events.clone())),
                 ..PlanOptions::default()
             },
             repo,
