@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs kiln's whole test suite on a fresh machine: installs what the tests need (Go, the
-# CNCF registry, skopeo, umoci, htpasswd, the SPDX validator), then the checks and tests CI
+# CNCF registry, skopeo, umoci, htpasswd, script for a pseudo-terminal, the SPDX validator), then the checks and tests CI
 # runs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-go.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-spdx-tools.sh"
 cd "$repo_root"
 need=()
-for tool in docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl; do
+for tool in docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl script:bsdutils; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -69,8 +69,8 @@ pub enum Stage {
     Building,
     /// Writing and gzipping the binary's layer.
     Compressing,
-    /// Uploading the image's blobs and manifests to `repository` (as the registry events
-    /// name it, without the registry host).
+    /// Uploading the image's blobs and manifests to `repository` (`registry/path`, as the
+    /// registry client's events name it).
     Pushing { repository: String },
 }
 
@@ -90,6 +90,10 @@ impl Reporter {
 
 impl std::fmt::Debug for Reporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Reporter" } else { "Reporter(none)" })
+        f.write_str(if self.0.is_some() {
+            "Reporter"
+        } else {
+            "Reporter(none)"
+        })
     }
 }

@@ -65,7 +65,7 @@ pub async fn publish(
     let first = parse_target(&plan.image, &names.next().unwrap_or_default())?;
     let stage = StageEvents::new(&ctx.events, &plan.image, None);
     let pushing = stage.start(Stage::Pushing {
-        repository: first.repository.clone(),
+        repository: first.name(),
     });
     let digest = push_artifact(client, &ctx.store, base_source, artifact, &first)
         .await

@@ -102,8 +102,11 @@ fn stage_done(stage: &Stage, platform: Option<&str>, pushed: u64) -> String {
 
 impl Progress {
     pub fn new(quiet: bool) -> Arc<Progress> {
+        // indicatif draws nothing on a terminal it cannot drive (TERM unset or `dumb`):
+        // plain lines then, or they would be lost.
         let bars = (!quiet && std::io::stderr().is_terminal())
-            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+            .filter(|bars| !bars.is_hidden());
         Arc::new(Progress {
             quiet,
             bars,
@@ -125,7 +128,7 @@ impl Progress {
     fn stage_started(&self, image: String, platform: Option<String>, stage: Stage) {
         let doing = stage_doing(&stage, platform.as_deref());
         if let Stage::Pushing { repository } = &stage {
-            lock(&self.pushed).remove(repository);
+            self.take_pushed(repository);
         }
         let Some(bars) = &self.bars else {
             self.line(&format!("{image}: {doing}..."));
@@ -162,9 +165,7 @@ impl Progress {
         elapsed: std::time::Duration,
     ) {
         let pushed = match &stage {
-            Stage::Pushing { repository } => lock(&self.pushed)
-                .remove(repository)
-                .map_or(0, |blobs| blobs.values().sum()),
+            Stage::Pushing { repository } => self.take_pushed(repository),
             _ => 0,
         };
         let done = stage_done(&stage, platform.as_deref(), pushed);
@@ -176,10 +177,14 @@ impl Progress {
             line.bar.finish_and_clear();
         }
         drop(live);
-        self.line(&format!(
-            "{image}: {done} in {:.2}s",
-            elapsed.as_secs_f64()
-        ));
+        self.line(&format!("{image}: {done} in {:.2}s", elapsed.as_secs_f64()));
+    }
+
+    /// The bytes counted for the pushing stage of `repository`, forgotten.
+    fn take_pushed(&self, repository: &str) -> u64 {
+        lock(&self.pushed)
+            .remove(repository)
+            .map_or(0, |blobs| blobs.values().sum())
     }
 
     /// Bytes of a blob handed to `repository`: the pushing line shows the running total.
@@ -191,9 +196,9 @@ impl Progress {
             blobs.values().sum()
         };
         let live = lock(&self.live);
-        let pushing = live.values().filter(|line| {
-            matches!(&line.stage, Stage::Pushing { repository: r } if r == repository)
-        });
+        let pushing = live.values().filter(
+            |line| matches!(&line.stage, Stage::Pushing { repository: r } if r == repository),
+        );
         for line in pushing {
             line.bar
                 .set_message(format!("pushing {} to {repository}", size(total)));

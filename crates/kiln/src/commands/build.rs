@@ -7,11 +7,11 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use kiln_config::ProfileSelection;
 use kiln_core::naming::tag_with_digest;
+use kiln_pipeline::events::Reporter;
 use kiln_pipeline::output::{BuildOutput, file_output_json};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts};
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::sbom::write_sbom_dir;
-use kiln_pipeline::events::Reporter;
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
 use super::{ContextSettings, build_context, cache, now_unix, process_env};

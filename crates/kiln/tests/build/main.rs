@@ -10,5 +10,6 @@ mod dev;
 mod errors;
 mod ko;
 mod layout;
+mod progress;
 mod push;
 mod render;

@@ -1,0 +1,198 @@
+//! Progress as a person sees it: live stage lines on a terminal (read through a real
+//! pseudo-terminal that util-linux's `script` makes), plain start and end lines without
+//! one, and `-v debug` naming every command kiln runs, where, and for how long.
+
+use std::path::Path;
+
+use kiln_testkit::{Registry, RegistryKind};
+
+use crate::support::{Project, run_ok};
+
+const ENV: &[(&str, &str)] = &[("RELEASE", "v1.2.3"), ("TEAM", "core")];
+
+/// Runs kiln under `script`, so that its stderr is a terminal (`term`, as `TERM`); returns
+/// what the terminal got.
+fn kiln_in_terminal(project: &Project, term: &str, args: &[&str]) -> String {
+    let quote = |word: &str| format!("'{}'", word.replace('\'', r"'\''"));
+    let command_line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_kiln"))
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect();
+    let mut env = ENV.to_vec();
+    env.push(("TERM", term));
+    run_ok(&mut project.command(
+        Path::new("script"),
+        &["-qfec", &command_line.join(" "), "/dev/null"],
+        &env,
+    ))
+}
+
+/// The text after `what` in `text`, up to the end of its line or redraw.
+fn after<'a>(text: &'a str, what: &str) -> Vec<&'a str> {
+    text.match_indices(what)
+        .map(|(at, _)| {
+            let rest = &text[at + what.len()..];
+            rest.split(['\r', '\n', '\x1b']).next().unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn a_terminal_shows_a_live_line_per_artifact_and_platform_with_stage_and_elapsed_time() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    let repo = format!("{}/team", registry.host());
+    let screen = kiln_in_terminal(
+        &project,
+        "xterm-256color",
+        &[
+            "build",
+            "--push",
+            "-d",
+            &repo,
+            "-b",
+            "alpha",
+            "--platform",
+            "linux/arm64",
+        ],
+    );
+    assert!(
+        screen.contains("\x1b[2K"),
+        "live lines are redrawn: {screen:?}"
+    );
+    for stage in [
+        "alpha: resolving base ",
+        "alpha: building for linux/arm64/v8 ",
+        "alpha: compressing the linux/arm64/v8 binary layer ",
+        "alpha: pushing ",
+    ] {
+        let shown = after(&screen, stage);
+        assert!(
+            shown.iter().any(|rest| rest.trim_end().ends_with('s')),
+            "a live `{stage}` line with its elapsed time: {screen:?}"
+        );
+    }
+    assert!(
+        !screen.contains("building for linux/arm64/v8..."),
+        "no plain start lines on a terminal: {screen:?}"
+    );
+    assert!(
+        screen.contains("alpha: built linux/arm64/v8 in "),
+        "{screen:?}"
+    );
+    let pushed = after(&screen, "alpha: pushed ");
+    assert!(
+        pushed
+            .iter()
+            .any(|p| p.contains(&format!(" to {repo}/alpha in ")) && !p.starts_with("0 B")),
+        "the end line says how much was pushed: {pushed:?}"
+    );
+}
+
+#[test]
+fn without_a_terminal_each_stage_starts_and_ends_with_a_plain_line() {
+    let project = Project::new("multi");
+    let out = project.kiln(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "alpha",
+            "--platform",
+            "linux/arm64",
+        ],
+        ENV,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let position = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line `{prefix}…` in:\n{stderr}"))
+    };
+    for (start, end) in [
+        ("alpha: resolving base...", "alpha: resolved base in "),
+        (
+            "alpha: building for linux/arm64/v8...",
+            "alpha: built linux/arm64/v8 in ",
+        ),
+        (
+            "alpha: compressing the linux/arm64/v8 binary layer...",
+            "alpha: compressed the linux/arm64/v8 binary layer in ",
+        ),
+    ] {
+        assert!(position(start) < position(end), "{start} before {end}");
+    }
+    assert!(
+        !stderr.contains('\x1b'),
+        "no terminal codes in a log: {stderr}"
+    );
+}
+
+#[test]
+fn debug_verbosity_shows_each_command_with_its_directory_added_environment_and_duration() {
+    let project = Project::new("multi");
+    project.edit(
+        "skaffold.yaml",
+        "        main: ./cmd/alpha\n",
+        "        main: ./cmd/alpha\n        env:\n          - MY_API_TOKEN=hunter2\n",
+    );
+    let out = project.kiln(
+        &[
+            "build",
+            "-v",
+            "debug",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "alpha",
+            "--platform",
+            "linux/arm64",
+        ],
+        ENV,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let dir = std::fs::canonicalize(project.path()).unwrap();
+    let go_build = stderr
+        .lines()
+        .find(|l| l.contains("ran `") && l.contains("go build "))
+        .unwrap_or_else(|| panic!("no go build line in:\n{stderr}"));
+    for part in [
+        format!("` in {} with ", dir.display()),
+        "GOARCH=arm64".to_owned(),
+        "MY_API_TOKEN=<redacted>".to_owned(),
+        "exit status: 0 after ".to_owned(),
+    ] {
+        assert!(go_build.contains(&part), "{part} in {go_build}");
+    }
+    assert!(go_build.trim_end().ends_with('s'), "{go_build}");
+    assert!(
+        stderr.contains("ran `git ") && stderr.contains("go list "),
+        "git and go list are shown too: {stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "secrets never shown: {stderr}");
+}
+
+#[test]
+fn a_terminal_that_cannot_draw_live_lines_gets_plain_lines() {
+    let project = Project::new("multi");
+    let args = [
+        "build",
+        "--push=false",
+        "--oci-layout-path",
+        "out",
+        "-b",
+        "alpha",
+    ];
+    let screen = kiln_in_terminal(&project, "dumb", &args);
+    assert!(
+        screen.contains("alpha: resolving base...") && screen.contains("alpha: built "),
+        "{screen:?}"
+    );
+}
