@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs kiln's whole test suite on a fresh machine: installs what the tests need (Go, the
-# CNCF registry, skopeo, umoci, htpasswd, script for a pseudo-terminal, the SPDX validator), then the checks and tests CI
-# runs.
+# CNCF registry, skopeo, umoci, htpasswd, script for a pseudo-terminal, the SPDX
+# validator), then the checks and tests CI runs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-go.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-spdx-tools.sh"

@@ -196,3 +196,74 @@ fn a_terminal_that_cannot_draw_live_lines_gets_plain_lines() {
         "{screen:?}"
     );
 }
+
+/// A Go module proxy in a directory (`GOPROXY=file://…`) serving `example.com/dep v1.0.0`;
+/// the zip is written by Python's zipfile, which shares nothing with Go or kiln.
+fn file_proxy(dir: &Path) {
+    let versions = dir.join("example.com/dep/@v");
+    std::fs::create_dir_all(&versions).unwrap();
+    let go_mod = "module example.com/dep\n\ngo 1.22\n";
+    std::fs::write(versions.join("list"), "v1.0.0\n").unwrap();
+    std::fs::write(
+        versions.join("v1.0.0.info"),
+        r#"{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    std::fs::write(versions.join("v1.0.0.mod"), go_mod).unwrap();
+    let script = r#"
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("example.com/dep@v1.0.0/go.mod", sys.argv[2])
+    z.writestr("example.com/dep@v1.0.0/dep.go", "package dep\n\nconst Word = \"hello\"\n")
+"#;
+    run_ok(
+        std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(versions.join("v1.0.0.zip"))
+            .arg(go_mod),
+    );
+}
+
+#[test]
+fn module_downloads_are_a_stage_of_their_own() {
+    let project = Project::new("multi");
+    let proxy = tempfile::tempdir().unwrap();
+    file_proxy(proxy.path());
+    std::fs::create_dir_all(project.path().join("cmd/gamma")).unwrap();
+    std::fs::write(
+        project.path().join("cmd/gamma/main.go"),
+        "package main\n\nimport \"example.com/dep\"\n\nfunc main() { println(dep.Word) }\n",
+    )
+    .unwrap();
+    project.edit(
+        "go.mod",
+        "go 1.22\n",
+        "go 1.22\n\nrequire example.com/dep v1.0.0\n",
+    );
+    project.edit("skaffold.yaml", "main: ./cmd/beta", "main: ./cmd/gamma");
+    let goproxy = format!("file://{}", proxy.path().display());
+    let mut env = ENV.to_vec();
+    env.extend([
+        ("GOPROXY", goproxy.as_str()),
+        ("GOSUMDB", "off"),
+        ("GOFLAGS", "-mod=mod"),
+    ]);
+    let args = [
+        "build",
+        "--push=false",
+        "--oci-layout-path",
+        "out",
+        "-b",
+        "beta",
+        "--platform",
+        "linux/amd64",
+    ];
+    let out = project.kiln(&args, &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("downloading modules (example.com/dep v1.0.0)...")
+            && stderr.contains("downloaded modules in "),
+        "{stderr}"
+    );
+}
