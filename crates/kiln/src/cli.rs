@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand};
     propagate_version = true
 )]
 pub struct Cli {
-    /// Log verbosity: error, warn, info, debug or trace.
+    /// Log verbosity: error, warn, info, debug (also every command kiln runs, with its
+    /// directory, added environment and duration, secrets redacted) or trace.
     #[arg(
         short = 'v',
         long,
@@ -31,8 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Build the ko artifacts of a skaffold.yaml.
     Build(Box<BuildArgs>),
-    /// Build, then watch every artifact's sources and rebuild what changed (no cluster
-    /// needed: images go to the registry or the OCI layout on each change).
+    /// Build, then watch every artifact's inputs and rebuild an artifact when their content
+    /// changed (no cluster needed: images go to the registry or the OCI layout each time).
     Dev(Box<BuildArgs>),
     /// Build for debugging as `skaffold debug` does (optimizations and trimpath off, one
     /// platform) and rewrite the manifests for Delve: applied to the cluster when one is
