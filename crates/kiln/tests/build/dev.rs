@@ -42,6 +42,13 @@ pub(crate) fn wait_for(
 
 /// `kiln dev` on the multi fixture's beta, one platform, into an OCI layout.
 pub(crate) fn spawn_dev_beta(project: &Project) -> std::process::Child {
+    spawn_dev(project, "beta", &[])
+}
+
+/// `kiln dev` on one artifact of the multi fixture, one platform, into an OCI layout.
+fn spawn_dev(project: &Project, image: &str, env: &[(&str, &str)]) -> std::process::Child {
+    let mut env = env.to_vec();
+    env.extend([("RELEASE", "v1.2.3"), ("TEAM", "core")]);
     project.spawn_kiln(
         &[
             "dev",
@@ -49,11 +56,11 @@ pub(crate) fn spawn_dev_beta(project: &Project) -> std::process::Child {
             "--oci-layout-path",
             "out",
             "-b",
-            "beta",
+            image,
             "--platform",
             "linux/amd64",
         ],
-        &[("RELEASE", "v1.2.3"), ("TEAM", "core")],
+        &env,
     )
 }
 
@@ -132,25 +139,6 @@ fn lines_within(rx: &mpsc::Receiver<String>, period: Duration) -> Vec<String> {
     seen
 }
 
-/// `kiln dev` on the multi fixture's alpha (which has kodata), one platform, into a layout.
-fn spawn_dev_alpha(project: &Project, env: &[(&str, &str)]) -> std::process::Child {
-    let mut env = env.to_vec();
-    env.extend([("RELEASE", "v1.2.3"), ("TEAM", "core")]);
-    project.spawn_kiln(
-        &[
-            "dev",
-            "--push=false",
-            "--oci-layout-path",
-            "out",
-            "-b",
-            "alpha",
-            "--platform",
-            "linux/amd64",
-        ],
-        &env,
-    )
-}
-
 fn stop(mut child: std::process::Child) {
     let _ = child.kill();
     let _ = child.wait();
@@ -160,8 +148,9 @@ const IS_ALPHA_REF: fn(&str) -> bool = |l| l.starts_with("alpha:v1.2.3@sha256:")
 
 #[test]
 fn dev_rests_on_an_untouched_tree_and_builds_once_per_change() {
+    // alpha has kodata, which once made the loop rebuild at once and forever.
     let project = Project::new("multi");
-    let mut child = spawn_dev_alpha(&project, &[]);
+    let mut child = spawn_dev(&project, "alpha", &[]);
     let stdout = lines(child.stdout.take().unwrap());
     let stderr = lines(child.stderr.take().unwrap());
     wait_for(&stdout, "the first image", IS_ALPHA_REF);
@@ -219,7 +208,7 @@ fn dev_rebuilds_when_the_ko_config_path_file_or_go_work_changes() {
     let ko_config = outside.path().join("ko-settings.yaml");
     std::fs::write(&ko_config, "defaultLdflags: [-s]\n").unwrap();
     let ko_config_env = ko_config.display().to_string();
-    let mut child = spawn_dev_alpha(&project, &[("KO_CONFIG_PATH", &ko_config_env)]);
+    let mut child = spawn_dev(&project, "alpha", &[("KO_CONFIG_PATH", &ko_config_env)]);
     let stdout = lines(child.stdout.take().unwrap());
     let stderr = lines(child.stderr.take().unwrap());
     wait_for(&stdout, "the first image", IS_ALPHA_REF);

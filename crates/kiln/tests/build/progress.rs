@@ -10,6 +10,20 @@ use crate::support::{Project, run_ok};
 
 const ENV: &[(&str, &str)] = &[("RELEASE", "v1.2.3"), ("TEAM", "core")];
 
+/// A build of `-b IMAGE` for linux/arm64 into an OCI layout.
+fn layout_build(image: &str) -> Vec<&str> {
+    vec![
+        "build",
+        "--push=false",
+        "--oci-layout-path",
+        "out",
+        "-b",
+        image,
+        "--platform",
+        "linux/arm64",
+    ]
+}
+
 /// Runs kiln under `script`, so that its stderr is a terminal (`term`, as `TERM`); returns
 /// what the terminal got.
 fn kiln_in_terminal(project: &Project, term: &str, args: &[&str]) -> String {
@@ -92,19 +106,7 @@ fn a_terminal_shows_a_live_line_per_artifact_and_platform_with_stage_and_elapsed
 #[test]
 fn without_a_terminal_each_stage_starts_and_ends_with_a_plain_line() {
     let project = Project::new("multi");
-    let out = project.kiln(
-        &[
-            "build",
-            "--push=false",
-            "--oci-layout-path",
-            "out",
-            "-b",
-            "alpha",
-            "--platform",
-            "linux/arm64",
-        ],
-        ENV,
-    );
+    let out = project.kiln(&layout_build("alpha"), ENV);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
@@ -141,21 +143,7 @@ fn debug_verbosity_shows_each_command_with_its_directory_added_environment_and_d
         "        main: ./cmd/alpha\n",
         "        main: ./cmd/alpha\n        env:\n          - MY_API_TOKEN=hunter2\n",
     );
-    let out = project.kiln(
-        &[
-            "build",
-            "-v",
-            "debug",
-            "--push=false",
-            "--oci-layout-path",
-            "out",
-            "-b",
-            "alpha",
-            "--platform",
-            "linux/arm64",
-        ],
-        ENV,
-    );
+    let out = project.kiln(&[layout_build("alpha"), vec!["-v", "debug"]].concat(), ENV);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let dir = std::fs::canonicalize(project.path()).unwrap();
@@ -182,15 +170,7 @@ fn debug_verbosity_shows_each_command_with_its_directory_added_environment_and_d
 #[test]
 fn a_terminal_that_cannot_draw_live_lines_gets_plain_lines() {
     let project = Project::new("multi");
-    let args = [
-        "build",
-        "--push=false",
-        "--oci-layout-path",
-        "out",
-        "-b",
-        "alpha",
-    ];
-    let screen = kiln_in_terminal(&project, "dumb", &args);
+    let screen = kiln_in_terminal(&project, "dumb", &layout_build("alpha"));
     assert!(
         screen.contains("alpha: resolving base...") && screen.contains("alpha: built "),
         "{screen:?}"
@@ -248,17 +228,7 @@ fn module_downloads_are_a_stage_of_their_own() {
         ("GOSUMDB", "off"),
         ("GOFLAGS", "-mod=mod"),
     ]);
-    let args = [
-        "build",
-        "--push=false",
-        "--oci-layout-path",
-        "out",
-        "-b",
-        "beta",
-        "--platform",
-        "linux/amd64",
-    ];
-    let out = project.kiln(&args, &env);
+    let out = project.kiln(&layout_build("beta"), &env);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
