@@ -237,3 +237,51 @@ fn module_downloads_are_a_stage_of_their_own() {
         "{stderr}"
     );
 }
+
+#[test]
+fn debug_verbosity_shows_the_credential_helper_run_but_never_the_secret() {
+    const PASSWORD: &str = "helper-secret-7c1d";
+    let registry = Registry::start(RegistryKind::htpasswd("helper-user", PASSWORD));
+    let project = Project::new("multi");
+    let tools = tempfile::tempdir().unwrap();
+    let helper = tools.path().join("docker-credential-kilntest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"helper-user\",\"Secret\":\"{PASSWORD}\"}}' \"$server\"\n"
+        ),
+    )
+    .unwrap();
+    run_ok(std::process::Command::new("chmod").arg("+x").arg(&helper));
+    std::fs::write(
+        tools.path().join("config.json"),
+        format!(
+            r#"{{"credHelpers": {{"{}": "kilntest"}}}}"#,
+            registry.host()
+        ),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let docker_config = tools.path().display().to_string();
+    let mut env = ENV.to_vec();
+    env.extend([("PATH", path.as_str()), ("DOCKER_CONFIG", &docker_config)]);
+    let repo = format!("{}/team", registry.host());
+    let args = ["build", "-v", "debug", "--push", "-d", &repo, "-b", "alpha"];
+    let out = project.kiln(&args, &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let ran = format!("ran `{} get`", helper.display());
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(&ran))
+        .unwrap_or_else(|| panic!("no `{ran}` in:\n{stderr}"));
+    assert!(line.contains("exit status: 0 after "), "{line}");
+    assert!(
+        !stderr.contains(PASSWORD),
+        "the secret never shows: {stderr}"
+    );
+}
