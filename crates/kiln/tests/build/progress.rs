@@ -285,3 +285,29 @@ fn debug_verbosity_shows_the_credential_helper_run_but_never_the_secret() {
         "the secret never shows: {stderr}"
     );
 }
+
+#[test]
+fn debug_verbosity_shows_the_kubectl_probe() {
+    let project = Project::new("multi");
+    let args = [
+        "debug",
+        "-v",
+        "debug",
+        "--push=false",
+        "--oci-layout-path",
+        "out",
+        "-b",
+        "alpha",
+        "--kube-context",
+        "kiln-test-context",
+    ];
+    let out = project.kiln(&args, ENV);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let probe = "ran `kubectl --context kiln-test-context version --request-timeout=5s`";
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(probe))
+        .unwrap_or_else(|| panic!("no `{probe}` in:\n{stderr}"));
+    assert!(line.contains(" after "), "{line}");
+}
