@@ -64,7 +64,15 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     } else {
         None
     };
+    let compressing = package
+        .dir
+        .join("kodata")
+        .is_dir()
+        .then(|| artifact_stage.start(Stage::Compressing));
     let kodata = write_kodata_layer(ctx, plan, &package, &base).await?;
+    if let Some(compressing) = compressing {
+        artifact_stage.finish(compressing);
+    }
     let app_name = binary_name(&package.import_path);
 
     let mut tasks = JoinSet::new();

@@ -67,7 +67,7 @@ pub enum Stage {
     DownloadingModules { module: String },
     /// `go build` for the event's platform.
     Building,
-    /// Writing and gzipping the binary's layer.
+    /// Writing and gzipping a layer: the binary's (with a platform) or kodata's (without).
     Compressing,
     /// Uploading the image's blobs and manifests to `repository` (`registry/path`, as the
     /// registry client's events name it).

@@ -74,29 +74,29 @@ struct LiveLine {
 
 /// What a stage is doing, for its start line and live line.
 fn stage_doing(stage: &Stage, platform: Option<&str>) -> String {
-    let for_platform = platform.map(|p| format!(" for {p}")).unwrap_or_default();
-    let platform = platform.unwrap_or_default();
-    match stage {
-        Stage::ResolvingBase => "resolving base".to_owned(),
-        Stage::DownloadingModules { module } => {
-            format!("downloading modules{for_platform} ({module})")
+    match (stage, platform) {
+        (Stage::ResolvingBase, _) => "resolving base".to_owned(),
+        (Stage::DownloadingModules { module }, Some(p)) => {
+            format!("downloading modules for {p} ({module})")
         }
-        Stage::Building => format!("building for {platform}"),
-        Stage::Compressing => format!("compressing the {platform} binary layer"),
-        Stage::Pushing { repository } => format!("pushing to {repository}"),
+        (Stage::DownloadingModules { module }, None) => format!("downloading modules ({module})"),
+        (Stage::Building, p) => format!("building for {}", p.unwrap_or_default()),
+        (Stage::Compressing, Some(p)) => format!("compressing the {p} binary layer"),
+        (Stage::Compressing, None) => "compressing the kodata layer".to_owned(),
+        (Stage::Pushing { repository }, _) => format!("pushing to {repository}"),
     }
 }
 
 /// What a stage did, for its end line.
 fn stage_done(stage: &Stage, platform: Option<&str>, pushed: u64) -> String {
-    let for_platform = platform.map(|p| format!(" for {p}")).unwrap_or_default();
-    let platform = platform.unwrap_or_default();
-    match stage {
-        Stage::ResolvingBase => "resolved base".to_owned(),
-        Stage::DownloadingModules { .. } => format!("downloaded modules{for_platform}"),
-        Stage::Building => format!("built {platform}"),
-        Stage::Compressing => format!("compressed the {platform} binary layer"),
-        Stage::Pushing { repository } => format!("pushed {} to {repository}", size(pushed)),
+    match (stage, platform) {
+        (Stage::ResolvingBase, _) => "resolved base".to_owned(),
+        (Stage::DownloadingModules { .. }, Some(p)) => format!("downloaded modules for {p}"),
+        (Stage::DownloadingModules { .. }, None) => "downloaded modules".to_owned(),
+        (Stage::Building, p) => format!("built {}", p.unwrap_or_default()),
+        (Stage::Compressing, Some(p)) => format!("compressed the {p} binary layer"),
+        (Stage::Compressing, None) => "compressed the kodata layer".to_owned(),
+        (Stage::Pushing { repository }, _) => format!("pushed {} to {repository}", size(pushed)),
     }
 }
 

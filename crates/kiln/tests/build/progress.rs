@@ -126,6 +126,10 @@ fn without_a_terminal_each_stage_starts_and_ends_with_a_plain_line() {
             "alpha: compressing the linux/arm64/v8 binary layer...",
             "alpha: compressed the linux/arm64/v8 binary layer in ",
         ),
+        (
+            "alpha: compressing the kodata layer...",
+            "alpha: compressed the kodata layer in ",
+        ),
     ] {
         assert!(position(start) < position(end), "{start} before {end}");
     }
