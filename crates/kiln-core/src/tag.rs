@@ -30,15 +30,47 @@ pub enum TagError {
         command: String,
     },
     #[error(
-        "bad timezone provided: {0:?}: kiln resolves only `Local`, UTC/GMT and `Etc/GMT±N` zones by itself"
+        "bad timezone provided: {0:?}: not a zone of the system's zoneinfo (/usr/share/zoneinfo), UTC/GMT or `Etc/GMT±N`"
     )]
     UnknownTimezone(String),
+    #[error("invalid tag {tag:?}: {why}")]
+    InvalidTag { tag: String, why: String },
     #[error("envTemplate tagger: {0}")]
     Template(#[from] TemplateError),
     #[error("envTemplate tagger: template {template:?} rendered `<no value>`: {rendered:?}")]
     NoValue { template: String, rendered: String },
     #[error(transparent)]
     Naming(#[from] NamingError),
+}
+
+/// Checks the OCI distribution tag grammar, `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`: a tag
+/// given by the user (`-t`, `SKAFFOLD_TAG`) is refused before anything is built, never
+/// rewritten.
+pub fn validate_tag(tag: &str) -> Result<(), TagError> {
+    let invalid = |why: &str| {
+        Err(TagError::InvalidTag {
+            tag: tag.to_owned(),
+            why: why.to_owned(),
+        })
+    };
+    let Some(first) = tag.chars().next() else {
+        return invalid("it is empty");
+    };
+    if !(first.is_ascii_alphanumeric() || first == '_') {
+        return invalid("it must start with a letter, a digit or `_`");
+    }
+    if let Some(bad) = tag
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return invalid(&format!(
+            "`{bad}` is not allowed (only letters, digits, `.`, `_` and `-`)"
+        ));
+    }
+    if tag.len() > MAX_TAG_LENGTH {
+        return invalid(&format!("it is longer than {MAX_TAG_LENGTH} characters"));
+    }
+    Ok(())
 }
 
 /// Skaffold's `sanitizeTag`: characters outside `[A-Za-z0-9._-]` become `_`, leading `-`
@@ -245,6 +277,25 @@ pub fn datetime_tag_in(
         }
     };
     Ok(format_go_time(format, unix_seconds, nanos, &zone))
+}
+
+/// [`datetime_tag_in`] where `zone` resolves the names that are not fixed offsets (the
+/// caller reads them from the system's zoneinfo; `Local` included).
+pub fn datetime_tag_with(
+    format: Option<&str>,
+    timezone: Option<&str>,
+    unix_seconds: i64,
+    nanos: u32,
+    zone: &dyn Fn(&str) -> Option<FixedZone>,
+) -> Result<String, TagError> {
+    let name = timezone.filter(|t| !t.is_empty()).unwrap_or("Local");
+    let resolved = match name {
+        "Local" => zone("Local").unwrap_or_else(FixedZone::utc),
+        _ => FixedZone::resolve(name)
+            .or_else(|| zone(name))
+            .ok_or_else(|| TagError::UnknownTimezone(name.to_owned()))?,
+    };
+    datetime_tag_in(format, Some("Local"), unix_seconds, nanos, &resolved)
 }
 
 /// The `envTemplate` tag: `template` rendered over `env` (the caller passes the OS

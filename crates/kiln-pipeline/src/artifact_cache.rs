@@ -169,8 +169,13 @@ pub struct ArtifactCache {
 
 impl ArtifactCache {
     pub fn new(store: &BlobStore) -> Self {
+        Self::at(&store.root().join("artifacts"), store)
+    }
+
+    /// Records kept in `dir` (`--cache-file`), over the blobs of `store`.
+    pub fn at(dir: &Path, store: &BlobStore) -> Self {
         ArtifactCache {
-            entries: KeyedJson::new(store.root().join("artifacts")),
+            entries: KeyedJson::new(dir.to_owned()),
             store: store.clone(),
         }
     }

@@ -12,7 +12,7 @@ use kiln_image::{Blob, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
 use tokio::task::JoinSet;
 
 use crate::Error;
-use crate::artifact_cache::{self, ArtifactCache};
+use crate::artifact_cache;
 use crate::context::Context;
 use crate::events::{Event, EventSink, Stage};
 use crate::plan::{ArtifactPlan, BaseSpec};
@@ -46,7 +46,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     let cache_key = if ctx.artifact_cache {
         let key =
             artifact_cache::key(plan, &base, &ctx.toolchain.version, &ctx.process_env).await?;
-        if let Some(hit) = ArtifactCache::new(&ctx.store).get(&key) {
+        if let Some(hit) = ctx.artifact_records().get(&key) {
             ctx.events.as_ref()(Event::ArtifactCacheHit {
                 image: plan.image.clone(),
                 digest: hit.top.digest.to_string(),
@@ -198,7 +198,8 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         _ => None,
     };
     if let Some(key) = cache_key {
-        ArtifactCache::new(&ctx.store).put(&key, &top, index.as_ref(), &images, sboms.as_ref())?;
+        ctx.artifact_records()
+            .put(&key, &top, index.as_ref(), &images, sboms.as_ref())?;
     }
     ctx.events.as_ref()(Event::ImageAssembled {
         image: plan.image.clone(),

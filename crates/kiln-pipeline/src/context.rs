@@ -25,6 +25,8 @@ pub struct Context {
     pub process_env: std::collections::BTreeMap<String, String>,
     /// `--cache-artifacts`: reuse unchanged artifacts without building them.
     pub artifact_cache: bool,
+    /// `--cache-file`: where the artifact records live (default: the store's `artifacts/`).
+    pub artifact_records: Option<PathBuf>,
     /// The built-in base once written into the store.
     builtin_base: Mutex<Option<Descriptor>>,
 }
@@ -46,6 +48,7 @@ impl Context {
             registry: None,
             process_env: Default::default(),
             artifact_cache: false,
+            artifact_records: None,
             builtin_base: Mutex::new(None),
         })
     }
@@ -63,6 +66,14 @@ impl Context {
         self.process_env = process_env;
         self.artifact_cache = true;
         self
+    }
+
+    /// The artifact cache's records, where `--cache-file` put them.
+    pub fn artifact_records(&self) -> crate::artifact_cache::ArtifactCache {
+        match &self.artifact_records {
+            Some(dir) => crate::artifact_cache::ArtifactCache::at(dir, &self.store),
+            None => crate::artifact_cache::ArtifactCache::new(&self.store),
+        }
     }
 
     /// The registry client, or an error explaining why a registry is needed.

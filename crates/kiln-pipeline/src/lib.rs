@@ -22,6 +22,7 @@ pub mod remote;
 pub mod sbom;
 pub mod schedule;
 pub mod watch;
+pub mod zoneinfo;
 
 pub use build::{BuiltArtifact, build_artifact};
 pub use context::Context;

@@ -9,7 +9,7 @@ use kiln_config::{Artifact, Config, KoConfig, TagPolicy};
 use kiln_core::naming::{sanitize_image_name, strip_ko_scheme, substitute_default_repo};
 use kiln_core::platform::PlatformRequest;
 use kiln_core::tag::{
-    datetime_tag, env_template_tag, git_commit_tag, input_digest_file_hash, input_digest_tag,
+    datetime_tag_with, env_template_tag, git_commit_tag, input_digest_file_hash, input_digest_tag,
     sanitize_tag,
 };
 use kiln_core::template::{KoTemplateData, render_ko, render_skaffold};
@@ -45,6 +45,34 @@ pub struct PlanOptions {
     pub sbom: bool,
     /// Where planning reports module downloads.
     pub events: Reporter,
+    /// `--disable-multi-platform-build`: one platform per artifact, the host's if requested.
+    pub single_platform: bool,
+    /// The sub-second part of the current time (`dateTime`'s default `.999`).
+    pub now_nanos: u32,
+}
+
+/// Skaffold's `-b/--build-image` rule: an artifact is selected when its image name
+/// contains one of `fragments` (`opts.IsTargetImage`). Returns the selected names in config
+/// order; a fragment that selects nothing is an error listing the images.
+pub fn select_images(configs: &[Config], fragments: &[String]) -> Result<Vec<String>, Error> {
+    let images: Vec<&str> = configs
+        .iter()
+        .flat_map(|c| c.build.artifacts.iter().map(|a| a.image.as_str()))
+        .collect();
+    if let Some(unmatched) = fragments
+        .iter()
+        .find(|f| !images.iter().any(|i| i.contains(f.as_str())))
+    {
+        return Err(Error::Plan(format!(
+            "-b/--build-image {unmatched}: no artifact's image contains it; the images in the config are: {}",
+            images.join(", ")
+        )));
+    }
+    Ok(images
+        .into_iter()
+        .filter(|i| fragments.is_empty() || fragments.iter().any(|f| i.contains(f.as_str())))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Plans every artifact of `configs`, in order. `config_dir` is the directory of the
@@ -55,6 +83,10 @@ pub async fn plan_artifacts(
     config_dir: &Path,
     options: &PlanOptions,
 ) -> Result<Vec<ArtifactPlan>, Error> {
+    if let Some(tag) = &options.tag {
+        kiln_core::tag::validate_tag(tag)
+            .map_err(|e| Error::Plan(format!("--tag/SKAFFOLD_TAG: {e}")))?;
+    }
     let mut plans = Vec::new();
     for config in configs {
         for artifact in &config.build.artifacts {
@@ -268,7 +300,7 @@ async fn plan_artifact(
         ko_config_path: ko_config.path.clone(),
         go_dir,
         base: base_spec(&ko_config, ko.from_image.as_deref(), &package, config_dir)?,
-        platforms: if options.debug {
+        platforms: if options.debug || options.single_platform {
             single_platform(platforms(config, artifact, &ko_config, options)?)
         } else {
             platforms(config, artifact, &ko_config, options)?
@@ -566,8 +598,15 @@ async fn compute_tag(
             env_template_tag(template, &options.env, image).map_err(tag_error)?
         }
         TagPolicy::DateTime { format, timezone } => {
-            datetime_tag(format.as_deref(), timezone.as_deref(), options.now_unix, 0)
-                .map_err(tag_error)?
+            let zone = |name: &str| crate::zoneinfo::zone_at(name, &options.env, options.now_unix);
+            datetime_tag_with(
+                format.as_deref(),
+                timezone.as_deref(),
+                options.now_unix,
+                options.now_nanos,
+                &zone,
+            )
+            .map_err(tag_error)?
         }
         TagPolicy::InputDigest => {
             let files = crate::deps::dependency_files(workspace, &artifact.ko.dependencies)?;

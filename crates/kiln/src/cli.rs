@@ -13,19 +13,40 @@ use clap::{Args, Parser, Subcommand};
     propagate_version = true
 )]
 pub struct Cli {
-    /// Log verbosity: error, warn, info, debug (also every command kiln runs, with its
-    /// directory, added environment and duration, secrets redacted) or trace.
+    /// Log verbosity: panic, fatal, error, warn(ing), info, debug (also every command kiln
+    /// runs, with its directory, added environment and duration, secrets redacted) or trace;
+    /// default warn. Also accepted after the Skaffold commands; `kiln ko` has ko's boolean
+    /// `-v` instead.
     #[arg(
         short = 'v',
         long,
-        global = true,
-        default_value = "warn",
+        value_enum,
+        ignore_case = true,
         env = "SKAFFOLD_VERBOSITY"
     )]
-    pub verbosity: String,
+    pub verbosity: Option<Verbosity>,
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The tracing level: the command's own `-v` (ko's boolean one means debug), else the
+    /// root's, else warn.
+    pub fn log_level(&self) -> &'static str {
+        let command_level = match &self.command {
+            Command::Build(a) | Command::Dev(a) => a.config.verbosity,
+            Command::Debug(a) => a.build.config.verbosity,
+            Command::Render(a) => a.config.verbosity,
+            Command::Ko(KoCommand::Build(a)) => a.build.verbose.then_some(Verbosity::Debug),
+            Command::Ko(KoCommand::Resolve(a)) => a.build.verbose.then_some(Verbosity::Debug),
+            Command::Ko(_) | Command::Cache(_) => None,
+        };
+        command_level
+            .or(self.verbosity)
+            .unwrap_or(Verbosity::Warn)
+            .filter()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +69,32 @@ pub enum Command {
     /// Manage kiln's cache ($KILN_CACHE, default ~/.cache/kiln).
     #[command(subcommand)]
     Cache(CacheCommand),
+}
+
+/// Skaffold's log levels (logrus's names, any case); kiln's levels are the tracing ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Verbosity {
+    Panic,
+    Fatal,
+    Error,
+    #[value(alias = "warning")]
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl Verbosity {
+    /// The tracing filter level.
+    pub fn filter(self) -> &'static str {
+        match self {
+            Verbosity::Panic | Verbosity::Fatal | Verbosity::Error => "error",
+            Verbosity::Warn => "warn",
+            Verbosity::Info => "info",
+            Verbosity::Debug => "debug",
+            Verbosity::Trace => "trace",
+        }
+    }
 }
 
 /// The cache is bounded by KILN_CACHE_MAX_SIZE (default 10GiB; e.g. 500MB, 10GiB, or
@@ -92,6 +139,32 @@ pub struct ConfigArgs {
     /// (Also `SKAFFOLD_DEFAULT_REPO`, then `default-repo` in ~/.skaffold/config.)
     #[arg(short = 'd', long = "default-repo")]
     pub default_repo: Option<String>,
+
+    /// Use only the configs with these `metadata.name`s (repeatable or comma-separated).
+    #[arg(
+        short = 'm',
+        long = "module",
+        value_delimiter = ',',
+        env = "SKAFFOLD_MODULE"
+    )]
+    pub modules: Vec<String>,
+
+    /// Activate profiles by their `activation` rules (on by default).
+    #[arg(long = "profile-auto-activation", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", env = "SKAFFOLD_PROFILE_AUTO_ACTIVATION")]
+    pub profile_auto_activation: bool,
+
+    /// Skaffold's global config file (default ~/.skaffold/config).
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        env = "SKAFFOLD_CONFIG"
+    )]
+    pub global_config: Option<PathBuf>,
+
+    /// Log verbosity (as `kiln -v LEVEL`).
+    #[arg(short = 'v', long, value_enum, ignore_case = true)]
+    pub verbosity: Option<Verbosity>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -124,16 +197,31 @@ pub struct RenderArgs {
 
     /// Render with the images of this build JSON (`kiln build --file-output`) instead of
     /// building.
-    #[arg(short = 'a', long = "build-artifacts", value_name = "FILE")]
+    #[arg(
+        short = 'a',
+        long = "build-artifacts",
+        value_name = "FILE",
+        env = "SKAFFOLD_BUILD_ARTIFACTS"
+    )]
     pub build_artifacts: Option<PathBuf>,
 
     /// Write the rendered manifests to this file instead of standard output.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        env = "SKAFFOLD_OUTPUT"
+    )]
     pub output: Option<PathBuf>,
 
     /// Where image references come from (default: remote, as Skaffold does without a local
     /// cluster).
-    #[arg(long = "digest-source", value_enum, default_value = "remote")]
+    #[arg(
+        long = "digest-source",
+        value_enum,
+        default_value = "remote",
+        env = "SKAFFOLD_DIGEST_SOURCE"
+    )]
     pub digest_source: DigestSource,
 
     /// With --digest-source=local: push the images (see `kiln build --push`).
@@ -145,7 +233,7 @@ pub struct RenderArgs {
     pub oci_layout_path: Option<PathBuf>,
 
     /// Use this tag instead of the tag policy's.
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long, env = "SKAFFOLD_TAG")]
     pub tag: Option<String>,
 
     /// Target platforms for --digest-source=local.
@@ -153,8 +241,16 @@ pub struct RenderArgs {
     pub platforms: Vec<String>,
 
     /// Registries to reach over plain HTTP or without TLS verification.
-    #[arg(long = "insecure-registry", value_delimiter = ',')]
+    #[arg(
+        long = "insecure-registry",
+        value_delimiter = ',',
+        env = "SKAFFOLD_INSECURE_REGISTRY"
+    )]
     pub insecure_registries: Vec<String>,
+
+    /// With --digest-source=local: reuse an artifact whose inputs are all unchanged.
+    #[arg(long = "cache-artifacts", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", env = "SKAFFOLD_CACHE_ARTIFACTS")]
+    pub cache_artifacts: bool,
 }
 
 impl RenderArgs {
@@ -173,7 +269,8 @@ impl RenderArgs {
             output: None,
             insecure_registries: self.insecure_registries.clone(),
             sbom_dir: None,
-            cache_artifacts: true,
+            cache_artifacts: self.cache_artifacts,
+            skaffold: SkaffoldBuildFlags::default(),
         }
     }
 }
@@ -205,28 +302,40 @@ pub struct BuildArgs {
     pub file_output: Option<PathBuf>,
 
     /// Use this tag instead of the tag policy's.
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long, env = "SKAFFOLD_TAG")]
     pub tag: Option<String>,
 
     /// Target platforms (`linux/amd64,linux/arm64`, or `all` for every platform of the base).
     #[arg(long = "platform", value_delimiter = ',', env = "SKAFFOLD_PLATFORM")]
     pub platforms: Vec<String>,
 
-    /// Only build these artifacts (image names as in skaffold.yaml).
-    #[arg(short = 'b', long = "build-image", value_delimiter = ',')]
+    /// Only build the artifacts whose image name contains one of these (Skaffold's
+    /// substring match: `-b app` selects `app` and `web-app`); after start-up, the exact
+    /// names selected.
+    #[arg(
+        short = 'b',
+        long = "build-image",
+        value_delimiter = ',',
+        env = "SKAFFOLD_BUILD_IMAGE"
+    )]
     pub build_images: Vec<String>,
 
-    /// Print only the build JSON on stdout.
-    #[arg(short = 'q', long)]
+    /// Print only the build JSON (or the --output rendering) on stdout.
+    #[arg(short = 'q', long, env = "SKAFFOLD_QUIET")]
     pub quiet: bool,
 
     /// Format the output with a Go template over `{Builds: [{ImageName, Tag}]}`, e.g.
-    /// `{{range .Builds}}{{.Tag}}{{"\n"}}{{end}}` or `{{json .}}`.
-    #[arg(short = 'o', long)]
+    /// `{{range .Builds}}{{.Tag}}{{"\n"}}{{end}}` or `{{json .}}`; with --file-output the
+    /// rendering is what the file gets, as in Skaffold.
+    #[arg(short = 'o', long, env = "SKAFFOLD_OUTPUT")]
     pub output: Option<String>,
 
     /// Registries to reach over plain HTTP or without TLS verification.
-    #[arg(long = "insecure-registry", value_delimiter = ',')]
+    #[arg(
+        long = "insecure-registry",
+        value_delimiter = ',',
+        env = "SKAFFOLD_INSECURE_REGISTRY"
+    )]
     pub insecure_registries: Vec<String>,
 
     /// Write an SPDX 2.3 SBOM of every image (and index) into this directory, named
@@ -236,8 +345,39 @@ pub struct BuildArgs {
 
     /// Reuse an artifact whose inputs are all unchanged, without building it (on by
     /// default; `--cache-artifacts=false` forces a rebuild).
-    #[arg(long = "cache-artifacts", num_args = 0..=1, default_missing_value = "true", default_value = "true")]
+    #[arg(long = "cache-artifacts", num_args = 0..=1, default_missing_value = "true", default_value = "true", env = "SKAFFOLD_CACHE_ARTIFACTS")]
     pub cache_artifacts: bool,
+
+    #[command(flatten)]
+    pub skaffold: SkaffoldBuildFlags,
+}
+
+/// Skaffold's flags of `build`, `dev` and `debug` that change what kiln does (issue 9).
+/// The Skaffold flags kiln accepts without effect are in `skaffold_flags.rs`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct SkaffoldBuildFlags {
+    /// `kiln build` only: plan and print each artifact's name and tag, build nothing.
+    #[arg(long = "dry-run", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", env = "SKAFFOLD_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// Artifacts built at once (-1: `build.local.concurrency`, 0: no limit).
+    #[arg(
+        long = "build-concurrency",
+        default_value_t = -1,
+        allow_negative_numbers = true,
+        env = "SKAFFOLD_BUILD_CONCURRENCY"
+    )]
+    pub build_concurrency: i64,
+
+    /// Where kiln keeps its artifact records (which inputs gave which image), instead of
+    /// $KILN_CACHE/artifacts: a new path reuses nothing. A directory, unlike Skaffold's file.
+    #[arg(long = "cache-file", value_name = "DIR", env = "SKAFFOLD_CACHE_FILE")]
+    pub cache_file: Option<PathBuf>,
+
+    /// Build one platform only: the host's when it is among the target platforms, else
+    /// the first (default: on for `dev` and `debug`, off for `build`, as in Skaffold).
+    #[arg(long = "disable-multi-platform-build", num_args = 0..=1, require_equals = true, default_missing_value = "true", env = "SKAFFOLD_DISABLE_MULTI_PLATFORM_BUILD")]
+    pub disable_multi_platform_build: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +389,32 @@ pub enum KoCommand {
     /// Build every `ko://` reference in Kubernetes YAML (once each, in parallel) and print
     /// the YAML with each replaced by the image's digest reference; nothing else changes.
     Resolve(Box<KoResolveArgs>),
+    /// Print kiln's version (ko's `ko version`).
+    Version,
+    /// Log in to a registry: stores the credentials in docker's config.json
+    /// ($DOCKER_CONFIG/config.json, else ~/.docker/config.json), or in its credential
+    /// helper when one is configured, as `ko login` does.
+    Login(KoLoginArgs),
+}
+
+/// `ko login` (go-containerregistry's `crane auth login`).
+#[derive(Clone, Debug, Args)]
+pub struct KoLoginArgs {
+    /// The registry, e.g. `registry.example.com` or `docker.io`.
+    pub server: String,
+
+    /// Username.
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+
+    /// Password (prefer --password-stdin: a password on the command line is visible to
+    /// other processes).
+    #[arg(short = 'p', long)]
+    pub password: Option<String>,
+
+    /// Read the password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -343,6 +509,10 @@ pub struct KoPublishArgs {
 /// ko's build flags (pkg/commands/options/build.go).
 #[derive(Clone, Debug, Args)]
 pub struct KoBuildOptions {
+    /// Enable debug logs (ko's `-v/--verbose`).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+
     /// Concurrent `go build`s (default: one per core).
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
@@ -373,7 +543,8 @@ pub struct KoBuildOptions {
     pub image_user: Option<String>,
 
     /// Generate an SBOM for every image and index: `spdx` (SPDX 2.3 JSON, from `go version
-    /// -m` of the binary) or `none`.
+    /// -m` of the binary) or `none`; `cyclonedx` and `go.version-m` give SPDX with a
+    /// warning, as ko v0.18 does.
     #[arg(long, value_enum, default_value = "spdx")]
     pub sbom: SbomFormat,
 
@@ -392,7 +563,21 @@ pub struct KoBuildOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum SbomFormat {
     Spdx,
+    /// Accepted as ko v0.18 accepts it: SPDX is written, with a warning.
+    Cyclonedx,
+    /// Accepted as ko v0.18 accepts it: SPDX is written, with a warning.
+    #[value(name = "go.version-m")]
+    GoVersionM,
     None,
+}
+
+impl SbomFormat {
+    /// The value as given on the command line.
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

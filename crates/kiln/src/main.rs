@@ -4,25 +4,32 @@
 mod cli;
 mod commands;
 mod printer;
+mod skaffold_flags;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse_from(arguments());
-    let filter = EnvFilter::try_new(format!(
+    let matches = skaffold_flags::augment(cli::Cli::command()).get_matches_from(arguments());
+    let cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let filter = EnvFilter::new(format!(
         "kiln={0},kiln_pipeline={0},kiln_registry={0},kiln_gobuild={0}",
-        cli.verbosity
-    ))
-    .unwrap_or_else(|_| EnvFilter::new("warn"));
+        cli.log_level()
+    ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
         .init();
+    for note in skaffold_flags::notes(&matches) {
+        printer::info(&note);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

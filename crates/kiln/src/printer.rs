@@ -32,11 +32,24 @@ pub fn info(line: &str) {
 }
 
 pub fn error(err: &anyhow::Error) {
-    let mut text = format!("error: {err}");
+    eprintln!("{}", error_text(err));
+}
+
+/// `error: …` then each cause on its own line; a cause whose text an earlier line already
+/// says (errors that embed their source) is left out, so no sentence is repeated.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut said: Vec<String> = vec![err.to_string()];
     for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !said.iter().any(|s| s.contains(&cause)) {
+            said.push(cause);
+        }
+    }
+    let mut text = format!("error: {}", said[0]);
+    for cause in &said[1..] {
         text.push_str(&format!("\n  caused by: {cause}"));
     }
-    eprintln!("{text}");
+    text
 }
 
 /// A byte count for people: `532 B`, `14.2 MB`, `10.7 GB` (powers of 1000).
@@ -309,4 +322,21 @@ impl Progress {
 /// A lock that a panicked holder does not poison: progress lines are never worth a crash.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_said_is_not_repeated() {
+        let root = std::io::Error::other("connection refused");
+        let err = anyhow::Error::new(root)
+            .context("pushing app: connection refused")
+            .context("build failed");
+        assert_eq!(
+            error_text(&err),
+            "error: build failed\n  caused by: pushing app: connection refused"
+        );
+    }
 }

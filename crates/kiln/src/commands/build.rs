@@ -9,18 +9,30 @@ use kiln_config::ProfileSelection;
 use kiln_core::naming::tag_with_digest;
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::output::{BuildOutput, file_output_json};
-use kiln_pipeline::planner::{PlanOptions, plan_artifacts};
+use kiln_pipeline::planner::{PlanOptions, plan_artifacts, select_images};
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::sbom::write_sbom_dir;
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
-use super::{ContextSettings, build_context, cache, now_unix, process_env};
+use super::{ContextSettings, build_context, cache, now, preflight, process_env};
 use crate::cli::{BuildArgs, ConfigArgs};
 use crate::printer;
 
 pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     let session = Session::start(args, "build").await?;
     let plans = session.plan(&session.args.build_images).await?;
+    if session.args.skaffold.dry_run {
+        // Skaffold's `--dry-run`: the names and tags a build would give, nothing built.
+        let planned: Vec<BuildOutput> = plans
+            .iter()
+            .map(|p| BuildOutput {
+                image_name: p.image.clone(),
+                tag: p.tagged_name(),
+                runtime_type: p.runtime_type.clone(),
+            })
+            .collect();
+        return session.report(&planned);
+    }
     let outputs = session.build(&plans).await?;
     session.report(&outputs)
 }
@@ -39,16 +51,18 @@ pub struct Session {
 }
 
 impl Session {
-    pub async fn start(args: BuildArgs, command: &str) -> anyhow::Result<Session> {
+    pub async fn start(mut args: BuildArgs, command: &str) -> anyhow::Result<Session> {
         let env = process_env();
         let (configs, config_dir) = load_configs(&args.config, command, &env)?;
         let global = kiln_config::load_global_config(
-            &global_config_path(&env),
+            &global_config_path(&args.config, &env),
             args.config.kube_context.as_deref(),
         )?;
-        if let Some(template) = &args.output {
-            // Fail before building, not after.
-            kiln_core::template::render_build_output(template, &[]).context("--output")?;
+        // Fail before building, not after.
+        preflight::check(&args, command)?;
+        if !args.build_images.is_empty() {
+            // From here on, the exact names Skaffold's substring rule selects.
+            args.build_images = select_images(&configs, &args.build_images)?;
         }
         let writes_files = args.oci_layout_path.is_some() || args.tarball.is_some();
         let configured_push = configs.iter().find_map(|c| c.build.local.push);
@@ -79,7 +93,7 @@ impl Session {
         );
         insecure.extend(global.insecure_registries.iter().cloned());
 
-        let context = build_context(
+        let mut context = build_context(
             &env,
             ContextSettings {
                 insecure_registries: insecure,
@@ -89,6 +103,8 @@ impl Session {
             },
         )
         .await?;
+        context.artifact_records = args.skaffold.cache_file.clone();
+        let (now_unix, now_nanos) = now();
         let options = PlanOptions {
             default_repo,
             multi_level_repo: global.multi_level_repo,
@@ -97,17 +113,28 @@ impl Session {
             env: env.clone(),
             // `skaffold debug`'s build: optimizations and trimpath off, one platform.
             debug: command == "debug",
-            now_unix: now_unix(),
+            now_unix,
             push,
             only: Vec::new(),
             cache_dir: context.cache_dir.clone(),
             sbom: args.sbom_dir.is_some(),
             events: Reporter(Some(context.events.clone())),
+            // Skaffold's default: on for `dev` and `debug`, off for `build`.
+            single_platform: args
+                .skaffold
+                .disable_multi_platform_build
+                .unwrap_or(matches!(command, "dev" | "debug")),
+            now_nanos,
         };
-        let concurrency = configs
-            .iter()
-            .find_map(|c| c.build.local.concurrency)
-            .map(|n| n as usize);
+        // `--build-concurrency` (-1: the config's `build.local.concurrency`; 0: no limit).
+        let concurrency = usize::try_from(args.skaffold.build_concurrency)
+            .ok()
+            .or_else(|| {
+                configs
+                    .iter()
+                    .find_map(|c| c.build.local.concurrency)
+                    .map(|n| n as usize)
+            });
         Ok(Session {
             args,
             configs,
@@ -119,19 +146,24 @@ impl Session {
         })
     }
 
-    /// Plans the artifacts named in `only` (all when empty).
+    /// Plans the artifacts named in `only` (all when empty), and checks that the outputs
+    /// asked for can hold them, before anything is built.
     pub async fn plan(&self, only: &[String]) -> anyhow::Result<Vec<ArtifactPlan>> {
         let options = PlanOptions {
             only: only.to_vec(),
             ..self.options.clone()
         };
-        Ok(plan_artifacts(
+        let plans = plan_artifacts(
             &self.ctx.toolchain,
             &self.configs,
             &self.config_dir,
             &options,
         )
-        .await?)
+        .await?;
+        if self.args.tarball.is_some() {
+            preflight::check_tarball(&plans)?;
+        }
+        Ok(plans)
     }
 
     pub async fn build(&self, plans: &[ArtifactPlan]) -> anyhow::Result<Vec<BuildOutput>> {
@@ -158,16 +190,25 @@ impl Session {
     pub fn report(&self, outputs: &[BuildOutput]) -> anyhow::Result<()> {
         let args = &self.args;
         let json = file_output_json(outputs);
+        let rendered = match &args.output {
+            Some(template) => {
+                let builds: Vec<(String, String)> = outputs
+                    .iter()
+                    .map(|o| (o.image_name.clone(), o.tag.clone()))
+                    .collect();
+                Some(
+                    kiln_core::template::render_build_output(template, &builds)
+                        .context("rendering --output")?,
+                )
+            }
+            None => None,
+        };
         if let Some(path) = &args.file_output {
-            std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
+            // As in Skaffold, the file gets the --output rendering (by default the JSON).
+            let text = rendered.as_deref().unwrap_or(&json);
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         }
-        if let Some(template) = &args.output {
-            let builds: Vec<(String, String)> = outputs
-                .iter()
-                .map(|o| (o.image_name.clone(), o.tag.clone()))
-                .collect();
-            let text = kiln_core::template::render_build_output(template, &builds)
-                .context("rendering --output")?;
+        if let Some(text) = &rendered {
             printer::stdout_line(text.trim_end());
         } else if args.quiet {
             printer::stdout_line(&json);
@@ -215,11 +256,44 @@ pub fn load_configs(
         profiles: args.profiles.clone(),
         kube_context: args.kube_context.clone(),
         command: Some(command.to_owned()),
-        ..ProfileSelection::default()
+        auto_activation: args.profile_auto_activation,
     };
+    preflight::check_config_file(&args.filename)?;
     let configs =
         kiln_config::load_skaffold(&args.filename, &selection, &|k| env.get(k).cloned())?.configs;
-    Ok((configs, config_dir))
+    Ok((select_modules(configs, &args.modules)?, config_dir))
+}
+
+/// `-m/--module`: only the configs with these `metadata.name`s (all when none is given).
+fn select_modules(
+    configs: Vec<kiln_config::Config>,
+    modules: &[String],
+) -> anyhow::Result<Vec<kiln_config::Config>> {
+    if modules.is_empty() {
+        return Ok(configs);
+    }
+    let named = |c: &kiln_config::Config, m: &String| c.metadata.name.as_ref() == Some(m);
+    if let Some(missing) = modules
+        .iter()
+        .find(|m| !configs.iter().any(|c| named(c, m)))
+    {
+        let names: Vec<&str> = configs
+            .iter()
+            .filter_map(|c| c.metadata.name.as_deref())
+            .collect();
+        bail!(
+            "-m/--module {missing}: no config has `metadata.name: {missing}`; the named configs are: {}",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
+    Ok(configs
+        .into_iter()
+        .filter(|c| modules.iter().any(|m| named(c, m)))
+        .collect())
 }
 
 /// The manifests of `configs` with `builds`' references in their `image` fields; patterns
@@ -238,8 +312,11 @@ pub fn render_manifests(
     Ok(text)
 }
 
-/// `~/.skaffold/config`, Skaffold's global configuration.
-fn global_config_path(env: &BTreeMap<String, String>) -> PathBuf {
+/// `-c/--config`, else `~/.skaffold/config`: Skaffold's global configuration.
+fn global_config_path(args: &ConfigArgs, env: &BTreeMap<String, String>) -> PathBuf {
+    if let Some(path) = &args.global_config {
+        return path.clone();
+    }
     env.get("HOME")
         .map(PathBuf::from)
         .unwrap_or_default()
@@ -257,12 +334,6 @@ async fn build_all(
     concurrency: Option<usize>,
 ) -> anyhow::Result<Vec<(BuiltArtifact, BuildOutput)>> {
     let built = kiln_pipeline::schedule::build_all(ctx, plans, concurrency).await?;
-    if args.tarball.is_some() && built.len() > 1 {
-        bail!(
-            "--tarball holds one image, but {} artifacts were built; select one with -b/--build-image",
-            built.len()
-        );
-    }
     let destinations = Destinations {
         oci_layout: args.oci_layout_path.clone(),
         tarball: args.tarball.clone(),

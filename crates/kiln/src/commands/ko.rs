@@ -146,6 +146,16 @@ impl KoSession {
         let env = process_env();
         let repo = docker_repo(publish, &env)?;
         let tags = unique_tags(&publish.tags);
+        for tag in &tags {
+            kiln_core::tag::validate_tag(tag).context("-t/--tags")?;
+        }
+        if matches!(build.sbom, SbomFormat::Cyclonedx | SbomFormat::GoVersionM) {
+            // ko v0.18 takes every value but `none` as SPDX; so does kiln, saying so.
+            printer::info(&format!(
+                "--sbom={}: kiln writes SPDX, as ko v0.18 does for every value but `none`",
+                build.sbom.name()
+            ));
+        }
         if publish.tag_only {
             tag_only_tag(&tags).context("--tag-only")?;
         }
@@ -185,7 +195,7 @@ impl KoSession {
             annotations: build.image_annotation.clone(),
             user: build.image_user.clone(),
             disable_optimizations: build.disable_optimizations,
-            sbom: build.sbom == SbomFormat::Spdx,
+            sbom: build.sbom != SbomFormat::None,
         };
         if build.sbom == SbomFormat::None && build.sbom_dir.is_some() {
             bail!("--sbom-dir needs SBOMs, but --sbom=none turns them off");

@@ -6,6 +6,8 @@ mod debug;
 mod deploy;
 mod dev;
 mod ko;
+mod ko_login;
+mod preflight;
 mod render;
 
 use std::collections::BTreeMap;
@@ -26,6 +28,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Render(args) => render::run(*args).await,
         Command::Ko(KoCommand::Build(args)) => ko::build(*args).await,
         Command::Ko(KoCommand::Resolve(args)) => ko::resolve(*args).await,
+        Command::Ko(KoCommand::Version) => ko_login::version(),
+        Command::Ko(KoCommand::Login(args)) => ko_login::login(args, &process_env()),
         Command::Cache(command) => cache::run(command, &process_env()),
     }
 }
@@ -95,8 +99,14 @@ async fn build_context(
 
 /// Seconds since 1970, for `dateTime` tags and `.Date` when SOURCE_DATE_EPOCH is unset.
 fn now_unix() -> i64 {
+    now().0
+}
+
+/// The clock, read once: seconds since 1970 and the sub-second part (`dateTime`'s default
+/// `.999` shows milliseconds).
+fn now() -> (i64, u32) {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| (d.as_secs() as i64, d.subsec_nanos()))
         .unwrap_or_default()
 }

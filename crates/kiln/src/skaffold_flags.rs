@@ -1,0 +1,479 @@
+//! The Skaffold v2.24 flags of `build`, `dev`, `debug` and `render` that kiln accepts
+//! without acting on them, in one table, so that scripts written for Skaffold keep working.
+//! The flags that change kiln's results are typed clap fields in `cli.rs`; this table holds
+//! the rest (Skaffold's cmd/skaffold/app/cmd/flags.go and cmd.go). Each flag also reads
+//! its `SKAFFOLD_<FLAG>` environment form, as Skaffold's do.
+
+use clap::builder::PossibleValuesParser;
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+/// How a flag takes its value, as pflag parses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `--flag`, `--flag=false` (pflag's bool: the value needs `=`).
+    Bool,
+    /// `--flag VALUE` or `--flag=VALUE`.
+    Value,
+    /// Repeatable, and comma-separated.
+    List,
+    /// `--flag` alone means `true`; a value needs `=` (pflag's NoOptDefVal).
+    OptionalValue,
+}
+
+/// What kiln does when the flag is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// kiln already behaves as the flag asks (it never prompts, never checks for updates,
+    /// runs no tests…): nothing to say.
+    Satisfied,
+    /// kiln cannot honour it; the text says why, printed once when the flag is given.
+    Ignored(&'static str),
+}
+
+/// One accepted flag.
+#[derive(Clone, Copy, Debug)]
+pub struct Flag {
+    pub name: &'static str,
+    pub short: Option<char>,
+    pub kind: Kind,
+    /// Skaffold commands that define it (`all` for the root's persistent flags).
+    pub commands: &'static [&'static str],
+    pub effect: Effect,
+}
+
+const BUILD: &str = "build";
+const DEV: &str = "dev";
+const DEBUG: &str = "debug";
+const RENDER: &str = "render";
+/// The root's persistent flags: accepted before or after any command.
+const ROOT: &str = "all";
+
+const NO_CLUSTER: &str = "kiln's deploy is a plain `kubectl apply` of the rendered manifests";
+const NO_DEV_API: &str = "kiln dev rebuilds on every file change and has no control API";
+const NO_EVENTS: &str = "kiln has no event or RPC API";
+
+const fn flag(
+    name: &'static str,
+    short: Option<char>,
+    kind: Kind,
+    commands: &'static [&'static str],
+    effect: Effect,
+) -> Flag {
+    Flag {
+        name,
+        short,
+        kind,
+        commands,
+        effect,
+    }
+}
+
+use Effect::{Ignored, Satisfied};
+use Kind::{Bool, List, OptionalValue, Value};
+
+/// Every Skaffold flag of the four commands that kiln takes without acting on it.
+pub const ACCEPTED: &[Flag] = &[
+    // Root (cmd.go): persistent on every command.
+    flag("interactive", None, Bool, &[ROOT], Satisfied),
+    flag("update-check", None, Bool, &[ROOT], Satisfied),
+    flag("color", None, Value, &[ROOT], Satisfied),
+    flag("force-colors", None, Bool, &[ROOT], Satisfied),
+    flag(
+        "timestamps",
+        None,
+        Bool,
+        &[ROOT],
+        Ignored("kiln's log lines carry no timestamps"),
+    ),
+    // DefinedOn "all".
+    flag("assume-yes", None, Bool, &[ROOT], Satisfied),
+    flag("user", Some('u'), Value, &[ROOT], Satisfied),
+    flag(
+        "remote-cache-dir",
+        None,
+        Value,
+        &[BUILD, DEV, DEBUG, RENDER],
+        Ignored("kiln does not follow remote `requires` configs"),
+    ),
+    flag(
+        "sync-remote-cache",
+        None,
+        Value,
+        &[BUILD, DEV, DEBUG, RENDER],
+        Ignored("kiln does not follow remote `requires` configs"),
+    ),
+    flag(
+        "propagate-profiles",
+        None,
+        Bool,
+        &[BUILD, DEV, DEBUG, RENDER],
+        Satisfied,
+    ),
+    // Cluster, deploy and status checking.
+    flag(
+        "namespace",
+        Some('n'),
+        Value,
+        &[BUILD, DEV, DEBUG, RENDER],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "label",
+        Some('l'),
+        List,
+        &[DEV, DEBUG, RENDER],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "kubeconfig",
+        None,
+        Value,
+        &[BUILD, DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "minikube-profile",
+        None,
+        Value,
+        &[BUILD, DEV, DEBUG],
+        Satisfied,
+    ),
+    flag(
+        "detect-minikube",
+        None,
+        Bool,
+        &[BUILD, DEV, DEBUG],
+        Satisfied,
+    ),
+    flag(
+        "check-cluster-node-platforms",
+        None,
+        Bool,
+        &[BUILD, DEV, DEBUG],
+        Ignored("kiln builds for --platform (or the config's platforms), never the cluster's"),
+    ),
+    flag("tail", None, Bool, &[DEV, DEBUG], Ignored(NO_CLUSTER)),
+    flag("force", None, Bool, &[DEV, DEBUG], Ignored(NO_CLUSTER)),
+    flag("cleanup", None, Bool, &[DEV, DEBUG], Ignored(NO_CLUSTER)),
+    flag("no-prune", None, Bool, &[DEV, DEBUG], Satisfied),
+    flag("no-prune-children", None, Bool, &[DEV, DEBUG], Satisfied),
+    flag(
+        "port-forward",
+        None,
+        OptionalValue,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "status-check",
+        None,
+        OptionalValue,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "iterative-status-check",
+        None,
+        Bool,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "tolerate-failures-until-deadline",
+        None,
+        Bool,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "fast-fail-status-check",
+        None,
+        Bool,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "status-check-selectors",
+        None,
+        Value,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "wait-for-deletions",
+        None,
+        Bool,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "wait-for-deletions-max",
+        None,
+        Value,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "wait-for-deletions-delay",
+        None,
+        Value,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "cloud-run-project",
+        None,
+        Value,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "cloud-run-location",
+        None,
+        Value,
+        &[DEV, DEBUG],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "enable-platform-node-affinity",
+        None,
+        Bool,
+        &[DEV, DEBUG, RENDER],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "enable-gke-arm-node-toleration",
+        None,
+        Bool,
+        &[DEV, DEBUG, RENDER],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "hydration-dir",
+        None,
+        Value,
+        &[DEV, DEBUG, RENDER],
+        Satisfied,
+    ),
+    flag(
+        "resource-selector-rules-file",
+        None,
+        Value,
+        &[DEV, DEBUG, RENDER],
+        Ignored("kiln rewrites `image` fields only, by Skaffold's default rules"),
+    ),
+    // The dev loop.
+    flag("trigger", None, Value, &[DEV, DEBUG], Ignored(NO_DEV_API)),
+    flag("auto-build", None, Bool, &[DEV, DEBUG], Ignored(NO_DEV_API)),
+    flag("auto-sync", None, Bool, &[DEV, DEBUG], Ignored(NO_DEV_API)),
+    flag(
+        "auto-deploy",
+        None,
+        Bool,
+        &[DEV, DEBUG],
+        Ignored(NO_DEV_API),
+    ),
+    flag(
+        "watch-image",
+        Some('w'),
+        List,
+        &[DEV, DEBUG],
+        Ignored(NO_DEV_API),
+    ),
+    flag(
+        "watch-poll-interval",
+        Some('i'),
+        Value,
+        &[DEV, DEBUG],
+        Ignored("kiln dev uses file-system events, not polling"),
+    ),
+    flag(
+        "keep-running-on-failure",
+        None,
+        Bool,
+        &[DEV, DEBUG],
+        Satisfied,
+    ),
+    flag("auto-create-config", None, Bool, &[DEV, DEBUG], Satisfied),
+    flag("auto", None, Bool, &[DEV, DEBUG], Satisfied),
+    flag(
+        "render-only",
+        None,
+        Bool,
+        &[DEV],
+        Ignored("deprecated in Skaffold; use `kiln render`"),
+    ),
+    flag(
+        "digest-source",
+        None,
+        Value,
+        &[DEV],
+        Ignored("kiln dev always deploys the images it built"),
+    ),
+    // Events, RPC and notifications.
+    flag(
+        "enable-rpc",
+        None,
+        Bool,
+        &[BUILD, DEV, DEBUG, RENDER],
+        Ignored(NO_EVENTS),
+    ),
+    flag(
+        "wait-for-connection",
+        None,
+        Bool,
+        &[BUILD, DEV, DEBUG, RENDER],
+        Ignored(NO_EVENTS),
+    ),
+    flag(
+        "event-log-file",
+        None,
+        Value,
+        &[BUILD, DEV, DEBUG, RENDER],
+        Ignored(NO_EVENTS),
+    ),
+    flag(
+        "last-log-file",
+        None,
+        Value,
+        &[BUILD, DEV, DEBUG, RENDER],
+        Ignored(NO_EVENTS),
+    ),
+    flag(
+        "rpc-port",
+        None,
+        Value,
+        &[BUILD, DEV, DEBUG],
+        Ignored(NO_EVENTS),
+    ),
+    flag(
+        "rpc-http-port",
+        None,
+        Value,
+        &[BUILD, DEV, DEBUG],
+        Ignored(NO_EVENTS),
+    ),
+    flag("toot", None, Bool, &[BUILD, DEV, DEBUG], Satisfied),
+    flag("mute-logs", None, List, &[BUILD, DEV, DEBUG], Satisfied),
+    // Build.
+    flag("skip-tests", None, Bool, &[BUILD, DEV, DEBUG], Satisfied),
+    // Debug.
+    flag(
+        "protocols",
+        None,
+        List,
+        &[DEBUG],
+        Ignored("kiln debugs Go with Delve's own protocol only"),
+    ),
+    // Render.
+    flag("loud", None, Bool, &[RENDER], Satisfied),
+    flag("offline", None, Bool, &[RENDER], Satisfied),
+    flag(
+        "set",
+        None,
+        List,
+        &[RENDER],
+        Ignored("kiln has no Helm renderer to pass values to"),
+    ),
+    flag(
+        "set-value-file",
+        None,
+        Value,
+        &[RENDER],
+        Ignored("kiln has no Helm renderer to pass values to"),
+    ),
+];
+
+const HEADING: &str = "Skaffold flags accepted without effect (see README)";
+
+/// `cli` with every accepted flag added where Skaffold defines it; the root's flags go on
+/// kiln's root and on the four commands (not globally: `kiln ko` has ko's flags). A flag
+/// another part of kiln already defines (with an effect) is left to that definition.
+pub fn augment(cli: Command) -> Command {
+    let mut cli = add(cli, ROOT);
+    for command in [BUILD, DEV, DEBUG, RENDER] {
+        cli = cli.mut_subcommand(command, |sub| add(add(sub, ROOT), command));
+    }
+    cli
+}
+
+fn add(mut command: Command, defined_on: &str) -> Command {
+    for f in ACCEPTED.iter().filter(|f| f.commands.contains(&defined_on)) {
+        if !defines(&command, f) {
+            command = command.arg(arg(f));
+        }
+    }
+    command
+}
+
+fn defines(command: &Command, f: &Flag) -> bool {
+    command
+        .get_arguments()
+        .any(|a| a.get_long() == Some(f.name) || (f.short.is_some() && a.get_short() == f.short))
+}
+
+fn arg(f: &Flag) -> Arg {
+    let env = format!("SKAFFOLD_{}", f.name.to_uppercase().replace('-', "_"));
+    let mut arg = Arg::new(f.name)
+        .long(f.name)
+        .env(env)
+        .help_heading(HEADING)
+        .help(match f.effect {
+            Satisfied => "Accepted for Skaffold compatibility: kiln behaves so already",
+            Ignored(why) => why,
+        });
+    if let Some(short) = f.short {
+        arg = arg.short(short);
+    }
+    match f.kind {
+        Bool => arg
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .value_parser(PossibleValuesParser::new([
+                "true", "false", "1", "0", "t", "f", "TRUE", "FALSE", "True", "False", "T", "F",
+            ]))
+            .hide_possible_values(true),
+        Value => arg.action(ArgAction::Set),
+        List => arg.action(ArgAction::Append).value_delimiter(','),
+        OptionalValue => arg
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true"),
+    }
+}
+
+/// The "ignored" notes for the accepted flags given (on the command line or through their
+/// environment form) to kiln's root or its subcommand, one line per reason.
+pub fn notes(root: &ArgMatches) -> Vec<String> {
+    let sub = root.subcommand();
+    let given = |m: &ArgMatches, name: &str| {
+        m.ids().any(|id| id.as_str() == name)
+            && matches!(
+                m.value_source(name),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+    };
+    let mut notes: Vec<(Vec<&str>, &str)> = Vec::new();
+    for f in ACCEPTED {
+        let Ignored(why) = f.effect else { continue };
+        let on_sub = sub.is_some_and(|(command, m)| {
+            (f.commands.contains(&command) || f.commands.contains(&ROOT)) && given(m, f.name)
+        });
+        if !on_sub && !given(root, f.name) {
+            continue;
+        }
+        match notes.iter_mut().find(|(_, w)| *w == why) {
+            Some((names, _)) => names.push(f.name),
+            None => notes.push((vec![f.name], why)),
+        }
+    }
+    notes
+        .into_iter()
+        .map(|(names, why)| {
+            let names: Vec<String> = names.iter().map(|n| format!("--{n}")).collect();
+            format!("{} ignored: {why}", names.join(", "))
+        })
+        .collect()
+}
