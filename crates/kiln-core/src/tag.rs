@@ -353,6 +353,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn user_tags_follow_the_oci_grammar() {
+        for ok in ["v1.0", "_x", "A-b_c.9", &"a".repeat(128)] {
+            assert_eq!(validate_tag(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "v1.0/beta", "-x", ".x", "a:b", "é", &"a".repeat(129)] {
+            assert!(validate_tag(bad).is_err(), "{bad}");
+        }
+        let message = validate_tag("v1.0/beta").unwrap_err().to_string();
+        assert!(
+            message.contains("\"v1.0/beta\"") && message.contains("`/`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn default_date_time_keeps_milliseconds_and_zones_come_from_the_caller() {
+        // The value recorded side by side with Skaffold: 01:33:25.778 UTC.
+        let t = 1_780_000_405; // 2026-05-28T20:33:25Z
+        let none = |_: &str| None;
+        let tag = datetime_tag_with(None, Some("UTC"), t, 778_000_000, &none).unwrap();
+        assert!(tag.ends_with("-33-25.778_UTC"), "{tag}");
+        let tokyo = |name: &str| {
+            (name == "Asia/Tokyo").then(|| FixedZone {
+                name: "JST".into(),
+                offset_seconds: 9 * 3600,
+            })
+        };
+        let tag = datetime_tag_with(None, Some("Asia/Tokyo"), t, 5_000_000, &tokyo).unwrap();
+        assert_eq!(tag, "2026-05-29_05-33-25.005_JST");
+        assert!(datetime_tag_with(None, Some("Asia/Osaka"), t, 0, &tokyo).is_err());
+    }
+
+    #[test]
     fn sanitize_tag_matches_skaffold() {
         // TestSanitizeTag (pkg/skaffold/tag/git_commit_test.go).
         for ok in [

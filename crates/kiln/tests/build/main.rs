@@ -5,6 +5,7 @@
 mod support;
 
 mod cache;
+mod cli;
 mod debug;
 mod dev;
 mod errors;

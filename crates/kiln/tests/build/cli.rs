@@ -1,0 +1,620 @@
+//! Skaffold's and ko's command lines as scripts use them: every Skaffold flag accepted,
+//! the SKAFFOLD_<FLAG> forms, -b's substring rule, --dry-run, checks made before building,
+//! ko's -v, `ko login` and `ko version`.
+
+use std::io::Write as _;
+use std::process::Stdio;
+
+use base64::Engine as _;
+use kiln_testkit::{Registry, RegistryKind};
+use serde_json::Value;
+
+use crate::support::{Layout, Project};
+
+/// The multi fixture's envTemplate tag and templates need these.
+const ENV: [(&str, &str); 2] = [("RELEASE", "r1"), ("TEAM", "t")];
+
+/// A `var x int = "s"` type error: `go list` plans it, `go build` fails on it. A command
+/// that succeeds (or fails for another reason) on this tree ran no `go build`.
+fn multi_that_cannot_compile() -> Project {
+    let project = Project::new("multi");
+    for app in ["alpha", "beta"] {
+        let path = project.path().join(format!("cmd/{app}/main.go"));
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("\nvar broken int = \"not an int\"\n");
+        std::fs::write(path, text).unwrap();
+    }
+    project
+}
+
+fn dry_run_builds(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut all = vec!["build", "--dry-run", "-q"];
+    all.extend_from_slice(args);
+    let mut env = env.to_vec();
+    env.extend_from_slice(&ENV);
+    let out = project.kiln_ok(&all, &env);
+    let json: Value = serde_json::from_str(&out.join("\n")).unwrap();
+    json["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["imageName"].as_str().unwrap().to_owned(),
+                b["tag"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Skaffold v2.24's flags for each command (cmd/skaffold/app/cmd/flags.go, build.go,
+/// debug.go, render.go and the root's persistent flags), each with a value of its kind.
+const SKAFFOLD_FLAGS: &[(&str, &[&str])] = &[
+    (
+        "all",
+        &[
+            "--interactive=false",
+            "--update-check=false",
+            "--timestamps=false",
+            "--color=0",
+            "--force-colors",
+            "--assume-yes",
+            "-v=info",
+            "--verbosity=warning",
+            "-f=skaffold.yaml",
+            "-m=m",
+            "--module=m",
+            "-u=someone",
+            "--remote-cache-dir=/tmp/rc",
+            "--sync-remote-cache=never",
+            "-p=p",
+            "--profile=p",
+            "-n=ns",
+            "--namespace=ns",
+            "-d=reg.example",
+            "--default-repo=reg.example",
+            "--cache-artifacts=false",
+            "--enable-rpc=false",
+            "--wait-for-connection=false",
+            "--event-log-file=/tmp/ev",
+            "--last-log-file=/tmp/ll",
+            "-t=t1",
+            "--tag=t1",
+            "--platform=linux/amd64",
+            "--profile-auto-activation=false",
+            "--propagate-profiles=false",
+        ],
+    ),
+    (
+        "build",
+        &[
+            "--cache-file=/tmp/cf",
+            "--insecure-registry=r.example",
+            "--rpc-port=50051",
+            "--rpc-http-port=50052",
+            "--toot",
+            "--skip-tests",
+            "-c=/tmp/gc",
+            "--config=/tmp/gc",
+            "--kube-context=k",
+            "--kubeconfig=/tmp/kc",
+            "--minikube-profile=mk",
+            "--mute-logs=build",
+            "-b=a",
+            "--build-image=a",
+            "--detect-minikube=false",
+            "--build-concurrency=2",
+            "--disable-multi-platform-build",
+            "--check-cluster-node-platforms=false",
+            "-q",
+            "--quiet",
+            "-o={{json .}}",
+            "--output={{json .}}",
+            "--file-output=/tmp/fo",
+            "--dry-run",
+            "--push=false",
+        ],
+    ),
+    (
+        "dev",
+        &[
+            "--cache-file=/tmp/cf",
+            "--insecure-registry=r.example",
+            "--rpc-port=50051",
+            "--rpc-http-port=50052",
+            "-l=a=b",
+            "--label=a=b",
+            "--toot",
+            "--tail=false",
+            "--force=false",
+            "--skip-tests",
+            "--cleanup=false",
+            "--no-prune",
+            "--no-prune-children",
+            "--port-forward",
+            "--port-forward=user",
+            "--status-check=false",
+            "--iterative-status-check=false",
+            "--tolerate-failures-until-deadline",
+            "--fast-fail-status-check=false",
+            "--render-only=false",
+            "-c=/tmp/gc",
+            "--kube-context=k",
+            "--kubeconfig=/tmp/kc",
+            "--minikube-profile=mk",
+            "--auto=false",
+            "--trigger=polling",
+            "--auto-build=false",
+            "--auto-sync=false",
+            "--auto-deploy=false",
+            "-w=app",
+            "--watch-image=app",
+            "-i=500",
+            "--watch-poll-interval=500",
+            "--mute-logs=build",
+            "--wait-for-deletions=false",
+            "--wait-for-deletions-max=30s",
+            "--wait-for-deletions-delay=1s",
+            "--detect-minikube=false",
+            "--auto-create-config=false",
+            "--build-concurrency=2",
+            "--digest-source=local",
+            "--hydration-dir=/tmp/h",
+            "--resource-selector-rules-file=/tmp/r",
+            "--enable-platform-node-affinity=false",
+            "--enable-gke-arm-node-toleration=false",
+            "--disable-multi-platform-build=false",
+            "--check-cluster-node-platforms=false",
+            "--cloud-run-project=p",
+            "--cloud-run-location=l",
+            "--keep-running-on-failure",
+            "--status-check-selectors=/tmp/s",
+        ],
+    ),
+    (
+        "debug",
+        &[
+            "--cache-file=/tmp/cf",
+            "--insecure-registry=r.example",
+            "--rpc-port=50051",
+            "-l=a=b",
+            "--tail=false",
+            "--port-forward",
+            "--status-check=false",
+            "-c=/tmp/gc",
+            "--trigger=manual",
+            "-w=app",
+            "-i=500",
+            "--auto-create-config=false",
+            "--build-concurrency=0",
+            "--hydration-dir=/tmp/h",
+            "--disable-multi-platform-build",
+            "--keep-running-on-failure",
+            "--protocols=dap",
+        ],
+    ),
+    (
+        "render",
+        &[
+            "-l=a=b",
+            "--label=a=b",
+            "-a=/tmp/b.json",
+            "--build-artifacts=/tmp/b.json",
+            "--digest-source=tag",
+            "--hydration-dir=/tmp/h",
+            "--resource-selector-rules-file=/tmp/r",
+            "--enable-platform-node-affinity=false",
+            "--enable-gke-arm-node-toleration=false",
+            "--set=a=b",
+            "--set-value-file=/tmp/v",
+            "--loud",
+            "--offline=true",
+            "-o=/tmp/out.yaml",
+            "--output=/tmp/out.yaml",
+        ],
+    ),
+];
+
+#[test]
+fn every_skaffold_flag_of_build_dev_debug_and_render_is_accepted() {
+    let project = Project::new("multi");
+    for command in ["build", "dev", "debug", "render"] {
+        let flags = SKAFFOLD_FLAGS
+            .iter()
+            .filter(|(on, _)| *on == "all" || *on == command)
+            .flat_map(|(_, flags)| flags.iter());
+        for flag in flags {
+            // `--help` after the flag: clap rejects an unknown flag before it shows help.
+            let out = project.kiln(&[command, flag, "--help"], &[]);
+            assert!(
+                out.status.success(),
+                "kiln {command} {flag}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    // The root's flags also come before the command, as Skaffold's persistent flags do.
+    let out = project.kiln(
+        &[
+            "--interactive=false",
+            "--update-check=false",
+            "build",
+            "--help",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A flag Skaffold's command does not define stays an error.
+    let out = project.kiln(&["build", "--tail", "--help"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn environment_forms_set_tag_selection_quiet_and_are_said_once_when_ignored() {
+    let project = multi_that_cannot_compile();
+    let builds = dry_run_builds(
+        &project,
+        &[],
+        &[("SKAFFOLD_TAG", "x"), ("SKAFFOLD_BUILD_IMAGE", "lph")],
+    );
+    assert_eq!(builds, [("alpha".to_owned(), "alpha:x".to_owned())]);
+
+    // SKAFFOLD_QUIET: the build JSON only on stdout.
+    let mut env = ENV.to_vec();
+    env.extend([
+        ("SKAFFOLD_QUIET", "true"),
+        ("SKAFFOLD_NAMESPACE", "ns"),
+        ("SKAFFOLD_TAIL", "true"),
+    ]);
+    let out = project.kiln(&["build", "--dry-run", "-n", "other", "--enable-rpc"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("{\"builds\":["), "{stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.matches("--namespace").count(), 1, "{stderr}");
+    assert!(stderr.contains("--enable-rpc ignored"), "{stderr}");
+    // SKAFFOLD_TAIL is not a flag of `build`: nothing is said about it.
+    assert!(!stderr.contains("--tail"), "{stderr}");
+}
+
+#[test]
+fn build_image_selects_by_substring_as_skaffold_does() {
+    let project = multi_that_cannot_compile();
+    let names = |args: &[&str]| -> Vec<String> {
+        dry_run_builds(&project, args, &[])
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    assert_eq!(names(&[]), ["alpha", "beta"]);
+    assert_eq!(names(&["-b", "lph"]), ["alpha"]);
+    assert_eq!(names(&["-b", "et"]), ["beta"]);
+    // `a` is in both names, as `strings.Contains` sees it.
+    assert_eq!(names(&["-b", "a"]), ["alpha", "beta"]);
+    assert_eq!(names(&["-b", "alpha,bet"]), ["alpha", "beta"]);
+    let out = project.kiln(&["build", "--dry-run", "-b", "gamma"], &ENV);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("gamma") && stderr.contains("alpha, beta"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dry_run_prints_names_and_tags_and_builds_nothing() {
+    let project = multi_that_cannot_compile();
+    let fo = project.path().join("out/build.json");
+    let fo_arg = fo.to_str().unwrap();
+    let builds = dry_run_builds(
+        &project,
+        &["-d", "reg.example/team", "--file-output", fo_arg],
+        &[],
+    );
+    assert_eq!(
+        builds,
+        [
+            ("alpha".to_owned(), "reg.example/team/alpha:r1".to_owned()),
+            ("beta".to_owned(), "reg.example/team/beta:r1".to_owned()),
+        ]
+    );
+    let written: Value = serde_json::from_slice(&std::fs::read(&fo).unwrap()).unwrap();
+    assert_eq!(written["builds"][1]["tag"], "reg.example/team/beta:r1");
+    assert!(
+        !project.cache.path().join("kiln/artifacts").exists(),
+        "nothing was built, nothing cached"
+    );
+    // The same tree does not compile: a real build fails on it.
+    let out = project.kiln(&["build", "--push=false", "--oci-layout-path", "L"], &ENV);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an int"));
+}
+
+#[test]
+fn output_template_goes_to_the_file_output_as_in_skaffold() {
+    let project = multi_that_cannot_compile();
+    let fo = project.path().join("tags.txt");
+    let out = project.kiln_ok(
+        &[
+            "build",
+            "--dry-run",
+            "-o",
+            "{{range .Builds}}{{.Tag}};{{end}}",
+            "--file-output",
+            fo.to_str().unwrap(),
+        ],
+        &ENV,
+    );
+    assert_eq!(out, ["alpha:r1;beta:r1;"]);
+    assert_eq!(std::fs::read_to_string(&fo).unwrap(), "alpha:r1;beta:r1;");
+}
+
+#[test]
+fn bad_tags_paths_modules_and_levels_fail_before_any_go_build() {
+    let project = multi_that_cannot_compile();
+    let fails = |args: &[&str], env: &[(&str, &str)], expected: &[&str]| {
+        let mut all_env = ENV.to_vec();
+        all_env.extend_from_slice(env);
+        let out = project.kiln(args, &all_env);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        for e in expected {
+            assert!(stderr.contains(e), "{args:?}: {e:?} not in {stderr}");
+        }
+        // Had a `go build` run, the type error would be the message.
+        assert!(!stderr.contains("not an int"), "{args:?} built: {stderr}");
+    };
+    let layout = ["--push=false", "--oci-layout-path", "L"];
+    fails(
+        &[&["build", "-t", "v1.0/beta"][..], &layout].concat(),
+        &[],
+        &["\"v1.0/beta\"", "`/`"],
+    );
+    fails(
+        &[&["build"][..], &layout].concat(),
+        &[("SKAFFOLD_TAG", "-x")],
+        &["\"-x\"", "SKAFFOLD_TAG"],
+    );
+    fails(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "/proc/kiln-layout",
+        ],
+        &[],
+        &["--oci-layout-path /proc/kiln-layout"],
+    );
+    std::fs::write(project.path().join("afile"), "").unwrap();
+    fails(
+        &["build", "--push=false", "--oci-layout-path", "afile"],
+        &[],
+        &["it is a file"],
+    );
+    fails(
+        &["build", "--push=false", "--tarball", "t.tar", "-b", "beta"],
+        &[],
+        &["--tarball holds one platform", "linux/arm64"],
+    );
+    fails(
+        &["build", "--push=false", "--tarball", "t.tar"],
+        &[],
+        &["--tarball holds one image", "alpha, beta"],
+    );
+    fails(
+        &[&["build", "-o", "{{.Nope"][..], &layout].concat(),
+        &[],
+        &["-o/--output"],
+    );
+    fails(
+        &[&["build", "-m", "nope"][..], &layout].concat(),
+        &[],
+        &["-m/--module nope"],
+    );
+    fails(
+        &["build", "-f", "elsewhere/skaffold.yaml"],
+        &[],
+        &["elsewhere/skaffold.yaml", "-f/--filename"],
+    );
+    fails(
+        &["dev", "--dry-run"],
+        &[],
+        &["--dry-run is a `kiln build` flag"],
+    );
+    let out = project.kiln(&["build", "-v", "loud"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'loud'"));
+    let out = project.kiln(&["build", "--dry-run", "-v", "WARNING"], &ENV);
+    assert!(out.status.success(), "logrus's names, any case");
+}
+
+#[test]
+fn module_selects_configs_by_metadata_name() {
+    let project = multi_that_cannot_compile();
+    let text = std::fs::read_to_string(project.path().join("skaffold.yaml")).unwrap();
+    let (head, _profiles) = text.split_once("profiles:").unwrap();
+    let two = format!(
+        "{}---\n{}",
+        head.replace("kind: Config\n", "kind: Config\nmetadata:\n  name: first\n"),
+        head.replace(
+            "kind: Config\n",
+            "kind: Config\nmetadata:\n  name: second\n"
+        )
+        .replace("image: alpha", "image: gamma")
+        .replace("image: beta", "image: delta")
+    );
+    std::fs::write(project.path().join("skaffold.yaml"), two).unwrap();
+    let names = |args: &[&str]| -> Vec<String> {
+        dry_run_builds(&project, args, &[])
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    assert_eq!(names(&[]), ["alpha", "beta", "gamma", "delta"]);
+    assert_eq!(names(&["-m", "second"]), ["gamma", "delta"]);
+    let env_names: Vec<String> = dry_run_builds(&project, &[], &[("SKAFFOLD_MODULE", "first")])
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(env_names, ["alpha", "beta"]);
+}
+
+#[test]
+fn skaffold_tag_and_single_platform_shape_a_real_build() {
+    let project = Project::new("multi");
+    let mut env = ENV.to_vec();
+    env.push(("SKAFFOLD_TAG", "x"));
+    let layout_dir = project.path().join("layout");
+    let refs = project.kiln_ok(
+        &[
+            "build",
+            "-b",
+            "beta",
+            "--disable-multi-platform-build",
+            "--push=false",
+            "--oci-layout-path",
+            layout_dir.to_str().unwrap(),
+            "--build-concurrency=1",
+        ],
+        &env,
+    );
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    assert!(refs[0].starts_with("beta:x@sha256:"), "{refs:?}");
+    let layout = Layout(layout_dir);
+    let entry = layout.entry("beta:x");
+    // beta asks for two platforms; one is built: an image manifest, not an index.
+    assert_eq!(
+        entry["mediaType"], "application/vnd.oci.image.manifest.v1+json",
+        "{entry}"
+    );
+}
+
+#[test]
+fn date_time_tags_keep_milliseconds_and_read_iana_zones() {
+    let project = multi_that_cannot_compile();
+    project.edit(
+        "skaffold.yaml",
+        "    envTemplate:\n      template: \"{{.RELEASE}}\"",
+        "    dateTime:\n      timezone: Asia/Tokyo",
+    );
+    let tag = |project: &Project| dry_run_builds(project, &["-b", "alpha"], &[])[0].1.clone();
+    // `2006-01-02_15-04-05.999_MST`: `.999` drops trailing zeros, and the point too when
+    // the milliseconds are 000; three runs all on a whole second would be a 1e-9 chance.
+    let tags: Vec<String> = (0..3).map(|_| tag(&project)).collect();
+    let shape = |t: &str| {
+        let rest = t.strip_prefix("alpha:").unwrap();
+        let (stamp, zone) = rest.rsplit_once('_').unwrap();
+        assert_eq!(zone, "JST", "{t}");
+        stamp.split_once('.').map(|(_, ms)| ms.len())
+    };
+    assert!(
+        tags.iter().any(|t| matches!(shape(t), Some(1..=3))),
+        "no milliseconds in {tags:?}"
+    );
+    project.edit(
+        "skaffold.yaml",
+        "timezone: Asia/Tokyo",
+        "timezone: Mars/Olympus",
+    );
+    let out = project.kiln(&["build", "--dry-run"], &ENV);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Mars/Olympus"));
+}
+
+#[test]
+fn ko_v_is_the_verbose_flag_and_other_sbom_formats_give_spdx_with_a_warning() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("kosample");
+    let repo = format!("{}/v", registry.host());
+    let sboms = project.path().join("sboms");
+    let out = project.kiln(
+        &[
+            "ko",
+            "build",
+            "-v",
+            "-B",
+            "--sbom=cyclonedx",
+            "--sbom-dir",
+            sboms.to_str().unwrap(),
+            "./cmd/other",
+        ],
+        &[("KO_DOCKER_REPO", repo.as_str())],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with(&format!("{repo}/other@sha256:")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("--sbom=cyclonedx: kiln writes SPDX"),
+        "{stderr}"
+    );
+    let spdx: Vec<_> = std::fs::read_dir(&sboms).unwrap().collect();
+    assert!(!spdx.is_empty(), "SPDX written");
+    let out = project.kiln(&["ko", "build", "--sbom=cyclonedx-xml", "."], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn ko_login_writes_dockers_config_and_the_push_uses_it() {
+    let registry = Registry::start(RegistryKind::htpasswd("kiln", "s3cret"));
+    let project = Project::new("kosample");
+    let host = registry.host();
+    let mut child = project
+        .command(
+            std::path::Path::new(env!("CARGO_BIN_EXE_kiln")),
+            &["ko", "login", &host, "-u", "kiln", "--password-stdin"],
+            &[],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret"));
+    let config_path = project.cache.path().join(".docker/config.json");
+    let config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("kiln:s3cret");
+    assert_eq!(config["auths"][host.as_str()]["auth"], auth.as_str());
+    let repo = format!("{host}/logged-in");
+    let refs = project.kiln_ok(
+        &["ko", "build", "-B", "./cmd/example"],
+        &[("KO_DOCKER_REPO", repo.as_str())],
+    );
+    assert!(
+        refs[0].starts_with(&format!("{repo}/example@sha256:")),
+        "{refs:?}"
+    );
+
+    // Docker Hub's names all map to its historical key; other fields are kept.
+    let out = project.kiln(&["ko", "login", "docker.io", "-u", "u", "-p", "p"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    assert!(config["auths"]["https://index.docker.io/v1/"]["auth"].is_string());
+    assert_eq!(config["auths"][host.as_str()]["auth"], auth.as_str());
+    let out = project.kiln(&["ko", "login", &host], &[]);
+    assert!(!out.status.success(), "no username or password");
+
+    let version = project.kiln_ok(&["ko", "version"], &[]);
+    assert_eq!(version, [env!("CARGO_PKG_VERSION")]);
+}
