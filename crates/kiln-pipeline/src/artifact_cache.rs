@@ -43,6 +43,12 @@ pub async fn key(
     process_env: &BTreeMap<String, String>,
 ) -> Result<Digest, Error> {
     let vcs = kiln_gobuild::git::vcs_state(&plan.go_dir).await;
+    // Per-platform templates can give each platform its own flags.
+    let platform_flags = base
+        .images
+        .iter()
+        .map(|i| plan.go.for_platform(&i.platform))
+        .collect::<Result<Vec<_>, Error>>()?;
     let (plan, base, go_version) = (plan.clone(), base.clone(), go_version.to_owned());
     let env: Vec<(String, String)> = process_env
         .iter()
@@ -62,6 +68,7 @@ pub async fn key(
             "go_env": plan.go.env,
             "flags": plan.go.flags,
             "ldflags": plan.go.ldflags,
+            "platform_flags": platform_flags,
             "labels": plan.labels,
             "annotations": plan.annotations,
             "user": plan.user,

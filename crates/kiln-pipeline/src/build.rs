@@ -78,12 +78,13 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     let mut tasks = JoinSet::new();
     for (position, base_image) in base.images.iter().cloned().enumerate() {
         let ctx_jobs = ctx.go_jobs.clone();
+        let (flags, ldflags) = plan.go.for_platform(&base_image.platform)?;
         let request = BuildRequest {
             dir: plan.go_dir.clone(),
             import_path: package.import_path.clone(),
             platform: base_image.platform.clone(),
-            flags: plan.go.flags.clone(),
-            ldflags: plan.go.ldflags.clone(),
+            flags,
+            ldflags,
             env: plan.go.env.clone(),
             trimpath: plan.trimpath,
             disable_optimizations: plan.disable_optimizations,

@@ -9,15 +9,15 @@ use std::path::{Path, PathBuf};
 use kiln_config::{KoBuild, KoConfig};
 use kiln_core::naming::{KoNaming, ko_image_name, strip_ko_scheme};
 use kiln_core::platform::PlatformRequest;
-use kiln_core::template::render_ko;
 use kiln_gobuild::{Package, Toolchain};
 
 use crate::Error;
 use crate::plan::{ArtifactPlan, MainPackage};
 use crate::planner::{
-    PlanOptions, base_spec, epoch, go_settings, parse_env, reject_capabilities, resolve_package,
-    template_data,
+    PlanOptions, base_spec, epoch, first_platform, go_settings, parse_env, reject_capabilities,
+    resolve_package, template_data,
 };
+use crate::templates::GoTemplates;
 
 /// `kiln ko build`'s flags, beyond the run-wide [`PlanOptions`] (environment, time, cache,
 /// `--platform`).
@@ -292,23 +292,22 @@ async fn plan_one(
         &[&flag_templates, &ldflag_templates],
     )
     .await?;
-    let render = |templates: &[String], field: &str| {
-        templates
-            .iter()
-            .map(|t| {
-                render_ko(t, &data).map_err(|e| Error::Plan(format!("{import_path}: {field}: {e}")))
-            })
-            .collect::<Result<Vec<_>, Error>>()
+    let templates = GoTemplates {
+        origin: format!("{import_path}: "),
+        flags: flag_templates,
+        ldflags: ldflag_templates,
+        data,
+        ..GoTemplates::default()
     };
-    let flags = render(&flag_templates, "flags")?;
-    let ldflags = render(&ldflag_templates, "ldflags")?;
-    let go = go_settings(
+    let (flags, ldflags) = templates.render(&first_platform(platforms))?;
+    let mut go = go_settings(
         flags,
         ldflags,
         build_env,
         &final_env,
         &format!("{import_path}: .ko.yaml flags"),
     )?;
+    go.templates = templates.per_platform().then_some(templates);
 
     let (tag, extra_tags) = match options.tags.split_first() {
         Some((first, rest)) => (first.clone(), rest.to_vec()),

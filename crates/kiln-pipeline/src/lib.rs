@@ -21,6 +21,7 @@ pub mod publish;
 pub mod remote;
 pub mod sbom;
 pub mod schedule;
+pub mod templates;
 pub mod watch;
 pub mod zoneinfo;
 

@@ -82,8 +82,24 @@ impl MainPackage {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GoSettings {
     pub env: Vec<(String, String)>,
+    /// Rendered for the first target platform (for checks and messages).
     pub flags: Vec<String>,
     pub ldflags: Vec<String>,
+    /// When the templates read `.Env`/`.GoEnv`: rendered again for each platform built.
+    pub templates: Option<crate::templates::GoTemplates>,
+}
+
+impl GoSettings {
+    /// `(flags, ldflags)` for a build targeting `platform`.
+    pub fn for_platform(
+        &self,
+        platform: &kiln_core::Platform,
+    ) -> Result<(Vec<String>, Vec<String>), crate::Error> {
+        match &self.templates {
+            Some(templates) => templates.render(platform),
+            None => Ok((self.flags.clone(), self.ldflags.clone())),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

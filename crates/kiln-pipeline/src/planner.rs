@@ -12,13 +12,14 @@ use kiln_core::tag::{
     datetime_tag_with, env_template_tag, git_commit_tag, input_digest_file_hash, input_digest_tag,
     sanitize_tag,
 };
-use kiln_core::template::{KoTemplateData, render_ko, render_skaffold};
+use kiln_core::template::{KoTemplateData, render_skaffold};
 use kiln_gobuild::{Package, Toolchain, reject_toolexec};
 
 use crate::Error;
 use crate::build::{Downloads, StageEvents};
 use crate::events::Reporter;
 use crate::plan::{ArtifactPlan, BaseSpec, GoSettings, MainPackage};
+use crate::templates::GoTemplates;
 
 /// The run-wide inputs of planning that do not come from config files.
 #[derive(Clone, Debug, Default)]
@@ -251,32 +252,30 @@ async fn plan_artifact(
     )
     .await?;
     // The artifact's own values get Skaffold's template pass (with ko's variables as kiln's
-    // extension); .ko.yaml values get ko's.
-    let render = |templates: &[String], from_artifact: bool, field: &str| {
-        templates
-            .iter()
-            .map(|t| {
-                let rendered = if from_artifact {
-                    render_skaffold(t, &skaffold_env, Some(&template_data))
-                } else {
-                    render_ko(t, &template_data)
-                };
-                rendered.map_err(|e| {
-                    let origin = if from_artifact { "ko." } else { ".ko.yaml " };
-                    Error::Plan(format!("{image}: {origin}{field}: {e}"))
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()
+    // extension); .ko.yaml values get ko's. They are rendered per platform, as ko does.
+    let platforms = if options.debug || options.single_platform {
+        single_platform(platforms(config, artifact, &ko_config, options)?)
+    } else {
+        platforms(config, artifact, &ko_config, options)?
     };
-    let flags = render(&flag_templates, flags_from_artifact, "flags")?;
-    let ldflags = render(&ldflag_templates, ldflags_from_artifact, "ldflags")?;
-    let go = go_settings(
+    let templates = GoTemplates {
+        origin: format!("{image}: "),
+        flags: flag_templates,
+        flags_from_artifact,
+        ldflags: ldflag_templates,
+        ldflags_from_artifact,
+        data: template_data,
+        skaffold_env,
+    };
+    let (flags, ldflags) = templates.render(&first_platform(&platforms))?;
+    let mut go = go_settings(
         flags,
         ldflags,
         build_env,
         &final_env,
         &format!("{image}: ko.flags"),
     )?;
+    go.templates = templates.per_platform().then_some(templates);
 
     let labels = ko
         .labels
@@ -300,11 +299,7 @@ async fn plan_artifact(
         ko_config_path: ko_config.path.clone(),
         go_dir,
         base: base_spec(&ko_config, ko.from_image.as_deref(), &package, config_dir)?,
-        platforms: if options.debug || options.single_platform {
-            single_platform(platforms(config, artifact, &ko_config, options)?)
-        } else {
-            platforms(config, artifact, &ko_config, options)?
-        },
+        platforms,
         package,
         go,
         labels,
@@ -420,6 +415,7 @@ pub(crate) fn go_settings(
         env,
         flags,
         ldflags,
+        templates: None,
     })
 }
 
@@ -544,6 +540,15 @@ fn platforms(
 
 /// `skaffold debug` builds one platform (its `--disable-multi-platform-build`): the host's
 /// architecture when requested (a debugger attaches to what runs here), else the first.
+/// The platform a plan's templates are first rendered for: the first requested, else
+/// ko's default linux/amd64 (`all` is known only once the base is resolved).
+pub(crate) fn first_platform(request: &PlatformRequest) -> kiln_core::Platform {
+    match request {
+        PlatformRequest::Specs(specs) if !specs.is_empty() => specs[0].clone(),
+        _ => kiln_core::Platform::new("linux", "amd64", None),
+    }
+}
+
 fn single_platform(request: PlatformRequest) -> PlatformRequest {
     let host = kiln_core::Platform::new("linux", go_arch(std::env::consts::ARCH), None);
     match request {

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use kiln_testkit::{Registry, RegistryKind};
 use serde_json::Value;
 
-use crate::support::{Layout, Project};
+use crate::support::{Layout, Project, file_in_layer};
 
 /// The multi fixture's envTemplate tag and templates need these.
 const ENV: [(&str, &str); 2] = [("RELEASE", "r1"), ("TEAM", "t")];
@@ -617,4 +617,57 @@ fn ko_login_writes_dockers_config_and_the_push_uses_it() {
 
     let version = project.kiln_ok(&["ko", "version"], &[]);
     assert_eq!(version, [env!("CARGO_PKG_VERSION")]);
+}
+
+#[test]
+fn ko_yaml_templates_see_each_platforms_build_environment() {
+    let project = Project::new("kosample");
+    std::fs::write(
+        project.path().join(".ko.yaml"),
+        "defaultLdflags:\n  - -X main.version={{.GoEnv.GOARCH}}-{{.GoEnv.CGO_ENABLED}} -X main.source=os-{{.Env.GOOS}}\n",
+    )
+    .unwrap();
+    let layout_dir = project.path().join("layout");
+    project.kiln_ok(
+        &[
+            "ko",
+            "build",
+            "-B",
+            "--push=false",
+            "--oci-layout-path",
+            layout_dir.to_str().unwrap(),
+            "--platform=linux/amd64,linux/arm64",
+            "./cmd/example",
+        ],
+        &[("KO_DOCKER_REPO", "registry.invalid/t")],
+    );
+    let layout = Layout(layout_dir);
+    let index_digest = layout.index()["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let index = layout.json(&index_digest);
+    let mut seen = Vec::new();
+    for manifest in index["manifests"].as_array().unwrap() {
+        let arch = manifest["platform"]["architecture"].as_str().unwrap();
+        let image = layout.json(manifest["digest"].as_str().unwrap());
+        let binary_layer = image["layers"].as_array().unwrap().last().unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let binary = file_in_layer(&layout, &binary_layer, "ko-app/example");
+        // -trimpath keeps -ldflags out of `go version -m`: look for the -X strings.
+        let has = |needle: &str| binary.windows(needle.len()).any(|w| w == needle.as_bytes());
+        // The values ko v0.18.1 gives for the same .ko.yaml.
+        let other = if arch == "amd64" { "arm64" } else { "amd64" };
+        assert!(has(&format!("{arch}-0")), "{arch}-0 in the {arch} binary");
+        assert!(
+            !has(&format!("{other}-0")),
+            "{other}-0 not in the {arch} binary"
+        );
+        assert!(has("os-linux"), "{arch}");
+        seen.push(arch.to_owned());
+    }
+    seen.sort();
+    assert_eq!(seen, ["amd64", "arm64"]);
 }
