@@ -49,6 +49,16 @@ impl Reference {
         format!("{}/{}", self.registry, self.repository)
     }
 
+    /// go-containerregistry's `Reference.Name()`, which ko records as
+    /// `org.opencontainers.image.base.name`: `name@digest` when pinned (a tag beside the
+    /// digest is dropped), else `name:tag` with `latest` by default.
+    pub fn ggcr_name(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => format!("{}@{d}", self.name()),
+            (None, tag) => format!("{}:{}", self.name(), tag.as_deref().unwrap_or("latest")),
+        }
+    }
+
     /// The same repository with another tag and no digest.
     pub fn with_tag(&self, tag: &str) -> Reference {
         Reference {
@@ -166,6 +176,21 @@ impl fmt::Display for Reference {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ggcr_names_add_latest_and_drop_a_tag_beside_a_digest() {
+        let name = |s: &str| s.parse::<super::Reference>().unwrap().ggcr_name();
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            name("cgr.dev/chainguard/static"),
+            "cgr.dev/chainguard/static:latest"
+        );
+        assert_eq!(name("golang:1.20"), "index.docker.io/library/golang:1.20");
+        assert_eq!(
+            name(&format!("reg.example:5000/base:v1@{digest}")),
+            format!("reg.example:5000/base@{digest}")
+        );
+    }
+
     use super::*;
 
     fn parse(s: &str) -> Reference {

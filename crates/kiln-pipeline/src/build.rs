@@ -102,7 +102,15 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
             app_name: app_name.clone(),
             import_path: package.import_path.clone(),
             labels: plan.labels.clone(),
-            annotations: base_annotations(base.name.as_deref(), &base_image.digest),
+            // The base manifest's own annotations are kept, as ggcr's `mutate` keeps them
+            // for ko; the base name and digest, then the user's, go on top.
+            annotations: base_image
+                .manifest
+                .annotations
+                .clone()
+                .into_iter()
+                .chain(base_annotations(base.name.as_deref(), &base_image.digest))
+                .collect(),
             user: plan.user.clone(),
             created: plan.source_date_epoch,
             kodata_created: plan.kodata_date_epoch,

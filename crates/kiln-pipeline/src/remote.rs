@@ -72,7 +72,7 @@ pub async fn registry_base(
     }))
     .await?;
     let store = store.clone();
-    let name = reference.to_string();
+    let name = reference.ggcr_name();
     let request = request.clone();
     tokio::task::spawn_blocking(move || {
         kiln_image::layout::resolve_from_store(&store, &display, Some(name), top, &request)

@@ -671,3 +671,39 @@ fn ko_yaml_templates_see_each_platforms_build_environment() {
     seen.sort();
     assert_eq!(seen, ["amd64", "arm64"]);
 }
+
+#[test]
+fn base_manifest_annotations_are_kept_and_the_base_name_is_normalised_as_ggcr_does() {
+    let registry = Registry::start(RegistryKind::Plain);
+    // A base with an annotation of its own: built by kiln's ko face, pushed as `base:latest`.
+    let seed = Project::new("kosample");
+    let base = format!("{}/base", registry.host());
+    seed.kiln_ok(
+        &[
+            "ko",
+            "build",
+            "--bare",
+            "--image-annotation",
+            "org.example.from-base=yes",
+            "./cmd/example",
+        ],
+        &[("KO_DOCKER_REPO", base.as_str())],
+    );
+    let project = Project::new("multi");
+    // Named without a tag: ko records `…/base:latest`.
+    project.use_base("alpha", &base);
+    let repo = format!("{}/team", registry.host());
+    let refs = project.kiln_ok(&["build", "--push", "-d", &repo, "-b", "alpha"], &ENV);
+    let manifest = crate::support::run_ok(
+        std::process::Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{}", refs[0].split('@').next().unwrap())),
+    );
+    let manifest: Value = serde_json::from_str(&manifest).unwrap();
+    let annotations = &manifest["annotations"];
+    assert_eq!(annotations["org.example.from-base"], "yes", "{manifest}");
+    assert_eq!(
+        annotations["org.opencontainers.image.base.name"],
+        format!("{base}:latest")
+    );
+}
