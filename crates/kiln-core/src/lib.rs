@@ -4,6 +4,7 @@
 //! processes, no clock, no environment). Everything here is a function of its arguments,
 //! which is what makes naming and digests testable against the published vectors.
 
+pub mod caps;
 pub mod command;
 pub mod digest;
 pub mod gotime;

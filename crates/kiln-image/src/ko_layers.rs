@@ -20,12 +20,34 @@ pub fn binary_layer(
     name: &str,
     media_type: &str,
 ) -> Result<Layer, Error> {
+    binary_layer_with_capabilities(store, binary, name, media_type, None)
+}
+
+/// [`binary_layer`] with the binary's `security.capability` xattr, written as ko writes it:
+/// the PAX record `SCHILY.xattr.security.capability` of the binary's entry.
+pub fn binary_layer_with_capabilities(
+    store: &BlobStore,
+    binary: &Path,
+    name: &str,
+    media_type: &str,
+    capability_xattr: Option<&[u8]>,
+) -> Result<Layer, Error> {
     let file = File::open(binary).map_err(io_error(binary))?;
     let size = file.metadata().map_err(io_error(binary))?.len();
     let mut layer = LayerWriter::create(store, 0)?;
     let dir = APP_DIR.trim_start_matches('/');
     layer.add_dir(dir, EntryMeta::KO)?;
-    layer.add_file(&format!("{dir}/{name}"), EntryMeta::KO, size, file)?;
+    let path = format!("{dir}/{name}");
+    match capability_xattr {
+        Some(xattr) => layer.add_file_with_pax(
+            &path,
+            EntryMeta::KO,
+            size,
+            file,
+            &[("SCHILY.xattr.security.capability", xattr)],
+        )?,
+        None => layer.add_file(&path, EntryMeta::KO, size, file)?,
+    }
     layer.finish(media_type)
 }
 

@@ -119,6 +119,25 @@ impl<'s> LayerWriter<'s> {
             })
     }
 
+    /// [`LayerWriter::add_file`] preceded by a PAX extended header carrying `records`
+    /// (e.g. `SCHILY.xattr.security.capability`), as Go's archive/tar writes `PAXRecords`.
+    pub fn add_file_with_pax(
+        &mut self,
+        path: &str,
+        meta: EntryMeta,
+        size: u64,
+        data: impl Read,
+        records: &[(&str, &[u8])],
+    ) -> Result<(), Error> {
+        self.tar
+            .append_pax_extensions(records.iter().copied())
+            .map_err(|e| Error::Layer {
+                entry: path.to_owned(),
+                source: e,
+            })?;
+        self.add_file(path, meta, size, data)
+    }
+
     /// Ends the archive and moves the compressed layer into the store.
     pub fn finish(self, media_type: &str) -> Result<Layer, Error> {
         let layer_error = |source| Error::Layer {

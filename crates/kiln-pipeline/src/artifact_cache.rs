@@ -77,6 +77,7 @@ pub async fn key(
             "source_date_epoch": plan.source_date_epoch,
             "kodata_date_epoch": plan.kodata_date_epoch,
             "sbom": plan.sbom,
+            "linux_capabilities": plan.linux_capabilities,
             "base_name": base.name,
             "base": base.top.digest,
             "base_images": base.images.iter().map(|i| i.digest.to_string()).collect::<Vec<_>>(),

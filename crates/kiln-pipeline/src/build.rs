@@ -6,7 +6,7 @@ use std::time::Instant;
 use kiln_core::naming::binary_name;
 use kiln_gobuild::{BuildRequest, Package};
 use kiln_image::assemble::base_annotations;
-use kiln_image::ko_layers::{binary_layer, kodata_allowed_root, kodata_layer};
+use kiln_image::ko_layers::{binary_layer_with_capabilities, kodata_allowed_root, kodata_layer};
 use kiln_image::layer_cache::{LayerCache, file_digest};
 use kiln_image::{Blob, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
 use tokio::task::JoinSet;
@@ -98,6 +98,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         let store = ctx.store.clone();
         let events = ctx.events.clone();
         let image_name = plan.image.clone();
+        let capabilities = plan.linux_capabilities.clone();
         let mut spec = ImageSpec {
             app_name: app_name.clone(),
             import_path: package.import_path.clone(),
@@ -137,11 +138,23 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
             let image = tokio::task::spawn_blocking(move || -> Result<Image, Error> {
                 let media_type = base_image.layer_media_type();
                 let cache = LayerCache::new(&store);
-                let key = LayerCache::key(&[
-                    &file_digest(&layer_binary)?.to_string(),
-                    &spec.app_name,
-                    media_type,
-                ]);
+                let caps_hex: String = capabilities
+                    .iter()
+                    .flatten()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let mut key_parts = vec![
+                    file_digest(&layer_binary)?.to_string(),
+                    spec.app_name.clone(),
+                    media_type.to_owned(),
+                ];
+                // Capabilities change the layer: part of the key only when set, so that
+                // layers cached without them keep their keys.
+                if !caps_hex.is_empty() {
+                    key_parts.push(format!("caps:{caps_hex}"));
+                }
+                let key_parts: Vec<&str> = key_parts.iter().map(String::as_str).collect();
+                let key = LayerCache::key(&key_parts);
                 let layer = match cache.get(&key) {
                     Some(layer) => {
                         events(Event::BinaryLayerReused {
@@ -152,8 +165,13 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                     }
                     None => {
                         let compressing = stage.start(Stage::Compressing);
-                        let layer =
-                            binary_layer(&store, &layer_binary, &spec.app_name, media_type)?;
+                        let layer = binary_layer_with_capabilities(
+                            &store,
+                            &layer_binary,
+                            &spec.app_name,
+                            media_type,
+                            capabilities.as_deref(),
+                        )?;
                         cache.put(&key, &layer)?;
                         stage.finish(compressing);
                         layer

@@ -14,7 +14,7 @@ use kiln_gobuild::{Package, Toolchain};
 use crate::Error;
 use crate::plan::{ArtifactPlan, MainPackage};
 use crate::planner::{
-    PlanOptions, base_spec, epoch, first_platform, go_settings, parse_env, reject_capabilities,
+    PlanOptions, base_spec, capabilities, epoch, first_platform, go_settings, parse_env,
     resolve_package, template_data,
 };
 use crate::templates::GoTemplates;
@@ -254,9 +254,7 @@ async fn plan_one(
         go_dir,
         build,
     } = target;
-    if let Some(build) = build {
-        reject_capabilities(ko, build)?;
-    }
+    let linux_capabilities = capabilities(ko, build)?;
     let import_path = &package.import_path;
     let repository = ko_image_name(&options.repo, import_path, options.naming);
 
@@ -343,6 +341,7 @@ async fn plan_one(
             .get("KO_DATA_PATH_ALLOWED_ROOT")
             .map(PathBuf::from),
         sbom: options.sbom,
+        linux_capabilities,
     })
 }
 

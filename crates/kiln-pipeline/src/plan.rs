@@ -140,6 +140,8 @@ pub struct ArtifactPlan {
     /// Make an SPDX SBOM per image and per index while building (ko's `--sbom=spdx`).
     /// Skaffold's ko builder never does.
     pub sbom: bool,
+    /// The binary's `security.capability` xattr (`.ko.yaml` `linux_capabilities`).
+    pub linux_capabilities: Option<Vec<u8>>,
 }
 
 impl ArtifactPlan {

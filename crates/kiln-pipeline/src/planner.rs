@@ -202,9 +202,7 @@ async fn plan_artifact(
     } else {
         matching_ko_build(&ko_config, &go_dir, &package)
     };
-    if let Some(build) = ko_build {
-        reject_capabilities(&ko_config, build)?;
-    }
+    let linux_capabilities = capabilities(&ko_config, ko_build)?;
     let go_dir = match ko_build {
         Some(build) => go_dir.join(&build.dir),
         None => go_dir,
@@ -314,6 +312,7 @@ async fn plan_artifact(
             .get("KO_DATA_PATH_ALLOWED_ROOT")
             .map(PathBuf::from),
         sbom: options.sbom,
+        linux_capabilities,
     })
 }
 
@@ -370,26 +369,26 @@ pub(crate) async fn template_data(
     ))
 }
 
-/// ko writes `linux_capabilities` as file capabilities on the binary; kiln does not (yet),
-/// and an image without the capability its binary needs fails at run time, so a build that
-/// asks for them is refused rather than built without.
-pub(crate) fn reject_capabilities(
+/// The `security.capability` xattr ko writes on the binary for a `.ko.yaml` build's
+/// `linux_capabilities`; a term ko would refuse is an error naming the file and line.
+pub(crate) fn capabilities(
     ko: &KoConfig,
-    build: &kiln_config::KoBuild,
-) -> Result<(), Error> {
-    if build.linux_capabilities.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Plan(format!(
-        "{}:{}: builds[] entry `{}` sets linux_capabilities ({}), which kiln does not write into images; remove them, or build this binary with ko",
-        ko.path
-            .as_deref()
-            .unwrap_or(Path::new(".ko.yaml"))
-            .display(),
-        build.location.line,
-        build.id,
-        build.linux_capabilities.join(", ")
-    )))
+    build: Option<&kiln_config::KoBuild>,
+) -> Result<Option<Vec<u8>>, Error> {
+    let Some(build) = build else {
+        return Ok(None);
+    };
+    kiln_core::caps::capability_xattr(&build.linux_capabilities).map_err(|e| {
+        Error::Plan(format!(
+            "{}:{}: builds[] entry `{}`: linux_capabilities: {e}",
+            ko.path
+                .as_deref()
+                .unwrap_or(Path::new(".ko.yaml"))
+                .display(),
+            build.location.line,
+            build.id,
+        ))
+    })
 }
 
 /// The Go settings of a build once its flags are rendered: `-toolexec` refused in the

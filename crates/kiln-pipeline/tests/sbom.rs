@@ -118,6 +118,7 @@ async fn sbom_plan(s: &Setup, repository: &str) -> ArtifactPlan {
         kodata_date_epoch: None,
         kodata_allowed_root: None,
         sbom: true,
+        linux_capabilities: None,
     }
 }
 

@@ -707,3 +707,59 @@ fn base_manifest_annotations_are_kept_and_the_base_name_is_normalised_as_ggcr_do
         format!("{base}:latest")
     );
 }
+
+#[test]
+fn linux_capabilities_are_written_as_kos_pax_xattr_record() {
+    let project = Project::new("kosample");
+    project.edit(
+        ".ko.yaml",
+        "    main: ./cmd/other\n",
+        "    main: ./cmd/other\n    linux_capabilities: [net_bind_service=ep]\n",
+    );
+    let layout_dir = project.path().join("layout");
+    project.kiln_ok(
+        &[
+            "ko",
+            "build",
+            "-B",
+            "--push=false",
+            "--oci-layout-path",
+            layout_dir.to_str().unwrap(),
+            "./cmd/other",
+            "./cmd/example",
+        ],
+        &[("KO_DOCKER_REPO", "registry.invalid/t")],
+    );
+    let layout = Layout(layout_dir);
+    // Python's tarfile, an independent reader, gives each binary's PAX records.
+    let capability = |name: &str| -> String {
+        let entry = layout.entry(&format!("registry.invalid/t/{name}:latest"));
+        let manifest = layout.json(entry["digest"].as_str().unwrap());
+        let binary_layer = manifest["layers"].as_array().unwrap().last().unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+            .to_owned();
+        let blob = layout.0.join("blobs/sha256").join(binary_layer);
+        let script = format!(
+            "import tarfile,sys\n\
+             t=tarfile.open(sys.argv[1])\n\
+             m=[m for m in t.getmembers() if m.name.endswith('/{name}')][0]\n\
+             v=m.pax_headers.get('SCHILY.xattr.security.capability')\n\
+             print('none' if v is None else v.encode('utf-8','surrogateescape').hex())"
+        );
+        crate::support::run_ok(
+            std::process::Command::new("python3")
+                .args(["-c", &script])
+                .arg(blob),
+        )
+        .trim()
+        .to_owned()
+    };
+    // ko's bytes for net_bind_service=ep: VFS_CAP_REVISION_2 | effective, permitted 1<<10.
+    assert_eq!(
+        capability("other"),
+        "0100000200040000000000000000000000000000"
+    );
+    assert_eq!(capability("example"), "none");
+}

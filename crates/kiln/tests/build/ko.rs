@@ -355,13 +355,16 @@ fn ko_errors_name_the_cause_and_the_fix() {
     project.edit(
         ".ko.yaml",
         "main: ./cmd/other\n",
-        "main: ./cmd/other\n    linux_capabilities: [CAP_NET_BIND_SERVICE]\n",
+        "main: ./cmd/other\n    linux_capabilities: [CAP_NET_FLY]\n",
     );
     let err = fails(&["ko", "build", "--push=false", "./cmd/other"], &repo);
     assert!(
-        err.contains(".ko.yaml:4") && err.contains("linux_capabilities (CAP_NET_BIND_SERVICE)"),
+        err.contains(".ko.yaml:4")
+            && err.contains("linux_capabilities")
+            && err.contains("CAP_NET_FLY"),
         "{err}"
     );
+    project.edit(".ko.yaml", "    linux_capabilities: [CAP_NET_FLY]\n", "");
 
     project.edit(".ko.yaml", "main: ./cmd/other", "main: ./cmd/gone");
     let err = fails(&["ko", "build", "--push=false", "./cmd/example"], &repo);
