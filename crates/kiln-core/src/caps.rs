@@ -64,10 +64,10 @@ pub enum CapsError {
 
 /// One capability name (`net_bind_service`, `CAP_NET_RAW`, `all`) or bit number → mask.
 fn parse_name(name: &str) -> Result<u64, CapsError> {
-    if let Ok(index) = name.parse::<u32>() {
-        if index < 64 {
-            return Ok(1 << index);
-        }
+    if let Ok(index) = name.parse::<u32>()
+        && index < 64
+    {
+        return Ok(1 << index);
     }
     let upper = name.to_ascii_uppercase();
     if upper == "ALL" {

@@ -108,6 +108,7 @@ async fn sbom_plan(s: &Setup, repository: &str) -> ArtifactPlan {
             env: go_env,
             flags: Vec::new(),
             ldflags: Vec::new(),
+            templates: None,
         },
         labels: Default::default(),
         annotations: [(annotation::BASE_NAME.to_owned(), BASE_NAME.to_owned())].into(),
