@@ -50,6 +50,8 @@ pub struct PlanOptions {
     pub single_platform: bool,
     /// The sub-second part of the current time (`dateTime`'s default `.999`).
     pub now_nanos: u32,
+    /// The skaffold.yaml the configs come from, for errors that point into it.
+    pub config_file: Option<PathBuf>,
 }
 
 /// Skaffold's `-b/--build-image` rule: an artifact is selected when its image name
@@ -90,9 +92,10 @@ pub async fn plan_artifacts(
     }
     let mut plans = Vec::new();
     for config in configs {
-        for artifact in &config.build.artifacts {
+        for (index, artifact) in config.build.artifacts.iter().enumerate() {
             if options.only.is_empty() || options.only.contains(&artifact.image) {
-                plans.push(plan_artifact(toolchain, config, artifact, config_dir, options).await?);
+                let plan = plan_artifact(toolchain, config, artifact, config_dir, options).await;
+                plans.push(plan.map_err(|e| at_main(e, artifact, index, options))?);
             }
         }
     }
@@ -108,6 +111,27 @@ pub async fn plan_artifacts(
         )));
     }
     Ok(plans)
+}
+
+/// A `go list` failure of an artifact's main package, pointed at `ko.main` in the
+/// skaffold.yaml (file, line, column and field), as config errors are.
+fn at_main(error: Error, artifact: &Artifact, index: usize, options: &PlanOptions) -> Error {
+    use kiln_gobuild::Error::{List, NotMain, NotOnePackage};
+    let Error::Go(go_error @ (List { .. } | NotOnePackage { .. } | NotMain { .. })) = error else {
+        return error;
+    };
+    let (Some(file), false) = (&options.config_file, artifact.image.starts_with("ko://")) else {
+        return Error::Go(go_error);
+    };
+    let location = artifact.main_location.unwrap_or(artifact.location);
+    Error::Plan(format!(
+        "{}:{}:{}: build.artifacts[{index}].ko.main: `{}` of {} is not a main package kiln can build: {go_error}; fix `main` (relative to the artifact's context and ko.dir)",
+        file.display(),
+        location.line,
+        location.column,
+        artifact.ko.main,
+        artifact.image,
+    ))
 }
 
 pub(crate) fn epoch(env: &BTreeMap<String, String>, name: &str) -> Result<Option<i64>, Error> {

@@ -435,6 +435,10 @@ fn artifact(cx: &Cx<'_>, raw: RawArtifact, segs: &[Seg]) -> Result<Artifact, Con
         runtime_type: raw.runtime_type.filter(|r| !r.is_empty()),
         sync,
         location,
+        main_location: node
+            .and_then(|n| n.get("ko"))
+            .and_then(|k| k.get("main"))
+            .map(|m| m.loc),
     })
 }
 

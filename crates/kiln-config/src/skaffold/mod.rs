@@ -124,6 +124,8 @@ pub struct Artifact {
     pub sync: Option<Sync>,
     /// Where the artifact is declared (or patched in).
     pub location: Location,
+    /// Where `ko.main` is written, when it is.
+    pub main_location: Option<Location>,
 }
 
 /// `build.artifacts[].requires[]`.

@@ -125,6 +125,7 @@ impl Session {
                 .disable_multi_platform_build
                 .unwrap_or(matches!(command, "dev" | "debug")),
             now_nanos,
+            config_file: Some(args.config.filename.clone()),
         };
         // `--build-concurrency` (-1: the config's `build.local.concurrency`; 0: no limit).
         let concurrency = usize::try_from(args.skaffold.build_concurrency)

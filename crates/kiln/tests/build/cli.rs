@@ -763,3 +763,24 @@ fn linux_capabilities_are_written_as_kos_pax_xattr_record() {
     );
     assert_eq!(capability("example"), "none");
 }
+
+#[test]
+fn a_wrong_main_names_the_skaffold_yaml_line_and_field() {
+    let project = Project::new("multi");
+    project.edit("skaffold.yaml", "main: ./cmd/beta", "main: ./cmd/gamma");
+    let out = project.kiln(&["build", "--dry-run"], &ENV);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let line = std::fs::read_to_string(project.path().join("skaffold.yaml"))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("./cmd/gamma"))
+        .unwrap()
+        + 1;
+    assert!(
+        stderr.contains(&format!(
+            "skaffold.yaml:{line}:15: build.artifacts[1].ko.main: `./cmd/gamma` of beta"
+        )),
+        "{stderr}"
+    );
+}
