@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
+use kiln_core::Reference;
 use kiln_core::platform::PlatformRequest;
-use kiln_pipeline::ArtifactPlan;
+use kiln_pipeline::{ArtifactPlan, Context};
 
 use crate::cli::BuildArgs;
 
@@ -130,4 +131,61 @@ fn writable_file(file: &Path, flag: &str) -> anyhow::Result<()> {
             .with_context(|| format!("{flag} {}: the file is not writable", file.display()))?;
     }
     Ok(())
+}
+
+/// Asks each registry the plans push to about their repository, concurrently with the build:
+/// an unreachable registry or refused credentials end the run at once instead of after
+/// every `go build`. A repository that does not exist yet is fine.
+pub async fn check_registries(ctx: &Context, plans: &[ArtifactPlan]) -> anyhow::Result<()> {
+    let client = ctx.registry("pushing")?;
+    let mut seen = std::collections::BTreeSet::new();
+    let checks = plans
+        .iter()
+        .filter(|p| seen.insert(p.repository.clone()))
+        .map(|plan| async move {
+            let tagged = plan.tagged_name();
+            let reference: Reference = tagged
+                .parse()
+                .with_context(|| format!("{}: `{tagged}`", plan.image))?;
+            // A blob HEAD: it reaches the registry and authenticates like a push's first
+            // request, and leaves the manifest requests to the push itself.
+            let empty = kiln_core::Digest::of(b"");
+            client
+                .blob_exists(&reference, &empty)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot push {} to {}: the registry {} refused or did not answer",
+                        plan.image,
+                        reference.name(),
+                        reference.registry
+                    )
+                })?;
+            anyhow::Ok(())
+        });
+    futures_util::future::try_join_all(checks).await?;
+    Ok(())
+}
+
+/// The hint for a push that failed with no default repo set, when an image was headed for
+/// Docker Hub only because it has no registry of its own.
+pub fn docker_hub_hint(plans: &[ArtifactPlan], default_repo: Option<&str>) -> Option<String> {
+    if default_repo.is_some() {
+        return None;
+    }
+    let images: Vec<&str> = plans
+        .iter()
+        .filter(|p| {
+            p.tagged_name()
+                .parse::<Reference>()
+                .is_ok_and(|r| r.registry == kiln_core::reference::DOCKER_HUB)
+        })
+        .map(|p| p.image.as_str())
+        .collect();
+    (!images.is_empty()).then(|| {
+        format!(
+            "no default repo is set, so {} would be pushed to Docker Hub; set one with -d/--default-repo (or SKAFFOLD_DEFAULT_REPO), or pass --push=false with --oci-layout-path DIR",
+            images.join(", ")
+        )
+    })
 }

@@ -784,3 +784,34 @@ fn a_wrong_main_names_the_skaffold_yaml_line_and_field() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_unreachable_registry_stops_the_build_at_once_and_docker_hub_pushes_get_a_hint() {
+    let project = multi_that_cannot_compile();
+    // The registry check runs beside the build: its refusal arrives long before the type
+    // error a `go build` of this tree would report.
+    let out = project.kiln(&["build", "-d", "127.0.0.1:1/team", "-b", "alpha"], &ENV);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot push alpha to 127.0.0.1:1/team/alpha"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not an int"), "{stderr}");
+
+    // No default repo: `alpha` means Docker Hub, which kiln says, with the ways out.
+    let out = project.kiln(&["build", "-b", "alpha"], &ENV);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("alpha would be pushed to Docker Hub")
+            && stderr.contains("-d/--default-repo")
+            && stderr.contains("--push=false"),
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut unique = lines.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), lines.len(), "no line repeated: {stderr}");
+}
