@@ -472,28 +472,40 @@ fn skaffold_tag_and_single_platform_shape_a_real_build() {
     let project = Project::new("multi");
     let mut env = ENV.to_vec();
     env.push(("SKAFFOLD_TAG", "x"));
-    let layout_dir = project.path().join("layout");
-    let refs = project.kiln_ok(
-        &[
-            "build",
-            "-b",
-            "beta",
-            "--disable-multi-platform-build",
-            "--push=false",
-            "--oci-layout-path",
-            layout_dir.to_str().unwrap(),
-            "--build-concurrency=1",
-        ],
-        &env,
-    );
+    // Outside the repository: an untracked output would change the git state Go stamps.
+    let outside = tempfile::tempdir().unwrap();
+    let layout_dir = outside.path().join("layout");
+    let args = [
+        "build",
+        "-b",
+        "beta",
+        "--disable-multi-platform-build",
+        "--push=false",
+        "--oci-layout-path",
+        layout_dir.to_str().unwrap(),
+        "--build-concurrency=1",
+    ];
+    let refs = project.kiln_ok(&args, &env);
     assert_eq!(refs.len(), 1, "{refs:?}");
     assert!(refs[0].starts_with("beta:x@sha256:"), "{refs:?}");
-    let layout = Layout(layout_dir);
+    let layout = Layout(layout_dir.clone());
     let entry = layout.entry("beta:x");
     // beta asks for two platforms; one is built: an image manifest, not an index.
     assert_eq!(
         entry["mediaType"], "application/vnd.oci.image.manifest.v1+json",
         "{entry}"
+    );
+
+    // The same build again is a cache hit, unless SKAFFOLD_CACHE_ARTIFACTS=false.
+    let hit = project.kiln(&args, &env);
+    assert!(String::from_utf8_lossy(&hit.stderr).contains("unchanged, using cached image"));
+    env.push(("SKAFFOLD_CACHE_ARTIFACTS", "false"));
+    let forced = project.kiln(&args, &env);
+    let stderr = String::from_utf8_lossy(&forced.stderr);
+    assert!(forced.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("unchanged, using cached image"),
+        "{stderr}"
     );
 }
 
