@@ -631,6 +631,34 @@ fn ko_login_writes_dockers_config_and_the_push_uses_it() {
     assert_eq!(version, [env!("CARGO_PKG_VERSION")]);
 }
 
+/// `kiln ko build -B --push=false` of `args` into an OCI layout in the project.
+fn ko_build_to_layout(project: &Project, args: &[&str]) -> Layout {
+    let layout_dir = project.path().join("layout");
+    let mut all = vec![
+        "ko",
+        "build",
+        "-B",
+        "--push=false",
+        "--oci-layout-path",
+        layout_dir.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    project.kiln_ok(&all, &[("KO_DOCKER_REPO", "registry.invalid/t")]);
+    Layout(layout_dir)
+}
+
+/// The digest of an image's last layer (ko's binary layer).
+fn binary_layer_of(layout: &Layout, manifest_digest: &str) -> String {
+    layout.json(manifest_digest)["layers"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[test]
 fn ko_yaml_templates_see_each_platforms_build_environment() {
     let project = Project::new("kosample");
@@ -639,21 +667,10 @@ fn ko_yaml_templates_see_each_platforms_build_environment() {
         "defaultLdflags:\n  - -X main.version={{.GoEnv.GOARCH}}-{{.GoEnv.CGO_ENABLED}} -X main.source=os-{{.Env.GOOS}}\n",
     )
     .unwrap();
-    let layout_dir = project.path().join("layout");
-    project.kiln_ok(
-        &[
-            "ko",
-            "build",
-            "-B",
-            "--push=false",
-            "--oci-layout-path",
-            layout_dir.to_str().unwrap(),
-            "--platform=linux/amd64,linux/arm64",
-            "./cmd/example",
-        ],
-        &[("KO_DOCKER_REPO", "registry.invalid/t")],
+    let layout = ko_build_to_layout(
+        &project,
+        &["--platform=linux/amd64,linux/arm64", "./cmd/example"],
     );
-    let layout = Layout(layout_dir);
     let index_digest = layout.index()["manifests"][0]["digest"]
         .as_str()
         .unwrap()
@@ -662,11 +679,7 @@ fn ko_yaml_templates_see_each_platforms_build_environment() {
     let mut seen = Vec::new();
     for manifest in index["manifests"].as_array().unwrap() {
         let arch = manifest["platform"]["architecture"].as_str().unwrap();
-        let image = layout.json(manifest["digest"].as_str().unwrap());
-        let binary_layer = image["layers"].as_array().unwrap().last().unwrap()["digest"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let binary_layer = binary_layer_of(&layout, manifest["digest"].as_str().unwrap());
         let binary = file_in_layer(&layout, &binary_layer, "ko-app/example");
         // -trimpath keeps -ldflags out of `go version -m`: look for the -X strings.
         let has = |needle: &str| binary.windows(needle.len()).any(|w| w == needle.as_bytes());
@@ -728,31 +741,15 @@ fn linux_capabilities_are_written_as_kos_pax_xattr_record() {
         "    main: ./cmd/other\n",
         "    main: ./cmd/other\n    linux_capabilities: [net_bind_service=ep]\n",
     );
-    let layout_dir = project.path().join("layout");
-    project.kiln_ok(
-        &[
-            "ko",
-            "build",
-            "-B",
-            "--push=false",
-            "--oci-layout-path",
-            layout_dir.to_str().unwrap(),
-            "./cmd/other",
-            "./cmd/example",
-        ],
-        &[("KO_DOCKER_REPO", "registry.invalid/t")],
-    );
-    let layout = Layout(layout_dir);
+    let layout = ko_build_to_layout(&project, &["./cmd/other", "./cmd/example"]);
     // Python's tarfile, an independent reader, gives each binary's PAX records.
     let capability = |name: &str| -> String {
         let entry = layout.entry(&format!("registry.invalid/t/{name}:latest"));
-        let manifest = layout.json(entry["digest"].as_str().unwrap());
-        let binary_layer = manifest["layers"].as_array().unwrap().last().unwrap()["digest"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("sha256:")
-            .to_owned();
-        let blob = layout.0.join("blobs/sha256").join(binary_layer);
+        let binary_layer = binary_layer_of(&layout, entry["digest"].as_str().unwrap());
+        let blob = layout
+            .0
+            .join("blobs/sha256")
+            .join(binary_layer.trim_start_matches("sha256:"));
         let script = format!(
             "import tarfile,sys\n\
              t=tarfile.open(sys.argv[1])\n\
