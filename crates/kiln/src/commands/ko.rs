@@ -19,7 +19,7 @@ use kiln_pipeline::remote::attach_sboms;
 use kiln_pipeline::sbom::{SbomAttach, write_sbom_dir};
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
-use super::{ContextSettings, build_context, cache, now_unix, process_env};
+use super::{ContextSettings, build_context, cache, now_unix, preflight, process_env};
 use crate::cli::{
     KoBuildArgs, KoBuildOptions, KoPublishArgs, KoResolveArgs, SbomAttachChoice, SbomFormat,
 };
@@ -148,6 +148,23 @@ impl KoSession {
         let tags = unique_tags(&publish.tags);
         for tag in &tags {
             kiln_core::tag::validate_tag(tag).context("-t/--tags")?;
+        }
+        // Fail before building: every output path must be writable.
+        for (dir, flag) in [
+            (&publish.oci_layout_path, "--oci-layout-path"),
+            (&build.sbom_dir, "--sbom-dir"),
+        ] {
+            if let Some(dir) = dir {
+                preflight::writable_dir(dir, flag)?;
+            }
+        }
+        for (file, flag) in [
+            (&publish.tarball, "--tarball"),
+            (&publish.image_refs, "--image-refs"),
+        ] {
+            if let Some(file) = file {
+                preflight::writable_file(file, flag)?;
+            }
         }
         if matches!(build.sbom, SbomFormat::Cyclonedx | SbomFormat::GoVersionM) {
             // ko v0.18 takes every value but `none` as SPDX; so does kiln, saying so.

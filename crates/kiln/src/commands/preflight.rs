@@ -86,7 +86,7 @@ pub fn check_config_file(path: &Path) -> anyhow::Result<()> {
 }
 
 /// `dir` exists as a directory (created if need be) and a file can be created in it.
-fn writable_dir(dir: &Path, flag: &str) -> anyhow::Result<()> {
+pub fn writable_dir(dir: &Path, flag: &str) -> anyhow::Result<()> {
     if dir.exists() && !dir.is_dir() {
         bail!(
             "{flag} {}: it is a file, not a directory; choose a directory path",
@@ -104,7 +104,7 @@ fn writable_dir(dir: &Path, flag: &str) -> anyhow::Result<()> {
 }
 
 /// `file` is not a directory and its directory (created if need be) is writable.
-fn writable_file(file: &Path, flag: &str) -> anyhow::Result<()> {
+pub fn writable_file(file: &Path, flag: &str) -> anyhow::Result<()> {
     if file.is_dir() {
         bail!(
             "{flag} {}: it is a directory; give a file path",

@@ -429,6 +429,25 @@ fn bad_tags_paths_modules_and_levels_fail_before_any_go_build() {
         &[],
         &["--dry-run is a `kiln build` flag"],
     );
+    // ko's face checks its tags and outputs the same way.
+    let repo = [("KO_DOCKER_REPO", "registry.invalid/x")];
+    fails(
+        &["ko", "build", "--push=false", "-t", "v1/x", "./cmd/alpha"],
+        &repo,
+        &["\"v1/x\""],
+    );
+    fails(
+        &[
+            "ko",
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "afile",
+            "./cmd/alpha",
+        ],
+        &repo,
+        &["--oci-layout-path afile: it is a file"],
+    );
     let out = project.kiln(&["build", "-v", "loud"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'loud'"));
