@@ -183,27 +183,14 @@ impl Session {
     ) -> anyhow::Result<Vec<(BuiltArtifact, BuildOutput)>> {
         let lease = cache::begin_build(&self.ctx, &self.options.env).await?;
         let build = build_all(&self.ctx, plans, &self.args, self.push, self.concurrency);
-        let outputs = if self.push {
-            // The registries are checked while the build runs; a failure stops it at once
-            // (dropping the build kills its `go` processes).
-            let checked = preflight::check_registries(&self.ctx, plans);
-            tokio::pin!(build);
-            let outputs = tokio::select! {
-                outputs = &mut build => outputs,
-                checked = checked => match checked {
-                    Ok(()) => build.await,
-                    Err(e) => Err(e),
-                },
-            };
-            outputs.map_err(|e| {
+        let outputs = preflight::while_checking_registries(&self.ctx, plans, self.push, build)
+            .await
+            .map_err(|e| {
                 match preflight::docker_hub_hint(plans, self.options.default_repo.as_deref()) {
-                    Some(hint) => e.context(hint),
-                    None => e,
+                    Some(hint) if self.push => e.context(hint),
+                    _ => e,
                 }
-            })?
-        } else {
-            build.await?
-        };
+            })?;
         lease.finish(&self.ctx).await;
         Ok(outputs)
     }

@@ -267,7 +267,10 @@ impl KoSession {
             );
         }
         let lease = cache::begin_build(&self.ctx, &self.options.common.env).await?;
-        let built = kiln_pipeline::schedule::build_all(&self.ctx, plans, None).await?;
+        let build = async { Ok(kiln_pipeline::schedule::build_all(&self.ctx, plans, None).await?) };
+        let built =
+            preflight::while_checking_registries(&self.ctx, plans, self.destinations.push, build)
+                .await?;
         let mut refs_file = self
             .publish
             .image_refs

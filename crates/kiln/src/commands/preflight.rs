@@ -167,6 +167,28 @@ pub async fn check_registries(ctx: &Context, plans: &[ArtifactPlan]) -> anyhow::
     Ok(())
 }
 
+/// Runs `build`; when it pushes, the registries are checked beside it and a failure
+/// stops it at once (dropping the build kills its `go` processes).
+pub async fn while_checking_registries<T>(
+    ctx: &Context,
+    plans: &[ArtifactPlan],
+    push: bool,
+    build: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    if !push {
+        return build.await;
+    }
+    let checked = check_registries(ctx, plans);
+    tokio::pin!(build);
+    tokio::select! {
+        outputs = &mut build => outputs,
+        checked = checked => match checked {
+            Ok(()) => build.await,
+            Err(e) => Err(e),
+        },
+    }
+}
+
 /// The hint for a push that failed with no default repo set, when an image was headed for
 /// Docker Hub only because it has no registry of its own.
 pub fn docker_hub_hint(plans: &[ArtifactPlan], default_repo: Option<&str>) -> Option<String> {

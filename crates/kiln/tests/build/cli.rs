@@ -826,6 +826,17 @@ fn an_unreachable_registry_stops_the_build_at_once_and_docker_hub_pushes_get_a_h
         "{stderr}"
     );
     assert!(!stderr.contains("not an int"), "{stderr}");
+    let out = project.kiln(
+        &["ko", "build", "./cmd/alpha"],
+        &[("KO_DOCKER_REPO", "127.0.0.1:1/ko")],
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot push ./cmd/alpha to 127.0.0.1:1/ko/alpha-"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not an int"), "{stderr}");
 
     // No default repo: `alpha` means Docker Hub, which kiln says, with the ways out.
     let out = project.kiln(&["build", "-b", "alpha"], &ENV);
