@@ -518,6 +518,20 @@ fn skaffold_tag_and_single_platform_shape_a_real_build() {
     // The same build again is a cache hit, unless SKAFFOLD_CACHE_ARTIFACTS=false.
     let hit = project.kiln(&args, &env);
     assert!(String::from_utf8_lossy(&hit.stderr).contains("unchanged, using cached image"));
+
+    // --cache-file moves the artifact records: a new place has none, then has this build's.
+    let records = outside.path().join("records");
+    let with_records = [&args[..], &["--cache-file", records.to_str().unwrap()]].concat();
+    let fresh = project.kiln(&with_records, &env);
+    assert!(fresh.status.success());
+    assert!(!String::from_utf8_lossy(&fresh.stderr).contains("unchanged, using cached image"));
+    assert!(
+        std::fs::read_dir(&records).unwrap().next().is_some(),
+        "records written"
+    );
+    let again = project.kiln(&with_records, &env);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("unchanged, using cached image"));
+
     env.push(("SKAFFOLD_CACHE_ARTIFACTS", "false"));
     let forced = project.kiln(&args, &env);
     let stderr = String::from_utf8_lossy(&forced.stderr);
