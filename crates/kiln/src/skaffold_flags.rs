@@ -367,6 +367,13 @@ pub const ACCEPTED: &[Flag] = &[
         Ignored("kiln debugs Go with Delve's own protocol only"),
     ),
     // Render.
+    flag(
+        "images",
+        Some('i'),
+        List,
+        &[RENDER],
+        Ignored("kiln render takes prebuilt images from --build-artifacts only"),
+    ),
     flag("loud", None, Bool, &[RENDER], Satisfied),
     flag("offline", None, Bool, &[RENDER], Satisfied),
     flag(

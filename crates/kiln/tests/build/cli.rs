@@ -207,6 +207,8 @@ const SKAFFOLD_FLAGS: &[(&str, &[&str])] = &[
             "--enable-gke-arm-node-toleration=false",
             "--set=a=b",
             "--set-value-file=/tmp/v",
+            "-i=app=app:v1",
+            "--images=app:v1",
             "--loud",
             "--offline=true",
             "-o=/tmp/out.yaml",
