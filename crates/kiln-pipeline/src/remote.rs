@@ -27,22 +27,13 @@ pub async fn registry_base(
     request: &PlatformRequest,
 ) -> Result<ResolvedBase, Error> {
     let display = reference.to_string();
-    let top_digest = match &reference.digest {
-        Some(d) => d.clone(),
-        None => {
-            client
-                .head_manifest(reference)
-                .await?
-                .ok_or_else(|| {
-                    Error::Plan(format!(
-                        "base image {display} was not found in its registry"
-                    ))
-                })?
-                .digest
+    let (top_digest, top_bytes) = match &reference.digest {
+        Some(d) => {
+            let repo = reference.with_digest(d.clone());
+            (d.clone(), cached_manifest(client, store, &repo, d).await?)
         }
+        None => tagged_manifest(client, store, reference, &display).await?,
     };
-    let repo = reference.with_digest(top_digest.clone());
-    let top_bytes = cached_manifest(client, store, &repo, &top_digest).await?;
     let top_media_type = document_media_type(&top_bytes);
     let top = Descriptor::new(&top_media_type, top_bytes.len() as u64, top_digest);
     let manifests: Vec<Manifest> = if media_type::is_index(&top_media_type) {
@@ -79,6 +70,37 @@ pub async fn registry_base(
     })
     .await?
     .map_err(Error::from)
+}
+
+/// A tag's manifest: `HEAD` for its digest (free when the manifest is cached), and a `GET`
+/// by tag when the digest the `HEAD` gave does not fetch (a registry or proxy that answers
+/// `HEAD` with a wrong digest).
+async fn tagged_manifest(
+    client: &Client,
+    store: &BlobStore,
+    reference: &Reference,
+    display: &str,
+) -> Result<(Digest, Vec<u8>), Error> {
+    let head = client.head_manifest(reference).await?.ok_or_else(|| {
+        Error::Plan(format!(
+            "base image {display} was not found in its registry"
+        ))
+    })?;
+    let by_digest = reference.with_digest(head.digest.clone());
+    match cached_manifest(client, store, &by_digest, &head.digest).await {
+        Ok(bytes) => Ok((head.digest, bytes)),
+        Err(Error::Registry(e))
+            if matches!(e, kiln_registry::Error::DigestMismatch { .. })
+                || e.status() == Some(404) =>
+        {
+            let m = client
+                .get_manifest(reference, &media_type::MANIFEST_ACCEPT)
+                .await?;
+            store.write_bytes(&m.bytes)?;
+            Ok((m.digest, m.bytes))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn cached_manifest(

@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use kiln_core::{Digest, Reference, media_type};
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
 use reqwest::{Response, StatusCode};
 use sha2::Digest as _;
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncSeekExt as _, AsyncWriteExt as _};
 use url::Url;
 
-use crate::error::{Ctx, Error, Op};
-use crate::transport::{Endpoint, Inner, Scopes, transport_error};
+use crate::error::{Ctx, Error, Op, redact_url_text};
+use crate::transport::{Endpoint, Inner, Progress, Scopes};
 use crate::{
     Blob, BlobPush, BlobSource, ClientOptions, Manifest, ManifestHead, RegistryEvent, verify_digest,
 };
@@ -50,7 +50,12 @@ fn media_type_of(resp: &Response) -> String {
         .unwrap_or_default()
 }
 
-async fn read_limited(mut resp: Response, max: u64, ctx: &Ctx) -> Result<Vec<u8>, Error> {
+async fn read_limited(
+    inner: &Inner,
+    mut resp: Response,
+    max: u64,
+    ctx: &Ctx,
+) -> Result<Vec<u8>, Error> {
     let too_big = || {
         Error::protocol(
             ctx,
@@ -61,7 +66,7 @@ async fn read_limited(mut resp: Response, max: u64, ctx: &Ctx) -> Result<Vec<u8>
         return Err(too_big());
     }
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(ctx, e))? {
+    while let Some(chunk) = inner.chunk(&mut resp, ctx).await? {
         if (out.len() + chunk.len()) as u64 > max {
             return Err(too_big());
         }
@@ -84,7 +89,10 @@ fn location(ep: &Endpoint, resp: &Response, ctx: &Ctx) -> Result<Url, Error> {
     ep.base.join(loc).map_err(|e| {
         Error::protocol(
             ctx,
-            format!("the upload Location `{loc}` is not a URL: {e}"),
+            format!(
+                "the upload Location `{}` is not a URL: {e}",
+                redact_url_text(loc)
+            ),
         )
     })
 }
@@ -101,6 +109,7 @@ fn commit_url(mut session: Url, digest: &Digest) -> Url {
 impl Client {
     pub fn new(opts: ClientOptions) -> Result<Client, Error> {
         crate::tls::provider();
+        crate::Timeouts::from_env(&opts.env)?;
         Ok(Client {
             inner: Arc::new(Inner::new(opts)),
         })
@@ -146,7 +155,7 @@ impl Client {
             return Err(self.inner.error_for(resp, ctx).await);
         }
         let media_type = media_type_of(&resp);
-        let bytes = read_limited(resp, MAX_MANIFEST_BYTES, ctx).await?;
+        let bytes = read_limited(&self.inner, resp, MAX_MANIFEST_BYTES, ctx).await?;
         if let Some(want) = &r.digest {
             verify_digest(ctx, want, &bytes)?;
         }
@@ -379,11 +388,14 @@ impl Client {
         }
     }
 
+    /// `GET` a blob, from byte `from` on when that is not 0 (the answer may still be the
+    /// whole blob: 200 rather than 206).
     async fn get_blob_response(
         &self,
         ep: &Endpoint,
         repo: &Reference,
         digest: &Digest,
+        from: u64,
         ctx: &Ctx,
     ) -> Result<Response, Error> {
         let url = ep.url(&format!("v2/{}/blobs/{digest}", repo.repository));
@@ -394,10 +406,17 @@ impl Client {
                 &Scopes::pull(&repo.repository),
                 &repo.repository,
                 ctx,
-                &mut |http| Ok(http.get(url.clone())),
+                &mut |http| {
+                    let get = http.get(url.clone());
+                    Ok(if from > 0 {
+                        get.header(RANGE, format!("bytes={from}-"))
+                    } else {
+                        get
+                    })
+                },
             )
             .await?;
-        if resp.status() != StatusCode::OK {
+        if resp.status() != StatusCode::OK && resp.status() != StatusCode::PARTIAL_CONTENT {
             return Err(self.inner.error_for(resp, ctx).await);
         }
         Ok(resp)
@@ -418,8 +437,8 @@ impl Client {
         );
         self.inner
             .retrying(&ctx, |_| async {
-                let resp = self.get_blob_response(&ep, repo, digest, &ctx).await?;
-                let bytes = read_limited(resp, MAX_SMALL_BLOB_BYTES, &ctx).await?;
+                let resp = self.get_blob_response(&ep, repo, digest, 0, &ctx).await?;
+                let bytes = read_limited(&self.inner, resp, MAX_SMALL_BLOB_BYTES, &ctx).await?;
                 verify_digest(&ctx, digest, &bytes)?;
                 Ok(bytes)
             })
@@ -427,7 +446,8 @@ impl Client {
     }
 
     /// Streams a blob into a temporary file next to `dest`, verifies its sha256, then renames
-    /// it to `dest` atomically. Returns its size.
+    /// it to `dest` atomically. Returns its size. A retry after a body that ended early asks
+    /// for the rest only (`Range`), and starts over when the registry sends the whole blob.
     pub async fn download_blob(
         &self,
         repo: &Reference,
@@ -441,21 +461,6 @@ impl Client {
             Some(&repo.repository),
             Some(digest.to_string()),
         );
-        self.inner
-            .retrying(&ctx, |_| {
-                self.download_blob_once(&ep, repo, digest, dest, &ctx)
-            })
-            .await
-    }
-
-    async fn download_blob_once(
-        &self,
-        ep: &Endpoint,
-        repo: &Reference,
-        digest: &Digest,
-        dest: &Path,
-        ctx: &Ctx,
-    ) -> Result<u64, Error> {
         let dir = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -464,40 +469,67 @@ impl Client {
         let tmp = tempfile::Builder::new()
             .prefix(".kiln-download-")
             .tempfile_in(dir)
-            .map_err(|e| Error::io(ctx, dir, e))?;
+            .map_err(|e| Error::io(&ctx, dir, e))?;
         let file = tmp
             .as_file()
             .try_clone()
-            .map_err(|e| Error::io(ctx, tmp.path(), e))?;
-        let mut file = tokio::fs::File::from_std(file);
-        let mut resp = self.get_blob_response(ep, repo, digest, ctx).await?;
-        let mut hasher = sha2::Sha256::new();
-        let mut size = 0u64;
-        while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(ctx, e))? {
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| Error::io(ctx, tmp.path(), e))?;
+            .map_err(|e| Error::io(&ctx, tmp.path(), e))?;
+        let partial = tokio::sync::Mutex::new(Partial {
+            file: tokio::fs::File::from_std(file),
+            hasher: sha2::Sha256::new(),
+            size: 0,
+        });
+        let size = self
+            .inner
+            .retrying(&ctx, |_| {
+                self.download_blob_once(&ep, repo, digest, &partial, tmp.path(), &ctx)
+            })
+            .await?;
+        tmp.persist(dest)
+            .map_err(|e| Error::io(&ctx, dest, e.error))?;
+        Ok(size)
+    }
+
+    async fn download_blob_once(
+        &self,
+        ep: &Endpoint,
+        repo: &Reference,
+        digest: &Digest,
+        partial: &tokio::sync::Mutex<Partial>,
+        path: &Path,
+        ctx: &Ctx,
+    ) -> Result<u64, Error> {
+        let mut p = partial.lock().await;
+        let io = |e| Error::io(ctx, path, e);
+        let mut resp = self
+            .get_blob_response(ep, repo, digest, p.size, ctx)
+            .await?;
+        let resumed = resp.status() == StatusCode::PARTIAL_CONTENT
+            && header_str(&resp, CONTENT_RANGE)
+                .is_some_and(|r| r.starts_with(&format!("bytes {}-", p.size)));
+        if !resumed {
+            p.restart().await.map_err(io)?;
+        } else {
+            tracing::debug!(%digest, from = p.size, "resuming blob download");
         }
-        file.flush()
-            .await
-            .map_err(|e| Error::io(ctx, tmp.path(), e))?;
-        file.sync_all()
-            .await
-            .map_err(|e| Error::io(ctx, tmp.path(), e))?;
-        drop(file);
-        let actual = Digest::from_sha256(hasher.finalize().into());
+        while let Some(chunk) = self.inner.chunk(&mut resp, ctx).await? {
+            p.file.write_all(&chunk).await.map_err(io)?;
+            p.hasher.update(&chunk);
+            p.size += chunk.len() as u64;
+        }
+        p.file.flush().await.map_err(io)?;
+        p.file.sync_all().await.map_err(io)?;
+        let actual = Digest::from_sha256(p.hasher.clone().finalize().into());
         if &actual != digest {
+            // A retry must not resume from bytes that hash wrong.
+            p.restart().await.map_err(io)?;
             return Err(Error::DigestMismatch {
                 ctx: Box::new(ctx.clone()),
                 expected: digest.clone(),
                 actual: actual.to_string(),
             });
         }
-        tmp.persist(dest)
-            .map_err(|e| Error::io(ctx, dest, e.error))?;
-        Ok(size)
+        Ok(p.size)
     }
 
     /// Pushes a blob unless the repository has it: `HEAD`, then a cross-repository mount when
@@ -618,12 +650,13 @@ impl Client {
         }
         let upload = location(ep, &resp, ctx)?;
 
-        // One PATCH with the whole blob, streamed.
+        // One PATCH with the whole blob, streamed; every chunk sent resets the idle timer.
         let events = self.inner.opts.events.clone();
         let size = blob.size;
+        let progress = Progress::new();
         let resp = self
             .inner
-            .send(ep, scopes, repository, ctx, &mut |http| {
+            .send_watched(ep, scopes, repository, ctx, Some(&progress), &mut |http| {
                 let body = match &blob.source {
                     BlobSource::Bytes(b) => {
                         if b.len() as u64 != size {
@@ -635,11 +668,17 @@ impl Client {
                                 ),
                             ));
                         }
-                        reqwest::Body::from(b.clone())
+                        bytes_body(b.clone(), progress.clone())
                     }
-                    BlobSource::File(path) => {
-                        file_body(path, size, ctx, events.clone(), &name, digest)?
-                    }
+                    BlobSource::File(path) => file_body(
+                        path,
+                        size,
+                        ctx,
+                        events.clone(),
+                        &name,
+                        digest,
+                        progress.clone(),
+                    )?,
                 };
                 Ok(http
                     .patch(upload.clone())
@@ -685,6 +724,36 @@ impl Client {
     }
 }
 
+/// A download in progress: kept across attempts so a retry can resume.
+struct Partial {
+    file: tokio::fs::File,
+    hasher: sha2::Sha256,
+    size: u64,
+}
+
+impl Partial {
+    async fn restart(&mut self) -> std::io::Result<()> {
+        self.file.set_len(0).await?;
+        self.file.seek(std::io::SeekFrom::Start(0)).await?;
+        self.hasher = sha2::Sha256::new();
+        self.size = 0;
+        Ok(())
+    }
+}
+
+/// An in-memory request body in upload-sized chunks, each touching `progress`.
+fn bytes_body(bytes: bytes::Bytes, progress: Progress) -> reqwest::Body {
+    let chunks: Vec<bytes::Bytes> = (0..bytes.len())
+        .step_by(UPLOAD_CHUNK)
+        .map(|at| bytes.slice(at..(at + UPLOAD_CHUNK).min(bytes.len())))
+        .collect();
+    let stream = futures_util::stream::iter(chunks).map(move |c| {
+        progress.touch();
+        Ok::<_, std::io::Error>(c)
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
 /// A request body streaming `path` (opened now, so each attempt reads from the start),
 /// reporting progress.
 fn file_body(
@@ -694,6 +763,7 @@ fn file_body(
     events: Option<crate::EventSink>,
     repository: &str,
     digest: &Digest,
+    progress: Progress,
 ) -> Result<reqwest::Body, Error> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(ctx, path, e))?;
     let actual = file.metadata().map_err(|e| Error::io(ctx, path, e))?.len();
@@ -711,6 +781,7 @@ fn file_body(
     let (repository, digest) = (repository.to_owned(), digest.clone());
     let mut sent = 0u64;
     let stream = stream.map(move |chunk| {
+        progress.touch();
         if let (Ok(c), Some(sink)) = (&chunk, &events) {
             sent += c.len() as u64;
             sink(RegistryEvent::BlobProgress {

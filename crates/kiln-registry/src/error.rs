@@ -7,6 +7,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use kiln_core::Digest;
 
@@ -246,6 +247,8 @@ pub enum Error {
         status: u16,
         errors: Vec<RegistryErrorEntry>,
         body: Option<String>,
+        /// The registry's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
     },
 
     /// 401/403 after authenticating (or with nothing to authenticate with).
@@ -264,6 +267,22 @@ pub enum Error {
         detail: String,
         #[source]
         source: Arc<reqwest::Error>,
+    },
+
+    /// A request or body read made no progress for the idle timeout (a stalled registry).
+    #[error(
+        "{ctx}: no progress for {} while {phase} {request} ({} in all); the registry may be \
+         stalled (set KILN_REGISTRY_TIMEOUT to wait longer)",
+        secs(*idle), secs(*elapsed)
+    )]
+    Timeout {
+        ctx: Box<Ctx>,
+        /// Method and URL, the query redacted.
+        request: String,
+        /// `waiting for the answer to`, `reading the body of`.
+        phase: &'static str,
+        idle: Duration,
+        elapsed: Duration,
     },
 
     /// The registry's TLS certificate did not verify.
@@ -320,6 +339,7 @@ impl Error {
             Error::Status { ctx, .. }
             | Error::Unauthorized { ctx, .. }
             | Error::Transport { ctx, .. }
+            | Error::Timeout { ctx, .. }
             | Error::DigestMismatch { ctx, .. }
             | Error::Io { ctx, .. }
             | Error::Protocol { ctx, .. } => Some(ctx),
@@ -330,6 +350,8 @@ impl Error {
     pub(crate) fn set_attempts(&mut self, attempts: u32) {
         if let Error::Status { ctx, .. }
         | Error::Transport { ctx, .. }
+        | Error::Timeout { ctx, .. }
+        | Error::DigestMismatch { ctx, .. }
         | Error::Protocol { ctx, .. } = self
         {
             ctx.attempts = attempts;
@@ -351,11 +373,22 @@ impl Error {
         }
     }
 
+    /// How long the registry asked us to wait (`Retry-After`).
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// Whether trying again could help (ggcr's list: 408, 429, 499, 5xx gateway codes, and
-    /// connections that broke or timed out).
+    /// connections that broke or timed out), plus stalls, and, for reads, bodies that ended
+    /// early (a decode error is a body cut short) or hashed wrong: a GET is safe to repeat.
     pub(crate) fn is_retryable(&self) -> bool {
         match self {
             Error::Status { status, .. } => RETRYABLE_STATUSES.contains(status),
+            Error::Timeout { .. } => true,
+            Error::DigestMismatch { ctx, .. } => matches!(ctx.op, Op::GetBlob | Op::GetManifest),
             Error::Transport { ctx, source, .. } => {
                 if crate::tls::find_rustls_error(source.as_ref()).is_some() {
                     return false;
@@ -369,9 +402,57 @@ impl Error {
                     || source.is_connect()
                     || source.is_request()
                     || source.is_body()
+                    || source.is_decode()
             }
             _ => false,
         }
+    }
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3), relative to `now`.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// `20s`, `1.5s`, `2m05s` for messages.
+fn secs(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 10_000 && ms % 1000 != 0 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else if d.as_secs() < 120 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+/// `url` with its userinfo and query removed: upload `_state` tokens and pre-signed URLs'
+/// signatures must never reach a message or a log line.
+pub(crate) fn redact_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    if u.query().is_some() {
+        u.set_query(Some("REDACTED"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        let _ = u.set_username("REDACTED");
+        let _ = u.set_password(None);
+    }
+    u.to_string()
+}
+
+/// [`redact_url`] for text that may or may not be a URL (a header value).
+pub(crate) fn redact_url_text(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(u) => redact_url(&u),
+        Err(_) => match text.split_once('?') {
+            Some((path, _)) => format!("{path}?REDACTED"),
+            None => text.to_owned(),
+        },
     }
 }
 
@@ -442,6 +523,61 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(parse_retry_after(" 2 ", now), Some(Duration::from_secs(2)));
+        // 2015-10-21T07:28:00Z, i.e. now + 120 s.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn urls_lose_queries_and_userinfo() {
+        let u =
+            url::Url::parse("https://user:pw@storage.example/up/1?X-Amz-Signature=abc&_state=xyz")
+                .unwrap();
+        let r = redact_url(&u);
+        assert_eq!(r, "https://REDACTED@storage.example/up/1?REDACTED");
+        assert!(!r.contains("abc") && !r.contains("pw") && !r.contains("xyz"));
+        assert_eq!(
+            redact_url_text("/v2/a/blobs/uploads/1?_state=s"),
+            "/v2/a/blobs/uploads/1?REDACTED"
+        );
+        assert_eq!(redact_url_text("/v2/a/"), "/v2/a/");
+    }
+
+    #[test]
+    fn timeout_message_names_the_request_and_the_wait() {
+        let e = Error::Timeout {
+            ctx: Box::new(Ctx::new(
+                Op::PushBlob,
+                "r.example",
+                Some("app"),
+                Some("sha256:ab".into()),
+            )),
+            request: "PATCH https://r.example/v2/app/blobs/uploads/1?REDACTED".into(),
+            phase: "waiting for the answer to",
+            idle: Duration::from_secs(20),
+            elapsed: Duration::from_secs(75),
+        };
+        assert_eq!(
+            e.to_string(),
+            "pushing blob sha256:ab to r.example/app: no progress for 20s while waiting for the answer \
+             to PATCH https://r.example/v2/app/blobs/uploads/1?REDACTED (75s in all); the registry \
+             may be stalled (set KILN_REGISTRY_TIMEOUT to wait longer)"
+        );
+        assert!(e.is_retryable());
+    }
+
+    #[test]
     fn status_error_message_names_everything() {
         let mut e = Error::Status {
             ctx: Box::new(Ctx::new(
@@ -455,6 +591,7 @@ mod tests {
                 br#"{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}"#,
             ),
             body: None,
+            retry_after: None,
         };
         e.set_attempts(3);
         assert_eq!(

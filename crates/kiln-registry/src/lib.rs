@@ -7,8 +7,13 @@
 //!   the upload session) → `POST` → one streaming `PATCH` → `PUT ?digest=`;
 //! * manifests: `HEAD` the tag first and skip the `PUT` when the digest is already there;
 //! * concurrent pushes of the same blob to the same repository share one upload;
-//! * retries: 3 attempts, 1 s × 3ⁿ backoff with 10 % jitter, on 408/429/499/5xx-gateway codes
-//!   and broken connections; a retried upload restarts from the `HEAD`;
+//! * retries: 3 attempts, 1 s × 3ⁿ backoff with 10 % jitter (or the registry's `Retry-After`,
+//!   up to a minute), on 408/429/499/5xx-gateway codes, broken connections, stalls and
+//!   bodies that end early; a retried upload restarts from the `HEAD`, a retried download
+//!   resumes with `Range` where the registry allows it; no retry starts after the operation's
+//!   deadline ([`Timeouts`]);
+//! * deadlines: every request and body read fails after [`Timeouts::idle`] without progress
+//!   (`KILN_REGISTRY_TIMEOUT`); an upload that keeps moving is never cut;
 //! * auth: anonymous, Basic, and Bearer tokens with every scope an operation needs (mounts need
 //!   `pull` on the source repository), the OAuth2 refresh-token grant for identity tokens,
 //!   credentials from docker/podman config files and credential helpers;
@@ -55,6 +60,7 @@ pub struct ClientOptions {
     pub certs_dirs: Vec<PathBuf>,
     pub events: Option<EventSink>,
     pub retry: RetryPolicy,
+    pub timeouts: Timeouts,
 }
 
 impl ClientOptions {
@@ -65,9 +71,11 @@ impl ClientOptions {
             insecure_registries: Vec::new(),
             user_agent: user_agent.into(),
             certs_dirs: Self::default_certs_dirs(&env),
-            env,
             events: None,
             retry: RetryPolicy::default(),
+            // A bad value is reported by `Client::new`.
+            timeouts: Timeouts::from_env(&env).unwrap_or_default(),
+            env,
         }
     }
 
@@ -100,8 +108,74 @@ impl fmt::Debug for ClientOptions {
             .field("certs_dirs", &self.certs_dirs)
             .field("events", &self.events.as_ref().map(|_| "<fn>"))
             .field("retry", &self.retry)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
+}
+
+/// Deadlines for registry traffic. A stalled registry fails an attempt after `idle`; a
+/// transfer that keeps moving is never cut, however long it takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection (TCP and TLS).
+    pub connect: Duration,
+    /// The longest wait without progress: for a response once the request body is sent, and
+    /// for each read of a response body. Body bytes handed to the connection reset it.
+    pub idle: Duration,
+    /// The retry budget of one operation (all its attempts and waits): no retry starts, and
+    /// no `Retry-After` is waited for, past it. Never cuts an attempt that is moving.
+    pub operation: Duration,
+}
+
+/// The variable that sets [`Timeouts::idle`] (and caps `connect`): `30s`, `2m`, `1500ms`, `45`.
+pub const TIMEOUT_VAR: &str = "KILN_REGISTRY_TIMEOUT";
+
+impl Default for Timeouts {
+    /// Three stalled attempts (20 s each, 1 s and 3 s apart) fail in about a minute.
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(15),
+            idle: Duration::from_secs(20),
+            operation: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The defaults with `idle` (and at most as much `connect`) from `KILN_REGISTRY_TIMEOUT`.
+    pub fn from_env(env: &Env) -> Result<Timeouts, Error> {
+        let mut t = Timeouts::default();
+        let Some(raw) = env.var_os(TIMEOUT_VAR).filter(|v| !v.is_empty()) else {
+            return Ok(t);
+        };
+        let raw = raw.to_string_lossy();
+        let idle = parse_duration(&raw)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "{TIMEOUT_VAR}=`{raw}` is not a duration; write e.g. `30s`, `2m` or `1500ms`"
+                ))
+            })?;
+        t.idle = idle;
+        t.connect = t.connect.min(idle);
+        Ok(t)
+    }
+}
+
+/// `1500ms`, `30s`, `2m`, `1h`, or a bare number of seconds.
+fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let ms = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    Some(Duration::from_millis(n.checked_mul(ms)?))
 }
 
 /// Retry schedule: `attempts` tries in all, waiting `base_delay × factorⁿ` (± `jitter`)
@@ -310,6 +384,36 @@ mod tests {
         send(&c.put_manifest(r, "", &[]));
         send(&c.supports_referrers(r, d));
         send(c);
+    }
+
+    #[test]
+    fn registry_timeout_variable() {
+        let env = |v: &str| Env::from_vars([(TIMEOUT_VAR, v)]);
+        assert_eq!(
+            Timeouts::from_env(&Env::from_vars::<_, &str, &str>([])).unwrap(),
+            Timeouts::default()
+        );
+        let t = Timeouts::from_env(&env("5s")).unwrap();
+        assert_eq!(
+            (t.idle, t.connect),
+            (Duration::from_secs(5), Duration::from_secs(5))
+        );
+        assert_eq!(
+            Timeouts::from_env(&env("2m")).unwrap().idle,
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            Timeouts::from_env(&env("45")).unwrap().idle,
+            Duration::from_secs(45)
+        );
+        assert_eq!(
+            Timeouts::from_env(&env("1500ms")).unwrap().idle,
+            Duration::from_millis(1500)
+        );
+        for bad in ["soon", "0", "5 parsecs", "-3s"] {
+            let e = Timeouts::from_env(&env(bad)).unwrap_err().to_string();
+            assert!(e.contains(TIMEOUT_VAR) && e.contains(bad), "{e}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use kiln_core::Digest;
 use kiln_core::reference::DOCKER_HUB;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::sync::OnceCell;
 use url::Url;
@@ -17,7 +17,10 @@ use url::Url;
 use crate::challenge::{self, Challenge};
 use crate::credentials::{self, Credential, Resolved};
 use crate::env::Secret;
-use crate::error::{AuthInfo, Ctx, Error, Op, body_excerpt, describe_reqwest, parse_error_body};
+use crate::error::{
+    AuthInfo, Ctx, Error, Op, body_excerpt, describe_reqwest, parse_error_body, parse_retry_after,
+    redact_url, redact_url_text,
+};
 use crate::{BlobPush, ClientOptions, RegistryEvent, tls};
 
 /// How a registry wants to be authenticated, learned from `GET /v2/` and later 401s.
@@ -115,7 +118,43 @@ pub(crate) fn api_host(registry: &str) -> &str {
     }
 }
 
-const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest `Retry-After` honoured; a registry asking for more is waited for this long.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
+
+/// When a request body started and last made progress (a chunk handed to the connection),
+/// for the idle watchdog of [`Inner::send_watched`].
+#[derive(Clone)]
+pub(crate) struct Progress(Arc<Mutex<Option<(Instant, Instant)>>>);
+
+/// How many idle periods a long upload may wait for its answer at most (see [`Progress`]).
+const MAX_GRACE_IDLES: u32 = 6;
+
+impl Progress {
+    pub fn new() -> Progress {
+        Progress(Arc::new(Mutex::new(None)))
+    }
+
+    pub fn touch(&self) {
+        let now = Instant::now();
+        let mut p = lock(&self.0);
+        *p = Some((p.map_or(now, |(first, _)| first), now));
+    }
+
+    /// The latest instant the request may stay silent until. The last chunks of a body sit in
+    /// socket buffers (megabytes of them) and drain at the link's pace, which we cannot see,
+    /// and a registry may work in proportion to the body once it has it (hashing, copying):
+    /// a body that took `T` to send gets `idle + T` (`T` at most [`MAX_GRACE_IDLES`] idle
+    /// periods) after its last chunk. A registry that stops reading stops the chunks, so a
+    /// stall is still caught `idle` after the last one moved, plus that grace.
+    fn silent_until(&self, started: Instant, idle: Duration) -> Instant {
+        match *lock(&self.0) {
+            None => started + idle,
+            Some((first, last)) => {
+                last.max(started) + idle + (last - first).min(idle * MAX_GRACE_IDLES)
+            }
+        }
+    }
+}
 
 impl Inner {
     pub fn new(opts: ClientOptions) -> Inner {
@@ -167,7 +206,7 @@ impl Inner {
         let mut builder = reqwest::Client::builder()
             .user_agent(self.opts.user_agent.clone())
             .tls_backend_preconfigured(tls_config)
-            .connect_timeout(Duration::from_secs(30))
+            .connect_timeout(self.opts.timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(50);
         if local {
@@ -221,9 +260,10 @@ impl Inner {
         })?;
         let http_url =
             Url::parse(&format!("http://{host}/")).expect("valid when the https form is");
+        // No body to send: the idle limit bounds the whole exchange.
         let get = |base: &Url| {
             http.get(base.join("v2/").expect("static path"))
-                .timeout(PROBE_TIMEOUT)
+                .timeout(self.opts.timeouts.idle)
                 .send()
         };
         let transport = |e: reqwest::Error| match tls::certificate_problem(&e) {
@@ -231,11 +271,7 @@ impl Inner {
                 host: registry.to_owned(),
                 detail,
             },
-            None => Error::Transport {
-                ctx: Box::new(ctx.clone()),
-                detail: describe_reqwest(&e),
-                source: Arc::new(e),
-            },
+            None => transport_error(ctx, e),
         };
         if !allow_http {
             let resp = get(&https_url).await.map_err(transport)?;
@@ -300,7 +336,7 @@ impl Inner {
                     Error::protocol(ctx, "the registry answered 401 without a Basic or Bearer WWW-Authenticate challenge")
                 })
             }
-            _ => Err(status_error(resp, ctx).await),
+            _ => Err(self.status_error(resp, ctx).await),
         }
     }
 
@@ -338,13 +374,27 @@ impl Inner {
 
     /// Sends the request `make` builds, authenticated for `scopes`. On a 401 the challenge is
     /// re-read (expired token, missing scope, auth only on some paths) and the request is
-    /// rebuilt and sent once more.
+    /// rebuilt and sent once more. The answer must start within the idle timeout.
     pub async fn send(
         &self,
         ep: &Endpoint,
         scopes: &Scopes,
         repo: &str,
         ctx: &Ctx,
+        make: &mut (dyn FnMut(&reqwest::Client) -> Result<RequestBuilder, Error> + Send),
+    ) -> Result<Response, Error> {
+        self.send_watched(ep, scopes, repo, ctx, None, make).await
+    }
+
+    /// [`Inner::send`] for a streamed body whose chunks touch `progress`: the idle timeout
+    /// counts from the last chunk sent, so a slow upload that keeps moving is never cut.
+    pub async fn send_watched(
+        &self,
+        ep: &Endpoint,
+        scopes: &Scopes,
+        repo: &str,
+        ctx: &Ctx,
+        progress: Option<&Progress>,
         make: &mut (dyn FnMut(&reqwest::Client) -> Result<RequestBuilder, Error> + Send),
     ) -> Result<Response, Error> {
         let mut scopes = scopes.clone();
@@ -359,10 +409,10 @@ impl Inner {
                 req.headers_mut().insert(AUTHORIZATION, value);
             }
             let (method, url) = (req.method().clone(), req.url().clone());
-            let resp = ep
-                .http
-                .execute(req)
-                .await
+            let what = format!("{method} {}", redact_url(&url));
+            let resp = self
+                .within_idle(ctx, &what, progress, ep.http.execute(req))
+                .await?
                 .map_err(|e| transport_error(ctx, e))?;
             tracing::debug!(%method, url = %redact_url(&url), status = resp.status().as_u16(), "registry request");
             if resp.status() == StatusCode::UNAUTHORIZED && !refreshed {
@@ -386,6 +436,62 @@ impl Inner {
                 continue;
             }
             return Ok(resp);
+        }
+    }
+
+    /// Runs `fut` (a request or a body read) until it finishes or makes no progress for the
+    /// idle timeout: counted from the start, or as `progress` says.
+    pub async fn within_idle<T>(
+        &self,
+        ctx: &Ctx,
+        what: &str,
+        progress: Option<&Progress>,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, Error> {
+        let idle = self.opts.timeouts.idle;
+        let started = Instant::now();
+        let until = || progress.map_or(started + idle, |p| p.silent_until(started, idle));
+        tokio::pin!(fut);
+        loop {
+            if let Ok(v) = tokio::time::timeout_at(until().into(), &mut fut).await {
+                return Ok(v);
+            }
+            if until() <= Instant::now() {
+                tracing::debug!(what, ?idle, "registry request stalled");
+                return Err(Error::Timeout {
+                    ctx: Box::new(ctx.clone()),
+                    request: what.to_owned(),
+                    phase: "waiting for the answer to",
+                    idle,
+                    elapsed: started.elapsed(),
+                });
+            }
+        }
+    }
+
+    /// The next chunk of a response body, failing after the idle timeout without one.
+    pub async fn chunk(
+        &self,
+        resp: &mut Response,
+        ctx: &Ctx,
+    ) -> Result<Option<bytes::Bytes>, Error> {
+        let what = format!("GET {}", redact_url(resp.url()));
+        match self.within_idle(ctx, &what, None, resp.chunk()).await {
+            Ok(r) => r.map_err(|e| transport_error(ctx, e)),
+            Err(Error::Timeout {
+                ctx,
+                request,
+                idle,
+                elapsed,
+                ..
+            }) => Err(Error::Timeout {
+                ctx,
+                request,
+                phase: "reading the body of",
+                idle,
+                elapsed,
+            }),
+            Err(e) => Err(e),
         }
     }
 
@@ -447,7 +553,7 @@ impl Inner {
         repo: &str,
         resolved: &Resolved,
     ) -> Result<CachedToken, Error> {
-        let ctx = Ctx::new(Op::Token, &ep.registry, Some(repo), Some(realm.to_string()));
+        let ctx = Ctx::new(Op::Token, &ep.registry, Some(repo), Some(redact_url(realm)));
         let req = match &resolved.credential {
             Credential::IdentityToken(refresh) => {
                 let mut form = url::form_urlencoded::Serializer::new(String::new());
@@ -483,11 +589,15 @@ impl Inner {
                 }
             }
         };
-        let resp = req.send().await.map_err(|e| transport_error(&ctx, e))?;
-        tracing::debug!(realm = %realm, scopes = ?scopes.0, status = resp.status().as_u16(), "token request");
+        let what = format!("token request to {}", redact_url(realm));
+        let resp = self
+            .within_idle(&ctx, &what, None, req.send())
+            .await?
+            .map_err(|e| transport_error(&ctx, e))?;
+        tracing::debug!(realm = %redact_url(realm), scopes = ?scopes.0, status = resp.status().as_u16(), "token request");
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            let body = read_error_body(resp).await;
+            let body = self.read_error_body(resp, &ctx).await;
             return Err(Error::Unauthorized {
                 ctx: Box::new(ctx),
                 status: status.as_u16(),
@@ -496,9 +606,12 @@ impl Inner {
             });
         }
         if !status.is_success() {
-            return Err(status_error(resp, &ctx).await);
+            return Err(self.status_error(resp, &ctx).await);
         }
-        let body = resp.bytes().await.map_err(|e| transport_error(&ctx, e))?;
+        let body = self
+            .within_idle(&ctx, &what, None, resp.bytes())
+            .await?
+            .map_err(|e| transport_error(&ctx, e))?;
         // Never quote the body: it holds the token.
         #[derive(serde::Deserialize)]
         struct TokenReply {
@@ -523,7 +636,8 @@ impl Inner {
     }
 
     /// Runs `attempt` up to `max_attempts` times while it fails with a retryable error,
-    /// sleeping the policy's backoff in between.
+    /// sleeping the policy's backoff (or the registry's `Retry-After`, capped) in between. No
+    /// retry starts past the operation deadline ([`crate::Timeouts::operation`]).
     pub async fn retrying<T, F, Fut>(&self, ctx: &Ctx, mut attempt: F) -> Result<T, Error>
     where
         F: FnMut(u32) -> Fut,
@@ -531,18 +645,22 @@ impl Inner {
     {
         let policy = &self.opts.retry;
         let max = policy.max_attempts.max(1);
+        let deadline = Instant::now() + self.opts.timeouts.operation;
         let mut n = 1;
         loop {
             match attempt(n).await {
                 Ok(v) => return Ok(v),
                 Err(mut e) => {
-                    if n >= max || !e.is_retryable() {
+                    let mut delay = policy.delay(n);
+                    if let Some(asked) = e.retry_after() {
+                        delay = delay.max(asked.min(RETRY_AFTER_CAP));
+                    }
+                    if n >= max || !e.is_retryable() || Instant::now() + delay > deadline {
                         if n > 1 {
                             e.set_attempts(n);
                         }
                         return Err(e);
                     }
-                    let delay = policy.delay(n);
                     tracing::info!(what = %ctx, attempt = n, error = %e, ?delay, "retrying");
                     self.emit(RegistryEvent::Retrying {
                         what: ctx.to_string(),
@@ -562,7 +680,7 @@ impl Inner {
     pub async fn error_for(&self, resp: Response, ctx: &Ctx) -> Error {
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            let body = read_error_body(resp).await;
+            let body = self.read_error_body(resp, ctx).await;
             return Error::Unauthorized {
                 ctx: Box::new(ctx.clone()),
                 status: status.as_u16(),
@@ -572,7 +690,43 @@ impl Inner {
                     .await,
             };
         }
-        status_error(resp, ctx).await
+        self.status_error(resp, ctx).await
+    }
+
+    /// At most [`ERROR_BODY_LIMIT`] bytes of an error answer; whatever arrived before a
+    /// stall or a broken connection.
+    async fn read_error_body(&self, mut resp: Response, ctx: &Ctx) -> Vec<u8> {
+        let mut body = Vec::new();
+        while body.len() < ERROR_BODY_LIMIT {
+            match self.chunk(&mut resp, ctx).await {
+                Ok(Some(c)) => body.extend_from_slice(&c),
+                _ => break,
+            }
+        }
+        body.truncate(ERROR_BODY_LIMIT);
+        body
+    }
+
+    async fn status_error(&self, resp: Response, ctx: &Ctx) -> Error {
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+        let body = self.read_error_body(resp, ctx).await;
+        let errors = parse_error_body(&body);
+        Error::Status {
+            ctx: Box::new(ctx.clone()),
+            status,
+            body: if errors.is_empty() {
+                body_excerpt(&body)
+            } else {
+                None
+            },
+            errors,
+            retry_after,
+        }
     }
 }
 
@@ -591,8 +745,13 @@ fn scheme_from(
             let realm = ch
                 .param("realm")
                 .ok_or("the Bearer challenge has no realm")?;
-            let url = Url::parse(realm)
-                .map_err(|e| format!("the token realm `{realm}` is not a URL: {e}"))?;
+            let url = Url::parse(realm).map_err(|e| {
+                format!(
+                    "the token realm `{}` is not a URL: {e}",
+                    redact_url_text(realm)
+                )
+            })?;
+            let realm = redact_url(&url);
             match url.scheme() {
                 "https" => {}
                 "http" if base.scheme() == "http" || insecure => {}
@@ -651,15 +810,6 @@ fn sensitive(value: String) -> HeaderValue {
     v
 }
 
-/// The URL without its query (upload `_state` tokens are long and opaque).
-pub(crate) fn redact_url(url: &Url) -> String {
-    let mut u = url.clone();
-    if u.query().is_some() {
-        u.set_query(Some("…"));
-    }
-    u.to_string()
-}
-
 pub(crate) fn transport_error(ctx: &Ctx, e: reqwest::Error) -> Error {
     if let Some(detail) = tls::certificate_problem(&e) {
         return Error::Certificate {
@@ -671,6 +821,9 @@ pub(crate) fn transport_error(ctx: &Ctx, e: reqwest::Error) -> Error {
             detail,
         };
     }
+    // The URL (with its query: upload state, pre-signed signatures) leaves the error, whose
+    // chain is printed whole; the context already says what was being done.
+    let e = e.without_url();
     Error::Transport {
         ctx: Box::new(ctx.clone()),
         detail: describe_reqwest(&e),
@@ -679,34 +832,6 @@ pub(crate) fn transport_error(ctx: &Ctx, e: reqwest::Error) -> Error {
 }
 
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
-
-async fn read_error_body(mut resp: Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    while body.len() < ERROR_BODY_LIMIT {
-        match resp.chunk().await {
-            Ok(Some(c)) => body.extend_from_slice(&c),
-            _ => break,
-        }
-    }
-    body.truncate(ERROR_BODY_LIMIT);
-    body
-}
-
-async fn status_error(resp: Response, ctx: &Ctx) -> Error {
-    let status = resp.status().as_u16();
-    let body = read_error_body(resp).await;
-    let errors = parse_error_body(&body);
-    Error::Status {
-        ctx: Box::new(ctx.clone()),
-        status,
-        body: if errors.is_empty() {
-            body_excerpt(&body)
-        } else {
-            None
-        },
-        errors,
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,11 @@
 //! Responses are pumped back untouched. Anything that is not HTTP (a TLS ClientHello from a
 //! client probing HTTPS first) is closed at once.
 //!
+//! Response-side faults (truncated or stalled bodies) send the request to the registry on
+//! a connection of their own, read the whole answer, and pass on only part of it.
+//!
 //! Bounded: threads end when their sockets close; dropping the proxy shuts every socket
-//! down and joins every thread.
+//! down and joins every thread (a stalled request notices within 50 ms).
 
 use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -38,6 +41,14 @@ impl RequestMatch {
         }
     }
 
+    /// `method` requests whose path and query contain `path`.
+    pub fn on(method: &str, path: &str) -> RequestMatch {
+        RequestMatch {
+            method: Some(method.to_owned()),
+            path_contains: Some(path.to_owned()),
+        }
+    }
+
     fn matches(&self, head: &Head) -> bool {
         self.method
             .as_ref()
@@ -63,6 +74,37 @@ pub enum Fault {
     /// Close the connection without answering the first `n` matching requests (the client
     /// sees the connection closed before a response: an EOF).
     DropFirst { n: usize, only: RequestMatch },
+    /// Never answer the first `n` matching requests (nor read their bodies): a stalled
+    /// registry. The connection stays open until the client gives up.
+    StallFirst { n: usize, only: RequestMatch },
+    /// For the first `n` matching requests, send the registry's answer with only `keep`
+    /// bytes of its body, then close the connection (a body that ends early).
+    TruncateFirst {
+        n: usize,
+        keep: u64,
+        only: RequestMatch,
+    },
+    /// Like `TruncateFirst`, but keep the connection open and send nothing more (a body
+    /// read that stalls).
+    StallBodyFirst {
+        n: usize,
+        keep: u64,
+        only: RequestMatch,
+    },
+    /// Forward the bodies of the first `n` matching requests at `bytes_per_sec` (a slow
+    /// link that keeps moving).
+    TrickleFirst {
+        n: usize,
+        bytes_per_sec: u64,
+        only: RequestMatch,
+    },
+    /// Answer the first `n` matching requests with `429 Too Many Requests` and
+    /// `Retry-After: <retry_after>` (seconds or an HTTP date).
+    RetryAfterFirst {
+        n: usize,
+        retry_after: String,
+        only: RequestMatch,
+    },
 }
 
 /// The message in the injected 503's OCI error body.
@@ -73,7 +115,8 @@ pub const INJECTED_MESSAGE: &str = "injected by kiln-testkit FaultProxy";
 pub struct ProxyLogEntry {
     pub method: String,
     pub path: String,
-    /// `Some("503")`, `Some("kill")`, `Some("drop")` when a fault was injected.
+    /// `Some("503")`, `Some("kill")`, `Some("drop")`, `Some("stall")`, `Some("truncate")`,
+    /// `Some("stall-body")`, `Some("429")`, `Some("trickle")` when a fault was injected.
     pub injected: Option<&'static str>,
 }
 
@@ -98,6 +141,13 @@ impl FaultProxy {
     /// Listens on a free loopback port and forwards to `upstream` (`host:port`, loopback).
     pub fn start(upstream: &str, fault: Fault) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding proxy");
+        if matches!(fault, Fault::TrickleFirst { .. }) {
+            // Loopback buffers grow to megabytes: without a cap the kernel would take a
+            // whole upload at once and the trickle would pace nothing the client can see.
+            socket2::SockRef::from(&listener)
+                .set_recv_buffer_size(64 << 10)
+                .expect("proxy receive buffer");
+        }
         let addr = listener.local_addr().expect("proxy address");
         let state = Arc::new(State {
             upstream: upstream.to_owned(),
@@ -173,6 +223,11 @@ fn take_fault(st: &State, head: &Head) -> Option<&'static str> {
         Fault::Fail5xxFirst { n, only } => (*n, only, "503"),
         Fault::KillAfterBytes { only, .. } => (1, only, "kill"),
         Fault::DropFirst { n, only } => (*n, only, "drop"),
+        Fault::StallFirst { n, only } => (*n, only, "stall"),
+        Fault::TruncateFirst { n, only, .. } => (*n, only, "truncate"),
+        Fault::StallBodyFirst { n, only, .. } => (*n, only, "stall-body"),
+        Fault::RetryAfterFirst { n, only, .. } => (*n, only, "429"),
+        Fault::TrickleFirst { n, only, .. } => (*n, only, "trickle"),
     };
     if !only.matches(head) {
         return None;
@@ -218,6 +273,34 @@ fn serve(st: &State, client: TcpStream) -> std::io::Result<()> {
     result
 }
 
+/// Holds the calling connection thread until the proxy stops.
+fn stall(st: &State) {
+    while !st.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends one request to the registry on a fresh connection: the answer's head and body.
+fn ask_upstream(st: &State, head: &[u8], body: &[u8]) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let addr = st
+        .upstream
+        .parse()
+        .map_err(|_| std::io::Error::other("upstream must be ip:port"))?;
+    let mut up = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    up.set_read_timeout(Some(Duration::from_secs(30)))?;
+    up.write_all(head)?;
+    up.write_all(body)?;
+    up.flush()?;
+    let mut reader = BufReader::new(up);
+    let answer = read_head(&mut reader)?
+        .ok_or_else(|| std::io::Error::other("the registry sent no answer"))?;
+    let mut body = Vec::new();
+    (&mut reader)
+        .take(answer.content_length())
+        .read_to_end(&mut body)?;
+    Ok((answer.raw, body))
+}
+
 fn forward_requests(st: &State, client: &TcpStream, upstream: &TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut up = upstream.try_clone()?;
@@ -248,6 +331,47 @@ fn forward_requests(st: &State, client: &TcpStream, upstream: &TcpStream) -> std
                 return Ok(());
             }
             (Some("drop"), _) => return Ok(()),
+            (Some("stall"), _) => {
+                stall(st);
+                return Ok(());
+            }
+            (Some("trickle"), Fault::TrickleFirst { bytes_per_sec, .. }) => {
+                up.write_all(&head.raw)?;
+                // Tenths of a second, so the pace is steady rather than bursty.
+                let slice = (*bytes_per_sec / 10).max(1);
+                let mut left = len;
+                while left > 0 && !st.stop.load(Ordering::SeqCst) {
+                    let n = left.min(slice);
+                    std::io::copy(&mut (&mut reader).take(n), &mut up)?;
+                    left -= n;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                up.flush()?;
+            }
+            (Some("429"), Fault::RetryAfterFirst { retry_after, .. }) => {
+                std::io::copy(&mut (&mut reader).take(len), &mut std::io::sink())?;
+                write!(
+                    cl,
+                    "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {retry_after}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )?;
+                cl.flush()?;
+                return Ok(());
+            }
+            (
+                Some(kind @ ("truncate" | "stall-body")),
+                Fault::TruncateFirst { keep, .. } | Fault::StallBodyFirst { keep, .. },
+            ) => {
+                let mut body = Vec::new();
+                (&mut reader).take(len).read_to_end(&mut body)?;
+                let (head, answer) = ask_upstream(st, &head.raw, &body)?;
+                cl.write_all(&head)?;
+                cl.write_all(&answer[..answer.len().min(*keep as usize)])?;
+                cl.flush()?;
+                if kind == "stall-body" {
+                    stall(st);
+                }
+                return Ok(());
+            }
             (Some(_), Fault::KillAfterBytes { n, .. }) => {
                 up.write_all(&head.raw)?;
                 std::io::copy(&mut (&mut reader).take(len.min(*n)), &mut up)?;

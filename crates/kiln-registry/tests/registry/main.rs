@@ -8,4 +8,5 @@ mod common;
 mod faults;
 mod push;
 mod referrers;
+mod soak;
 mod tls;
