@@ -17,6 +17,13 @@ use crate::Location;
 pub(crate) const MAX_DEPTH: usize = 256;
 /// Most nodes one file may expand to, aliases included ("billion laughs" guard).
 pub(crate) const MAX_NODES: usize = 200_000;
+/// Largest configuration file read. Skaffold configs are kilobytes; the bound keeps a
+/// runaway file from costing seconds and hundreds of megabytes before any error.
+pub(crate) const MAX_FILE_BYTES: usize = 4 << 20;
+/// Longest scalar (and line) accepted: far above any real field, far below a pasted blob.
+pub(crate) const MAX_SCALAR_BYTES: usize = 256 << 10;
+/// How much of an over-long value an error quotes.
+const EXCERPT_CHARS: usize = 40;
 
 /// One YAML node with the position where it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -350,8 +357,38 @@ pub(crate) fn decode_utf8(bytes: &[u8]) -> Result<&str, YamlError> {
     })
 }
 
+/// Refuses files and lines over the limits before the parser scans them (one linear pass).
+fn check_size(text: &str) -> Result<(), YamlError> {
+    use kiln_core::text::{excerpt, long_line, size};
+    if text.len() > MAX_FILE_BYTES {
+        return Err(YamlError {
+            loc: Location { line: 1, column: 1 },
+            message: format!(
+                "the file is {}; configuration files are limited to {}",
+                size(text.len()),
+                size(MAX_FILE_BYTES)
+            ),
+        });
+    }
+    if let Some((line, len, start)) = long_line(text, MAX_SCALAR_BYTES) {
+        return Err(YamlError {
+            loc: Location { line, column: 1 },
+            message: format!(
+                "line of {} (`{}`) is longer than the {} limit on lines and values",
+                size(len),
+                excerpt(start.trim_start(), EXCERPT_CHARS),
+                size(MAX_SCALAR_BYTES)
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Parses every document of a YAML stream. Empty documents come back as null nodes.
+/// Bounded: file size and line length before parsing; scalar length, nesting and node
+/// count (aliases expanded) while parsing.
 pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
+    check_size(text)?;
     let mut options = Options::default();
     options.set_emit_comments(false);
     let mut parser = Parser::new_from_str_with_options(text, options);
@@ -374,6 +411,17 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
             Event::DocumentStart(..) => builder.start_document(loc),
             Event::DocumentEnd => docs.push(builder.finish_document()?),
             Event::Scalar(text, style, anchor, tag) => {
+                if text.len() > MAX_SCALAR_BYTES {
+                    return Err(YamlError {
+                        loc,
+                        message: format!(
+                            "value of {} (`{}`) is longer than the {} limit",
+                            kiln_core::text::size(text.len()),
+                            kiln_core::text::excerpt(&text, EXCERPT_CHARS),
+                            kiln_core::text::size(MAX_SCALAR_BYTES)
+                        ),
+                    });
+                }
                 let value = scalar_value(text.into_owned(), style, tag.as_deref());
                 builder.node(Node::new(value, loc), anchor)?;
             }
@@ -765,6 +813,48 @@ mod tests {
             text.push_str("k:\n");
         }
         assert!(parse_documents(&text).is_err());
+    }
+
+    #[test]
+    fn huge_values_are_refused_fast_with_a_short_excerpt() {
+        // The case: an 8 MiB scalar. Refused before the parser scans it.
+        let text = format!("build:\n  image: {}\n", "a".repeat(8 << 20));
+        let started = std::time::Instant::now();
+        let err = parse_documents(&text).expect_err("too large");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(
+            err.message.contains("8.0 MiB") && err.message.contains("4 MiB"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.len() < 200, "{}", err.message);
+        // Under the file limit, a line over the value limit names its line and starts.
+        let text = format!("a: 1\nimage: {}\n", "b".repeat(300 << 10));
+        let err = parse_documents(&text).expect_err("long line");
+        assert_eq!(err.loc.line, 2);
+        assert!(
+            err.message.contains("`image: bbbb") && err.message.contains("…`"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("256 KiB") && err.message.len() < 200,
+            "{}",
+            err.message
+        );
+        // A value over the limit that spans lines is caught while parsing.
+        let block: String = (0..3000)
+            .map(|_| format!("  {}\n", "c".repeat(100)))
+            .collect();
+        let err = parse_documents(&format!("a: |\n{block}")).expect_err("long scalar");
+        assert!(err.loc.line <= 2, "{:?}", err.loc);
+        assert!(
+            err.message.contains("value of") && err.message.len() < 200,
+            "{}",
+            err.message
+        );
+        // Values just under the limit are fine.
+        parse_documents(&format!("a: {}\n", "d".repeat(200 << 10))).expect("under the limit");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod reference;
 pub mod sbom;
 pub mod tag;
 pub mod template;
+pub mod text;
 
 pub use digest::Digest;
 pub use platform::Platform;

@@ -48,6 +48,14 @@ pub enum Error {
         key: String,
         first_line: usize,
     },
+    /// A document, line or value over the reader's limits (a pasted blob, a runaway
+    /// generator); the message quotes only a short excerpt.
+    #[error("line {line}, column {column}: {message}")]
+    TooLarge {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A `ko://` reference has no entry in the map of resolved references.
     #[error("line {line}, column {column}: no resolved image for `{reference}`")]
     Unresolved {

@@ -97,8 +97,34 @@ pub(crate) struct Document {
     pub(crate) root: Option<NodeId>,
 }
 
-/// Parses every document of `text`.
+/// Longest line and scalar accepted: Kubernetes stores objects of at most about 1.5 MiB, so
+/// no value that can be applied is longer.
+pub(crate) const MAX_SCALAR_BYTES: usize = 2 << 20;
+/// Largest single document accepted (the same reasoning, with room for comments).
+pub(crate) const MAX_DOCUMENT_BYTES: usize = 8 << 20;
+const EXCERPT_CHARS: usize = 40;
+
+fn too_large(line: usize, column: usize, what: &str, len: usize, quote: &str, max: usize) -> Error {
+    use kiln_core::text::{excerpt, size};
+    Error::TooLarge {
+        line,
+        column,
+        message: format!(
+            "{what} of {} (`{}`) is longer than the {} limit",
+            size(len),
+            excerpt(quote.trim_start(), EXCERPT_CHARS),
+            size(max)
+        ),
+    }
+}
+
+/// Parses every document of `text`. Bounded: line length before parsing (one linear pass,
+/// so a huge value costs no parser time), scalar length and document size while parsing;
+/// nesting by the parser's own limit.
 pub(crate) fn parse(text: &str) -> Result<Vec<Document>, Error> {
+    if let Some((line, len, start)) = kiln_core::text::long_line(text, MAX_SCALAR_BYTES) {
+        return Err(too_large(line, 1, "a line", len, start, MAX_SCALAR_BYTES));
+    }
     let mut options = Options::default();
     options.block_scalar_eof_without_line_feed = true;
     options.emit_anchor_events = true;
@@ -108,6 +134,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Document>, Error> {
     let mut docs = Vec::new();
     let mut builder: Option<Builder> = None;
     let mut last_end = 0usize;
+    let mut doc_start = 0usize;
     for item in parser {
         let (event, span) = item.map_err(|e| Error::Syntax {
             line: e.marker().line(),
@@ -115,9 +142,37 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Document>, Error> {
             message: e.info().to_owned(),
         })?;
         let range = byte_range(&span, text.len());
+        if range.end.saturating_sub(doc_start) > MAX_DOCUMENT_BYTES {
+            let (line, column) = (span.start.line(), span.start.col() + 1);
+            let doc = &text[doc_start..];
+            return Err(too_large(
+                line,
+                column,
+                "a document",
+                range.end - doc_start,
+                doc,
+                MAX_DOCUMENT_BYTES,
+            ));
+        }
+        if let Event::Scalar(value, ..) = &event
+            && value.len() > MAX_SCALAR_BYTES
+        {
+            let (line, column) = (span.start.line(), span.start.col() + 1);
+            return Err(too_large(
+                line,
+                column,
+                "a value",
+                value.len(),
+                value,
+                MAX_SCALAR_BYTES,
+            ));
+        }
         let is_map = matches!(event, Event::MappingStart(..));
         match event {
-            Event::DocumentStart(..) => builder = Some(Builder::default()),
+            Event::DocumentStart(..) => {
+                doc_start = range.start;
+                builder = Some(Builder::default());
+            }
             Event::DocumentEnd => {
                 if let Some(b) = builder.take() {
                     docs.push(b.finish());
@@ -697,6 +752,37 @@ mod tests {
         let c = entries[2].1;
         assert_eq!(doc.resolve(c), entries[1].1);
         assert_eq!(doc.str_value(c), Some("q"));
+    }
+
+    #[test]
+    fn huge_lines_values_and_documents_are_refused_fast_with_a_short_excerpt() {
+        let started = std::time::Instant::now();
+        let text = format!("kind: ConfigMap\ndata:\n  x: {}\n", "a".repeat(8 << 20));
+        let err = parse(&text).expect_err("long line");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("line 3, column 1: a line of 8.0 MiB (`x: aaaa"),
+            "{msg}"
+        );
+        assert!(msg.len() < 200, "{msg}");
+        let block: String = (0..30_000)
+            .map(|_| format!("    {}\n", "b".repeat(100)))
+            .collect();
+        let msg = parse(&format!("data:\n  x: |\n{block}"))
+            .expect_err("long value")
+            .to_string();
+        assert!(msg.contains("a value of 2.") && msg.len() < 200, "{msg}");
+        let items: String = (0..100_000)
+            .map(|i| format!("- item-{i}-{}\n", "c".repeat(80)))
+            .collect();
+        let msg = parse(&format!("---\nx: 1\n---\nitems:\n{items}"))
+            .expect_err("big document")
+            .to_string();
+        assert!(
+            msg.contains("a document of") && msg.contains("8 MiB limit") && msg.len() < 200,
+            "{msg}"
+        );
     }
 
     #[test]
