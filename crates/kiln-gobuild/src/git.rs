@@ -24,6 +24,27 @@ async fn inside_work_tree(dir: &Path) -> bool {
         == Some("true")
 }
 
+/// Paths under the work tree `root` that git ignores (`.gitignore`, `info/exclude`, the
+/// global excludes), absolute; an ignored directory stands for everything in it. Empty
+/// outside a repository or without git.
+pub async fn ignored_paths(root: &Path) -> Vec<std::path::PathBuf> {
+    let args = [
+        "ls-files",
+        "-z",
+        "--others",
+        "--ignored",
+        "--exclude-standard",
+        "--directory",
+    ];
+    let Some(out) = git(root, &args).await else {
+        return Vec::new();
+    };
+    out.split('\0')
+        .filter(|p| !p.is_empty())
+        .map(|p| root.join(p.trim_end_matches('/')))
+        .collect()
+}
+
 /// ko's `.Git` template values for the repository containing `dir` (ko's
 /// `pkg/internal/git/info.go` commands). Outside a repository, or without git, the
 /// defaults: empty strings and a clean tree, as ko renders them.
@@ -120,4 +141,26 @@ pub async fn vcs_state(dir: &Path) -> Option<(String, bool)> {
         git(dir, &["status", "--porcelain"]),
     );
     Some((head?, status.is_some_and(|s| !s.is_empty())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ignored_paths_come_from_git() {
+        let dir = std::env::temp_dir().join(format!("kiln-git-ignored-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("build/out")).unwrap();
+        std::fs::write(dir.join(".gitignore"), ".env\nbuild/\n").unwrap();
+        std::fs::write(dir.join(".env"), "TOKEN=x\n").unwrap();
+        std::fs::write(dir.join("build/out/a"), "a\n").unwrap();
+        std::fs::write(dir.join("kept"), "k\n").unwrap();
+        assert!(ignored_paths(&dir).await.is_empty(), "not a repository yet");
+        git(&dir, &["init", "-q"]).await.expect("git init");
+        let mut ignored = ignored_paths(&dir).await;
+        ignored.sort();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(ignored, [dir.join(".env"), dir.join("build")]);
+    }
 }

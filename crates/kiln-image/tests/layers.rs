@@ -136,9 +136,68 @@ fn kodata_symlink_outside_the_allowed_root_is_refused() {
     let sibling = dir.path().join("ap");
     fs::create_dir(&sibling).unwrap();
     assert_eq!(
-        kodata_allowed_root(&kodata, Some(&sibling)),
+        kodata_allowed_root(&kodata, Some(&sibling)).root,
         fs::canonicalize(&kodata).unwrap()
     );
+}
+
+#[test]
+fn kodata_symlinks_into_git_or_to_ignored_files_are_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join(".git")).unwrap();
+    fs::write(
+        dir.path().join(".git/config"),
+        "[http] extraheader = secret\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join(".env"), "TOKEN=secret\n").unwrap();
+    let kodata = kodata_fixture(dir.path());
+    let store = BlobStore::open(&dir.path().join("store")).unwrap();
+    symlink("../../.git/config", kodata.join("config")).unwrap();
+    let root = kodata_allowed_root(&kodata, None);
+    let msg = kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("kodata/config")
+            && msg.contains("into the git directory (.git)")
+            && msg.contains("KO_DATA_PATH_ALLOWED_ROOT"),
+        "{msg}"
+    );
+    fs::remove_file(kodata.join("config")).unwrap();
+    symlink("../../.env", kodata.join("env")).unwrap();
+    let ignored = vec![fs::canonicalize(dir.path().join(".env")).unwrap()];
+    let root = kodata_allowed_root(&kodata, None).with_ignored(ignored.clone());
+    let msg = kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("kodata/env") && msg.contains("git ignores"),
+        "{msg}"
+    );
+    // The escape hatch: an explicit KO_DATA_PATH_ALLOWED_ROOT.
+    let root = kodata_allowed_root(&kodata, Some(dir.path())).with_ignored(ignored);
+    kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP).unwrap();
+}
+
+#[test]
+fn a_deep_kodata_tree_is_walked_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let kodata = dir.path().join("kodata");
+    let mut deepest = kodata.clone();
+    for _ in 0..1200 {
+        deepest.push("d");
+    }
+    fs::create_dir_all(&deepest).unwrap();
+    fs::write(deepest.join("leaf"), "deep\n").unwrap();
+    let store = BlobStore::open(&dir.path().join("store")).unwrap();
+    let started = std::time::Instant::now();
+    let root = kodata_allowed_root(&kodata, None);
+    let layer = kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP).unwrap();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    let listing = list(&store.path(&layer.descriptor.digest));
+    assert_eq!(listing.lines().count(), 3 + 1200 + 1);
 }
 
 #[test]
@@ -148,7 +207,8 @@ fn kodata_symlink_cycle_is_an_error_not_a_hang() {
     fs::create_dir_all(kodata.join("a")).unwrap();
     symlink("..", kodata.join("a/up")).unwrap();
     let store = BlobStore::open(&dir.path().join("store")).unwrap();
-    let err = kodata_layer(&store, Some(&kodata), &kodata, 0, OCI_LAYER_GZIP).unwrap_err();
+    let root = kodata_allowed_root(&kodata, None);
+    let err = kodata_layer(&store, Some(&kodata), &root, 0, OCI_LAYER_GZIP).unwrap_err();
     assert!(err.to_string().contains("cycle"), "{err}");
 }
 
@@ -156,7 +216,8 @@ fn kodata_symlink_cycle_is_an_error_not_a_hang() {
 fn missing_kodata_still_gives_the_three_parent_directories() {
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
-    let layer = kodata_layer(&store, None, dir.path(), 0, OCI_LAYER_GZIP).unwrap();
+    let root = kodata_allowed_root(dir.path(), None);
+    let layer = kodata_layer(&store, None, &root, 0, OCI_LAYER_GZIP).unwrap();
     let listing = list(&store.path(&layer.descriptor.digest));
     assert_eq!(listing.lines().count(), 3, "{listing}");
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use kiln_core::{Digest, Platform};
 use kiln_image::keyed::KeyedJson;
-use kiln_image::ko_layers::{KodataEntry, kodata_allowed_root, walk_kodata};
+use kiln_image::ko_layers::{KodataBoundary, KodataEntry, walk_kodata};
 use kiln_image::layer_cache::file_digest;
 use kiln_image::spec::Blob;
 use kiln_image::{BlobStore, Descriptor, Image, ResolvedBase};
@@ -49,6 +49,11 @@ pub async fn key(
         .iter()
         .map(|i| plan.go.for_platform(&i.platform))
         .collect::<Result<Vec<_>, Error>>()?;
+    let boundary = crate::build::kodata_boundary(
+        &plan.package.dir.join("kodata"),
+        plan.kodata_allowed_root.as_deref(),
+    )
+    .await;
     let (plan, base, go_version) = (plan.clone(), base.clone(), go_version.to_owned());
     let env: Vec<(String, String)> = process_env
         .iter()
@@ -56,7 +61,7 @@ pub async fn key(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        let files = input_files(&plan)?;
+        let files = input_files(&plan, &boundary)?;
         let document = serde_json::json!({
             "format": FORMAT,
             "kiln": env!("CARGO_PKG_VERSION"),
@@ -91,9 +96,14 @@ pub async fn key(
 /// The digest of the artifact's input files alone (the files part of its [`key`], without
 /// the base, toolchain or git state): `kiln dev` rebuilds an artifact only when it moves.
 pub async fn inputs_digest(plan: &ArtifactPlan) -> Result<Digest, Error> {
+    let boundary = crate::build::kodata_boundary(
+        &plan.package.dir.join("kodata"),
+        plan.kodata_allowed_root.as_deref(),
+    )
+    .await;
     let plan = plan.clone();
     tokio::task::spawn_blocking(move || {
-        let files = serde_json::json!(input_files(&plan)?);
+        let files = serde_json::json!(input_files(&plan, &boundary)?);
         Ok(Digest::of(files.to_string().as_bytes()))
     })
     .await?
@@ -101,8 +111,11 @@ pub async fn inputs_digest(plan: &ArtifactPlan) -> Result<Digest, Error> {
 
 /// `(name, sha256)` of every file of the artifact's [`BuildInputs`]: dependency files
 /// (relative to the workspace), the module and ko config files, and the kodata tree (by
-/// image path).
-fn input_files(plan: &ArtifactPlan) -> Result<Vec<(String, String)>, Error> {
+/// image path), whose symlinks stay inside `boundary`.
+fn input_files(
+    plan: &ArtifactPlan,
+    boundary: &KodataBoundary,
+) -> Result<Vec<(String, String)>, Error> {
     let hash = |path: &Path| {
         file_digest(path)
             .map(|d| d.to_string())
@@ -117,9 +130,7 @@ fn input_files(plan: &ArtifactPlan) -> Result<Vec<(String, String)>, Error> {
     for path in inputs.files.iter().filter(|p| p.is_file()) {
         files.push((format!("file:{}", path.display()), hash(path)?));
     }
-    let kodata = &inputs.kodata;
-    let root = kodata_allowed_root(kodata, plan.kodata_allowed_root.as_deref());
-    walk_kodata(kodata, &root, &mut |entry| {
+    walk_kodata(&inputs.kodata, boundary, &mut |entry| {
         match entry {
             KodataEntry::Dir { image_path } => {
                 files.push((format!("kodata:{image_path}/"), String::new()))

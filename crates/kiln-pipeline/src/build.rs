@@ -1,12 +1,15 @@
 //! Building one artifact: resolve the main package, resolve the base, write the kodata
 //! layer once, then `go build` + binary layer + assembly per platform, in parallel.
 
+use std::path::Path;
 use std::time::Instant;
 
 use kiln_core::naming::binary_name;
 use kiln_gobuild::{BuildRequest, Package};
 use kiln_image::assemble::base_annotations;
-use kiln_image::ko_layers::{binary_layer_with_capabilities, kodata_allowed_root, kodata_layer};
+use kiln_image::ko_layers::{
+    KodataBoundary, binary_layer_with_capabilities, kodata_allowed_root, kodata_layer,
+};
 use kiln_image::layer_cache::{LayerCache, file_digest};
 use kiln_image::{Blob, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
 use tokio::task::JoinSet;
@@ -299,6 +302,18 @@ async fn resolve_base(ctx: &Context, plan: &ArtifactPlan) -> Result<ResolvedBase
     }
 }
 
+/// Where `kodata`'s symlinks may point: the allowed root, minus what git ignores in it
+/// (asked of git here, so kiln-image spawns nothing). An explicit
+/// `KO_DATA_PATH_ALLOWED_ROOT` allows everything under it, as in ko.
+pub(crate) async fn kodata_boundary(kodata: &Path, allowed_env: Option<&Path>) -> KodataBoundary {
+    let boundary = kodata_allowed_root(kodata, allowed_env);
+    if boundary.explicit || !kodata.is_dir() || !boundary.root.join(".git").exists() {
+        return boundary;
+    }
+    let ignored = kiln_gobuild::git::ignored_paths(&boundary.root).await;
+    boundary.with_ignored(ignored)
+}
+
 async fn write_kodata_layer(
     ctx: &Context,
     plan: &ArtifactPlan,
@@ -306,13 +321,12 @@ async fn write_kodata_layer(
     base: &ResolvedBase,
 ) -> Result<Layer, Error> {
     let kodata = package.dir.join("kodata");
-    let allowed_env = plan.kodata_allowed_root.clone();
+    let boundary = kodata_boundary(&kodata, plan.kodata_allowed_root.as_deref()).await;
     let mtime = plan.kodata_date_epoch.unwrap_or(0).max(0) as u64;
     let media_type = base.images[0].layer_media_type();
     let store = ctx.store.clone();
     tokio::task::spawn_blocking(move || {
-        let root = kodata_allowed_root(&kodata, allowed_env.as_deref());
-        kodata_layer(&store, Some(&kodata), &root, mtime, media_type)
+        kodata_layer(&store, Some(&kodata), &boundary, mtime, media_type)
     })
     .await?
     .map_err(Error::from)
