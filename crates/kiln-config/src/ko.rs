@@ -4,7 +4,8 @@
 //! ko reads it with viper, which explains three rules kept here: keys match regardless of
 //! case, `KO_<KEY>` environment variables override the file, and list-valued settings may
 //! also be written as one string (split on whitespace, except `ldflags`, which stays whole).
-//! Unlike ko (which ignores unknown keys), unknown keys are errors.
+//! Like ko, unknown keys are ignored (teams share one file with GoReleaser), but each is
+//! reported as a warning with a did-you-mean ([`KoConfig::warnings`]).
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,9 @@ pub struct KoConfig {
     /// Used when a build's `ldflags` is empty.
     pub default_ldflags: Vec<String>,
     pub builds: Vec<KoBuild>,
+    /// Keys ignored as ko ignores them (unknown, or GoReleaser's), one message each with the
+    /// file, line and a did-you-mean; the caller reports them.
+    pub warnings: Vec<String>,
 }
 
 impl KoConfig {
@@ -79,8 +83,54 @@ pub struct KoBuild {
     pub location: Location,
 }
 
+/// The top-level keys ko reads (viper matches them ignoring case).
+const TOP_FIELDS: [&str; 7] = [
+    "defaultBaseImage",
+    "baseImageOverrides",
+    "defaultPlatforms",
+    "defaultEnv",
+    "defaultFlags",
+    "defaultLdflags",
+    "builds",
+];
+/// The `builds[]` keys ko reads (pkg/build/config.go).
+const BUILD_FIELDS: [&str; 7] = [
+    "id",
+    "dir",
+    "main",
+    "env",
+    "flags",
+    "ldflags",
+    "linux_capabilities",
+];
+/// GoReleaser's build keys that ko's `builds[]` shares the shape of but ignores.
+const GORELEASER_BUILD_FIELDS: [&str; 22] = [
+    "binary",
+    "builder",
+    "buildmode",
+    "asmflags",
+    "gcflags",
+    "goos",
+    "goarch",
+    "goarm",
+    "goamd64",
+    "gomips",
+    "goarm64",
+    "goppc64",
+    "goriscv64",
+    "targets",
+    "ignore",
+    "overrides",
+    "hooks",
+    "skip",
+    "gobinary",
+    "tool",
+    "mod_timestamp",
+    "no_unique_dist_dir",
+];
+
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct RawKoConfig {
     #[serde(default)]
     default_base_image: Option<String>,
@@ -99,7 +149,6 @@ struct RawKoConfig {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawKoBuild {
     #[serde(default)]
     id: Option<String>,
@@ -212,6 +261,17 @@ fn typed(ctx: &FileCtx, doc: &Node) -> Result<KoConfig, ConfigError> {
     }
     let raw: RawKoConfig = de::from_node(doc, true).map_err(|e| ctx.de_error(e, &[]))?;
     let build_nodes = doc.value_ci("builds").map(Node::as_seq).unwrap_or_default();
+    let mut warnings = ignored_keys(ctx, doc, "", &TOP_FIELDS, &[]);
+    for (i, build) in build_nodes.iter().enumerate() {
+        let prefix = format!("builds[{i}].");
+        warnings.extend(ignored_keys(
+            ctx,
+            build,
+            &prefix,
+            &BUILD_FIELDS,
+            &GORELEASER_BUILD_FIELDS,
+        ));
+    }
     let builds = raw
         .builds
         .unwrap_or_default()
@@ -251,7 +311,44 @@ fn typed(ctx: &FileCtx, doc: &Node) -> Result<KoConfig, ConfigError> {
         default_flags: raw.default_flags.map(|v| v.0).unwrap_or_default(),
         default_ldflags: raw.default_ldflags.map(|v| v.0).unwrap_or_default(),
         builds,
+        warnings,
     })
+}
+
+/// One warning per key of mapping `node` that ko ignores: `known` are read, `goreleaser`
+/// are GoReleaser's (said so), anything else gets a did-you-mean when one is close.
+fn ignored_keys(
+    ctx: &FileCtx,
+    node: &Node,
+    prefix: &str,
+    known: &[&str],
+    goreleaser: &[&str],
+) -> Vec<String> {
+    let Value::Map(entries) = &node.value else {
+        return Vec::new();
+    };
+    let is = |list: &[&str], key: &str| list.iter().any(|k| k.eq_ignore_ascii_case(key));
+    entries
+        .iter()
+        .filter(|e| !is(known, &e.key))
+        .map(|e| {
+            let at = format!(
+                "{}:{}:{}",
+                ctx.path.display(),
+                e.key_loc.line,
+                e.key_loc.column
+            );
+            let key = kiln_core::text::excerpt(&e.key, 60);
+            if is(goreleaser, &e.key) {
+                format!("{at}: `{prefix}{key}` is a GoReleaser field; ko and kiln ignore it")
+            } else {
+                let hint = crate::suggest::did_you_mean(&e.key, known.iter().copied())
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default();
+                format!("{at}: unknown field `{prefix}{key}` is ignored, as ko does{hint}")
+            }
+        })
+        .collect()
 }
 
 /// Platform lists may be comma-separated (`KO_DEFAULTPLATFORMS=linux/amd64,linux/arm64`).

@@ -312,6 +312,7 @@ async fn plan_one(
         None => (kiln_core::naming::LATEST.to_owned(), Vec::new()),
     };
     Ok(ArtifactPlan {
+        config_warnings: ko.warnings.clone(),
         image: arg.to_owned(),
         runtime_type: None,
         requires: Vec::new(),

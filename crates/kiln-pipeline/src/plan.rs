@@ -142,6 +142,9 @@ pub struct ArtifactPlan {
     pub sbom: bool,
     /// The binary's `security.capability` xattr (`.ko.yaml` `linux_capabilities`).
     pub linux_capabilities: Option<Vec<u8>>,
+    /// What the configuration files said that kiln ignores (unknown `.ko.yaml` keys), for
+    /// the CLI to report once.
+    pub config_warnings: Vec<String>,
 }
 
 impl ArtifactPlan {

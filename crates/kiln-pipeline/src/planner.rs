@@ -310,6 +310,7 @@ async fn plan_artifact(
         .collect::<Result<BTreeMap<_, _>, _>>()?;
 
     Ok(ArtifactPlan {
+        config_warnings: ko_config.warnings.clone(),
         image: image.to_owned(),
         runtime_type: artifact.runtime_type.clone(),
         requires: artifact.requires.iter().map(|r| r.image.clone()).collect(),

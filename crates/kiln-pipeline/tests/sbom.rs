@@ -88,6 +88,7 @@ async fn sbom_plan(s: &Setup, repository: &str) -> ArtifactPlan {
         .await
         .unwrap();
     ArtifactPlan {
+        config_warnings: Vec::new(),
         image: "sbomapp".into(),
         runtime_type: None,
         requires: Vec::new(),

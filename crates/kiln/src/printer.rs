@@ -78,6 +78,9 @@ pub struct Progress {
     live: Mutex<HashMap<(String, Option<String>), LiveLine>>,
     /// Bytes handed to the registry per repository and blob, for "pushing 12.3 MB".
     pushed: Mutex<HashMap<String, HashMap<kiln_core::Digest, u64>>>,
+    /// Warnings already printed: each is said once per run (a `.ko.yaml` shared by several
+    /// artifacts, or re-read by every `kiln dev` round, warns once).
+    warned: Mutex<std::collections::HashSet<String>>,
 }
 
 struct LiveLine {
@@ -125,6 +128,7 @@ impl Progress {
             bars,
             live: Mutex::new(HashMap::new()),
             pushed: Mutex::new(HashMap::new()),
+            warned: Mutex::default(),
         })
     }
 
@@ -223,7 +227,13 @@ impl Progress {
         let this = self.clone();
         Arc::new(move |event| {
             let line = match event {
-                Event::Warning(w) => format!("warning: {w}"),
+                Event::Warning(w) => {
+                    let mut warned = this.warned.lock().unwrap_or_else(|p| p.into_inner());
+                    if !warned.insert(w.clone()) {
+                        return;
+                    }
+                    format!("warning: {w}")
+                }
                 _ if this.quiet => return,
                 Event::BaseResolved {
                     image,

@@ -159,32 +159,34 @@ fn env_overrides_beat_the_file() {
 }
 
 #[test]
-fn unknown_fields_are_errors_with_suggestions() {
-    let err = load_ko_config(&dir("unknown"), &no_env).expect_err("unknown");
-    let ConfigError::UnknownField {
-        line,
-        column,
-        field,
-        name,
-        hint,
-        ..
-    } = &err
-    else {
-        panic!("{err:?}")
-    };
-    assert_eq!((*line, *column), (4, 5));
-    assert_eq!(field, "builds[0]");
-    assert_eq!(name, "mian");
-    assert_eq!(hint.as_deref(), Some("did you mean `main`?"));
+fn unknown_and_goreleaser_fields_are_warnings_with_suggestions_as_ko_ignores_them() {
+    let c = load_ko_config(&dir("unknown"), &no_env).expect("ko ignores unknown fields");
+    assert_eq!(c.builds[0].main, ".", "the misspelt key is not read");
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
     assert!(
-        err.to_string()
-            .contains("unknown/.ko.yaml:4:5: builds[0]: unknown field `mian`"),
-        "{err}"
+        c.warnings[0].ends_with(
+            "unknown/.ko.yaml:4:5: unknown field `builds[0].mian` is ignored, as ko does; did you mean `main`?"
+        ),
+        "{:?}",
+        c.warnings
     );
 
-    let err =
-        parse_ko_config("defaultBaseImag: x\n", Path::new(".ko.yaml"), &no_env).expect_err("typo");
-    assert_eq!(err.hint(), Some("did you mean `defaultBaseImage`?"));
+    let text = "defaultBaseImag: x\nbuilds:\n- id: app\n  main: ./cmd/app\n  binary: app\n  mod_timestamp: '{{ .CommitTimestamp }}'\n  goos: [linux]\n  ldflags: -s -w\n";
+    let c = parse_ko_config(text, Path::new(".ko.yaml"), &no_env).expect("GoReleaser shape");
+    assert_eq!(c.builds[0].main, "./cmd/app");
+    assert_eq!(c.builds[0].ldflags, ["-s -w"]);
+    assert_eq!(
+        c.warnings,
+        [
+            ".ko.yaml:1:1: unknown field `defaultBaseImag` is ignored, as ko does; did you mean `defaultBaseImage`?",
+            ".ko.yaml:5:3: `builds[0].binary` is a GoReleaser field; ko and kiln ignore it",
+            ".ko.yaml:6:3: `builds[0].mod_timestamp` is a GoReleaser field; ko and kiln ignore it",
+            ".ko.yaml:7:3: `builds[0].goos` is a GoReleaser field; ko and kiln ignore it",
+        ]
+    );
+    // Known keys in any case (viper) are no warning.
+    let c = parse_ko_config("DefaultBaseImage: x\n", Path::new(".ko.yaml"), &no_env).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
 
 #[test]

@@ -164,6 +164,7 @@ impl Session {
         if self.args.tarball.is_some() {
             preflight::check_tarball(&plans)?;
         }
+        report_config_warnings(&self.ctx, &plans);
         Ok(plans)
     }
 
@@ -372,4 +373,11 @@ async fn build_all(
         outputs.push((artifact, output));
     }
     Ok(outputs)
+}
+
+/// What the plans' configuration files said kiln ignores (the printer says each once).
+pub(crate) fn report_config_warnings(ctx: &Context, plans: &[ArtifactPlan]) {
+    for warning in plans.iter().flat_map(|p| &p.config_warnings) {
+        (ctx.events)(Event::Warning(warning.clone()));
+    }
 }

@@ -242,6 +242,7 @@ impl KoSession {
         for package in packages {
             plans.push(planner.plan(package).await?);
         }
+        super::build::report_config_warnings(&self.ctx, &plans);
         Ok(plans)
     }
 
