@@ -45,6 +45,30 @@ pub async fn ignored_paths(root: &Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// Why git will not work in `dir`, when the reason is not simply "no repository here": git
+/// missing, or a repository it refuses ("dubious ownership": owned by another user, as in
+/// containers and CI checkouts), with the fix.
+pub async fn repository_problem(dir: &Path) -> Option<String> {
+    let out = match Command::new("git")
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .current_dir(dir)
+        .kill_on_drop(true)
+        .output()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => return Some(format!("git could not be run ({e}); install git")),
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr.contains("dubious ownership").then(|| {
+        format!(
+            "git refuses the repository at {} because another user owns it (\"dubious ownership\"); trust it with `git config --global --add safe.directory {}`",
+            dir.display(),
+            dir.display()
+        )
+    })
+}
+
 /// ko's `.Git` template values for the repository containing `dir` (ko's
 /// `pkg/internal/git/info.go` commands). Outside a repository, or without git, the
 /// defaults: empty strings and a clean tree, as ko renders them.
@@ -162,5 +186,25 @@ mod tests {
         ignored.sort();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(ignored, [dir.join(".env"), dir.join("build")]);
+    }
+
+    #[tokio::test]
+    #[ignore = "needs root, to give the repository another owner (run with --ignored as root)"]
+    async fn a_repository_owned_by_someone_else_is_reported_as_such() {
+        let dir = std::env::temp_dir().join(format!("kiln-git-owner-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        git(&dir, &["init", "-q"]).await.expect("git init");
+        assert_eq!(repository_problem(&dir).await, None);
+        for entry in [dir.clone(), dir.join(".git")] {
+            std::os::unix::fs::chown(&entry, Some(65534), Some(65534)).expect("chown (root)");
+        }
+        let problem = repository_problem(&dir).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        let problem = problem.expect("git refuses the repository");
+        assert!(
+            problem.contains("dubious ownership") && problem.contains("safe.directory"),
+            "{problem}"
+        );
     }
 }

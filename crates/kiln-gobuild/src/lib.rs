@@ -40,11 +40,23 @@ pub(crate) fn log_run(
     );
 }
 
+/// What to do about a process that could not start: only a missing or unusable binary means
+/// installing Go; an argument list over the system's limit (E2BIG) means shorter flags.
+fn spawn_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::ArgumentListTooLong => {
+            "The command line or environment is over the system's limit: shorten the flags, ldflags or env values in the build configuration"
+        }
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+            "Install Go (https://go.dev/dl) or set KO_GO_PATH to the go binary"
+        }
+        _ => "Check that the go binary (or KO_GO_PATH) can be run",
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "cannot run `{program}`: {source}. Install Go (https://go.dev/dl) or set KO_GO_PATH to the go binary"
-    )]
+    #[error("cannot run `{program}`: {source}. {}", spawn_hint(source))]
     Spawn {
         program: String,
         #[source]
@@ -89,4 +101,30 @@ pub enum Error {
     Toolexec { flag: String, source_name: String },
     #[error("unexpected output from `{command}`: {detail}")]
     Output { command: String, detail: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_overlong_argument_is_not_reported_as_go_missing() {
+        let mut command = tokio::process::Command::new("sh");
+        command.arg("-c").arg("true").arg("x".repeat(4 << 20));
+        let source = command.output().await.unwrap_err();
+        let e = Error::Spawn {
+            program: "go".to_owned(),
+            source,
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("over the system's limit") && !msg.contains("Install Go"),
+            "{msg}"
+        );
+        let e = Error::Spawn {
+            program: "go".to_owned(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert!(e.to_string().contains("Install Go"));
+    }
 }

@@ -71,7 +71,8 @@ impl<'t> KoPlanner<'t> {
             .map_err(|e| Error::Plan(format!("working directory {}: {e}", wd.display())))?;
         let ko_config = kiln_config::load_ko_config(&wd, &|k| env.get(k).cloned())?;
         let builds = resolve_ko_builds(toolchain, &wd, &ko_config, &options.common).await?;
-        let platforms = platforms(&ko_config, env, &options.common.platforms)?;
+        let flag = crate::planner::given_platforms(&options.common.platforms);
+        let platforms = platforms(&ko_config, env, &flag)?;
         Ok(KoPlanner {
             toolchain,
             wd,

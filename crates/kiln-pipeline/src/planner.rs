@@ -321,7 +321,18 @@ async fn plan_artifact(
         dependencies: ko.dependencies.clone(),
         ko_config_path: ko_config.path.clone(),
         go_dir,
-        base: base_spec(&ko_config, ko.from_image.as_deref(), &package, config_dir)?,
+        base: base_spec(
+            &ko_config,
+            ko.from_image.as_deref().map(|v| {
+                let field = format!(
+                    "the Skaffold config in {}: artifact {image}: ko.fromImage",
+                    config_dir.display()
+                );
+                (v, field)
+            }),
+            &package,
+            config_dir,
+        )?,
         platforms,
         package,
         go,
@@ -494,22 +505,51 @@ fn matching_ko_build<'k>(
 
 /// Skaffold's base precedence: `baseImageOverrides[import path]` > `fromImage` >
 /// `defaultBaseImage` (or `KO_DEFAULTBASEIMAGE`) > kiln's built-in base (where ko would
-/// pull cgr.dev/chainguard/static).
+/// pull cgr.dev/chainguard/static). `from_image` comes with the field it was read from, so
+/// an invalid value is reported with its file and field.
 pub(crate) fn base_spec(
     ko: &KoConfig,
-    from_image: Option<&str>,
+    from_image: Option<(&str, String)>,
     package: &Package,
     config_dir: &Path,
 ) -> Result<BaseSpec, Error> {
-    let chosen = ko
-        .base_image_override(&package.import_path)
-        .or(from_image)
-        .or(ko.default_base_image.as_deref());
+    let ko_file = || {
+        ko.path
+            .as_ref()
+            .map_or_else(|| ".ko.yaml".to_owned(), |p| p.display().to_string())
+    };
+    let chosen = match ko.base_image_override(&package.import_path) {
+        Some(v) => Some((
+            v,
+            format!("{}: baseImageOverrides[{}]", ko_file(), package.import_path),
+        )),
+        None => from_image.or_else(|| {
+            ko.default_base_image.as_deref().map(|v| {
+                (
+                    v,
+                    format!("{}: defaultBaseImage (or KO_DEFAULTBASEIMAGE)", ko_file()),
+                )
+            })
+        }),
+    };
     match chosen {
         None => Ok(BaseSpec::Builtin),
-        Some(value) => BaseSpec::parse(value, config_dir)
-            .map_err(|e| Error::Plan(format!("base image for {}: {e}", package.import_path))),
+        Some((value, origin)) => BaseSpec::parse(value, config_dir).map_err(|e| {
+            Error::Plan(format!(
+                "{origin}: `{}` is not a usable base image for {}: {e}",
+                kiln_core::text::excerpt(value, 80),
+                package.import_path
+            ))
+        }),
     }
+}
+
+/// `--platform` values without blank entries: `--platform ""` means "not given".
+pub(crate) fn given_platforms(flag: &[String]) -> Vec<String> {
+    flag.iter()
+        .filter(|p| !p.trim().is_empty())
+        .cloned()
+        .collect()
 }
 
 /// `--platform` > `build.platforms` > .ko.yaml `defaultPlatforms` > linux/amd64, narrowed
@@ -524,8 +564,10 @@ fn platforms(
         PlatformRequest::parse(list)
             .map_err(|e| Error::Plan(format!("{}: {origin}: {e}", artifact.image)))
     };
-    let requested = if !options.platforms.is_empty() {
-        Some(parse(&options.platforms, "--platform")?)
+    // `--platform ""` is unset, as in Skaffold (its flag default is an empty list).
+    let flag = given_platforms(&options.platforms);
+    let requested = if !flag.is_empty() {
+        Some(parse(&flag, "--platform")?)
     } else if !config.build.platforms.is_empty() {
         Some(parse(&config.build.platforms, "build.platforms")?)
     } else {
@@ -615,10 +657,17 @@ async fn compute_tag(
                 Some(outputs) => git_commit_tag(variant, &git.prefix, git.ignore_changes, &outputs)
                     .map_err(tag_error)?,
                 None => {
-                    return Err(Error::Plan(format!(
-                        "{image}: the gitCommit tag policy needs a git repository at {}; run `git init`, choose another tagPolicy, or pass --tag",
-                        workspace.display()
-                    )));
+                    return Err(Error::Plan(
+                        match kiln_gobuild::git::repository_problem(workspace).await {
+                            Some(problem) => {
+                                format!("{image}: the gitCommit tag policy: {problem}")
+                            }
+                            None => format!(
+                                "{image}: the gitCommit tag policy needs a git repository at {}; run `git init`, choose another tagPolicy, or pass --tag",
+                                workspace.display()
+                            ),
+                        },
+                    ));
                 }
             }
         }
@@ -684,4 +733,54 @@ async fn compute_tag(
         }
     };
     Ok(sanitize_tag(&tag))
+}
+
+#[cfg(test)]
+mod platform_flag_tests {
+    use super::{base_spec, given_platforms};
+    use kiln_config::KoConfig;
+    use kiln_gobuild::Package;
+    use std::path::Path;
+
+    #[test]
+    fn an_invalid_base_image_names_its_file_and_field() {
+        let package = Package {
+            import_path: "example.com/app".to_owned(),
+            name: "main".to_owned(),
+            dir: "/src/app".into(),
+            go_files: Vec::new(),
+        };
+        let ko = KoConfig {
+            path: Some("/src/.ko.yaml".into()),
+            default_base_image: Some("Not A Reference!".to_owned()),
+            ..KoConfig::default()
+        };
+        let msg = base_spec(&ko, None, &package, Path::new("/src"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("/src/.ko.yaml: defaultBaseImage")
+                && msg.contains("`Not A Reference!`")
+                && msg.contains("example.com/app"),
+            "{msg}"
+        );
+        let from = Some((
+            "bad image",
+            "skaffold.yaml: artifact app: ko.fromImage".to_owned(),
+        ));
+        let msg = base_spec(&ko, from, &package, Path::new("/src"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("ko.fromImage: `bad image`"), "{msg}");
+    }
+
+    #[test]
+    fn an_empty_platform_flag_is_unset() {
+        assert!(given_platforms(&[String::new()]).is_empty());
+        assert!(given_platforms(&[" ".to_owned()]).is_empty());
+        assert_eq!(
+            given_platforms(&["linux/arm64".to_owned(), String::new()]),
+            ["linux/arm64"]
+        );
+    }
 }

@@ -39,6 +39,7 @@ use std::time::Duration;
 
 use kiln_core::Digest;
 
+pub use challenge::{Challenge, parse as parse_www_authenticate};
 pub use client::Client;
 pub use env::{Env, Secret};
 pub use error::{AuthInfo, Ctx, Error, Op, RegistryErrorEntry};
