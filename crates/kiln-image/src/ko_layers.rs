@@ -194,12 +194,12 @@ pub fn walk_kodata(
 struct Frame {
     dir: PathBuf,
     image_dir: String,
-    id: (u64, u64),
+    id: DirId,
     names: std::vec::IntoIter<std::ffi::OsString>,
 }
 
 impl Frame {
-    fn open(dir: PathBuf, image_dir: String, id: (u64, u64)) -> Result<Frame, Error> {
+    fn open(dir: PathBuf, image_dir: String, id: DirId) -> Result<Frame, Error> {
         let mut names: Vec<_> = fs::read_dir(&dir)
             .map_err(io_error(&dir))?
             .map(|e| e.map(|e| e.file_name()))
@@ -215,8 +215,10 @@ impl Frame {
     }
 }
 
-/// A directory's identity, for cycle detection without comparing paths.
-fn dir_id(meta: &fs::Metadata) -> (u64, u64) {
+/// A directory's identity (device, inode), for cycle detection without comparing paths.
+type DirId = (u64, u64);
+
+fn dir_id(meta: &fs::Metadata) -> DirId {
     use std::os::unix::fs::MetadataExt as _;
     (meta.dev(), meta.ino())
 }
@@ -254,7 +256,7 @@ struct KodataWalk<'a> {
     visit: &'a mut dyn FnMut(KodataEntry<'_>) -> Result<(), Error>,
     boundary: &'a KodataBoundary,
     /// Directories being walked, to refuse symlink cycles.
-    on_stack: HashSet<(u64, u64)>,
+    on_stack: HashSet<DirId>,
 }
 
 impl KodataWalk<'_> {
@@ -264,7 +266,7 @@ impl KodataWalk<'_> {
         &mut self,
         host: PathBuf,
         image_path: &str,
-    ) -> Result<Option<(PathBuf, (u64, u64))>, Error> {
+    ) -> Result<Option<(PathBuf, DirId)>, Error> {
         let mut meta = fs::symlink_metadata(&host).map_err(io_error(&host))?;
         let resolved = if meta.file_type().is_symlink() {
             let target = self.resolve_symlink(&host)?;

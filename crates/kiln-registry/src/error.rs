@@ -422,7 +422,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 /// `20s`, `1.5s`, `2m05s` for messages.
 fn secs(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms < 10_000 && ms % 1000 != 0 {
+    if ms < 10_000 && !ms.is_multiple_of(1000) {
         format!("{:.1}s", d.as_secs_f64())
     } else if d.as_secs() < 120 {
         format!("{}s", d.as_secs())
