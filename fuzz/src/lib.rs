@@ -25,6 +25,7 @@ pub fn skaffold_yaml(data: &[u8]) {
         profiles: vec!["dev".to_owned()],
         kube_context: Some("kind-kind".to_owned()),
         command: Some("build".to_owned()),
+        auto_activation: true,
     };
     let env = |k: &str| (k == "CI").then(|| "true".to_owned());
     if let Err(e) = kiln_config::parse_skaffold(text, Path::new("skaffold.yaml"), &selection, &env)

@@ -98,6 +98,9 @@ pub enum Fault {
         bytes_per_sec: u64,
         only: RequestMatch,
     },
+    /// For the first `n` matching requests, send the registry's answer with a wrong
+    /// `Docker-Content-Digest` (a registry or cache that misreports a tag's digest).
+    WrongDigestFirst { n: usize, only: RequestMatch },
     /// Answer the first `n` matching requests with `429 Too Many Requests` and
     /// `Retry-After: <retry_after>` (seconds or an HTTP date).
     RetryAfterFirst {
@@ -116,7 +119,7 @@ pub struct ProxyLogEntry {
     pub method: String,
     pub path: String,
     /// `Some("503")`, `Some("kill")`, `Some("drop")`, `Some("stall")`, `Some("truncate")`,
-    /// `Some("stall-body")`, `Some("429")`, `Some("trickle")` when a fault was injected.
+    /// `Some("stall-body")`, `Some("429")`, `Some("trickle")`, `Some("wrong-digest")` when a fault was injected.
     pub injected: Option<&'static str>,
 }
 
@@ -228,6 +231,7 @@ fn take_fault(st: &State, head: &Head) -> Option<&'static str> {
         Fault::StallBodyFirst { n, only, .. } => (*n, only, "stall-body"),
         Fault::RetryAfterFirst { n, only, .. } => (*n, only, "429"),
         Fault::TrickleFirst { n, only, .. } => (*n, only, "trickle"),
+        Fault::WrongDigestFirst { n, only } => (*n, only, "wrong-digest"),
     };
     if !only.matches(head) {
         return None;
@@ -280,8 +284,27 @@ fn stall(st: &State) {
     }
 }
 
+/// [`ask_upstream`], reading no body when the request was a `HEAD`.
+fn ask_upstream_head_only(
+    st: &State,
+    head: &[u8],
+    body: &[u8],
+    method: &str,
+) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    ask(st, head, body, !method.eq_ignore_ascii_case("HEAD"))
+}
+
 /// Sends one request to the registry on a fresh connection: the answer's head and body.
 fn ask_upstream(st: &State, head: &[u8], body: &[u8]) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    ask(st, head, body, true)
+}
+
+fn ask(
+    st: &State,
+    head: &[u8],
+    body: &[u8],
+    with_body: bool,
+) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
     let addr = st
         .upstream
         .parse()
@@ -295,9 +318,11 @@ fn ask_upstream(st: &State, head: &[u8], body: &[u8]) -> std::io::Result<(Vec<u8
     let answer = read_head(&mut reader)?
         .ok_or_else(|| std::io::Error::other("the registry sent no answer"))?;
     let mut body = Vec::new();
-    (&mut reader)
-        .take(answer.content_length())
-        .read_to_end(&mut body)?;
+    if with_body {
+        (&mut reader)
+            .take(answer.content_length())
+            .read_to_end(&mut body)?;
+    }
     Ok((answer.raw, body))
 }
 
@@ -334,6 +359,29 @@ fn forward_requests(st: &State, client: &TcpStream, upstream: &TcpStream) -> std
             (Some("stall"), _) => {
                 stall(st);
                 return Ok(());
+            }
+            (Some("wrong-digest"), _) => {
+                let mut body = Vec::new();
+                (&mut reader).take(len).read_to_end(&mut body)?;
+                let (head, answer) = ask_upstream_head_only(st, &head.raw, &body, &head.method)?;
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let wrong = format!("sha256:{}", "0".repeat(64));
+                let rewritten: String = text
+                    .split_inclusive("\r\n")
+                    .map(|line| {
+                        if line
+                            .to_ascii_lowercase()
+                            .starts_with("docker-content-digest:")
+                        {
+                            format!("Docker-Content-Digest: {wrong}\r\n")
+                        } else {
+                            line.to_owned()
+                        }
+                    })
+                    .collect();
+                cl.write_all(rewritten.as_bytes())?;
+                cl.write_all(&answer)?;
+                cl.flush()?;
             }
             (Some("trickle"), Fault::TrickleFirst { bytes_per_sec, .. }) => {
                 up.write_all(&head.raw)?;
