@@ -25,3 +25,6 @@ if cargo tree -e features -i flate2 | grep -qE 'flate2 feature "(zlib|zlib-ng|zl
   exit 1
 fi
 cargo nextest run --workspace --profile ci
+# A brief fuzz of the parsers of untrusted input (10 s per target; longer by hand:
+# scripts/fuzz.sh 600 manifest).
+"$repo_root/scripts/fuzz.sh" 10
