@@ -131,6 +131,33 @@ fn symlink_escaping_the_repository_is_refused() {
 }
 
 #[test]
+fn kodata_symlinks_to_git_config_or_ignored_files_are_refused() {
+    let project = Project::new("multi");
+    let link = project.path().join("cmd/alpha/kodata/config");
+    std::os::unix::fs::symlink("../../../.git/config", &link).unwrap();
+    let err = fails(&project, &[], ENV);
+    assert!(
+        err.contains("kodata/config")
+            && err.contains("into the git directory (.git)")
+            && err.contains("KO_DATA_PATH_ALLOWED_ROOT"),
+        "{err}"
+    );
+    std::fs::remove_file(&link).unwrap();
+    std::fs::write(project.path().join(".gitignore"), "secret.env\n").unwrap();
+    std::fs::write(project.path().join("secret.env"), "TOKEN=x\n").unwrap();
+    std::os::unix::fs::symlink(
+        "../../../secret.env",
+        project.path().join("cmd/alpha/kodata/env"),
+    )
+    .unwrap();
+    let err = fails(&project, &[], ENV);
+    assert!(
+        err.contains("kodata/env") && err.contains("git ignores"),
+        "{err}"
+    );
+}
+
+#[test]
 fn pushing_a_ko_uri_image_needs_a_default_repo() {
     let project = Project::new("nested");
     let out = project.kiln(&["build", "--push"], &[]);

@@ -548,3 +548,24 @@ fn skaffold_mode_writes_sboms_only_when_asked() {
     );
     kiln_testkit::validate_spdx(&sboms.join("alpha-linux-amd64.spdx.json"));
 }
+
+#[test]
+fn unknown_ko_yaml_keys_warn_once_and_the_build_goes_on_as_in_ko() {
+    let project = Project::new("multi");
+    std::fs::write(
+        project.path().join(".ko.yaml"),
+        "defaultBaseImag: nope\nbuilds:\n  - id: beta\n    main: ./cmd/beta\n    mod_timestamp: \"{{ .CommitTimestamp }}\"\n",
+    )
+    .unwrap();
+    let out = project.kiln(&["build", "--push=false", "--oci-layout-path", "out"], ENV);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    // Two artifacts read the same file: each warning is printed once.
+    let typo =
+        "unknown field `defaultBaseImag` is ignored, as ko does; did you mean `defaultBaseImage`?";
+    let goreleaser = "`builds[0].mod_timestamp` is a GoReleaser field; ko and kiln ignore it";
+    assert_eq!(stderr.matches(typo).count(), 1, "{stderr}");
+    assert_eq!(stderr.matches(goreleaser).count(), 1, "{stderr}");
+    assert!(stderr.contains(".ko.yaml:1:1"), "{stderr}");
+}
