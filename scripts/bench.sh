@@ -184,3 +184,34 @@ row "end-of-build cache check on 10k files, after a build that wrote (a walk), v
 row "end-of-build cache check on 10k files, after a cache hit, vs du -s" "$(mean cachecheck 0)" "$(mean cachewalk 1)" "report"
 echo
 echo "Registry cost: curl uploads the app's $(( $(stat -c %s "$layer_file") / 1000 )) kB binary layer in $(ms "$curl_small")."
+
+# 9. The artifact cache shared through the registry (remote_cache.rs). Runner A (the app
+# above) pushes and records; runner B is a clone at another path with its own KILN_CACHE.
+# Every timed command pushes the image under a new tag. Compared: B reusing A's image
+# through the registry (its local artifact entries removed before each run; its memos of
+# `go list`/`go version` kept, as on a runner that built other commits), B's own local
+# cache hit, and full builds of the same image: with Go's build cache warm (a one-line
+# edit, compile and link) and on a fresh runner (empty GOCACHE and KILN_CACHE).
+bench_remote_cache() {
+  local b="$work/app-b" cache_b="$work/cache-b" n="$work/rc-n"
+  local push="$kiln build --push -d $registry/rc --platform linux/amd64 -q -t r\$(cat $n)"
+  local next="echo \$((\$(cat $n)+1)) > $n"
+  echo 0 > "$n"
+  git -C "$app" checkout -q -- main.go
+  (cd "$app" && "$kiln" build --push -d "$registry/rc" --platform linux/amd64 -q >/dev/null)
+  git clone -q "$app" "$b"
+  (cd "$b" && KILN_CACHE="$cache_b" "$kiln" build --push -d "$registry/rc" --platform linux/amd64 -q >/dev/null)
+  cd "$b"
+  run rcremote --prepare "$next; rm -rf $cache_b/artifacts" "KILN_CACHE=$cache_b $push" \
+    --prepare "$next" "KILN_CACHE=$cache_b $push"
+  run rcbuild --prepare "$next; ${edit//$app/$b}" "KILN_CACHE=$cache_b $push --remote-cache=false"
+  RUNS=3 run rccold --prepare "$next; git -C $b checkout -q -- main.go; rm -rf $work/cold" \
+    "GOCACHE=$work/cold/go KILN_CACHE=$work/cold/kiln $push --remote-cache=false"
+  RUNS=3 run rccoldhit --prepare "$next; rm -rf $work/cold" \
+    "GOCACHE=$work/cold/go KILN_CACHE=$work/cold/kiln $push"
+  cd "$app"
+  row "runner B reuses A's image via the registry vs B's local cache hit" "$(mean rcremote 0)" "$(mean rcremote 1)" "≤ 2×"
+  row "runner B reuses A's image via the registry vs a build of a one-line edit" "$(mean rcremote 0)" "$(mean rcbuild 0)" "< 0.1×"
+  row "fresh runner (empty caches) reuses via the registry vs builds" "$(mean rccoldhit 0)" "$(mean rccold 0)" "< 0.1×"
+}
+bench_remote_cache

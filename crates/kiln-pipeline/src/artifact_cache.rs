@@ -8,6 +8,13 @@
 //! watches only `**/*.go` by default), and the git HEAD and dirty state Go stamps into the
 //! binary. Entries are written atomically and checked when read: a corrupt entry or a
 //! missing blob (a cache trim evicts files one by one) is a miss, never an error.
+//!
+//! The key is machine-independent, because runners share it through the registry
+//! (`remote_cache.rs`): files are named relative to the Go directory, the Go directory
+//! relative to the workspace, and environment variables that only say where Go keeps its
+//! caches, or where it downloads modules from (go.sum pins their content), are left out.
+//! Absolute paths stay in only where they reach the binary: without `-trimpath` Go embeds
+//! the source and GOPATH/GOROOT locations.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -26,13 +33,43 @@ use crate::plan::ArtifactPlan;
 use crate::sbom::Sboms;
 
 /// Bump when the meaning of an entry changes.
-const FORMAT: &str = "kiln-artifact/1";
+const FORMAT: &str = "kiln-artifact/2";
 
-/// Go's own environment knobs that change what it compiles.
-fn reaches_go(name: &str) -> bool {
-    name.starts_with("GO")
+/// Go's own environment knobs that change what it compiles. With `-trimpath`, the
+/// locations of Go's caches, module sources and toolchain do not reach the binary (the
+/// toolchain is keyed by its version), nor does where modules are downloaded from.
+fn reaches_go(name: &str, trimpath: bool) -> bool {
+    let locations_only = matches!(
+        name,
+        "GOCACHE"
+            | "GOMODCACHE"
+            | "GOTMPDIR"
+            | "GOTELEMETRY"
+            | "GOTELEMETRYDIR"
+            | "GOPROXY"
+            | "GONOPROXY"
+            | "GOSUMDB"
+            | "GONOSUMDB"
+            | "GOPRIVATE"
+            | "GOINSECURE"
+            | "GOAUTH"
+            | "GOVCS"
+    ) || (trimpath && matches!(name, "GOPATH" | "GOROOT"));
+    let go_knob = name.starts_with("GO")
         || name.starts_with("CGO_")
-        || matches!(name, "CC" | "CXX" | "AR" | "PKG_CONFIG")
+        || matches!(name, "CC" | "CXX" | "AR" | "PKG_CONFIG");
+    go_knob && !locations_only
+}
+
+/// `path` named from `from` as `../…/rest`: the same on every machine when both are in
+/// one checkout, wherever the checkout is.
+fn relative_name(path: &Path, from: &Path) -> String {
+    for (level, ancestor) in from.ancestors().enumerate() {
+        if let Ok(rest) = path.strip_prefix(ancestor) {
+            return format!("{}{}", "../".repeat(level), rest.display());
+        }
+    }
+    path.display().to_string()
 }
 
 /// Computes the key of `plan` built on `base`. Reads every input file once.
@@ -42,7 +79,23 @@ pub async fn key(
     go_version: &str,
     process_env: &BTreeMap<String, String>,
 ) -> Result<Digest, Error> {
-    let vcs = kiln_gobuild::git::vcs_state(&plan.go_dir).await;
+    // Go stamps the commit and dirty state into binaries, unless told not to: then a new
+    // commit that changes no input reuses the image, on any runner.
+    // The build's own env wins over the process's (kiln_gobuild sets it last).
+    let build_goflags = plan.go.env.iter().rev().find(|(k, _)| k == "GOFLAGS");
+    let goflags = build_goflags
+        .map(|(_, v)| v)
+        .or_else(|| process_env.get("GOFLAGS"));
+    let stamps_vcs = !plan
+        .go
+        .flags
+        .iter()
+        .chain(goflags)
+        .any(|f| f.split_whitespace().any(|f| f == "-buildvcs=false"));
+    let vcs = match stamps_vcs {
+        true => kiln_gobuild::git::vcs_state(&plan.go_dir).await,
+        false => None,
+    };
     // Per-platform templates can give each platform its own flags.
     let platform_flags = base
         .images
@@ -57,11 +110,17 @@ pub async fn key(
     let (plan, base, go_version) = (plan.clone(), base.clone(), go_version.to_owned());
     let env: Vec<(String, String)> = process_env
         .iter()
-        .filter(|(k, _)| reaches_go(k))
+        .filter(|(k, _)| reaches_go(k, plan.trimpath))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     tokio::task::spawn_blocking(move || {
         let files = input_files(&plan, &boundary)?;
+        // Without -trimpath the absolute directory is compiled into the binary.
+        let go_dir = if plan.trimpath {
+            relative_name(&plan.go_dir, &plan.workspace)
+        } else {
+            plan.go_dir.display().to_string()
+        };
         let document = serde_json::json!({
             "format": FORMAT,
             "kiln": env!("CARGO_PKG_VERSION"),
@@ -69,7 +128,7 @@ pub async fn key(
             "env": env,
             "vcs": vcs,
             "import_path": plan.package.import_path,
-            "go_dir": plan.go_dir,
+            "go_dir": go_dir,
             "go_env": plan.go.env,
             "flags": plan.go.flags,
             "ldflags": plan.go.ldflags,
@@ -86,6 +145,7 @@ pub async fn key(
             "base_name": base.name,
             "base": base.top.digest,
             "base_images": base.images.iter().map(|i| i.digest.to_string()).collect::<Vec<_>>(),
+            "platforms": base.images.iter().map(|i| i.platform.to_string()).collect::<Vec<_>>(),
             "files": files,
         });
         Ok(Digest::of(document.to_string().as_bytes()))
@@ -110,8 +170,8 @@ pub async fn inputs_digest(plan: &ArtifactPlan) -> Result<Digest, Error> {
 }
 
 /// `(name, sha256)` of every file of the artifact's [`BuildInputs`]: dependency files
-/// (relative to the workspace), the module and ko config files, and the kodata tree (by
-/// image path), whose symlinks stay inside `boundary`.
+/// (relative to the workspace), the module and ko config files (relative to the Go
+/// directory), and the kodata tree (by image path), whose symlinks stay inside `boundary`.
 fn input_files(
     plan: &ArtifactPlan,
     boundary: &KodataBoundary,
@@ -128,7 +188,8 @@ fn input_files(
         files.push((format!("deps:{relative}"), digest));
     }
     for path in inputs.files.iter().filter(|p| p.is_file()) {
-        files.push((format!("file:{}", path.display()), hash(path)?));
+        let name = relative_name(path, &plan.go_dir);
+        files.push((format!("file:{name}"), hash(path)?));
     }
     walk_kodata(&inputs.kodata, boundary, &mut |entry| {
         match entry {
@@ -283,5 +344,36 @@ impl ArtifactCache {
                 .collect(),
         };
         Ok(self.entries.put(key, &entry)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_named_from_the_go_directory_wherever_the_checkout_is() {
+        for root in ["/home/a/src/repo", "/tmp/runner-7/w"] {
+            let root = Path::new(root);
+            let go_dir = root.join("services/api");
+            assert_eq!(relative_name(&root.join("go.mod"), &go_dir), "../../go.mod");
+            assert_eq!(relative_name(&go_dir.join("go.mod"), &go_dir), "go.mod");
+            assert_eq!(relative_name(&go_dir, root), "services/api");
+        }
+    }
+
+    #[test]
+    fn cache_and_download_locations_are_not_inputs() {
+        for name in ["GOCACHE", "GOMODCACHE", "GOPROXY", "GOTMPDIR"] {
+            assert!(
+                !reaches_go(name, true) && !reaches_go(name, false),
+                "{name}"
+            );
+        }
+        for name in ["GOFLAGS", "GOAMD64", "CGO_ENABLED", "GOEXPERIMENT", "CC"] {
+            assert!(reaches_go(name, true), "{name}");
+        }
+        assert!(!reaches_go("GOPATH", true) && reaches_go("GOPATH", false));
+        assert!(!reaches_go("HOME", false) && !reaches_go("KILN_CACHE", false));
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use kiln_core::naming::binary_name;
+use kiln_core::{Digest, Reference};
 use kiln_gobuild::{BuildRequest, Package};
 use kiln_image::assemble::base_annotations;
 use kiln_image::ko_layers::{
@@ -19,6 +20,7 @@ use crate::artifact_cache;
 use crate::context::Context;
 use crate::events::{Event, EventSink, Stage};
 use crate::plan::{ArtifactPlan, BaseSpec};
+use crate::remote_cache::{self, Lookup};
 use crate::sbom::{self, Sboms};
 
 /// A built artifact: its platform images (in base order) and, for several platforms,
@@ -33,6 +35,16 @@ pub struct BuiltArtifact {
     pub top: Descriptor,
     /// The SPDX documents, when the plan asked for them.
     pub sboms: Option<Sboms>,
+    /// The key to record in the registry once pushed: set when this run built the
+    /// artifact with a cache on (a cache hit was recorded by whoever built it, and
+    /// re-recording would cost an unchanged push its one-HEAD fast path).
+    pub record_key: Option<Digest>,
+    /// The repository where a registry-cache record found this artifact complete: its
+    /// layers are there, not in the store, and publishing only tags it.
+    pub reused_from: Option<Reference>,
+    /// A record named this image but the registry lacks part of it: the push checks every
+    /// blob and manifest, even where the tag already points at the image.
+    pub repush: bool,
 }
 
 pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltArtifact, Error> {
@@ -46,10 +58,15 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         base: base.display.clone(),
         platforms: base.images.iter().map(|i| i.platform.to_string()).collect(),
     });
-    let cache_key = if ctx.artifact_cache {
-        let key =
-            artifact_cache::key(plan, &base, &ctx.toolchain.version, &ctx.process_env).await?;
-        if let Some(hit) = ctx.artifact_records().get(&key) {
+    let cache_key = if ctx.artifact_cache || ctx.remote_cache.reads() {
+        Some(artifact_cache::key(plan, &base, &ctx.toolchain.version, &ctx.process_env).await?)
+    } else {
+        None
+    };
+    // `--cache-artifacts=false` forces a build: neither cache is asked.
+    let mut repush = false;
+    if let Some(key) = cache_key.as_ref().filter(|_| ctx.artifact_cache) {
+        if let Some(hit) = ctx.artifact_records().get(key) {
             ctx.events.as_ref()(Event::ArtifactCacheHit {
                 image: plan.image.clone(),
                 digest: hit.top.digest.to_string(),
@@ -61,12 +78,31 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                 index: hit.index,
                 top: hit.top,
                 sboms: hit.sboms,
+                record_key: None,
+                reused_from: None,
+                repush: false,
             });
         }
-        Some(key)
-    } else {
-        None
-    };
+        if ctx.remote_cache.reads() {
+            match look_up_in_registry(ctx, plan, key).await {
+                Lookup::Found(found) => {
+                    return Ok(BuiltArtifact {
+                        plan: plan.clone(),
+                        base,
+                        images: found.images,
+                        index: found.index,
+                        top: found.top,
+                        sboms: found.sboms,
+                        record_key: None,
+                        reused_from: Some(crate::remote::repository_of(&found.record)),
+                        repush: false,
+                    });
+                }
+                Lookup::Unusable(_) => repush = true,
+                Lookup::Absent => {}
+            }
+        }
+    }
     let compressing = package
         .dir
         .join("kodata")
@@ -227,9 +263,9 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         }),
         _ => None,
     };
-    if let Some(key) = cache_key {
+    if let Some(key) = cache_key.as_ref().filter(|_| ctx.artifact_cache) {
         ctx.artifact_records()
-            .put(&key, &top, index.as_ref(), &images, sboms.as_ref())?;
+            .put(key, &top, index.as_ref(), &images, sboms.as_ref())?;
     }
     ctx.events.as_ref()(Event::ImageAssembled {
         image: plan.image.clone(),
@@ -242,7 +278,34 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         index,
         top,
         sboms,
+        record_key: cache_key,
+        reused_from: None,
+        repush,
     })
+}
+
+/// The artifact as recorded in the repository it is pushed to, verified. A record that
+/// cannot be used is reported (a warning says why) and is a miss like no record at all.
+async fn look_up_in_registry(ctx: &Context, plan: &ArtifactPlan, key: &Digest) -> Lookup {
+    let target: Option<Reference> = plan.tagged_names().first().and_then(|n| n.parse().ok());
+    let (Some(target), Some(client)) = (target, ctx.registry.as_ref()) else {
+        return Lookup::Absent;
+    };
+    let lookup = remote_cache::lookup(client, &ctx.store, &target, key, plan.sbom).await;
+    match &lookup {
+        Lookup::Absent => {}
+        Lookup::Unusable(reason) => ctx.events.as_ref()(Event::Warning(format!(
+            "{}: the registry cache record {} cannot be used ({reason}); building",
+            plan.image,
+            target.with_tag(&remote_cache::record_tag(key))
+        ))),
+        Lookup::Found(found) => ctx.events.as_ref()(Event::RegistryCacheHit {
+            image: plan.image.clone(),
+            digest: found.top.digest.to_string(),
+            record: found.record.to_string(),
+        }),
+    }
+    lookup
 }
 
 fn index_over(plan: &ArtifactPlan, base: &ResolvedBase, images: &[Image]) -> Blob {

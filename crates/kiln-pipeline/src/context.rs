@@ -27,6 +27,8 @@ pub struct Context {
     pub artifact_cache: bool,
     /// `--cache-file`: where the artifact records live (default: the store's `artifacts/`).
     pub artifact_records: Option<PathBuf>,
+    /// `--remote-cache`: look artifacts up in (and record them to) the registry pushed to.
+    pub remote_cache: crate::remote_cache::RemoteCacheMode,
     /// The built-in base once written into the store.
     builtin_base: Mutex<Option<Descriptor>>,
 }
@@ -49,6 +51,7 @@ impl Context {
             process_env: Default::default(),
             artifact_cache: false,
             artifact_records: None,
+            remote_cache: Default::default(),
             builtin_base: Mutex::new(None),
         })
     }
@@ -74,6 +77,18 @@ impl Context {
             Some(dir) => crate::artifact_cache::ArtifactCache::at(dir, &self.store),
             None => crate::artifact_cache::ArtifactCache::new(&self.store),
         }
+    }
+
+    /// Shares artifacts through the registry as `mode` says (see `remote_cache.rs`),
+    /// keyed with `process_env` as the local cache is.
+    pub fn with_remote_cache(
+        mut self,
+        mode: crate::remote_cache::RemoteCacheMode,
+        process_env: std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        self.process_env = process_env;
+        self.remote_cache = mode;
+        self
     }
 
     /// The registry client, or an error explaining why a registry is needed.

@@ -17,6 +17,19 @@ pub enum Event {
         image: String,
         digest: String,
     },
+    /// The local cache missed, but the registry holds a record of an image built from
+    /// these inputs (by any runner): it is verified and will only be tagged, with no
+    /// `go build` and no upload.
+    RegistryCacheHit {
+        image: String,
+        digest: String,
+        record: String,
+    },
+    /// After the push, the artifact's key was recorded in the registry for other runners.
+    RegistryCacheRecorded {
+        image: String,
+        record: String,
+    },
     /// A stage of an artifact's build began; `platform` is set for per-platform stages.
     StageStarted {
         image: String,

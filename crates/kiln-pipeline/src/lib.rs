@@ -19,6 +19,7 @@ pub mod plan;
 pub mod planner;
 pub mod publish;
 pub mod remote;
+pub mod remote_cache;
 pub mod sbom;
 pub mod schedule;
 pub mod templates;

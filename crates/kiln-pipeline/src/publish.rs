@@ -36,7 +36,10 @@ pub async fn publish(
     to: &Destinations,
 ) -> Result<Digest, Error> {
     let plan = &artifact.plan;
+    // Where layers kiln does not hold live: the repository a registry-cache record found
+    // the whole image in, else a registry base's.
     let base_source = match &plan.base {
+        _ if artifact.reused_from.is_some() => artifact.reused_from.as_ref(),
         BaseSpec::Registry(reference) => Some(reference),
         _ => None,
     };
@@ -67,9 +70,12 @@ pub async fn publish(
     let pushing = stage.start(Stage::Pushing {
         repository: first.name(),
     });
-    let digest = push_artifact(client, &ctx.store, base_source, artifact, &first)
-        .await
-        .map_err(|e| push_error(&plan.image, &first, e))?;
+    let digest = match &artifact.reused_from {
+        // Found complete in this very repository: only the tag is written.
+        Some(from) if from.name() == first.name() => add_tag(client, artifact, &first).await,
+        _ => push_artifact(client, &ctx.store, base_source, artifact, &first).await,
+    }
+    .map_err(|e| push_error(&plan.image, &first, e))?;
     stage.finish(pushing);
     for name in names {
         let target = parse_target(&plan.image, &name)?;
@@ -77,6 +83,7 @@ pub async fn publish(
             .await
             .map_err(|e| push_error(&plan.image, &target, e))?;
     }
+    crate::remote_cache::record_pushed(ctx, artifact, &first).await;
     Ok(digest)
 }
 

@@ -175,8 +175,9 @@ pub async fn push_artifact(
     target: &Reference,
 ) -> Result<Digest, Error> {
     // One HEAD answers the common case of an unchanged image: a registry only accepts a
-    // manifest whose blobs it has, so a tag already at our digest means a complete image.
-    if tag_is_current(client, artifact, target).await? {
+    // manifest whose blobs it has, so a tag already at our digest means a complete image
+    // (unless a registry-cache lookup just found a blob of it gone: `repush`).
+    if !artifact.repush && tag_is_current(client, artifact, target).await? {
         return Ok(artifact.top.digest.clone());
     }
     let untagged = Reference {
@@ -198,29 +199,66 @@ pub async fn push_artifact(
                 .buffer_unordered(PUSH_JOBS)
                 .try_collect::<Vec<()>>();
             tokio::try_join!(config, layers)?;
-            client
-                .put_manifest(
-                    &untagged.with_digest(image.manifest.digest.clone()),
-                    &image.media_type,
-                    &image.manifest.bytes,
-                )
-                .await?;
+            put_manifest_settled(
+                client,
+                &untagged.with_digest(image.manifest.digest.clone()),
+                &image.media_type,
+                &image.manifest.bytes,
+            )
+            .await?;
             Ok::<_, Error>(())
         }
     }))
     .await?;
     if let Some(index) = &artifact.index {
-        client
-            .put_manifest(
-                &untagged.with_digest(index.digest.clone()),
-                &artifact.top.media_type,
-                &index.bytes,
-            )
-            .await?;
+        put_manifest_settled(
+            client,
+            &untagged.with_digest(index.digest.clone()),
+            &artifact.top.media_type,
+            &index.bytes,
+        )
+        .await?;
     }
-    Ok(client
-        .put_manifest(target, &artifact.top.media_type, top_bytes(artifact))
-        .await?)
+    put_manifest_settled(
+        client,
+        target,
+        &artifact.top.media_type,
+        top_bytes(artifact),
+    )
+    .await
+}
+
+/// Puts a manifest, riding out one race: Distribution's filesystem storage rewrites a file
+/// in place when two clients push the same content at once (two runners building one
+/// artifact), so for a moment it can report a blob or manifest it holds as unknown or
+/// invalid. Every step of a push is idempotent, so the put is simply tried again.
+async fn put_manifest_settled(
+    client: &Client,
+    at: &Reference,
+    media_type: &str,
+    bytes: &[u8],
+) -> Result<Digest, Error> {
+    const ATTEMPTS: u64 = 4;
+    let mut attempt = 1;
+    loop {
+        match client.put_manifest(at, media_type, bytes).await {
+            Err(e) if attempt < ATTEMPTS && is_concurrent_write(&e) => {
+                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                attempt += 1;
+            }
+            result => return Ok(result?),
+        }
+    }
+}
+
+fn is_concurrent_write(e: &kiln_registry::Error) -> bool {
+    matches!(e, kiln_registry::Error::Status { status: 400, errors, .. }
+    if errors.iter().any(|entry| {
+        matches!(
+            entry.code.as_str(),
+            "MANIFEST_BLOB_UNKNOWN" | "BLOB_UNKNOWN" | "DIGEST_INVALID"
+        )
+    }))
 }
 
 /// Points one more tag at an artifact [`push_artifact`] has pushed to the same repository:
@@ -389,7 +427,7 @@ pub async fn attach_sboms(
     .await
 }
 
-fn repository_of(target: &Reference) -> Reference {
+pub(crate) fn repository_of(target: &Reference) -> Reference {
     Reference {
         tag: None,
         digest: None,
@@ -428,7 +466,6 @@ async fn push_sbom_attachment(
     as_referrer: bool,
 ) -> Result<Reference, Error> {
     let sbom_blob = Blob::from_file(store.path(&sbom.digest), sbom.digest.clone(), sbom.size);
-    client.push_blob(repo, &sbom_blob, None).await?;
     let (config, manifest, at) = if as_referrer {
         let manifest = crate::sbom::referrer_manifest(subject, sbom);
         let at = repo.with_digest(manifest.digest.clone());
@@ -438,11 +475,23 @@ async fn push_sbom_attachment(
         let at = repo.with_tag(&crate::sbom::sbom_tag(&subject.digest));
         (config, manifest, at)
     };
-    client
-        .push_blob(repo, &Blob::from_bytes(config.bytes), None)
-        .await?;
-    client
-        .put_manifest(&at, media_type::OCI_MANIFEST, &manifest.bytes)
-        .await?;
+    let blobs = [sbom_blob, Blob::from_bytes(config.bytes)];
+    push_attachment(client, &blobs, &manifest, &at).await?;
     Ok(at)
+}
+
+/// Pushes a small OCI artifact (an SBOM attachment, an artifact-cache record): its blobs
+/// first, in order, then its manifest at `at`, so the manifest never names a missing blob.
+pub(crate) async fn push_attachment(
+    client: &Client,
+    blobs: &[Blob],
+    manifest: &kiln_image::Blob,
+    at: &Reference,
+) -> Result<(), Error> {
+    let repo = repository_of(at);
+    for blob in blobs {
+        client.push_blob(&repo, blob, None).await?;
+    }
+    put_manifest_settled(client, at, media_type::OCI_MANIFEST, &manifest.bytes).await?;
+    Ok(())
 }

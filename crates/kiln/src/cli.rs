@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use kiln_pipeline::remote_cache::RemoteCacheMode;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -271,6 +272,7 @@ impl RenderArgs {
             sbom_dir: None,
             cache_artifacts: self.cache_artifacts,
             skaffold: SkaffoldBuildFlags::default(),
+            remote_cache: RemoteCacheMode::ReadWrite,
         }
     }
 }
@@ -350,6 +352,22 @@ pub struct BuildArgs {
 
     #[command(flatten)]
     pub skaffold: SkaffoldBuildFlags,
+
+    /// When pushing, reuse an image any runner built from the same inputs, found through a
+    /// record in the registry (then only tagged), and record what is pushed: `true`,
+    /// `false`, or `read` (look up, never record: for untrusted builds).
+    #[arg(long = "remote-cache", value_name = "true|false|read", num_args = 0..=1, default_missing_value = "true", default_value = "true", value_parser = parse_remote_cache, env = "KILN_REMOTE_CACHE")]
+    pub remote_cache: RemoteCacheMode,
+}
+
+/// `--remote-cache` values.
+fn parse_remote_cache(value: &str) -> Result<RemoteCacheMode, String> {
+    match value {
+        "true" => Ok(RemoteCacheMode::ReadWrite),
+        "false" => Ok(RemoteCacheMode::Off),
+        "read" => Ok(RemoteCacheMode::Read),
+        _ => Err("expected `true`, `false` or `read`".to_owned()),
+    }
 }
 
 /// Skaffold's flags of `build`, `dev` and `debug` that change what kiln does (issue 9).
@@ -504,6 +522,12 @@ pub struct KoPublishArgs {
     /// Reuse an artifact whose inputs are all unchanged, without building it.
     #[arg(long = "cache-artifacts", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set)]
     pub cache_artifacts: bool,
+
+    /// When pushing, reuse an image any runner built from the same inputs, found through a
+    /// record in the registry (then only tagged), and record what is pushed: `true`,
+    /// `false`, or `read` (look up, never record: for untrusted builds).
+    #[arg(long = "remote-cache", value_name = "true|false|read", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", value_parser = parse_remote_cache, env = "KILN_REMOTE_CACHE")]
+    pub remote_cache: RemoteCacheMode,
 }
 
 /// ko's build flags (pkg/commands/options/build.go).

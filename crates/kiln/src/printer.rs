@@ -245,6 +245,16 @@ impl Progress {
                 Event::ArtifactCacheHit { image, digest } => {
                     format!("{image}: unchanged, using cached image {digest}")
                 }
+                Event::RegistryCacheHit {
+                    image,
+                    digest,
+                    record,
+                } => format!(
+                    "{image}: built before from the same inputs, reusing {digest} from the registry (record {record}); no build, no upload"
+                ),
+                Event::RegistryCacheRecorded { image, record } => {
+                    format!("{image}: recorded in the registry cache as {record}")
+                }
                 Event::StageStarted {
                     image,
                     platform,

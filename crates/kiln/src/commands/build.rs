@@ -11,6 +11,7 @@ use kiln_pipeline::events::Reporter;
 use kiln_pipeline::output::{BuildOutput, file_output_json};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts, select_images};
 use kiln_pipeline::publish::{Destinations, publish};
+use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_pipeline::sbom::write_sbom_dir;
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
@@ -99,6 +100,11 @@ impl Session {
                 insecure_registries: insecure,
                 quiet: args.quiet,
                 cache_artifacts: args.cache_artifacts,
+                remote_cache: if push {
+                    args.remote_cache
+                } else {
+                    RemoteCacheMode::Off
+                },
                 jobs: None,
             },
         )

@@ -16,6 +16,7 @@ use kiln_pipeline::ko_planner::{KoOptions, KoPlanner};
 use kiln_pipeline::planner::PlanOptions;
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::remote::attach_sboms;
+use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_pipeline::sbom::{SbomAttach, write_sbom_dir};
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
@@ -186,6 +187,11 @@ impl KoSession {
                 insecure_registries: insecure,
                 quiet: false,
                 cache_artifacts: publish.cache_artifacts,
+                remote_cache: if publish.push {
+                    publish.remote_cache
+                } else {
+                    RemoteCacheMode::Off
+                },
                 jobs: build.jobs,
             },
         )

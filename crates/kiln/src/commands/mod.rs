@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kiln_pipeline::Context;
+use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_registry::{Client, ClientOptions, Env};
 
 use crate::cli::{Command, KoCommand};
@@ -65,6 +66,8 @@ pub struct ContextSettings {
     pub quiet: bool,
     /// Reuse artifacts whose inputs are unchanged.
     pub cache_artifacts: bool,
+    /// Share artifacts through the registry pushed to (`Off` when not pushing).
+    pub remote_cache: RemoteCacheMode,
     /// Concurrent `go build`s (default: one per core).
     pub jobs: Option<usize>,
 }
@@ -93,6 +96,9 @@ async fn build_context(
         .with_registry(Client::new(client_options)?);
     if settings.cache_artifacts {
         context = context.with_artifact_cache(env.clone());
+    }
+    if settings.remote_cache.reads() {
+        context = context.with_remote_cache(settings.remote_cache, env.clone());
     }
     Ok(context)
 }

@@ -13,4 +13,5 @@ mod ko;
 mod layout;
 mod progress;
 mod push;
+mod remote_cache;
 mod render;
