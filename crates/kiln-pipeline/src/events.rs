@@ -41,10 +41,11 @@ pub enum Event {
         image: String,
         digest: String,
     },
-    /// The final reference of an artifact, once published.
-    Published {
+    /// What happened at one destination of an artifact ("pushed …", "loaded into …",
+    /// "wrote OCI layout …", "wrote tarball …").
+    Delivered {
         image: String,
-        reference: String,
+        report: String,
     },
     /// The cache was over its bound at the end of a build: `removed` least recently used
     /// files (`freed` bytes) went, and it now holds `bytes` of `max_size`.

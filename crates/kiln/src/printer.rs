@@ -260,7 +260,7 @@ impl Progress {
                     format!("{image}: {platform} binary unchanged, cached layer reused")
                 }
                 Event::ImageAssembled { image, digest } => format!("{image}: image {digest}"),
-                Event::Published { image, reference } => format!("{image}: published {reference}"),
+                Event::Delivered { image, report } => format!("{image}: {report}"),
                 Event::CacheTrimmed {
                     removed,
                     freed,

@@ -9,6 +9,7 @@ use kiln_config::ProfileSelection;
 use kiln_core::naming::tag_with_digest;
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::output::{BuildOutput, file_output_json};
+use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts, select_images};
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::sbom::write_sbom_dir;
@@ -47,6 +48,7 @@ pub struct Session {
     options: PlanOptions,
     pub ctx: Arc<Context>,
     push: bool,
+    load: Option<(LoadTarget, LoadNaming)>,
     concurrency: Option<usize>,
 }
 
@@ -64,18 +66,31 @@ impl Session {
             // From here on, the exact names Skaffold's substring rule selects.
             args.build_images = select_images(&configs, &args.build_images)?;
         }
+        let kube_context = kiln_pipeline::local::kube_context(
+            args.config.kube_context.as_deref(),
+            configs.iter().find_map(|c| c.deploy.kube_context.as_deref()),
+            &env,
+        );
+        let push = kiln_pipeline::local::skaffold_push(
+            args.push,
+            configs.iter().find_map(|c| c.build.local.push),
+            kube_context.as_deref(),
+        );
         let writes_files = args.oci_layout_path.is_some() || args.tarball.is_some();
-        let configured_push = configs.iter().find_map(|c| c.build.local.push);
-        let push = args
-            .push
-            .or(if writes_files { Some(false) } else { None })
-            .or(configured_push)
-            .unwrap_or(true);
-        if !push && !writes_files {
-            bail!(
-                "with --push=false kiln needs somewhere to write the images (it needs no Docker daemon): pass --oci-layout-path DIR or --tarball FILE"
-            );
-        }
+        let load = if kiln_pipeline::local::skaffold_loads(push, writes_files) {
+            if configs.iter().any(|c| c.build.local.use_docker_cli) {
+                printer::info(
+                    "build.local.useDockerCLI is not supported: kiln loads images through the engine's API, not the docker CLI",
+                );
+            }
+            let endpoint = kiln_engine::resolve(&|k| env.get(k).cloned())?;
+            Some((
+                LoadTarget::Engine(kiln_engine::Engine::new(endpoint)?),
+                LoadNaming::Skaffold,
+            ))
+        } else {
+            None
+        };
         // Skaffold's order: the flag, then SKAFFOLD_DEFAULT_REPO (set but empty disables the
         // global value), then the global config.
         let default_repo = args
@@ -143,6 +158,7 @@ impl Session {
             options,
             ctx: Arc::new(context),
             push,
+            load,
             concurrency,
         })
     }
@@ -183,7 +199,13 @@ impl Session {
         plans: &[ArtifactPlan],
     ) -> anyhow::Result<Vec<(BuiltArtifact, BuildOutput)>> {
         let lease = cache::begin_build(&self.ctx, &self.options.env).await?;
-        let build = build_all(&self.ctx, plans, &self.args, self.push, self.concurrency);
+        let destinations = Destinations {
+            oci_layout: self.args.oci_layout_path.clone(),
+            tarball: self.args.tarball.clone(),
+            push: self.push,
+            load: self.load.clone(),
+        };
+        let build = build_all(&self.ctx, plans, &self.args, &destinations, self.concurrency);
         let outputs = preflight::while_checking_registries(&self.ctx, plans, self.push, build)
             .await
             .map_err(|e| {
@@ -340,31 +362,33 @@ async fn build_all(
     ctx: &Arc<Context>,
     plans: &[ArtifactPlan],
     args: &BuildArgs,
-    push: bool,
+    destinations: &Destinations,
     concurrency: Option<usize>,
 ) -> anyhow::Result<Vec<(BuiltArtifact, BuildOutput)>> {
     let built = kiln_pipeline::schedule::build_all(ctx, plans, concurrency).await?;
-    let destinations = Destinations {
-        oci_layout: args.oci_layout_path.clone(),
-        tarball: args.tarball.clone(),
-        push,
-    };
     let mut outputs = Vec::new();
     for artifact in built {
-        let digest = publish(ctx, &artifact, &destinations).await?;
+        let published = publish(ctx, &artifact, destinations).await?;
         if let Some(dir) = &args.sbom_dir {
             write_sbom_dir(&ctx.store, dir, &artifact)
                 .with_context(|| format!("writing SBOMs to {}", dir.display()))?;
         }
-        let reference = format!(
-            "{}:{}",
-            artifact.plan.repository,
-            tag_with_digest(&artifact.plan.tag, &digest)
-        );
-        ctx.events.as_ref()(Event::Published {
-            image: artifact.plan.image.clone(),
-            reference: reference.clone(),
-        });
+        // Skaffold prints `name:tag@digest` for pushed images and the image-ID tag for
+        // side-loaded ones; files alone keep the name and digest they were written under.
+        let reference = match published.loaded.filter(|_| !destinations.push) {
+            Some(loaded) => loaded.reference,
+            None => format!(
+                "{}:{}",
+                artifact.plan.repository,
+                tag_with_digest(&artifact.plan.tag, &published.digest)
+            ),
+        };
+        for report in published.reports {
+            ctx.events.as_ref()(Event::Delivered {
+                image: artifact.plan.image.clone(),
+                report,
+            });
+        }
         let output = BuildOutput {
             image_name: artifact.plan.image.clone(),
             tag: reference,

@@ -1,0 +1,353 @@
+//! Local clusters without a registry: images not pushed are loaded into a real
+//! Docker-compatible engine (podman's Docker API service), read back with the `docker` CLI.
+
+use kiln_testkit::{Podman, Registry, RegistryKind, engine_tools_available};
+
+use crate::support::{Project, git, sha256_hex};
+
+const ENV: &[(&str, &str)] = &[("RELEASE", "v1.2.3"), ("TEAM", "core")];
+
+/// The engine tools, or a panic saying which is missing: these tests never pass silently.
+fn podman() -> Podman {
+    assert!(
+        engine_tools_available(),
+        "podman, socat and the docker CLI are needed (scripts/test.sh installs them)"
+    );
+    Podman::start()
+}
+
+/// A kubeconfig whose current context is `context`, and the env that selects it.
+fn kubeconfig(project: &Project, context: &str) -> String {
+    let path = project.cache.path().join(format!("kubeconfig-{context}"));
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: []\ncontexts:\n- name: {context}\n  context: {{cluster: c, user: u}}\ncurrent-context: {context}\nusers: []\n"
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn kiln_ok(project: &Project, args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
+    let out = project.kiln(args, env);
+    assert!(out.status.success(), "kiln {args:?} failed:\n{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    (stdout.lines().map(str::to_owned).collect(), stderr(&out))
+}
+
+/// `docker save NAME`'s config digest, read from the archive without kiln's code.
+fn saved_config_digest(podman: &Podman, name: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("saved.tar");
+    let out = podman.docker(&["save", "-o", archive.to_str().unwrap(), name]);
+    assert!(out.status.success(), "docker save: {}", stderr(&out));
+    let unpacked = dir.path().join("x");
+    std::fs::create_dir(&unpacked).unwrap();
+    crate::support::run_ok(
+        std::process::Command::new("tar")
+            .arg("-xf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&unpacked),
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
+    let config = manifest[0]["Config"].as_str().unwrap();
+    sha256_hex(&std::fs::read(unpacked.join(config)).unwrap())
+}
+
+#[test]
+fn a_local_kube_context_loads_into_the_engine_and_an_unchanged_round_uploads_nothing() {
+    let podman = podman();
+    let project = Project::new("multi");
+    let kubeconfig = kubeconfig(&project, "kind-dev");
+    let host = podman.docker_host();
+    let mut env = ENV.to_vec();
+    env.extend([
+        ("KUBECONFIG", kubeconfig.as_str()),
+        ("DOCKER_HOST", host.as_str()),
+    ]);
+    let args = ["build", "-b", "alpha", "--file-output", "out.json"];
+    let (refs, err) = kiln_ok(&project, &args, &env);
+    // Skaffold's side-loaded reference: `image:<image ID hex>`.
+    let [reference] = refs.as_slice() else {
+        panic!("{refs:?}")
+    };
+    let id_hex = reference.strip_prefix("alpha:").expect(reference);
+    assert_eq!(id_hex.len(), 64, "{reference}");
+    assert!(err.contains("alpha: loaded into the engine at unix://"), "{err}");
+    let id = podman.inspect(reference, "{{.Id}}").expect("docker image inspect");
+    assert_eq!(id.trim_start_matches("sha256:"), id_hex);
+    assert_eq!(
+        podman.inspect("alpha:v1.2.3", "{{.Id}}"),
+        podman.inspect(reference, "{{.Id}}")
+    );
+    assert_eq!(saved_config_digest(&podman, "alpha:v1.2.3"), id_hex);
+    let json = std::fs::read_to_string(project.path().join("out.json")).unwrap();
+    assert_eq!(
+        json,
+        format!(r#"{{"builds":[{{"imageName":"alpha","tag":"{reference}"}}]}}"#)
+    );
+
+    let loads_before = podman.load_count();
+    assert!(loads_before >= 1, "the engine's log records the load");
+    let (again, err) = kiln_ok(&project, &args, &env);
+    assert_eq!(again, refs);
+    assert!(err.contains("already in the engine"), "{err}");
+    assert_eq!(podman.load_count(), loads_before, "no second upload");
+}
+
+#[test]
+fn several_platforms_load_the_engines_own_and_tags_move_without_an_upload() {
+    let podman = podman();
+    let project = Project::new("multi");
+    let host = podman.docker_host();
+    let mut env = ENV.to_vec();
+    env.push(("DOCKER_HOST", host.as_str()));
+    let (first, err) = kiln_ok(
+        &project,
+        &["build", "--push=false", "-b", "beta", "-t", "one"],
+        &env,
+    );
+    assert!(err.contains("linux/amd64 of the platforms built"), "{err}");
+    assert_eq!(
+        podman.inspect("beta:one", "{{.Os}}/{{.Architecture}}").as_deref(),
+        Some("linux/amd64")
+    );
+    let loads = podman.load_count();
+    let (second, err) = kiln_ok(
+        &project,
+        &["build", "--push=false", "-b", "beta", "-t", "two"],
+        &env,
+    );
+    assert_eq!(first, second, "the same image ID");
+    assert!(err.contains("already in the engine"), "{err}");
+    assert_eq!(podman.load_count(), loads);
+    assert_eq!(
+        podman.inspect("beta:two", "{{.Id}}"),
+        podman.inspect("beta:one", "{{.Id}}")
+    );
+}
+
+#[test]
+fn tcp_with_tls_and_client_certificates_reaches_the_engine() {
+    let podman = podman();
+    let front = podman.tls_front();
+    let project = Project::new("multi");
+    let host = format!("tcp://127.0.0.1:{}", front.port);
+    let certs = front.docker_cert_path();
+    let mut env = ENV.to_vec();
+    env.extend([
+        ("DOCKER_HOST", host.as_str()),
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_CERT_PATH", certs.to_str().unwrap()),
+    ]);
+    let (refs, err) = kiln_ok(&project, &["build", "--push=false", "-b", "alpha"], &env);
+    assert!(err.contains(&format!("https://127.0.0.1:{}", front.port)), "{err}");
+    assert!(podman.inspect(&refs[0], "{{.Id}}").is_some(), "{refs:?}");
+
+    // Without the client certificate, the engine's TLS front refuses the connection.
+    std::fs::remove_file(certs.join("key.pem")).unwrap();
+    let out = project.kiln(&["build", "--push=false", "-b", "alpha"], &env);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn the_current_docker_context_names_the_engine() {
+    let podman = podman();
+    let project = Project::new("multi");
+    // HOME is the project's cache directory (see support.rs).
+    let docker = project.cache.path().join(".docker");
+    let id = sha256_hex(b"podman-test");
+    let meta = docker.join("contexts/meta").join(id);
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        r#"{"currentContext":"podman-test"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        meta.join("meta.json"),
+        format!(
+            r#"{{"Name":"podman-test","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{}","SkipTLSVerify":false}}}}}}"#,
+            podman.docker_host()
+        ),
+    )
+    .unwrap();
+    let (refs, err) = kiln_ok(&project, &["build", "--push=false", "-b", "alpha"], ENV);
+    assert!(podman.inspect(&refs[0], "{{.Id}}").is_some(), "{err}");
+}
+
+#[test]
+fn no_engine_names_what_was_tried_and_the_fixes() {
+    let project = Project::new("multi");
+    let missing = project.cache.path().join("no-engine.sock");
+    let host = format!("unix://{}", missing.display());
+    let mut env = ENV.to_vec();
+    env.push(("DOCKER_HOST", host.as_str()));
+    let out = project.kiln(&["build", "--push=false", "-b", "alpha"], &env);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no reference for an image nowhere");
+    let err = stderr(&out);
+    for needle in [host.as_str(), "DOCKER_HOST", "start the engine", "--push", "-d REPO"] {
+        assert!(err.contains(needle), "{needle} in {err}");
+    }
+    // Nothing configured: the default socket is named.
+    let out = project.kiln(&["build", "--push=false", "-b", "alpha"], ENV);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("unix:///var/run/docker.sock"), "{}", stderr(&out));
+}
+
+#[test]
+fn push_defaults_follow_the_kube_context_and_outputs_add_up() {
+    let podman = podman();
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    let repo = registry.host();
+    let host = podman.docker_host();
+    let remote = kubeconfig(&project, "gke_team_zone_prod");
+    let local = kubeconfig(&project, "minikube");
+    fn with<'a>(kubeconfig: &'a str, host: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut env = ENV.to_vec();
+        env.extend([("KUBECONFIG", kubeconfig), ("DOCKER_HOST", host)]);
+        env
+    }
+    let build = ["build", "-b", "alpha", "-d", repo.as_str()];
+
+    // A remote context pushes, and a layout adds a destination without removing the push.
+    let mut args = build.to_vec();
+    args.extend(["--oci-layout-path", "out"]);
+    let (refs, err) = kiln_ok(&project, &args, &with(&remote, &host));
+    assert!(refs[0].starts_with(&format!("{repo}/alpha:v1.2.3@sha256:")), "{refs:?}");
+    assert!(err.contains("pushed ") && err.contains("wrote OCI layout out"), "{err}");
+    let pushed = kiln_testkit::skopeo_inspect_raw(&format!("docker://{repo}/alpha:v1.2.3"), false)
+        .expect("the pushed image is in the registry");
+    assert!(pushed["layers"].is_array(), "{pushed}");
+    let layout = crate::support::Layout(project.path().join("out"));
+    assert_eq!(
+        layout.entry(&format!("{repo}/alpha:v1.2.3"))["digest"],
+        crate::support::digest_of(&refs[0])
+    );
+
+    // minikube loads into the engine; --push still pushes there.
+    let (refs, err) = kiln_ok(&project, &build, &with(&local, &host));
+    assert!(refs[0].starts_with(&format!("{repo}/alpha:")) && !refs[0].contains('@'), "{refs:?}");
+    assert!(err.contains("loaded into the engine") || err.contains("already in the engine"), "{err}");
+    assert!(podman.inspect(&refs[0], "{{.Id}}").is_some());
+    let mut args = build.to_vec();
+    args.push("--push");
+    let (refs, err) = kiln_ok(&project, &args, &with(&local, &host));
+    assert!(refs[0].contains("@sha256:") && err.contains("pushed "), "{err}");
+
+    // --kube-context names a local context over a remote current context.
+    let mut args = build.to_vec();
+    args.extend(["--kube-context", "kind-x"]);
+    let (refs, _) = kiln_ok(&project, &args, &with(&remote, &host));
+    assert!(!refs[0].contains('@'), "{refs:?}");
+}
+
+#[test]
+fn render_with_local_digests_uses_the_loaded_reference() {
+    let podman = podman();
+    let project = Project::new("multi");
+    let host = podman.docker_host();
+    let local = kubeconfig(&project, "docker-desktop");
+    let mut env = ENV.to_vec();
+    env.extend([("KUBECONFIG", local.as_str()), ("DOCKER_HOST", host.as_str())]);
+    let out = project.kiln(&["render", "--digest-source=local"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    let id = podman.inspect("alpha:v1.2.3", "{{.Id}}").expect("alpha loaded");
+    let id = id.trim_start_matches("sha256:");
+    assert!(yaml.contains(&format!("image: alpha:{id}")), "{yaml}");
+}
+
+fn kosample() -> Project {
+    let project = Project::new("kosample");
+    git(project.path(), &["tag", "v0.3.0"]);
+    project
+}
+
+const KO_NAME: &str = "example-51d74b7127c5f7495a338df33ecdeb19";
+
+#[test]
+fn ko_local_loads_under_ko_local_names() {
+    let podman = podman();
+    let project = kosample();
+    let host = podman.docker_host();
+    for (args, env) in [
+        (vec!["ko", "build", "-L", "./cmd/example"], vec![]),
+        (
+            vec!["ko", "build", "./cmd/example", "-t", "dev"],
+            vec![("KO_DOCKER_REPO", "ko.local")],
+        ),
+    ] {
+        let mut env = env;
+        env.push(("DOCKER_HOST", host.as_str()));
+        let (refs, err) = kiln_ok(&project, &args, &env);
+        // ko's daemon publisher: `ko.local/<name>:<manifest hex>`, plus each tag.
+        let prefix = format!("ko.local/{KO_NAME}:");
+        let hex = refs[0].strip_prefix(&prefix).expect(&refs[0]);
+        assert_eq!(hex.len(), 64, "{refs:?}");
+        assert!(err.contains("loaded into") || err.contains("already in"), "{err}");
+        let id = podman.inspect(&refs[0], "{{.Id}}").expect("loaded");
+        let tag = if args.contains(&"dev") { "dev" } else { "latest" };
+        assert_eq!(podman.inspect(&format!("{prefix}{tag}"), "{{.Id}}"), Some(id));
+    }
+}
+
+#[test]
+fn kind_local_hands_a_docker_archive_to_kind_load() {
+    let project = kosample();
+    let bin = tempfile::tempdir().unwrap();
+    let record = bin.path().join("record");
+    // A recording `kind`: keeps its arguments and a copy of the archive it was given.
+    std::fs::write(
+        bin.path().join("kind"),
+        format!(
+            "#!/bin/sh\necho \"$@\" > {rec}.args\ncp \"$3\" {rec}.tar\n",
+            rec = record.display()
+        ),
+    )
+    .unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(bin.path().join("kind"), mode).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap());
+    let env = [
+        ("KO_DOCKER_REPO", "kind.local"),
+        ("KIND_CLUSTER_NAME", "dev"),
+        ("PATH", path.as_str()),
+    ];
+    let (refs, _) = kiln_ok(&project, &["ko", "build", "./cmd/example"], &env);
+    let prefix = format!("kind.local/{KO_NAME}:");
+    let hex = refs[0].strip_prefix(&prefix).expect(&refs[0]).to_owned();
+    let args = std::fs::read_to_string(record.with_extension("args")).unwrap();
+    assert!(args.starts_with("load image-archive ") && args.trim_end().ends_with("--name dev"), "{args}");
+    // The archive is a docker-save tarball `tar` reads, naming the image as printed.
+    let listing = crate::support::run_ok(
+        std::process::Command::new("tar").arg("-tf").arg(record.with_extension("tar")),
+    );
+    assert!(listing.lines().any(|l| l == "manifest.json"), "{listing}");
+    let manifest = crate::support::run_ok(
+        std::process::Command::new("tar")
+            .arg("-xOf")
+            .arg(record.with_extension("tar"))
+            .arg("manifest.json"),
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let tags = manifest[0]["RepoTags"].as_array().unwrap();
+    assert!(tags.contains(&serde_json::json!(format!("{prefix}{hex}"))), "{tags:?}");
+    assert!(tags.contains(&serde_json::json!(format!("{prefix}latest"))), "{tags:?}");
+
+    // Without kind on PATH: a clear error, nothing printed.
+    let no_kind = [("KO_DOCKER_REPO", "kind.local")];
+    let out = project.kiln(&["ko", "build", "./cmd/example"], &no_kind);
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(stderr(&out).contains("`kind` CLI, which is not on PATH"), "{}", stderr(&out));
+}
