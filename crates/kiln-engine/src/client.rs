@@ -8,8 +8,8 @@ use bytes::Bytes;
 use futures_util::Stream;
 use serde::Deserialize;
 
-use crate::endpoint::{Endpoint, Host, TlsFiles};
 use crate::Error;
+use crate::endpoint::{Endpoint, Host, TlsFiles};
 
 /// How long connecting may take: a local engine answers at once or not at all.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
@@ -45,7 +45,10 @@ impl Engine {
             .no_proxy()
             .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")));
         let (builder, base) = match &endpoint.host {
-            Host::Unix(path) => (builder.unix_socket(path.as_path()), "http://engine".to_owned()),
+            Host::Unix(path) => (
+                builder.unix_socket(path.as_path()),
+                "http://engine".to_owned(),
+            ),
             Host::Tcp {
                 authority,
                 tls: None,
@@ -53,7 +56,10 @@ impl Engine {
             Host::Tcp {
                 authority,
                 tls: Some(files),
-            } => (with_tls(builder, files, &endpoint)?, format!("https://{authority}")),
+            } => (
+                with_tls(builder, files, &endpoint)?,
+                format!("https://{authority}"),
+            ),
         };
         let http = builder
             .build()
@@ -80,7 +86,11 @@ impl Engine {
         }
         let operation = "the version request";
         let response = self
-            .send(self.http.get(self.url("/version")), operation, REQUEST_DEADLINE)
+            .send(
+                self.http.get(self.url("/version")),
+                operation,
+                REQUEST_DEADLINE,
+            )
             .await?;
         let response = self.check(response, operation).await?;
         let version: Version = response

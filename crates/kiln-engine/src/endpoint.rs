@@ -123,10 +123,7 @@ fn context_endpoint(config_dir: &Path, name: &str) -> Result<Endpoint, Error> {
         skip_tls_verify: bool,
     }
     let id = hex::encode(Sha256::digest(name.as_bytes()));
-    let path = config_dir
-        .join("contexts/meta")
-        .join(&id)
-        .join("meta.json");
+    let path = config_dir.join("contexts/meta").join(&id).join("meta.json");
     let origin = format!("docker context `{name}` ({})", path.display());
     let text = std::fs::read_to_string(&path).map_err(|e| {
         Error::Config(format!(
@@ -135,13 +132,15 @@ fn context_endpoint(config_dir: &Path, name: &str) -> Result<Endpoint, Error> {
     })?;
     let meta: Meta =
         serde_json::from_str(&text).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
-    let docker = meta.endpoints.docker.ok_or_else(|| {
-        Error::Config(format!("{origin}: the context has no `Endpoints.docker`"))
-    })?;
+    let docker = meta
+        .endpoints
+        .docker
+        .ok_or_else(|| Error::Config(format!("{origin}: the context has no `Endpoints.docker`")))?;
     let tls_dir = config_dir.join("contexts/tls").join(&id).join("docker");
-    let tls = tls_dir.is_dir().then(|| TlsFiles {
+    let verify = !docker.skip_tls_verify;
+    let tls = tls_dir.is_dir().then_some(TlsFiles {
         dir: tls_dir,
-        verify: !docker.skip_tls_verify,
+        verify,
     });
     Ok(Endpoint {
         host: parse_host(&docker.host, tls, &origin)?,
@@ -170,10 +169,7 @@ fn parse_host(value: &str, tls: Option<TlsFiles>, origin: &str) -> Result<Host, 
     };
     let authority = match url.port() {
         Some(_) => authority.to_owned(),
-        None => format!(
-            "{authority}:{}",
-            if tls.is_some() { 2376 } else { 2375 }
-        ),
+        None => format!("{authority}:{}", if tls.is_some() { 2376 } else { 2375 }),
     };
     Ok(Host::Tcp { authority, tls })
 }

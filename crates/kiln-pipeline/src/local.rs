@@ -23,6 +23,8 @@ pub enum LoadTarget {
     Engine(Engine),
     /// The nodes of a kind cluster, through the `kind` CLI.
     Kind { cluster: String },
+    /// The nodes of a k3d cluster, through the `k3d` CLI.
+    K3d { cluster: String },
 }
 
 impl LoadTarget {
@@ -30,8 +32,23 @@ impl LoadTarget {
         match self {
             LoadTarget::Engine(engine) => format!("the engine at {}", engine.endpoint()),
             LoadTarget::Kind { cluster } => format!("kind cluster `{cluster}`"),
+            LoadTarget::K3d { cluster } => format!("k3d cluster `{cluster}`"),
         }
     }
+}
+
+/// The cluster Skaffold also loads side-loaded images into for a kube context: kind's
+/// `kind-<cluster>` and k3d's `k3d-<cluster>` nodes cannot see the engine's images.
+pub fn cluster_load(kube_context: Option<&str>) -> Option<LoadTarget> {
+    let context = kube_context?;
+    if let Some(cluster) = context.strip_prefix("kind-") {
+        return Some(LoadTarget::Kind {
+            cluster: cluster.to_owned(),
+        });
+    }
+    context.strip_prefix("k3d-").map(|cluster| LoadTarget::K3d {
+        cluster: cluster.to_owned(),
+    })
 }
 
 /// Skaffold's local kube contexts (`isDefaultLocal`), where images are loaded, not pushed.
@@ -123,7 +140,7 @@ pub async fn load(
     };
     let image = match target {
         LoadTarget::Engine(engine) => engine_image(engine, artifact).await,
-        LoadTarget::Kind { .. } => host_image(artifact),
+        LoadTarget::Kind { .. } | LoadTarget::K3d { .. } => host_image(artifact),
     }
     .map_err(wrap)?;
     let unique = match naming {
@@ -140,12 +157,18 @@ pub async fn load(
         LoadTarget::Engine(engine) => into_engine(engine, store, image, &plan.repository, &tags)
             .await
             .map_err(wrap)?,
-        LoadTarget::Kind { cluster } => {
+        LoadTarget::Kind { cluster } | LoadTarget::K3d { cluster } => {
             let names: Vec<String> = tags
                 .iter()
                 .map(|t| format!("{}:{t}", plan.repository))
                 .collect();
-            into_kind(store, image, &names, cluster).await.map_err(wrap)?;
+            let (tool, args) = match target {
+                LoadTarget::Kind { .. } => ("kind", ["load", "image-archive", "--name"]),
+                _ => ("k3d", ["image", "import", "--cluster"]),
+            };
+            into_cluster(store, image, &names, tool, args, cluster)
+                .await
+                .map_err(wrap)?;
             true
         }
     };
@@ -157,7 +180,10 @@ pub async fn load(
 }
 
 /// The image for the engine's own platform (the only one when one was built).
-async fn engine_image<'a>(engine: &Engine, artifact: &'a BuiltArtifact) -> Result<&'a Image, Error> {
+async fn engine_image<'a>(
+    engine: &Engine,
+    artifact: &'a BuiltArtifact,
+) -> Result<&'a Image, Error> {
     if let [image] = artifact.images.as_slice() {
         return Ok(image);
     }
@@ -289,43 +315,48 @@ impl Write for ChannelWriter {
     }
 }
 
-/// How long `kind load image-archive` may take: it copies the archive into every node.
-const KIND_DEADLINE: Duration = Duration::from_secs(20 * 60);
+/// How long a cluster CLI may take to load: it copies the archive into every node.
+const CLUSTER_LOAD_DEADLINE: Duration = Duration::from_secs(20 * 60);
 
-/// Writes the docker-save archive to a temporary file and hands it to
-/// `kind load image-archive`, as ko's kind publisher does.
-async fn into_kind(
+/// Writes the docker-save archive to a temporary file and hands it to the cluster's CLI
+/// (`kind load image-archive FILE --name C`, `k3d image import FILE --cluster C`), as
+/// ko's kind publisher and Skaffold's kind and k3d loaders do.
+async fn into_cluster(
     store: &BlobStore,
     image: &Image,
     names: &[String],
+    tool: &str,
+    [verb, object, cluster_flag]: [&str; 3],
     cluster: &str,
 ) -> Result<(), Error> {
-    let kind = find_on_path("kind").ok_or_else(|| {
-        Error::Plan(
-            "KO_DOCKER_REPO=kind.local loads images with the `kind` CLI, which is not on PATH: install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation), or push to a registry with KO_DOCKER_REPO=REGISTRY".to_owned(),
-        )
+    let program = find_on_path(tool).ok_or_else(|| {
+        Error::Plan(format!(
+            "loading into {tool} cluster `{cluster}` needs the `{tool}` CLI, which is not on PATH: install it, or push to a registry instead (`--push` with `-d REPO`; for `kiln ko`, KO_DOCKER_REPO=REGISTRY)"
+        ))
     })?;
-    let dir = tempfile::tempdir().map_err(|e| Error::Plan(format!("a temporary directory: {e}")))?;
+    let dir =
+        tempfile::tempdir().map_err(|e| Error::Plan(format!("a temporary directory: {e}")))?;
     let archive = dir.path().join("image.tar");
     kiln_image::tarball::write_tarball(&archive, store, image, names)?;
-    let mut command = tokio::process::Command::new(&kind);
+    let shown = format!("`{tool} {verb} {object} … {cluster_flag} {cluster}`");
+    let mut command = tokio::process::Command::new(&program);
     command
-        .args(["load", "image-archive"])
+        .args([verb, object])
         .arg(&archive)
-        .args(["--name", cluster])
+        .args([cluster_flag, cluster])
         .kill_on_drop(true);
-    let output = tokio::time::timeout(KIND_DEADLINE, command.output())
+    let output = tokio::time::timeout(CLUSTER_LOAD_DEADLINE, command.output())
         .await
         .map_err(|_| {
             Error::Plan(format!(
-                "`kind load image-archive` did not finish within {} s",
-                KIND_DEADLINE.as_secs()
+                "{shown} did not finish within {} s",
+                CLUSTER_LOAD_DEADLINE.as_secs()
             ))
         })?
-        .map_err(|e| Error::Plan(format!("running {}: {e}", kind.display())))?;
+        .map_err(|e| Error::Plan(format!("running {}: {e}", program.display())))?;
     if !output.status.success() {
         return Err(Error::Plan(format!(
-            "`kind load image-archive --name {cluster}` failed ({}): {}",
+            "{shown} failed ({}): {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         )));
@@ -365,6 +396,20 @@ mod tests {
     }
 
     #[test]
+    fn kind_and_k3d_contexts_also_load_into_their_cluster() {
+        assert!(matches!(
+            cluster_load(Some("kind-dev")),
+            Some(LoadTarget::Kind { cluster }) if cluster == "dev"
+        ));
+        assert!(matches!(
+            cluster_load(Some("k3d-k3s-default")),
+            Some(LoadTarget::K3d { cluster }) if cluster == "k3s-default"
+        ));
+        assert!(cluster_load(Some("minikube")).is_none());
+        assert!(cluster_load(None).is_none());
+    }
+
+    #[test]
     fn files_replace_the_load_but_never_the_push() {
         assert!(skaffold_loads(false, false));
         assert!(!skaffold_loads(false, true));
@@ -379,16 +424,16 @@ mod tests {
         std::fs::write(&empty, "apiVersion: v1\nkind: Config\n").unwrap();
         std::fs::write(&kind, "apiVersion: v1\ncurrent-context: kind-dev\n").unwrap();
         let list = std::env::join_paths([&empty, &kind]).unwrap();
-        let env = BTreeMap::from([(
-            "KUBECONFIG".to_owned(),
-            list.to_str().unwrap().to_owned(),
-        )]);
+        let env = BTreeMap::from([("KUBECONFIG".to_owned(), list.to_str().unwrap().to_owned())]);
         assert_eq!(kube_context(None, None, &env).as_deref(), Some("kind-dev"));
         assert_eq!(
             kube_context(None, Some("minikube"), &env).as_deref(),
             Some("minikube")
         );
-        assert_eq!(kube_context(Some("gke"), Some("minikube"), &env).as_deref(), Some("gke"));
+        assert_eq!(
+            kube_context(Some("gke"), Some("minikube"), &env).as_deref(),
+            Some("gke")
+        );
         let home = BTreeMap::from([("HOME".to_owned(), dir.path().display().to_string())]);
         assert_eq!(kube_context(None, None, &home), None);
     }

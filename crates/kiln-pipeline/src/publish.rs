@@ -23,8 +23,9 @@ pub struct Destinations {
     pub oci_layout: Option<PathBuf>,
     pub tarball: Option<PathBuf>,
     pub push: bool,
-    /// Side-load into an engine or kind cluster, named as `LoadNaming` says.
-    pub load: Option<(LoadTarget, LoadNaming)>,
+    /// Side-load into an engine or cluster, named as `LoadNaming` says, in order (the
+    /// first one's reference is the one reported).
+    pub load: Vec<(LoadTarget, LoadNaming)>,
 }
 
 impl Destinations {
@@ -34,7 +35,7 @@ impl Destinations {
 
     /// Whether every byte of the image must be local (files and loads carry base layers).
     fn needs_base_layers(&self) -> bool {
-        self.writes_files() || self.load.is_some()
+        self.writes_files() || !self.load.is_empty()
     }
 }
 
@@ -90,14 +91,12 @@ pub async fn publish(
             plan.tagged_names().join(", ")
         ));
     }
-    let loaded = match &to.load {
-        Some((target, naming)) => {
-            let loaded = load(&ctx.store, artifact, target, *naming).await?;
-            reports.push(load_report(&loaded, target));
-            Some(loaded)
-        }
-        None => None,
-    };
+    let mut loaded = None;
+    for (target, naming) in &to.load {
+        let done = load(&ctx.store, artifact, target, *naming).await?;
+        reports.push(load_report(&done, target));
+        loaded.get_or_insert(done);
+    }
     if to.push {
         let client = ctx.registry("pushing")?;
         let mut names = plan.tagged_names().into_iter();

@@ -23,9 +23,8 @@ pub fn engine_tools_available() -> bool {
 }
 
 fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 impl Podman {
@@ -80,7 +79,10 @@ impl Podman {
         let conf = dir.join("conf");
         vec![
             ("CONTAINERS_CONF".into(), conf.join("containers.conf")),
-            ("CONTAINERS_REGISTRIES_CONF".into(), conf.join("registries.conf")),
+            (
+                "CONTAINERS_REGISTRIES_CONF".into(),
+                conf.join("registries.conf"),
+            ),
             ("CONTAINERS_POLICY_JSON".into(), conf.join("policy.json")),
             ("XDG_RUNTIME_DIR".into(), dir.join("xdg")),
         ]
@@ -137,7 +139,11 @@ impl Podman {
             .envs(Self::config_env(self.dir.path()))
             .args(["events", "--stream=false", "--format", "{{.Status}}"]);
         let out = run(cmd, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
-        assert!(out.status.success(), "podman events: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "podman events: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|status| status.starts_with("load"))

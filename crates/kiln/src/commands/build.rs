@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use kiln_config::ProfileSelection;
 use kiln_core::naming::tag_with_digest;
 use kiln_pipeline::events::Reporter;
+use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::output::{BuildOutput, file_output_json};
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts, select_images};
@@ -48,7 +49,7 @@ pub struct Session {
     options: PlanOptions,
     pub ctx: Arc<Context>,
     push: bool,
-    load: Option<(LoadTarget, LoadNaming)>,
+    load: Vec<(LoadTarget, LoadNaming)>,
     concurrency: Option<usize>,
 }
 
@@ -68,7 +69,9 @@ impl Session {
         }
         let kube_context = kiln_pipeline::local::kube_context(
             args.config.kube_context.as_deref(),
-            configs.iter().find_map(|c| c.deploy.kube_context.as_deref()),
+            configs
+                .iter()
+                .find_map(|c| c.deploy.kube_context.as_deref()),
             &env,
         );
         let push = kiln_pipeline::local::skaffold_push(
@@ -84,12 +87,13 @@ impl Session {
                 );
             }
             let endpoint = kiln_engine::resolve(&|k| env.get(k).cloned())?;
-            Some((
-                LoadTarget::Engine(kiln_engine::Engine::new(endpoint)?),
-                LoadNaming::Skaffold,
-            ))
+            let engine = LoadTarget::Engine(kiln_engine::Engine::new(endpoint)?);
+            std::iter::once(engine)
+                .chain(kiln_pipeline::local::cluster_load(kube_context.as_deref()))
+                .map(|target| (target, LoadNaming::Skaffold))
+                .collect()
         } else {
-            None
+            Vec::new()
         };
         // Skaffold's order: the flag, then SKAFFOLD_DEFAULT_REPO (set but empty disables the
         // global value), then the global config.

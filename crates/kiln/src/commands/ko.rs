@@ -13,8 +13,8 @@ use kiln_core::naming::{KoNaming, ko_image_name, ko_printed_reference, tag_only_
 use kiln_core::{Digest, Reference};
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::ko_planner::{KoOptions, KoPlanner};
-use kiln_pipeline::planner::PlanOptions;
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
+use kiln_pipeline::planner::PlanOptions;
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::remote::attach_sboms;
 use kiln_pipeline::sbom::{SbomAttach, write_sbom_dir};
@@ -239,7 +239,10 @@ impl KoSession {
                 oci_layout: publish.oci_layout_path.clone(),
                 tarball: publish.tarball.clone(),
                 push,
-                load: load.map(|target| (target, LoadNaming::Ko)),
+                load: load
+                    .map(|target| (target, LoadNaming::Ko))
+                    .into_iter()
+                    .collect(),
             },
             publish: publish.clone(),
             sbom_dir: build.sbom_dir.clone(),

@@ -29,13 +29,54 @@ fn kubeconfig(project: &Project, context: &str) -> String {
     path.display().to_string()
 }
 
+/// A recording stand-in for a cluster CLI (`kind`, `k3d`), which cannot run here: it keeps
+/// its arguments in `<dir>/<tool>.args` and the archive it was given in `<dir>/<tool>.tar`.
+/// Returns a PATH with it first.
+fn stub_cluster_cli(dir: &std::path::Path, tool: &str) -> String {
+    let script = dir.join(tool);
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" > {rec}.args\ncp \"$3\" {rec}.tar\n",
+            rec = dir.join(tool).display()
+        ),
+    )
+    .unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&script, mode).unwrap();
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap())
+}
+
+/// The `RepoTags` of the docker-save archive a stub was given, read with `tar`.
+fn archive_tags(archive: &std::path::Path) -> Vec<String> {
+    let listing = crate::support::run_ok(std::process::Command::new("tar").arg("-tf").arg(archive));
+    assert!(listing.lines().any(|l| l == "manifest.json"), "{listing}");
+    let manifest = crate::support::run_ok(
+        std::process::Command::new("tar")
+            .arg("-xOf")
+            .arg(archive)
+            .arg("manifest.json"),
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    manifest[0]["RepoTags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn kiln_ok(project: &Project, args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
     let out = project.kiln(args, env);
-    assert!(out.status.success(), "kiln {args:?} failed:\n{}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "kiln {args:?} failed:\n{}",
+        stderr(&out)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     (stdout.lines().map(str::to_owned).collect(), stderr(&out))
 }
@@ -67,10 +108,13 @@ fn a_local_kube_context_loads_into_the_engine_and_an_unchanged_round_uploads_not
     let project = Project::new("multi");
     let kubeconfig = kubeconfig(&project, "kind-dev");
     let host = podman.docker_host();
+    let bin = tempfile::tempdir().unwrap();
+    let path = stub_cluster_cli(bin.path(), "kind");
     let mut env = ENV.to_vec();
     env.extend([
         ("KUBECONFIG", kubeconfig.as_str()),
         ("DOCKER_HOST", host.as_str()),
+        ("PATH", path.as_str()),
     ]);
     let args = ["build", "-b", "alpha", "--file-output", "out.json"];
     let (refs, err) = kiln_ok(&project, &args, &env);
@@ -80,14 +124,28 @@ fn a_local_kube_context_loads_into_the_engine_and_an_unchanged_round_uploads_not
     };
     let id_hex = reference.strip_prefix("alpha:").expect(reference);
     assert_eq!(id_hex.len(), 64, "{reference}");
-    assert!(err.contains("alpha: loaded into the engine at unix://"), "{err}");
-    let id = podman.inspect(reference, "{{.Id}}").expect("docker image inspect");
+    assert!(
+        err.contains("alpha: loaded into the engine at unix://"),
+        "{err}"
+    );
+    let id = podman
+        .inspect(reference, "{{.Id}}")
+        .expect("docker image inspect");
     assert_eq!(id.trim_start_matches("sha256:"), id_hex);
     assert_eq!(
         podman.inspect("alpha:v1.2.3", "{{.Id}}"),
         podman.inspect(reference, "{{.Id}}")
     );
     assert_eq!(saved_config_digest(&podman, "alpha:v1.2.3"), id_hex);
+    // kind-dev's nodes get the same names through `kind load image-archive`, as Skaffold
+    // runs `kind load docker-image` for kind contexts.
+    let kind_args = std::fs::read_to_string(bin.path().join("kind.args")).unwrap();
+    assert!(kind_args.trim_end().ends_with("--name dev"), "{kind_args}");
+    let tags = archive_tags(&bin.path().join("kind.tar"));
+    assert!(
+        tags.contains(reference) && tags.contains(&"alpha:v1.2.3".to_owned()),
+        "{tags:?}"
+    );
     let json = std::fs::read_to_string(project.path().join("out.json")).unwrap();
     assert_eq!(
         json,
@@ -116,7 +174,9 @@ fn several_platforms_load_the_engines_own_and_tags_move_without_an_upload() {
     );
     assert!(err.contains("linux/amd64 of the platforms built"), "{err}");
     assert_eq!(
-        podman.inspect("beta:one", "{{.Os}}/{{.Architecture}}").as_deref(),
+        podman
+            .inspect("beta:one", "{{.Os}}/{{.Architecture}}")
+            .as_deref(),
         Some("linux/amd64")
     );
     let loads = podman.load_count();
@@ -148,7 +208,10 @@ fn tcp_with_tls_and_client_certificates_reaches_the_engine() {
         ("DOCKER_CERT_PATH", certs.to_str().unwrap()),
     ]);
     let (refs, err) = kiln_ok(&project, &["build", "--push=false", "-b", "alpha"], &env);
-    assert!(err.contains(&format!("https://127.0.0.1:{}", front.port)), "{err}");
+    assert!(
+        err.contains(&format!("https://127.0.0.1:{}", front.port)),
+        "{err}"
+    );
     assert!(podman.inspect(&refs[0], "{{.Id}}").is_some(), "{refs:?}");
 
     // Without the client certificate, the engine's TLS front refuses the connection.
@@ -195,13 +258,23 @@ fn no_engine_names_what_was_tried_and_the_fixes() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "no reference for an image nowhere");
     let err = stderr(&out);
-    for needle in [host.as_str(), "DOCKER_HOST", "start the engine", "--push", "-d REPO"] {
+    for needle in [
+        host.as_str(),
+        "DOCKER_HOST",
+        "start the engine",
+        "--push",
+        "-d REPO",
+    ] {
         assert!(err.contains(needle), "{needle} in {err}");
     }
     // Nothing configured: the default socket is named.
     let out = project.kiln(&["build", "--push=false", "-b", "alpha"], ENV);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("unix:///var/run/docker.sock"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unix:///var/run/docker.sock"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -224,8 +297,14 @@ fn push_defaults_follow_the_kube_context_and_outputs_add_up() {
     let mut args = build.to_vec();
     args.extend(["--oci-layout-path", "out"]);
     let (refs, err) = kiln_ok(&project, &args, &with(&remote, &host));
-    assert!(refs[0].starts_with(&format!("{repo}/alpha:v1.2.3@sha256:")), "{refs:?}");
-    assert!(err.contains("pushed ") && err.contains("wrote OCI layout out"), "{err}");
+    assert!(
+        refs[0].starts_with(&format!("{repo}/alpha:v1.2.3@sha256:")),
+        "{refs:?}"
+    );
+    assert!(
+        err.contains("pushed ") && err.contains("wrote OCI layout out"),
+        "{err}"
+    );
     let pushed = kiln_testkit::skopeo_inspect_raw(&format!("docker://{repo}/alpha:v1.2.3"), false)
         .expect("the pushed image is in the registry");
     assert!(pushed["layers"].is_array(), "{pushed}");
@@ -237,13 +316,22 @@ fn push_defaults_follow_the_kube_context_and_outputs_add_up() {
 
     // minikube loads into the engine; --push still pushes there.
     let (refs, err) = kiln_ok(&project, &build, &with(&local, &host));
-    assert!(refs[0].starts_with(&format!("{repo}/alpha:")) && !refs[0].contains('@'), "{refs:?}");
-    assert!(err.contains("loaded into the engine") || err.contains("already in the engine"), "{err}");
+    assert!(
+        refs[0].starts_with(&format!("{repo}/alpha:")) && !refs[0].contains('@'),
+        "{refs:?}"
+    );
+    assert!(
+        err.contains("loaded into the engine") || err.contains("already in the engine"),
+        "{err}"
+    );
     assert!(podman.inspect(&refs[0], "{{.Id}}").is_some());
     let mut args = build.to_vec();
     args.push("--push");
     let (refs, err) = kiln_ok(&project, &args, &with(&local, &host));
-    assert!(refs[0].contains("@sha256:") && err.contains("pushed "), "{err}");
+    assert!(
+        refs[0].contains("@sha256:") && err.contains("pushed "),
+        "{err}"
+    );
 
     // --kube-context names a local context over a remote current context.
     let mut args = build.to_vec();
@@ -259,11 +347,16 @@ fn render_with_local_digests_uses_the_loaded_reference() {
     let host = podman.docker_host();
     let local = kubeconfig(&project, "docker-desktop");
     let mut env = ENV.to_vec();
-    env.extend([("KUBECONFIG", local.as_str()), ("DOCKER_HOST", host.as_str())]);
+    env.extend([
+        ("KUBECONFIG", local.as_str()),
+        ("DOCKER_HOST", host.as_str()),
+    ]);
     let out = project.kiln(&["render", "--digest-source=local"], &env);
     assert!(out.status.success(), "{}", stderr(&out));
     let yaml = String::from_utf8(out.stdout).unwrap();
-    let id = podman.inspect("alpha:v1.2.3", "{{.Id}}").expect("alpha loaded");
+    let id = podman
+        .inspect("alpha:v1.2.3", "{{.Id}}")
+        .expect("alpha loaded");
     let id = id.trim_start_matches("sha256:");
     assert!(yaml.contains(&format!("image: alpha:{id}")), "{yaml}");
 }
@@ -295,10 +388,20 @@ fn ko_local_loads_under_ko_local_names() {
         let prefix = format!("ko.local/{KO_NAME}:");
         let hex = refs[0].strip_prefix(&prefix).expect(&refs[0]);
         assert_eq!(hex.len(), 64, "{refs:?}");
-        assert!(err.contains("loaded into") || err.contains("already in"), "{err}");
+        assert!(
+            err.contains("loaded into") || err.contains("already in"),
+            "{err}"
+        );
         let id = podman.inspect(&refs[0], "{{.Id}}").expect("loaded");
-        let tag = if args.contains(&"dev") { "dev" } else { "latest" };
-        assert_eq!(podman.inspect(&format!("{prefix}{tag}"), "{{.Id}}"), Some(id));
+        let tag = if args.contains(&"dev") {
+            "dev"
+        } else {
+            "latest"
+        };
+        assert_eq!(
+            podman.inspect(&format!("{prefix}{tag}"), "{{.Id}}"),
+            Some(id)
+        );
     }
 }
 
@@ -306,19 +409,7 @@ fn ko_local_loads_under_ko_local_names() {
 fn kind_local_hands_a_docker_archive_to_kind_load() {
     let project = kosample();
     let bin = tempfile::tempdir().unwrap();
-    let record = bin.path().join("record");
-    // A recording `kind`: keeps its arguments and a copy of the archive it was given.
-    std::fs::write(
-        bin.path().join("kind"),
-        format!(
-            "#!/bin/sh\necho \"$@\" > {rec}.args\ncp \"$3\" {rec}.tar\n",
-            rec = record.display()
-        ),
-    )
-    .unwrap();
-    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-    std::fs::set_permissions(bin.path().join("kind"), mode).unwrap();
-    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap());
+    let path = stub_cluster_cli(bin.path(), "kind");
     let env = [
         ("KO_DOCKER_REPO", "kind.local"),
         ("KIND_CLUSTER_NAME", "dev"),
@@ -327,27 +418,23 @@ fn kind_local_hands_a_docker_archive_to_kind_load() {
     let (refs, _) = kiln_ok(&project, &["ko", "build", "./cmd/example"], &env);
     let prefix = format!("kind.local/{KO_NAME}:");
     let hex = refs[0].strip_prefix(&prefix).expect(&refs[0]).to_owned();
-    let args = std::fs::read_to_string(record.with_extension("args")).unwrap();
-    assert!(args.starts_with("load image-archive ") && args.trim_end().ends_with("--name dev"), "{args}");
+    let args = std::fs::read_to_string(bin.path().join("kind.args")).unwrap();
+    assert!(
+        args.starts_with("load image-archive ") && args.trim_end().ends_with("--name dev"),
+        "{args}"
+    );
     // The archive is a docker-save tarball `tar` reads, naming the image as printed.
-    let listing = crate::support::run_ok(
-        std::process::Command::new("tar").arg("-tf").arg(record.with_extension("tar")),
-    );
-    assert!(listing.lines().any(|l| l == "manifest.json"), "{listing}");
-    let manifest = crate::support::run_ok(
-        std::process::Command::new("tar")
-            .arg("-xOf")
-            .arg(record.with_extension("tar"))
-            .arg("manifest.json"),
-    );
-    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
-    let tags = manifest[0]["RepoTags"].as_array().unwrap();
-    assert!(tags.contains(&serde_json::json!(format!("{prefix}{hex}"))), "{tags:?}");
-    assert!(tags.contains(&serde_json::json!(format!("{prefix}latest"))), "{tags:?}");
+    let tags = archive_tags(&bin.path().join("kind.tar"));
+    assert!(tags.contains(&format!("{prefix}{hex}")), "{tags:?}");
+    assert!(tags.contains(&format!("{prefix}latest")), "{tags:?}");
 
     // Without kind on PATH: a clear error, nothing printed.
     let no_kind = [("KO_DOCKER_REPO", "kind.local")];
     let out = project.kiln(&["ko", "build", "./cmd/example"], &no_kind);
     assert!(!out.status.success() && out.stdout.is_empty());
-    assert!(stderr(&out).contains("`kind` CLI, which is not on PATH"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`kind` CLI, which is not on PATH"),
+        "{}",
+        stderr(&out)
+    );
 }
