@@ -317,7 +317,11 @@ impl KoSession {
                 });
             }
             if let (Some(file), Some(path)) = (&mut refs_file, &self.publish.image_refs) {
-                let lines = recorded_references(&reference, artifact);
+                // A loaded image exists under its printed name only.
+                let lines = match published.loaded {
+                    Some(_) => vec![reference.clone()],
+                    None => recorded_references(&reference, artifact),
+                };
                 writeln!(file, "{}", lines.join("\n"))
                     .with_context(|| format!("writing {}", path.display()))?;
             }
