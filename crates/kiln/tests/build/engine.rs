@@ -438,3 +438,47 @@ fn kind_local_hands_a_docker_archive_to_kind_load() {
         stderr(&out)
     );
 }
+
+#[test]
+fn dev_against_a_local_context_lands_every_round_in_the_engine() {
+    use crate::dev::{lines, wait_for};
+    let podman = podman();
+    let project = Project::new("multi");
+    let kubeconfig = kubeconfig(&project, "minikube");
+    let host = podman.docker_host();
+    let mut env = ENV.to_vec();
+    env.extend([
+        ("KUBECONFIG", kubeconfig.as_str()),
+        ("DOCKER_HOST", host.as_str()),
+    ]);
+    let mut child = project.spawn_kiln(&["dev", "-b", "beta", "--platform", "linux/amd64"], &env);
+    let stdout = lines(child.stdout.take().unwrap());
+    let is_ref = |l: &str| l.starts_with("beta:") && !l.contains('@');
+    let first = wait_for(&stdout, "the first loaded image", is_ref);
+    assert!(podman.inspect(&first, "{{.Id}}").is_some(), "{first}");
+
+    let main = project.path().join("cmd/beta/main.go");
+    let source = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, source.replace("\"platform\"", "\"arch\"")).unwrap();
+    let second = wait_for(&stdout, "the image after the edit", is_ref);
+    assert_ne!(second, first);
+    let id = podman
+        .inspect(&second, "{{.Id}}")
+        .expect("the new round is in the engine");
+    assert_eq!(
+        id.trim_start_matches("sha256:"),
+        second.trim_start_matches("beta:")
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kiln dev did not stop on SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
