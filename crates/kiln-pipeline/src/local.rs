@@ -246,11 +246,29 @@ async fn into_engine(
     let have = present.unwrap_or_default();
     for tag in tags {
         let name = format!("{repository}:{tag}");
-        if !have.iter().any(|h| h == &name) {
+        if !have.iter().any(|h| engine_name_is(h, &name)) {
             engine.tag(&id, repository, tag).await?;
         }
     }
     Ok(upload)
+}
+
+/// Whether the engine's name `held` is `name`: engines qualify short names, podman under
+/// `localhost/`, Docker (in some versions) under `docker.io/library/`.
+fn engine_name_is(held: &str, name: &str) -> bool {
+    held == name
+        || ["localhost/", "docker.io/library/", "docker.io/"]
+            .iter()
+            .any(|prefix| held.strip_prefix(prefix) == Some(name) && is_short_name(name))
+}
+
+/// A name with no registry host (its first component has no `.` or `:` and is not
+/// `localhost`).
+fn is_short_name(name: &str) -> bool {
+    match name.split_once('/') {
+        None => true,
+        Some((first, _)) => !(first.contains(['.', ':']) || first == "localhost"),
+    }
 }
 
 /// Chunks handed from the archive writer to the HTTP body; with the bounded channel at
@@ -331,7 +349,7 @@ async fn into_cluster(
 ) -> Result<(), Error> {
     let program = find_on_path(tool).ok_or_else(|| {
         Error::Plan(format!(
-            "loading into {tool} cluster `{cluster}` needs the `{tool}` CLI, which is not on PATH: install it, or push to a registry instead (`--push` with `-d REPO`; for `kiln ko`, KO_DOCKER_REPO=REGISTRY)"
+            "the `{tool}` CLI is not on PATH: install it, or push to a registry instead (`--push` with `-d REPO`; for `kiln ko`, KO_DOCKER_REPO=REGISTRY)"
         ))
     })?;
     let dir =
@@ -407,6 +425,19 @@ mod tests {
         ));
         assert!(cluster_load(Some("minikube")).is_none());
         assert!(cluster_load(None).is_none());
+    }
+
+    #[test]
+    fn engine_qualified_short_names_count_as_the_same_name() {
+        assert!(engine_name_is("alpha:v1", "alpha:v1"));
+        assert!(engine_name_is("localhost/alpha:v1", "alpha:v1"));
+        assert!(engine_name_is("docker.io/library/alpha:v1", "alpha:v1"));
+        assert!(engine_name_is("docker.io/team/alpha:v1", "team/alpha:v1"));
+        assert!(!engine_name_is(
+            "localhost/reg.io/alpha:v1",
+            "reg.io/alpha:v1"
+        ));
+        assert!(!engine_name_is("alpha:v2", "alpha:v1"));
     }
 
     #[test]

@@ -43,9 +43,13 @@ impl Podman {
             "unqualified-search-registries = []\n",
         )
         .expect("registries.conf");
+        // The event log is this engine's own (podman's default file is shared by all).
         std::fs::write(
             conf.join("containers.conf"),
-            "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+            format!(
+                "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nevents_logfile_path = \"{}\"\n",
+                dir.path().join("events.log").display()
+            ),
         )
         .expect("containers.conf");
         let socket = dir.path().join("podman.sock");
@@ -150,6 +154,34 @@ impl Podman {
             .count()
     }
 
+    /// A socket in front of the engine's that records every request line passing through
+    /// (`socat -v`); dropped with the returned guard.
+    pub fn recording_front(&self) -> RecordingFront {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("front.sock");
+        let log = dir.path().join("traffic.log");
+        let child = Command::new("socat")
+            .arg("-v")
+            .arg(format!("UNIX-LISTEN:{},fork", socket.display()))
+            .arg(format!("UNIX-CONNECT:{}", self.socket.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("traffic log"))
+            .spawn()
+            .expect("starting socat (is it installed?)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "socat did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        RecordingFront {
+            _dir: dir,
+            socket,
+            log,
+            child,
+        }
+    }
+
     /// A TLS endpoint in front of the socket, requiring a client certificate from the
     /// same CA; dropped with the returned guard.
     pub fn tls_front(&self) -> TlsFront {
@@ -212,6 +244,42 @@ impl TlsFront {
 }
 
 impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A recording proxy in front of an engine socket ([`Podman::recording_front`]).
+pub struct RecordingFront {
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+    log: PathBuf,
+    child: Child,
+}
+
+impl RecordingFront {
+    /// `unix:///…`, a `DOCKER_HOST` value.
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Every request line sent so far (`GET /version HTTP/1.1`, …), in order.
+    pub fn requests(&self) -> Vec<String> {
+        let text = std::fs::read(&self.log).expect("traffic log");
+        String::from_utf8_lossy(&text)
+            .lines()
+            .filter(|l| {
+                ["GET /", "POST /", "HEAD /", "PUT /", "DELETE /"]
+                    .iter()
+                    .any(|m| l.starts_with(m))
+            })
+            .map(|l| l.trim_end_matches("\\r").trim_end_matches('\r').to_owned())
+            .collect()
+    }
+}
+
+impl Drop for RecordingFront {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -29,7 +29,7 @@ mod token;
 mod wire;
 
 pub use certs::TlsMaterial;
-pub use engine::{Podman, TlsFront, engine_tools_available};
+pub use engine::{Podman, RecordingFront, TlsFront, engine_tools_available};
 pub use proxy::{Fault, FaultProxy, ProxyLogEntry, RequestMatch};
 pub use registry::{AccessLogEntry, Registry, RegistryKind};
 pub use skopeo::{Skopeo, skopeo_copy, skopeo_inspect_raw};

@@ -10,7 +10,6 @@ use kiln_core::naming::tag_with_digest;
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::output::{BuildOutput, file_output_json};
-use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts, select_images};
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::sbom::write_sbom_dir;
@@ -86,8 +85,7 @@ impl Session {
                     "build.local.useDockerCLI is not supported: kiln loads images through the engine's API, not the docker CLI",
                 );
             }
-            let endpoint = kiln_engine::resolve(&|k| env.get(k).cloned())?;
-            let engine = LoadTarget::Engine(kiln_engine::Engine::new(endpoint)?);
+            let engine = LoadTarget::Engine(super::local_engine(&env).await?);
             std::iter::once(engine)
                 .chain(kiln_pipeline::local::cluster_load(kube_context.as_deref()))
                 .map(|target| (target, LoadNaming::Skaffold))
@@ -209,7 +207,13 @@ impl Session {
             push: self.push,
             load: self.load.clone(),
         };
-        let build = build_all(&self.ctx, plans, &self.args, &destinations, self.concurrency);
+        let build = build_all(
+            &self.ctx,
+            plans,
+            &self.args,
+            &destinations,
+            self.concurrency,
+        );
         let outputs = preflight::while_checking_registries(&self.ctx, plans, self.push, build)
             .await
             .map_err(|e| {

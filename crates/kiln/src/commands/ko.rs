@@ -20,7 +20,9 @@ use kiln_pipeline::remote::attach_sboms;
 use kiln_pipeline::sbom::{SbomAttach, write_sbom_dir};
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
-use super::{ContextSettings, build_context, cache, now_unix, preflight, process_env};
+use super::{
+    ContextSettings, build_context, cache, local_engine, now_unix, preflight, process_env,
+};
 use crate::cli::{
     KoBuildArgs, KoBuildOptions, KoPublishArgs, KoResolveArgs, SbomAttachChoice, SbomFormat,
 };
@@ -148,10 +150,7 @@ impl KoSession {
         let (repo, local) = docker_repo(publish, &env)?;
         let load = match local {
             None => None,
-            Some(LocalPublisher::Engine) => {
-                let endpoint = kiln_engine::resolve(&|k| env.get(k).cloned())?;
-                Some(LoadTarget::Engine(kiln_engine::Engine::new(endpoint)?))
-            }
+            Some(LocalPublisher::Engine) => Some(LoadTarget::Engine(local_engine(&env).await?)),
             Some(LocalPublisher::Kind) => Some(LoadTarget::Kind {
                 cluster: env
                     .get("KIND_CLUSTER_NAME")
