@@ -218,12 +218,7 @@ fn pick<'a>(
         .ok_or_else(|| {
             Error::Plan(format!(
                 "{who} {os}/{arch} images, but only {} were built; add it with --platform",
-                artifact
-                    .images
-                    .iter()
-                    .map(|i| i.platform.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                artifact.platform_list()
             ))
         })
 }

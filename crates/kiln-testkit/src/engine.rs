@@ -10,11 +10,22 @@ use std::time::{Duration, Instant};
 use crate::certs::TlsMaterial;
 use crate::process::run;
 
-/// A `podman system service` serving the Docker Engine API; stopped when dropped.
+/// A process started here, stopped (by its handle) when dropped.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A `podman system service` serving the Docker Engine API; stopped when dropped, and
+/// its storage (vfs: plain directories) goes with the temporary directory.
 pub struct Podman {
     dir: tempfile::TempDir,
     socket: PathBuf,
-    child: Child,
+    _child: Stopped,
 }
 
 /// Whether podman, the docker CLI and socat are installed.
@@ -64,7 +75,11 @@ impl Podman {
             .stderr(log)
             .spawn()
             .expect("starting podman system service (is podman installed?)");
-        let podman = Podman { dir, socket, child };
+        let podman = Podman {
+            dir,
+            socket,
+            _child: Stopped(child),
+        };
         podman.wait_ready();
         podman
     }
@@ -178,7 +193,7 @@ impl Podman {
             _dir: dir,
             socket,
             log,
-            child,
+            _child: Stopped(child),
         }
     }
 
@@ -210,16 +225,8 @@ impl Podman {
             dir,
             tls,
             port,
-            child,
+            _child: Stopped(child),
         }
-    }
-}
-
-impl Drop for Podman {
-    /// The storage (vfs: plain directories) goes with the temporary directory.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -228,7 +235,7 @@ pub struct TlsFront {
     dir: tempfile::TempDir,
     pub tls: TlsMaterial,
     pub port: u16,
-    child: Child,
+    _child: Stopped,
 }
 
 impl TlsFront {
@@ -243,19 +250,12 @@ impl TlsFront {
     }
 }
 
-impl Drop for TlsFront {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A recording proxy in front of an engine socket ([`Podman::recording_front`]).
 pub struct RecordingFront {
     _dir: tempfile::TempDir,
     socket: PathBuf,
     log: PathBuf,
-    child: Child,
+    _child: Stopped,
 }
 
 impl RecordingFront {
@@ -276,12 +276,5 @@ impl RecordingFront {
             })
             .map(|l| l.trim_end_matches("\\r").trim_end_matches('\r').to_owned())
             .collect()
-    }
-}
-
-impl Drop for RecordingFront {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
