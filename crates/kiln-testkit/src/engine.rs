@@ -151,8 +151,21 @@ impl Podman {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
-    /// How many archives the engine has loaded so far, from its own event log.
-    pub fn load_count(&self) -> usize {
+    /// How many archives the engine has loaded, from its own event log, once it records
+    /// at least `expected` (podman appends events after answering, so this waits up to
+    /// 10 s for them).
+    pub fn load_count(&self, expected: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let count = self.recorded_loads();
+            if count >= expected || Instant::now() > deadline {
+                return count;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn recorded_loads(&self) -> usize {
         let mut cmd = Command::new("podman");
         cmd.args(Self::global_args(self.dir.path()))
             .envs(Self::config_env(self.dir.path()))
