@@ -2,6 +2,7 @@
 //! (is this image ID there?), `/images/load` (a streamed docker-save archive) and tag.
 //! Paths are unversioned, so any API version the engine speaks is used.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,6 +27,8 @@ pub struct Engine {
     endpoint: Endpoint,
     http: reqwest::Client,
     base: String,
+    /// The platform, asked once per run (podman's `/version` takes about a second).
+    platform: Arc<Mutex<Option<EnginePlatform>>>,
 }
 
 /// The platform the engine runs images on, from `/version`.
@@ -68,6 +71,7 @@ impl Engine {
             endpoint,
             http,
             base,
+            platform: Arc::default(),
         })
     }
 
@@ -75,8 +79,39 @@ impl Engine {
         &self.endpoint
     }
 
-    /// The engine's OS and architecture (`GET /version`), also proving it is there.
+    /// Whether the engine answers (`GET /_ping`, the cheapest call: podman's `/version`
+    /// runs its OCI runtime and takes about a second).
+    pub async fn ping(&self) -> Result<(), Error> {
+        let operation = "the ping";
+        let response = self
+            .send(
+                self.http.get(self.url("/_ping")),
+                operation,
+                REQUEST_DEADLINE,
+            )
+            .await?;
+        self.check(response, operation).await?;
+        Ok(())
+    }
+
+    /// The engine's OS and architecture (`GET /version`, once per [`Engine`]).
     pub async fn platform(&self) -> Result<EnginePlatform, Error> {
+        if let Some(known) = self.known_platform() {
+            return Ok(known);
+        }
+        let platform = self.fetch_platform().await?;
+        *self.platform.lock().unwrap_or_else(|e| e.into_inner()) = Some(platform.clone());
+        Ok(platform)
+    }
+
+    fn known_platform(&self) -> Option<EnginePlatform> {
+        self.platform
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    async fn fetch_platform(&self) -> Result<EnginePlatform, Error> {
         #[derive(Deserialize)]
         struct Version {
             #[serde(rename = "Os")]

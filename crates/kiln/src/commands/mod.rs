@@ -116,6 +116,6 @@ fn now() -> (i64, u32) {
 async fn local_engine(env: &BTreeMap<String, String>) -> anyhow::Result<kiln_engine::Engine> {
     let endpoint = kiln_engine::resolve(&|k| env.get(k).cloned())?;
     let engine = kiln_engine::Engine::new(endpoint)?;
-    engine.platform().await?;
+    engine.ping().await?;
     Ok(engine)
 }

@@ -169,7 +169,7 @@ fn a_local_kube_context_loads_into_the_engine_and_an_unchanged_round_uploads_not
     assert_eq!(
         front.requests(),
         [
-            "GET /version HTTP/1.1".to_owned(),
+            "GET /_ping HTTP/1.1".to_owned(),
             format!("GET /images/sha256:{id_hex}/json HTTP/1.1")
         ]
     );
