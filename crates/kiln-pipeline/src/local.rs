@@ -41,7 +41,7 @@ impl LoadTarget {
 /// `kind-<cluster>` and k3d's `k3d-<cluster>` nodes cannot see the engine's images.
 pub fn cluster_load(kube_context: Option<&str>) -> Option<LoadTarget> {
     let context = kube_context?;
-    if let Some(cluster) = context.strip_prefix("kind-") {
+    if let Some(cluster) = kind_cluster(context) {
         return Some(LoadTarget::Kind {
             cluster: cluster.to_owned(),
         });
@@ -54,19 +54,28 @@ pub fn cluster_load(kube_context: Option<&str>) -> Option<LoadTarget> {
 /// Skaffold's local kube contexts (`isDefaultLocal`), where images are loaded, not pushed.
 pub fn is_local_kube_context(name: &str) -> bool {
     matches!(name, "docker-desktop" | "docker-for-desktop" | "minikube")
-        || name.starts_with("kind-")
+        || kind_cluster(name).is_some()
         || name.starts_with("k3d-")
 }
 
-/// Skaffold's push rule: `--push`, then `build.local.push`, then true unless the kube
-/// context is a local one.
+/// The kind cluster of a context: `kind-<name>`, or `<name>@kind` (kind before 0.6).
+fn kind_cluster(context: &str) -> Option<&str> {
+    context
+        .strip_prefix("kind-")
+        .or_else(|| context.strip_suffix("@kind"))
+}
+
+/// Skaffold's push rule: `--push`, then `build.local.push`, then false for a local
+/// cluster: the global config's `local-cluster` when set, else the context's name.
 pub fn skaffold_push(
     flag: Option<bool>,
     configured: Option<bool>,
+    local_cluster: Option<bool>,
     kube_context: Option<&str>,
 ) -> bool {
-    flag.or(configured)
-        .unwrap_or_else(|| !kube_context.is_some_and(is_local_kube_context))
+    flag.or(configured).unwrap_or_else(|| {
+        !local_cluster.unwrap_or_else(|| kube_context.is_some_and(is_local_kube_context))
+    })
 }
 
 /// Whether a Skaffold-face build that does not push loads into the engine: it does,
@@ -397,15 +406,30 @@ mod tests {
             "kind-kind",
             "k3d-dev",
         ] {
-            assert!(!skaffold_push(None, None, Some(local)), "{local}");
-            assert!(skaffold_push(Some(true), None, Some(local)), "{local}");
-            assert!(skaffold_push(None, Some(true), Some(local)), "{local}");
+            assert!(!skaffold_push(None, None, None, Some(local)), "{local}");
+            assert!(
+                skaffold_push(Some(true), None, None, Some(local)),
+                "{local}"
+            );
+            assert!(
+                skaffold_push(None, Some(true), None, Some(local)),
+                "{local}"
+            );
+            assert!(
+                skaffold_push(None, None, Some(false), Some(local)),
+                "{local}"
+            );
         }
+        assert!(!skaffold_push(None, None, None, Some("dev@kind")));
         for remote in ["gke_p_z_c", "kind", "minikube-2", "prod"] {
-            assert!(skaffold_push(None, None, Some(remote)), "{remote}");
+            assert!(skaffold_push(None, None, None, Some(remote)), "{remote}");
+            assert!(
+                !skaffold_push(None, None, Some(true), Some(remote)),
+                "{remote}"
+            );
         }
-        assert!(skaffold_push(None, None, None));
-        assert!(!skaffold_push(Some(false), Some(true), None));
+        assert!(skaffold_push(None, None, None, None));
+        assert!(!skaffold_push(Some(false), Some(true), None, None));
     }
 
     #[test]
@@ -417,6 +441,10 @@ mod tests {
         assert!(matches!(
             cluster_load(Some("k3d-k3s-default")),
             Some(LoadTarget::K3d { cluster }) if cluster == "k3s-default"
+        ));
+        assert!(matches!(
+            cluster_load(Some("old@kind")),
+            Some(LoadTarget::Kind { cluster }) if cluster == "old"
         ));
         assert!(cluster_load(Some("minikube")).is_none());
         assert!(cluster_load(None).is_none());

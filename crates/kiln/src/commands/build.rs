@@ -56,10 +56,6 @@ impl Session {
     pub async fn start(mut args: BuildArgs, command: &str) -> anyhow::Result<Session> {
         let env = process_env();
         let (configs, config_dir) = load_configs(&args.config, command, &env)?;
-        let global = kiln_config::load_global_config(
-            &global_config_path(&args.config, &env),
-            args.config.kube_context.as_deref(),
-        )?;
         // Fail before building, not after.
         preflight::check(&args, command)?;
         if !args.build_images.is_empty() {
@@ -73,9 +69,14 @@ impl Session {
                 .find_map(|c| c.deploy.kube_context.as_deref()),
             &env,
         );
+        let global = kiln_config::load_global_config(
+            &global_config_path(&args.config, &env),
+            kube_context.as_deref(),
+        )?;
         let push = kiln_pipeline::local::skaffold_push(
             args.push,
             configs.iter().find_map(|c| c.build.local.push),
+            global.local_cluster,
             kube_context.as_deref(),
         );
         let writes_files = args.oci_layout_path.is_some() || args.tarball.is_some();
