@@ -86,6 +86,11 @@ impl Session {
                     "build.local.useDockerCLI is not supported: kiln loads images through the engine's API, not the docker CLI",
                 );
             }
+            if kube_context.as_deref() == Some("minikube") && !env.contains_key("DOCKER_HOST") {
+                printer::info(
+                    "kube context minikube without DOCKER_HOST: images go to the local engine, not minikube's; run `eval $(minikube docker-env)` first to load into minikube's",
+                );
+            }
             let engine = LoadTarget::Engine(super::local_engine(&env).await?);
             std::iter::once(engine)
                 .chain(kiln_pipeline::local::cluster_load(kube_context.as_deref()))
