@@ -73,6 +73,8 @@ pub enum Stage {
     /// Uploading the image's blobs and manifests to `repository` (`registry/path`, as the
     /// registry client's events name it).
     Pushing { repository: String },
+    /// Loading the image into a local engine or cluster (`target` describes it).
+    Loading { target: String },
 }
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;

@@ -93,7 +93,12 @@ pub async fn publish(
     }
     let mut loaded = None;
     for (target, naming) in &to.load {
+        let stage = StageEvents::new(&ctx.events, &plan.image, None);
+        let loading = stage.start(Stage::Loading {
+            target: target.describe(),
+        });
         let done = load(&ctx.store, artifact, target, *naming).await?;
+        stage.finish(loading);
         reports.push(load_report(&done, target));
         loaded.get_or_insert(done);
     }
