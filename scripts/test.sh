@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs kiln's whole test suite on a fresh machine: installs what the tests need (Go, the
 # CNCF registry, skopeo, umoci, htpasswd, script for a pseudo-terminal, the SPDX
-# validator), then the checks and tests CI runs.
+# validator, podman as the Docker API engine with socat for its TLS front and a docker
+# client as the reader), then the checks and tests CI runs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-go.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-spdx-tools.sh"
 cd "$repo_root"
 need=()
-for tool in docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl script:bsdutils; do
+for tool in docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl script:bsdutils podman:podman socat:socat docker:docker.io; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

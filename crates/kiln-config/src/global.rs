@@ -23,6 +23,9 @@ pub struct ContextConfig {
     pub multi_level_repo: Option<bool>,
     #[serde(default)]
     pub insecure_registries: Vec<String>,
+    /// `local-cluster`: overrides Skaffold's guess from the context's name.
+    #[serde(default)]
+    pub local_cluster: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -40,6 +43,7 @@ pub struct GlobalConfig {
     pub default_repo: Option<String>,
     pub multi_level_repo: bool,
     pub insecure_registries: Vec<String>,
+    pub local_cluster: Option<bool>,
 }
 
 /// Reads `path` (a missing file means no settings) for `kube_context`.
@@ -75,6 +79,7 @@ pub fn load_global_config(
             .or(global.multi_level_repo)
             .unwrap_or(false),
         insecure_registries,
+        local_cluster: context.local_cluster.or(global.local_cluster),
     })
 }
 
@@ -91,7 +96,7 @@ mod tests {
 
     #[test]
     fn context_entry_wins_over_global_and_unknown_keys_are_ignored() {
-        let text = "global:\n  default-repo: gcr.io/global\n  multi-level-repo: true\n  insecure-registries: [a:5000]\n  update-check: false\nkubeContexts:\n  - kube-context: kind-dev\n    default-repo: localhost:5001\n    insecure-registries: [b:5000]\n";
+        let text = "global:\n  default-repo: gcr.io/global\n  local-cluster: true\n  multi-level-repo: true\n  insecure-registries: [a:5000]\n  update-check: false\nkubeContexts:\n  - kube-context: kind-dev\n    default-repo: localhost:5001\n    insecure-registries: [b:5000]\n";
         let dev = load(text, Some("kind-dev"));
         assert_eq!(dev.default_repo.as_deref(), Some("localhost:5001"));
         assert!(dev.multi_level_repo);
@@ -99,6 +104,7 @@ mod tests {
         let other = load(text, Some("prod"));
         assert_eq!(other.default_repo.as_deref(), Some("gcr.io/global"));
         assert_eq!(load(text, None).insecure_registries, ["a:5000"]);
+        assert_eq!(other.local_cluster, Some(true));
     }
 
     #[test]

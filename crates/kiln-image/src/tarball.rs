@@ -37,7 +37,28 @@ pub fn write_tarball(
         .prefix(".kiln-tarball-")
         .tempfile_in(dir)
         .map_err(io_error(dir))?;
-    let mut tar = tar::Builder::new(BufWriter::new(temp));
+    let writer = write_archive(BufWriter::new(temp), store, image, repo_tags)?;
+    let temp = writer.into_inner().map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: e.into_error(),
+    })?;
+    temp.persist(path).map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Streams `image` as a docker-save archive into `out` (a file, a pipe, an HTTP body),
+/// reading each layer from `store` as it goes, so no image is ever held in memory.
+/// Returns `out` once the archive is complete.
+pub fn write_archive<W: std::io::Write>(
+    out: W,
+    store: &BlobStore,
+    image: &Image,
+    repo_tags: &[String],
+) -> Result<W, Error> {
+    let mut tar = tar::Builder::new(out);
     let entry_error = |entry: &str| {
         let entry = entry.to_owned();
         move |source| Error::Layer { entry, source }
@@ -81,14 +102,5 @@ pub fn write_tarball(
         manifest.len() as u64,
         &mut manifest.as_slice(),
     )?;
-    let writer = tar.into_inner().map_err(entry_error("<end of archive>"))?;
-    let temp = writer.into_inner().map_err(|e| Error::Io {
-        path: path.to_owned(),
-        source: e.into_error(),
-    })?;
-    temp.persist(path).map_err(|e| Error::Io {
-        path: path.to_owned(),
-        source: e.error,
-    })?;
-    Ok(())
+    tar.into_inner().map_err(entry_error("<end of archive>"))
 }

@@ -47,6 +47,17 @@ pub struct BuiltArtifact {
     pub repush: bool,
 }
 
+impl BuiltArtifact {
+    /// The platforms built, for messages: `linux/amd64, linux/arm64`.
+    pub fn platform_list(&self) -> String {
+        self.images
+            .iter()
+            .map(|i| i.platform.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltArtifact, Error> {
     let package = plan.package.clone();
     let artifact_stage = StageEvents::new(&ctx.events, &plan.image, None);

@@ -54,10 +54,11 @@ pub enum Event {
         image: String,
         digest: String,
     },
-    /// The final reference of an artifact, once published.
-    Published {
+    /// What happened at one destination of an artifact ("pushed …", "loaded into …",
+    /// "wrote OCI layout …", "wrote tarball …").
+    Delivered {
         image: String,
-        reference: String,
+        report: String,
     },
     /// The cache was over its bound at the end of a build: `removed` least recently used
     /// files (`freed` bytes) went, and it now holds `bytes` of `max_size`.
@@ -85,6 +86,8 @@ pub enum Stage {
     /// Uploading the image's blobs and manifests to `repository` (`registry/path`, as the
     /// registry client's events name it).
     Pushing { repository: String },
+    /// Loading the image into a local engine or cluster (`target` describes it).
+    Loading { target: String },
 }
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;

@@ -12,6 +12,7 @@ pub mod deps;
 pub mod events;
 pub mod inputs;
 pub mod ko_planner;
+pub mod local;
 pub mod manifests;
 pub mod memo;
 pub mod output;
@@ -63,6 +64,15 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    #[error("loading {image} into {target}")]
+    Load {
+        image: String,
+        target: String,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error(transparent)]
+    Engine(#[from] kiln_engine::Error),
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }

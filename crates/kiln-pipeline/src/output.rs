@@ -42,12 +42,7 @@ pub fn write_tarball(ctx: &Context, path: &Path, artifact: &BuiltArtifact) -> Re
             "{}: a docker tarball holds one platform, but {} were built ({}); choose one with --platform, or write an OCI layout with --oci-layout-path",
             artifact.plan.image,
             artifact.images.len(),
-            artifact
-                .images
-                .iter()
-                .map(|i| i.platform.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            artifact.platform_list()
         )));
     };
     kiln_image::tarball::write_tarball(path, &ctx.store, image, &artifact.plan.tagged_names())?;

@@ -19,6 +19,9 @@ pub struct TlsMaterial {
     pub ca_dir: PathBuf,
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
+    /// A client certificate from the same CA, for servers that require one.
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
 }
 
 impl TlsMaterial {
@@ -52,6 +55,18 @@ impl TlsMaterial {
             .signed_by(&leaf_key, &ca)
             .expect("leaf certificate");
 
+        let client_key = KeyPair::generate().expect("client key");
+        let mut client_params =
+            CertificateParams::new(Vec::<String>::new()).expect("client params");
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "kiln-testkit client");
+        client_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client = client_params
+            .signed_by(&client_key, &ca)
+            .expect("client certificate");
+
         let ca_dir = dir.join("ca");
         std::fs::create_dir_all(&ca_dir).expect("creating CA dir");
         let m = TlsMaterial {
@@ -59,7 +74,11 @@ impl TlsMaterial {
             ca_dir: ca_dir.clone(),
             server_cert: dir.join("server.crt"),
             server_key: dir.join("server.key"),
+            client_cert: dir.join("client.crt"),
+            client_key: dir.join("client.key"),
         };
+        std::fs::write(&m.client_cert, client.pem()).expect("writing client cert");
+        std::fs::write(&m.client_key, client_key.serialize_pem()).expect("writing client key");
         std::fs::write(&m.ca_cert, ca.pem()).expect("writing CA");
         std::fs::write(ca_dir.join("ca.crt"), ca.pem()).expect("writing CA");
         // The server presents its chain: leaf then CA.

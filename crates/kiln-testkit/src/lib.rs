@@ -7,14 +7,19 @@
 //! * [`validate_spdx`]: PyPI's `pyspdxtools` as the judge of SBOMs.
 //! * [`FaultProxy`]: a loopback TCP proxy that injects 5xx answers, dropped connections and
 //!   connections killed mid-body, for retry tests.
+//! * [`Podman`]: `podman system service` serving the Docker Engine API on a temporary
+//!   socket (vfs storage, its own root), read back with the `docker` CLI; [`TlsFront`]
+//!   puts a loopback TLS endpoint (socat) in front of it.
 //!
-//! Needs `docker-registry`, `apache2-utils` (htpasswd) and `skopeo` from Debian. Fixtures
+//! Needs `docker-registry`, `apache2-utils` (htpasswd) and `skopeo` from Debian (and
+//! `podman`, `socat` and a `docker` client for the engine fixtures). Fixtures
 //! panic with a readable message when something is missing or fails: they are for tests.
 //!
 //! Every process and thread started here is stopped when its owner is dropped; the registry
 //! also stops by itself if the test process dies (see [`Registry`]).
 
 mod certs;
+mod engine;
 mod process;
 mod proxy;
 mod registry;
@@ -24,6 +29,7 @@ mod token;
 mod wire;
 
 pub use certs::TlsMaterial;
+pub use engine::{Podman, RecordingFront, TlsFront, engine_tools_available};
 pub use proxy::{Fault, FaultProxy, ProxyLogEntry, RequestMatch};
 pub use registry::{AccessLogEntry, Registry, RegistryKind};
 pub use skopeo::{Skopeo, skopeo_copy, skopeo_inspect_raw};

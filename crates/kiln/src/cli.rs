@@ -282,8 +282,10 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
 
-    /// Push images to their registry. Without a registry to push to, use
-    /// --oci-layout-path or --tarball.
+    /// Push images to their registry (default: true, or `build.local.push`; false for local
+    /// kube contexts such as minikube, kind-*, k3d-*, docker-desktop). Images not pushed are
+    /// loaded into the local Docker-compatible engine, unless --oci-layout-path or
+    /// --tarball is given.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", env = "SKAFFOLD_PUSH")]
     pub push: Option<bool>,
 
@@ -486,7 +488,8 @@ pub struct KoPublishArgs {
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub push: bool,
 
-    /// Load into a Docker daemon (kiln needs none: see --oci-layout-path and --tarball).
+    /// Load into the local Docker-compatible engine (DOCKER_HOST, the docker context, or
+    /// /var/run/docker.sock) as `ko.local/…` instead of pushing.
     #[arg(short = 'L', long)]
     pub local: bool,
 

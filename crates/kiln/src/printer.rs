@@ -100,6 +100,7 @@ fn stage_doing(stage: &Stage, platform: Option<&str>) -> String {
         (Stage::Compressing, Some(p)) => format!("compressing the {p} binary layer"),
         (Stage::Compressing, None) => "compressing the kodata layer".to_owned(),
         (Stage::Pushing { repository }, _) => format!("pushing to {repository}"),
+        (Stage::Loading { target }, _) => format!("loading into {target}"),
     }
 }
 
@@ -113,6 +114,7 @@ fn stage_done(stage: &Stage, platform: Option<&str>, pushed: u64) -> String {
         (Stage::Compressing, Some(p)) => format!("compressed the {p} binary layer"),
         (Stage::Compressing, None) => "compressed the kodata layer".to_owned(),
         (Stage::Pushing { repository }, _) => format!("pushed {} to {repository}", size(pushed)),
+        (Stage::Loading { target }, _) => format!("finished loading into {target}"),
     }
 }
 
@@ -270,7 +272,7 @@ impl Progress {
                     format!("{image}: {platform} binary unchanged, cached layer reused")
                 }
                 Event::ImageAssembled { image, digest } => format!("{image}: image {digest}"),
-                Event::Published { image, reference } => format!("{image}: published {reference}"),
+                Event::Delivered { image, report } => format!("{image}: {report}"),
                 Event::CacheTrimmed {
                     removed,
                     freed,

@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use kiln_config::ProfileSelection;
 use kiln_core::naming::tag_with_digest;
 use kiln_pipeline::events::Reporter;
+use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::output::{BuildOutput, file_output_json};
 use kiln_pipeline::planner::{PlanOptions, plan_artifacts, select_images};
 use kiln_pipeline::publish::{Destinations, publish};
@@ -48,6 +49,7 @@ pub struct Session {
     options: PlanOptions,
     pub ctx: Arc<Context>,
     push: bool,
+    load: Vec<(LoadTarget, LoadNaming)>,
     concurrency: Option<usize>,
 }
 
@@ -55,28 +57,49 @@ impl Session {
     pub async fn start(mut args: BuildArgs, command: &str) -> anyhow::Result<Session> {
         let env = process_env();
         let (configs, config_dir) = load_configs(&args.config, command, &env)?;
-        let global = kiln_config::load_global_config(
-            &global_config_path(&args.config, &env),
-            args.config.kube_context.as_deref(),
-        )?;
         // Fail before building, not after.
         preflight::check(&args, command)?;
         if !args.build_images.is_empty() {
             // From here on, the exact names Skaffold's substring rule selects.
             args.build_images = select_images(&configs, &args.build_images)?;
         }
+        let kube_context = kiln_pipeline::local::kube_context(
+            args.config.kube_context.as_deref(),
+            configs
+                .iter()
+                .find_map(|c| c.deploy.kube_context.as_deref()),
+            &env,
+        );
+        let global = kiln_config::load_global_config(
+            &global_config_path(&args.config, &env),
+            kube_context.as_deref(),
+        )?;
+        let push = kiln_pipeline::local::skaffold_push(
+            args.push,
+            configs.iter().find_map(|c| c.build.local.push),
+            global.local_cluster,
+            kube_context.as_deref(),
+        );
         let writes_files = args.oci_layout_path.is_some() || args.tarball.is_some();
-        let configured_push = configs.iter().find_map(|c| c.build.local.push);
-        let push = args
-            .push
-            .or(if writes_files { Some(false) } else { None })
-            .or(configured_push)
-            .unwrap_or(true);
-        if !push && !writes_files {
-            bail!(
-                "with --push=false kiln needs somewhere to write the images (it needs no Docker daemon): pass --oci-layout-path DIR or --tarball FILE"
-            );
-        }
+        let load = if kiln_pipeline::local::skaffold_loads(push, writes_files) {
+            if configs.iter().any(|c| c.build.local.use_docker_cli) {
+                printer::info(
+                    "build.local.useDockerCLI is not supported: kiln loads images through the engine's API, not the docker CLI",
+                );
+            }
+            if kube_context.as_deref() == Some("minikube") && !env.contains_key("DOCKER_HOST") {
+                printer::info(
+                    "kube context minikube without DOCKER_HOST: images go to the local engine, not minikube's; run `eval $(minikube docker-env)` first to load into minikube's",
+                );
+            }
+            let engine = LoadTarget::Engine(super::local_engine(&env).await?);
+            std::iter::once(engine)
+                .chain(kiln_pipeline::local::cluster_load(kube_context.as_deref()))
+                .map(|target| (target, LoadNaming::Skaffold))
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Skaffold's order: the flag, then SKAFFOLD_DEFAULT_REPO (set but empty disables the
         // global value), then the global config.
         let default_repo = args
@@ -149,6 +172,7 @@ impl Session {
             options,
             ctx: Arc::new(context),
             push,
+            load,
             concurrency,
         })
     }
@@ -189,7 +213,19 @@ impl Session {
         plans: &[ArtifactPlan],
     ) -> anyhow::Result<Vec<(BuiltArtifact, BuildOutput)>> {
         let lease = cache::begin_build(&self.ctx, &self.options.env).await?;
-        let build = build_all(&self.ctx, plans, &self.args, self.push, self.concurrency);
+        let destinations = Destinations {
+            oci_layout: self.args.oci_layout_path.clone(),
+            tarball: self.args.tarball.clone(),
+            push: self.push,
+            load: self.load.clone(),
+        };
+        let build = build_all(
+            &self.ctx,
+            plans,
+            &self.args,
+            &destinations,
+            self.concurrency,
+        );
         let outputs = preflight::while_checking_registries(&self.ctx, plans, self.push, build)
             .await
             .map_err(|e| {
@@ -346,31 +382,33 @@ async fn build_all(
     ctx: &Arc<Context>,
     plans: &[ArtifactPlan],
     args: &BuildArgs,
-    push: bool,
+    destinations: &Destinations,
     concurrency: Option<usize>,
 ) -> anyhow::Result<Vec<(BuiltArtifact, BuildOutput)>> {
     let built = kiln_pipeline::schedule::build_all(ctx, plans, concurrency).await?;
-    let destinations = Destinations {
-        oci_layout: args.oci_layout_path.clone(),
-        tarball: args.tarball.clone(),
-        push,
-    };
     let mut outputs = Vec::new();
     for artifact in built {
-        let digest = publish(ctx, &artifact, &destinations).await?;
+        let published = publish(ctx, &artifact, destinations).await?;
         if let Some(dir) = &args.sbom_dir {
             write_sbom_dir(&ctx.store, dir, &artifact)
                 .with_context(|| format!("writing SBOMs to {}", dir.display()))?;
         }
-        let reference = format!(
-            "{}:{}",
-            artifact.plan.repository,
-            tag_with_digest(&artifact.plan.tag, &digest)
-        );
-        ctx.events.as_ref()(Event::Published {
-            image: artifact.plan.image.clone(),
-            reference: reference.clone(),
-        });
+        // Skaffold prints `name:tag@digest` for pushed images and the image-ID tag for
+        // side-loaded ones; files alone keep the name and digest they were written under.
+        let reference = match published.loaded.filter(|_| !destinations.push) {
+            Some(loaded) => loaded.reference,
+            None => format!(
+                "{}:{}",
+                artifact.plan.repository,
+                tag_with_digest(&artifact.plan.tag, &published.digest)
+            ),
+        };
+        for report in published.reports {
+            ctx.events.as_ref()(Event::Delivered {
+                image: artifact.plan.image.clone(),
+                report,
+            });
+        }
         let output = BuildOutput {
             image_name: artifact.plan.image.clone(),
             tag: reference,

@@ -13,6 +13,7 @@ use kiln_core::naming::{KoNaming, ko_image_name, ko_printed_reference, tag_only_
 use kiln_core::{Digest, Reference};
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::ko_planner::{KoOptions, KoPlanner};
+use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::planner::PlanOptions;
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::remote::attach_sboms;
@@ -20,7 +21,9 @@ use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_pipeline::sbom::{SbomAttach, write_sbom_dir};
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
-use super::{ContextSettings, build_context, cache, now_unix, preflight, process_env};
+use super::{
+    ContextSettings, build_context, cache, local_engine, now_unix, preflight, process_env,
+};
 use crate::cli::{
     KoBuildArgs, KoBuildOptions, KoPublishArgs, KoResolveArgs, SbomAttachChoice, SbomFormat,
 };
@@ -145,7 +148,20 @@ pub struct KoSession {
 impl KoSession {
     pub async fn start(publish: &KoPublishArgs, build: &KoBuildOptions) -> anyhow::Result<Self> {
         let env = process_env();
-        let repo = docker_repo(publish, &env)?;
+        let (repo, local) = docker_repo(publish, &env)?;
+        let load = match local {
+            None => None,
+            Some(LocalPublisher::Engine) => Some(LoadTarget::Engine(local_engine(&env).await?)),
+            Some(LocalPublisher::Kind) => Some(LoadTarget::Kind {
+                cluster: env
+                    .get("KIND_CLUSTER_NAME")
+                    .filter(|c| !c.is_empty())
+                    .cloned()
+                    .unwrap_or_else(|| "kind".to_owned()),
+            }),
+        };
+        // ko side-loads instead of pushing: `-L` and the local domains never push.
+        let push = publish.push && load.is_none();
         let tags = unique_tags(&publish.tags);
         for tag in &tags {
             kiln_core::tag::validate_tag(tag).context("-t/--tags")?;
@@ -201,7 +217,7 @@ impl KoSession {
                 platforms: build.platform.clone(),
                 env,
                 now_unix: now_unix(),
-                push: publish.push,
+                push,
                 cache_dir: ctx.cache_dir.clone(),
                 events: Reporter(Some(ctx.events.clone())),
                 ..PlanOptions::default()
@@ -227,7 +243,11 @@ impl KoSession {
             destinations: Destinations {
                 oci_layout: publish.oci_layout_path.clone(),
                 tarball: publish.tarball.clone(),
-                push: publish.push,
+                push,
+                load: load
+                    .map(|target| (target, LoadNaming::Ko))
+                    .into_iter()
+                    .collect(),
             },
             publish: publish.clone(),
             sbom_dir: build.sbom_dir.clone(),
@@ -288,15 +308,25 @@ impl KoSession {
             .transpose()?;
         let mut references = Vec::new();
         for artifact in &built {
-            let digest = publish(&self.ctx, artifact, &self.destinations).await?;
+            let published = publish(&self.ctx, artifact, &self.destinations).await?;
             self.publish_sboms(artifact).await?;
-            let reference = self.printed_reference(&artifact.plan, &digest)?;
-            self.ctx.events.as_ref()(Event::Published {
-                image: artifact.plan.image.clone(),
-                reference: reference.clone(),
-            });
+            let reference = match &published.loaded {
+                // ko's daemon and kind publishers return the `name:<manifest hex>` tag.
+                Some(loaded) => loaded.reference.clone(),
+                None => self.printed_reference(&artifact.plan, &published.digest)?,
+            };
+            for report in published.reports {
+                self.ctx.events.as_ref()(Event::Delivered {
+                    image: artifact.plan.image.clone(),
+                    report,
+                });
+            }
             if let (Some(file), Some(path)) = (&mut refs_file, &self.publish.image_refs) {
-                let lines = recorded_references(&reference, artifact);
+                // A loaded image exists under its printed name only.
+                let lines = match published.loaded {
+                    Some(_) => vec![reference.clone()],
+                    None => recorded_references(&reference, artifact),
+                };
                 writeln!(file, "{}", lines.join("\n"))
                     .with_context(|| format!("writing {}", path.display()))?;
             }
@@ -376,36 +406,44 @@ fn recorded_references(reference: &str, artifact: &BuiltArtifact) -> Vec<String>
         .collect()
 }
 
-/// `KO_DOCKER_REPO`, refusing what kiln cannot publish to: a Docker daemon (`-L`,
-/// `ko.local`), a kind cluster (`kind.local`), or nothing at all when pushing.
-fn docker_repo(publish: &KoPublishArgs, env: &BTreeMap<String, String>) -> anyhow::Result<String> {
-    let repo = env.get("KO_DOCKER_REPO").cloned().unwrap_or_default();
-    if publish.local || repo.starts_with("ko.local") {
-        bail!(
-            "{} needs a Docker daemon, and kiln does not load images into one; write the image with --tarball FILE (then `docker load -i FILE`) or --oci-layout-path DIR, with --push=false",
-            if publish.local {
-                "-L/--local"
-            } else {
-                "KO_DOCKER_REPO=ko.local"
-            }
-        );
+/// Where ko sends images instead of a registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LocalPublisher {
+    /// `-L/--local` or `KO_DOCKER_REPO=ko.local…`: a Docker-compatible engine.
+    Engine,
+    /// `KO_DOCKER_REPO=kind.local…`: kind's nodes.
+    Kind,
+}
+
+/// `KO_DOCKER_REPO` and ko's choice of publisher for it (pkg/commands/resolver.go): `-L`
+/// or a `ko.local` prefix loads into the engine (an empty repo becoming `ko.local`), a
+/// `kind.local` prefix loads into kind, and an empty repo cannot be pushed to.
+fn docker_repo(
+    publish: &KoPublishArgs,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<(String, Option<LocalPublisher>)> {
+    let mut repo = env.get("KO_DOCKER_REPO").cloned().unwrap_or_default();
+    if publish.local && repo.is_empty() {
+        repo = "ko.local".to_owned();
     }
-    if repo.starts_with("kind.local") {
-        bail!(
-            "KO_DOCKER_REPO=kind.local loads images into kind nodes, which kiln does not do; write the image with --tarball FILE and run `kind load image-archive FILE`"
-        );
-    }
+    let local = if publish.local || repo.starts_with("ko.local") {
+        Some(LocalPublisher::Engine)
+    } else if repo.starts_with("kind.local") {
+        Some(LocalPublisher::Kind)
+    } else {
+        None
+    };
     if repo.is_empty() {
         if publish.push {
             bail!(
-                "KO_DOCKER_REPO environment variable is unset: set it to the registry or repository to push to (e.g. KO_DOCKER_REPO=registry.example.com/team), or pass --push=false with --oci-layout-path or --tarball"
+                "KO_DOCKER_REPO environment variable is unset: set it to the registry or repository to push to (e.g. KO_DOCKER_REPO=registry.example.com/team), load into the local engine with -L, or pass --push=false with --oci-layout-path or --tarball"
             );
         }
         // ko names unpushed images under no repository at all (`app-<md5>`).
-        return Ok(String::new());
+        return Ok((String::new(), None));
     }
     registry_of(&repo)?;
-    Ok(repo)
+    Ok((repo, local))
 }
 
 /// The registry host of a `KO_DOCKER_REPO` value (which may name a registry alone).

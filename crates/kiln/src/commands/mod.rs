@@ -116,3 +116,12 @@ fn now() -> (i64, u32) {
         .map(|d| (d.as_secs() as i64, d.subsec_nanos()))
         .unwrap_or_default()
 }
+
+/// The engine side-loaded images go to (the one the docker CLI would use), checked to
+/// answer before anything is built, so a stopped engine fails the run at once.
+async fn local_engine(env: &BTreeMap<String, String>) -> anyhow::Result<kiln_engine::Engine> {
+    let endpoint = kiln_engine::resolve(&|k| env.get(k).cloned())?;
+    let engine = kiln_engine::Engine::new(endpoint)?;
+    engine.ping().await?;
+    Ok(engine)
+}

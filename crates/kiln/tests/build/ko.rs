@@ -298,10 +298,14 @@ fn ko_errors_name_the_cause_and_the_fix() {
     );
     assert!(err.contains("--push=false"), "{err}");
 
+    // -L with no engine running: the socket tried, and the fixes.
     let err = fails(&["ko", "build", "-L", "./cmd/example"], &[]);
-    assert!(err.contains("-L/--local needs a Docker daemon"), "{err}");
     assert!(
-        err.contains("--tarball") && err.contains("--oci-layout-path"),
+        err.contains("no Docker-compatible engine answers at unix:///var/run/docker.sock"),
+        "{err}"
+    );
+    assert!(
+        err.contains("start the engine") && err.contains("KO_DOCKER_REPO"),
         "{err}"
     );
 

@@ -8,6 +8,7 @@ mod cache;
 mod cli;
 mod debug;
 mod dev;
+mod engine;
 mod errors;
 mod ko;
 mod layout;
