@@ -35,7 +35,7 @@ pub fn binary_layer_with_capabilities(
 ) -> Result<Layer, Error> {
     let file = File::open(binary).map_err(io_error(binary))?;
     let size = file.metadata().map_err(io_error(binary))?.len();
-    let mut layer = LayerWriter::create(store, 0)?;
+    let mut layer = LayerWriter::create(store, 0, media_type)?;
     let dir = APP_DIR.trim_start_matches('/');
     layer.add_dir(dir, EntryMeta::KO)?;
     let path = format!("{dir}/{name}");
@@ -49,7 +49,7 @@ pub fn binary_layer_with_capabilities(
         )?,
         None => layer.add_file(&path, EntryMeta::KO, size, file)?,
     }
-    layer.finish(media_type)
+    layer.finish()
 }
 
 /// Where kodata symlinks may point: inside `root`, and (unless the user widened the root
@@ -232,7 +232,7 @@ pub fn kodata_layer(
     mtime: u64,
     media_type: &str,
 ) -> Result<Layer, Error> {
-    let mut layer = LayerWriter::create(store, mtime)?;
+    let mut layer = LayerWriter::create(store, mtime, media_type)?;
     for dir in ["var", "var/run", KODATA_ROOT.trim_start_matches('/')] {
         layer.add_dir(dir, EntryMeta::KO)?;
     }
@@ -249,7 +249,7 @@ pub fn kodata_layer(
             }
         })?;
     }
-    layer.finish(media_type)
+    layer.finish()
 }
 
 struct KodataWalk<'a> {

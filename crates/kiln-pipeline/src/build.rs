@@ -169,6 +169,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         spec.annotations.extend(plan.annotations.clone());
         let kodata = kodata.clone();
         let make_sbom = plan.sbom;
+        let (compression, base_display) = (plan.compression, base.display.clone());
         tasks.spawn(async move {
             let _permit = ctx_jobs
                 .acquire_owned()
@@ -186,7 +187,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
             let layer_binary = binary.clone();
             let (app_name, sbom_store) = (spec.app_name.clone(), store.clone());
             let image = tokio::task::spawn_blocking(move || -> Result<Image, Error> {
-                let media_type = base_image.layer_media_type();
+                let media_type = base_image.layer_media_type(compression, &base_display)?;
                 let cache = LayerCache::new(&store);
                 let caps_hex: String = capabilities
                     .iter()
@@ -397,7 +398,7 @@ async fn write_kodata_layer(
     let kodata = package.dir.join("kodata");
     let boundary = kodata_boundary(&kodata, plan.kodata_allowed_root.as_deref()).await;
     let mtime = plan.kodata_date_epoch.unwrap_or(0).max(0) as u64;
-    let media_type = base.images[0].layer_media_type();
+    let media_type = base.images[0].layer_media_type(plan.compression, &base.display)?;
     let store = ctx.store.clone();
     tokio::task::spawn_blocking(move || {
         kodata_layer(&store, Some(&kodata), &boundary, mtime, media_type)

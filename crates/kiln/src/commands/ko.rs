@@ -220,6 +220,7 @@ impl KoSession {
                 push,
                 cache_dir: ctx.cache_dir.clone(),
                 events: Reporter(Some(ctx.events.clone())),
+                compression: build.compression,
                 ..PlanOptions::default()
             },
             repo,
