@@ -53,7 +53,31 @@ pub struct Layer {
     pub diff_id: Digest,
 }
 
-type Output = HashingWriter<BufWriter<NamedTempFile>>;
+type Output = HashingWriter<BufWriter<Tee>>;
+
+/// Where a layer's compressed bytes go: its file in the store and, optionally, a copy for a
+/// consumer such as an upload already under way. The copy is best effort: when it fails,
+/// it is dropped and the file alone continues (the file is what the layer is).
+struct Tee {
+    file: NamedTempFile,
+    copy: Option<Box<dyn Write + Send>>,
+}
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write_all(buf)?;
+        if let Some(copy) = &mut self.copy
+            && copy.write_all(buf).is_err()
+        {
+            self.copy = None;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
 type Sink = HashingWriter<Compressor<Output>>;
 
 /// Threads compressing one layer: the machine's cores. The bytes do not depend on it.
@@ -117,8 +141,19 @@ impl<'s> LayerWriter<'s> {
     /// Starts a layer of `media_type` (which picks gzip or zstd) whose entries all carry
     /// modification time `mtime` (Unix seconds).
     pub fn create(store: &'s BlobStore, mtime: u64, media_type: &str) -> Result<Self, Error> {
-        let temp = store.temp_file()?;
-        let output = HashingWriter::new(BufWriter::with_capacity(1 << 17, temp));
+        Self::create_teed(store, mtime, media_type, None)
+    }
+
+    /// Like [`LayerWriter::create`], also handing every compressed byte, in order, to
+    /// `copy` as it is written (best effort: a failing copy is dropped, the layer is not).
+    pub fn create_teed(
+        store: &'s BlobStore,
+        mtime: u64,
+        media_type: &str,
+        copy: Option<Box<dyn Write + Send>>,
+    ) -> Result<Self, Error> {
+        let file = store.temp_file()?;
+        let output = HashingWriter::new(BufWriter::with_capacity(1 << 17, Tee { file, copy }));
         let threads = compression_threads();
         let compressor =
             Compressor::new(media_type, output, threads).map_err(|source| Error::Layer {
@@ -204,7 +239,8 @@ impl<'s> LayerWriter<'s> {
         let (buffered, digest, size) = hashed.finish();
         let mut temp = buffered
             .into_inner()
-            .map_err(|e| layer_error(e.into_error()))?;
+            .map_err(|e| layer_error(e.into_error()))?
+            .file;
         temp.flush().map_err(io_error(temp.path()))?;
         self.store.commit(temp, &digest)?;
         Ok(Layer {

@@ -129,6 +129,7 @@ impl Session {
                     RemoteCacheMode::Off
                 },
                 jobs: None,
+                push,
             },
         )
         .await?;

@@ -209,6 +209,7 @@ impl KoSession {
                     RemoteCacheMode::Off
                 },
                 jobs: build.jobs,
+                push: publish.push,
             },
         )
         .await?;
