@@ -456,14 +456,14 @@ fn the_binary_layer_is_uploaded_while_compressed_and_a_failed_stream_falls_back(
         stderr.contains("uploaded blob while it was written"),
         "{stderr}"
     );
+    // What skopeo pulls from the registry runs.
+    let output_of = |reference: &str| {
+        let (_dir, pulled) = pull(reference);
+        let entry = pulled.entry("pulled");
+        pulled.run(entry["digest"].as_str().unwrap())
+    };
     let reference = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let (_dir, pulled) = pull(&reference);
-    let entry = pulled.entry("pulled");
-    assert!(
-        pulled
-            .run(entry["digest"].as_str().unwrap())
-            .contains("hello from alpha")
-    );
+    assert!(output_of(&reference).contains("hello from alpha"));
 
     // The streamed PATCH (the first upload of the run) fails: the push uploads the layer
     // from the store instead, and the image is whole. An edit makes a new binary layer.
@@ -483,11 +483,5 @@ fn the_binary_layer_is_uploaded_while_compressed_and_a_failed_stream_falls_back(
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("streamed layer upload failed"), "{stderr}");
     let tag = format!("{}/fallback/alpha:v1.2.3", registry.host());
-    let (_dir, pulled) = pull(&tag);
-    let entry = pulled.entry("pulled");
-    assert!(
-        pulled
-            .run(entry["digest"].as_str().unwrap())
-            .contains("hello from alpha")
-    );
+    assert!(output_of(&tag).contains("hello from alpha"));
 }
