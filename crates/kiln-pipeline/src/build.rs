@@ -240,7 +240,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                         )?;
                         cache.put(&key, &layer)?;
                         stage.finish(compressing);
-                        streamed = stream.map(|s| (s, layer.descriptor.digest.clone()));
+                        streamed = stream.map(|s| (s, layer.descriptor.clone()));
                         layer
                     }
                 };
@@ -250,9 +250,9 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                 Ok((image, streamed))
             })
             .await??;
-            if let Some((stream, digest)) = streamed {
+            if let Some((stream, layer)) = streamed {
                 // Whether it landed or not, the push that follows checks the registry.
-                stream.finish(&digest).await;
+                stream.finish(&layer).await;
             }
             // Run while this platform's binary is still the one just built.
             let sbom = if make_sbom {

@@ -500,7 +500,7 @@ pub(crate) async fn push_attachment(
 /// feeds one streamed upload to `target`'s repository. Best effort by design: whatever
 /// fails here, the push that follows uploads the finished layer from the store.
 pub(crate) struct StreamedLayer {
-    finished: tokio::sync::oneshot::Sender<Digest>,
+    finished: tokio::sync::oneshot::Sender<(Digest, u64)>,
     upload: tokio::task::JoinHandle<Result<Digest, kiln_registry::Error>>,
 }
 
@@ -525,10 +525,10 @@ impl StreamedLayer {
         )
     }
 
-    /// Gives the upload the finished layer's digest and waits for it to land. A failure
-    /// is only logged: the push that follows finds the blob missing and uploads it.
-    pub(crate) async fn finish(self, digest: &Digest) {
-        let _ = self.finished.send(digest.clone());
+    /// Gives the upload the finished layer's digest and size and waits for it to land. A
+    /// failure is only logged: the push that follows finds the blob missing and uploads it.
+    pub(crate) async fn finish(self, layer: &Descriptor) {
+        let _ = self.finished.send((layer.digest.clone(), layer.size));
         match self.upload.await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::debug!(error = %e, "streamed layer upload failed"),

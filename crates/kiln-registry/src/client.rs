@@ -758,13 +758,13 @@ impl Client {
     /// Uploads a blob whose bytes are still being produced, so that compressing a layer and
     /// sending it overlap: one session (`POST`), one `PATCH` whose body is `chunks` as they
     /// arrive (chunked, its length unknown yet), and the `PUT ?digest=` once `finished`
-    /// gives the digest. Never retried (the body cannot be replayed): the caller keeps the
+    /// gives the digest and size. Never retried (the body cannot be replayed): the caller keeps the
     /// bytes and falls back to [`Client::push_blob`], which finds the blob if this worked.
     pub async fn push_blob_streamed(
         &self,
         repo: &Reference,
         chunks: tokio::sync::mpsc::Receiver<bytes::Bytes>,
-        finished: tokio::sync::oneshot::Receiver<Digest>,
+        finished: tokio::sync::oneshot::Receiver<(Digest, u64)>,
     ) -> Result<Digest, Error> {
         let ctx = Ctx::new(Op::PushBlob, &repo.registry, Some(&repo.repository), None);
         let ep = self.inner.endpoint(&repo.registry).await?;
@@ -808,7 +808,7 @@ impl Client {
             upload
         };
         // The producer failing drops its end: no digest, no PUT, nothing committed.
-        let digest = finished
+        let (digest, size) = finished
             .await
             .map_err(|_| Error::protocol(&ctx, "the streamed blob was not finished"))?;
         let commit = commit_url(commit, &digest);
@@ -822,6 +822,11 @@ impl Client {
             return Err(self.inner.error_for(resp, &ctx).await);
         }
         tracing::debug!(repository = %repo.name(), %digest, "uploaded blob while it was written");
+        self.inner.emit(RegistryEvent::BlobUploaded {
+            repository: repo.name(),
+            digest: digest.clone(),
+            size,
+        });
         Ok(digest)
     }
 }
