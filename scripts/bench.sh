@@ -154,7 +154,7 @@ echo "|---|---|---|---|---|"
 row "push a 100 MB image to a fresh repository vs skopeo copy (both mount)" "$(mean push 0)" "$(mean push 1)" "report"
 row "push a 100 MB image, nothing mountable, vs curl upload of its 100 MB layer" "$(mean coldpush 0)" "$(mean coldpush 1)" "report"
 
-# 9. Layer sizes: kiln gzip, kiln zstd, ko's (Go BestSpeed), `gzip -1` (of the binary
+# 7b. Layer sizes: kiln gzip, kiln zstd, ko's (Go BestSpeed), `gzip -1` (of the binary
 # alone: the tar adds 1.5 kB of headers), on the app's binary and the 100 MB input.
 sizes() { # label, binary
   printf '| %s | %s | %s | %s | %s |\n' "$1" "$("$layer" "$2" | cut -d' ' -f2)" \
@@ -170,7 +170,7 @@ size_table() {
 }
 size_table
 
-# 10. A controller-sized app (client-go + controller-runtime, a ~70 MB binary; fixture in
+# 7c. A controller-sized app (client-go + controller-runtime, a ~70 MB binary; fixture in
 # scripts/bench-fixtures/controller), its modules fetched through the module proxy once.
 ctl="$work/controller"
 cp -r "$repo_root/scripts/bench-fixtures/controller" "$ctl"
