@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use kiln_core::gotime::rfc3339_utc as rfc3339;
+use kiln_core::media_type::LayerCompression;
 use kiln_core::{Digest, Platform};
 use serde_json::{Map, Value, json};
 
@@ -88,9 +89,21 @@ impl BaseImage {
         })
     }
 
-    /// The media type new layers must use to match this base.
-    pub fn layer_media_type(&self) -> &'static str {
-        media_type::layer_for_manifest(&self.manifest_media_type)
+    /// The media type new layers compressed with `compression` take on this base (`base`
+    /// names it in the error): gzip layers match the base's schema; zstd needs OCI.
+    pub fn layer_media_type(
+        &self,
+        compression: LayerCompression,
+        base: &str,
+    ) -> Result<&'static str, Error> {
+        compression
+            .layer_media_type(&self.manifest_media_type)
+            .ok_or_else(|| Error::UnsupportedBase {
+                base: base.to_owned(),
+                reason: "it is a Docker schema 2 image, which has no zstd layer type; \
+                         use an OCI base image or --compression gzip"
+                    .to_owned(),
+            })
     }
 }
 

@@ -74,7 +74,7 @@ fn root_fs_layer(store: &BlobStore) -> Result<Layer, Error> {
         uid: NONROOT,
         gid: NONROOT,
     };
-    let mut layer = LayerWriter::create(store, 0)?;
+    let mut layer = LayerWriter::create(store, 0, media_type::OCI_LAYER_GZIP)?;
     let file = |layer: &mut LayerWriter, path: &str, body: &str| {
         layer.add_file(path, root(0o644), body.len() as u64, body.as_bytes())
     };
@@ -94,7 +94,7 @@ fn root_fs_layer(store: &BlobStore) -> Result<Layer, Error> {
     layer.add_dir("home/nonroot", nonroot)?;
     layer.add_dir("root", root(0o700))?;
     layer.add_dir("tmp", root(0o1777))?;
-    layer.finish(media_type::OCI_LAYER_GZIP)
+    layer.finish()
 }
 
 /// Writes the built-in base into `store` and returns the descriptor of its index.

@@ -21,7 +21,7 @@ pub fn binary_layer(
     name: &str,
     media_type: &str,
 ) -> Result<Layer, Error> {
-    binary_layer_with_capabilities(store, binary, name, media_type, None)
+    binary_layer_teed(store, binary, name, media_type, None, None)
 }
 
 /// [`binary_layer`] with the binary's `security.capability` xattr, written as ko writes it:
@@ -33,9 +33,22 @@ pub fn binary_layer_with_capabilities(
     media_type: &str,
     capability_xattr: Option<&[u8]>,
 ) -> Result<Layer, Error> {
+    binary_layer_teed(store, binary, name, media_type, capability_xattr, None)
+}
+
+/// [`binary_layer_with_capabilities`], also handing the compressed bytes to `copy` as they
+/// are written (an upload streaming the layer while it is compressed).
+pub fn binary_layer_teed(
+    store: &BlobStore,
+    binary: &Path,
+    name: &str,
+    media_type: &str,
+    capability_xattr: Option<&[u8]>,
+    copy: Option<Box<dyn std::io::Write + Send>>,
+) -> Result<Layer, Error> {
     let file = File::open(binary).map_err(io_error(binary))?;
     let size = file.metadata().map_err(io_error(binary))?.len();
-    let mut layer = LayerWriter::create(store, 0)?;
+    let mut layer = LayerWriter::create_teed(store, 0, media_type, copy)?;
     let dir = APP_DIR.trim_start_matches('/');
     layer.add_dir(dir, EntryMeta::KO)?;
     let path = format!("{dir}/{name}");
@@ -49,7 +62,7 @@ pub fn binary_layer_with_capabilities(
         )?,
         None => layer.add_file(&path, EntryMeta::KO, size, file)?,
     }
-    layer.finish(media_type)
+    layer.finish()
 }
 
 /// Where kodata symlinks may point: inside `root`, and (unless the user widened the root
@@ -232,7 +245,7 @@ pub fn kodata_layer(
     mtime: u64,
     media_type: &str,
 ) -> Result<Layer, Error> {
-    let mut layer = LayerWriter::create(store, mtime)?;
+    let mut layer = LayerWriter::create(store, mtime, media_type)?;
     for dir in ["var", "var/run", KODATA_ROOT.trim_start_matches('/')] {
         layer.add_dir(dir, EntryMeta::KO)?;
     }
@@ -249,7 +262,7 @@ pub fn kodata_layer(
             }
         })?;
     }
-    layer.finish(media_type)
+    layer.finish()
 }
 
 struct KodataWalk<'a> {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::hash::HashingWriter;
 use crate::keyed::KeyedJson;
-use crate::layer::{GZIP_LEVEL, Layer};
+use crate::layer::{GZIP_LEVEL, Layer, ZSTD_LEVEL};
 use crate::spec::Descriptor;
 use crate::store::BlobStore;
 
@@ -41,10 +41,11 @@ impl LayerCache {
         }
     }
 
-    /// A key from the parts that determine a layer's bytes (the writer's format and gzip
-    /// level are always included).
+    /// A key from the parts that determine a layer's bytes (the writer's format and both
+    /// compression levels are always included; the media type, among `parts`, says which
+    /// compressor).
     pub fn key(parts: &[&str]) -> Digest {
-        let format = format!("kiln-layer/{FORMAT}/gzip-{GZIP_LEVEL}");
+        let format = format!("kiln-layer/{FORMAT}/gzip-{GZIP_LEVEL}/zstd-{ZSTD_LEVEL}");
         KeyedJson::key(&[&[format.as_str()], parts].concat())
     }
 

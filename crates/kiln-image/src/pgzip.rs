@@ -143,7 +143,12 @@ mod tests {
     use super::*;
 
     fn gzip(data: &[u8], threads: usize) -> Vec<u8> {
-        let mut gz = ParallelGzip::new(Vec::new(), Compression::new(1), threads).unwrap();
+        let mut gz = ParallelGzip::new(
+            Vec::new(),
+            Compression::new(crate::layer::GZIP_LEVEL),
+            threads,
+        )
+        .unwrap();
         // Uneven writes, so block filling is exercised across write boundaries.
         for chunk in data.chunks(77_777) {
             gz.write_all(chunk).unwrap();

@@ -142,6 +142,7 @@ pub async fn key(
             "kodata_date_epoch": plan.kodata_date_epoch,
             "sbom": plan.sbom,
             "linux_capabilities": plan.linux_capabilities,
+            "compression": plan.compression,
             "base_name": base.name,
             "base": base.top.digest,
             "base_images": base.images.iter().map(|i| i.digest.to_string()).collect::<Vec<_>>(),

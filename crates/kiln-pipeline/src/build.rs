@@ -8,9 +8,7 @@ use kiln_core::naming::binary_name;
 use kiln_core::{Digest, Reference};
 use kiln_gobuild::{BuildRequest, Package};
 use kiln_image::assemble::base_annotations;
-use kiln_image::ko_layers::{
-    KodataBoundary, binary_layer_with_capabilities, kodata_allowed_root, kodata_layer,
-};
+use kiln_image::ko_layers::{KodataBoundary, binary_layer_teed, kodata_allowed_root, kodata_layer};
 use kiln_image::layer_cache::{LayerCache, file_digest};
 use kiln_image::{Blob, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
 use tokio::task::JoinSet;
@@ -20,6 +18,7 @@ use crate::artifact_cache;
 use crate::context::Context;
 use crate::events::{Event, EventSink, Stage};
 use crate::plan::{ArtifactPlan, BaseSpec};
+use crate::remote::StreamedLayer;
 use crate::remote_cache::{self, Lookup};
 use crate::sbom::{self, Sboms};
 
@@ -169,6 +168,14 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         spec.annotations.extend(plan.annotations.clone());
         let kodata = kodata.clone();
         let make_sbom = plan.sbom;
+        let (compression, base_display) = (plan.compression, base.display.clone());
+        // Where a new binary layer is uploaded while it is compressed, when pushing.
+        let stream_to = ctx
+            .registry
+            .clone()
+            .filter(|_| ctx.stream_pushes)
+            .zip(plan.tagged_name().parse::<kiln_core::Reference>().ok());
+        let runtime = tokio::runtime::Handle::current();
         tasks.spawn(async move {
             let _permit = ctx_jobs
                 .acquire_owned()
@@ -185,9 +192,10 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
             stage.finish(building);
             let layer_binary = binary.clone();
             let (app_name, sbom_store) = (spec.app_name.clone(), store.clone());
-            let image = tokio::task::spawn_blocking(move || -> Result<Image, Error> {
-                let media_type = base_image.layer_media_type();
+            let (image, streamed) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
+                let media_type = base_image.layer_media_type(compression, &base_display)?;
                 let cache = LayerCache::new(&store);
+                let mut streamed = None;
                 let caps_hex: String = capabilities
                     .iter()
                     .flatten()
@@ -215,24 +223,37 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                     }
                     None => {
                         let compressing = stage.start(Stage::Compressing);
-                        let layer = binary_layer_with_capabilities(
+                        let (stream, copy) = match &stream_to {
+                            Some((client, target)) => {
+                                let (stream, copy) = StreamedLayer::start(client, target, &runtime);
+                                (Some(stream), Some(copy))
+                            }
+                            None => (None, None),
+                        };
+                        let layer = binary_layer_teed(
                             &store,
                             &layer_binary,
                             &spec.app_name,
                             media_type,
                             capabilities.as_deref(),
+                            copy,
                         )?;
                         cache.put(&key, &layer)?;
                         stage.finish(compressing);
+                        streamed = stream.map(|s| (s, layer.descriptor.clone()));
                         layer
                     }
                 };
                 let image = kiln_image::assemble(&base_image, &kodata, &layer, &spec)?;
                 store.write_bytes(&image.config.bytes)?;
                 store.write_bytes(&image.manifest.bytes)?;
-                Ok(image)
+                Ok((image, streamed))
             })
             .await??;
+            if let Some((stream, layer)) = streamed {
+                // Whether it landed or not, the push that follows checks the registry.
+                stream.finish(&layer).await;
+            }
             // Run while this platform's binary is still the one just built.
             let sbom = if make_sbom {
                 let sbom =
@@ -397,7 +418,7 @@ async fn write_kodata_layer(
     let kodata = package.dir.join("kodata");
     let boundary = kodata_boundary(&kodata, plan.kodata_allowed_root.as_deref()).await;
     let mtime = plan.kodata_date_epoch.unwrap_or(0).max(0) as u64;
-    let media_type = base.images[0].layer_media_type();
+    let media_type = base.images[0].layer_media_type(plan.compression, &base.display)?;
     let store = ctx.store.clone();
     tokio::task::spawn_blocking(move || {
         kodata_layer(&store, Some(&kodata), &boundary, mtime, media_type)

@@ -29,6 +29,9 @@ pub struct Context {
     pub artifact_records: Option<PathBuf>,
     /// `--remote-cache`: look artifacts up in (and record them to) the registry pushed to.
     pub remote_cache: crate::remote_cache::RemoteCacheMode,
+    /// Images will be pushed to their plan's first name: binary layers are uploaded there
+    /// while they are compressed (the push then finds them in place).
+    pub stream_pushes: bool,
     /// The built-in base once written into the store.
     builtin_base: Mutex<Option<Descriptor>>,
 }
@@ -52,12 +55,19 @@ impl Context {
             artifact_cache: false,
             artifact_records: None,
             remote_cache: Default::default(),
+            stream_pushes: false,
             builtin_base: Mutex::new(None),
         })
     }
 
     pub fn with_registry(mut self, client: kiln_registry::Client) -> Self {
         self.registry = Some(client);
+        self
+    }
+
+    /// Uploads binary layers to the push target while they are compressed.
+    pub fn with_streamed_pushes(mut self) -> Self {
+        self.stream_pushes = true;
         self
     }
 

@@ -344,6 +344,7 @@ async fn plan_one(
             .map(PathBuf::from),
         sbom: options.sbom,
         linux_capabilities,
+        compression: crate::planner::compression(common)?,
     })
 }
 

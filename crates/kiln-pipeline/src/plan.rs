@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use kiln_core::Reference;
+use kiln_core::media_type::LayerCompression;
 use kiln_core::platform::PlatformRequest;
 
 /// Where an artifact's base comes from.
@@ -145,6 +146,8 @@ pub struct ArtifactPlan {
     /// What the configuration files said that kiln ignores (unknown `.ko.yaml` keys), for
     /// the CLI to report once.
     pub config_warnings: Vec<String>,
+    /// How the kodata and binary layers are compressed (gzip unless asked otherwise).
+    pub compression: LayerCompression,
 }
 
 impl ArtifactPlan {

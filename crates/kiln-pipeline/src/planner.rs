@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kiln_config::{Artifact, Config, KoConfig, TagPolicy};
+use kiln_core::media_type::LayerCompression;
 use kiln_core::naming::{sanitize_image_name, strip_ko_scheme, substitute_default_repo};
 use kiln_core::platform::PlatformRequest;
 use kiln_core::tag::{
@@ -52,6 +53,8 @@ pub struct PlanOptions {
     pub now_nanos: u32,
     /// The skaffold.yaml the configs come from, for errors that point into it.
     pub config_file: Option<PathBuf>,
+    /// `--compression`, when given: it wins over `KILN_COMPRESSION` (see [`compression`]).
+    pub compression: Option<LayerCompression>,
 }
 
 /// Skaffold's `-b/--build-image` rule: an artifact is selected when its image name
@@ -76,6 +79,25 @@ pub fn select_images(configs: &[Config], fragments: &[String]) -> Result<Vec<Str
         .filter(|i| fragments.is_empty() || fragments.iter().any(|f| i.contains(f.as_str())))
         .map(str::to_owned)
         .collect())
+}
+
+/// The layer compression of this run: `--compression`, else the `KILN_COMPRESSION`
+/// environment variable (an environment knob, so skaffold.yaml stays Skaffold's schema),
+/// else gzip.
+pub fn compression(options: &PlanOptions) -> Result<LayerCompression, Error> {
+    if let Some(chosen) = options.compression {
+        return Ok(chosen);
+    }
+    match options.env.get("KILN_COMPRESSION").map(|v| v.trim()) {
+        None | Some("") => Ok(LayerCompression::default()),
+        Some(value) => LayerCompression::parse(value).ok_or_else(|| {
+            Error::Plan(format!(
+                "KILN_COMPRESSION={value:?} is not a layer compression; set it to one of {} \
+                 (or unset it for gzip)",
+                LayerCompression::NAMES.join(", ")
+            ))
+        }),
+    }
 }
 
 /// Plans every artifact of `configs`, in order. `config_dir` is the directory of the
@@ -349,6 +371,7 @@ async fn plan_artifact(
             .map(PathBuf::from),
         sbom: options.sbom,
         linux_capabilities,
+        compression: compression(options)?,
     })
 }
 

@@ -495,3 +495,61 @@ pub(crate) async fn push_attachment(
     put_manifest_settled(client, at, media_type::OCI_MANIFEST, &manifest.bytes).await?;
     Ok(())
 }
+
+/// A binary layer uploaded while it is compressed: the layer writer's copy of its bytes
+/// feeds one streamed upload to `target`'s repository. Best effort by design: whatever
+/// fails here, the push that follows uploads the finished layer from the store.
+pub(crate) struct StreamedLayer {
+    finished: tokio::sync::oneshot::Sender<(Digest, u64)>,
+    upload: tokio::task::JoinHandle<Result<Digest, kiln_registry::Error>>,
+}
+
+/// At most this many 128 KiB pieces wait for the network: memory stays flat.
+const STREAM_DEPTH: usize = 16;
+
+impl StreamedLayer {
+    /// Starts the upload on `runtime` and returns the writer the layer's bytes go to.
+    pub(crate) fn start(
+        client: &Client,
+        target: &Reference,
+        runtime: &tokio::runtime::Handle,
+    ) -> (Self, Box<dyn std::io::Write + Send>) {
+        let (chunks, receiver) = tokio::sync::mpsc::channel(STREAM_DEPTH);
+        let (finished, digest) = tokio::sync::oneshot::channel();
+        let (client, target) = (client.clone(), target.clone());
+        let upload = runtime
+            .spawn(async move { client.push_blob_streamed(&target, receiver, digest).await });
+        (
+            StreamedLayer { finished, upload },
+            Box::new(ChunkSender(chunks)),
+        )
+    }
+
+    /// Gives the upload the finished layer's digest and size and waits for it to land. A
+    /// failure is only logged: the push that follows finds the blob missing and uploads it.
+    pub(crate) async fn finish(self, layer: &Descriptor) {
+        let _ = self.finished.send((layer.digest.clone(), layer.size));
+        match self.upload.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "streamed layer upload failed"),
+            Err(e) => tracing::debug!(error = %e, "streamed layer upload task failed"),
+        }
+    }
+}
+
+/// Hands written bytes to the upload; blocks while the network is behind (backpressure),
+/// fails once the upload has given up (the layer writer then stops copying).
+struct ChunkSender(tokio::sync::mpsc::Sender<bytes::Bytes>);
+
+impl std::io::Write for ChunkSender {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(bytes::Bytes::copy_from_slice(buf))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -121,6 +121,7 @@ async fn sbom_plan(s: &Setup, repository: &str) -> ArtifactPlan {
         kodata_allowed_root: None,
         sbom: true,
         linux_capabilities: None,
+        compression: Default::default(),
     }
 }
 

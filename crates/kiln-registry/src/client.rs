@@ -754,6 +754,83 @@ fn bytes_body(bytes: bytes::Bytes, progress: Progress) -> reqwest::Body {
     reqwest::Body::wrap_stream(stream)
 }
 
+impl Client {
+    /// Uploads a blob whose bytes are still being produced, so that compressing a layer and
+    /// sending it overlap: one session (`POST`), one `PATCH` whose body is `chunks` as they
+    /// arrive (chunked, its length unknown yet), and the `PUT ?digest=` once `finished`
+    /// gives the digest and size. Never retried (the body cannot be replayed): the caller keeps the
+    /// bytes and falls back to [`Client::push_blob`], which finds the blob if this worked.
+    pub async fn push_blob_streamed(
+        &self,
+        repo: &Reference,
+        chunks: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+        finished: tokio::sync::oneshot::Receiver<(Digest, u64)>,
+    ) -> Result<Digest, Error> {
+        let ctx = Ctx::new(Op::PushBlob, &repo.registry, Some(&repo.repository), None);
+        let ep = self.inner.endpoint(&repo.registry).await?;
+        let scopes = Scopes::push(&repo.repository);
+        let repository = repo.repository.as_str();
+        let start = ep.url(&format!("v2/{repository}/blobs/uploads/"));
+        let resp = self
+            .inner
+            .send(&ep, &scopes, repository, &ctx, &mut |http| {
+                Ok(http.post(start.clone()).header(CONTENT_LENGTH, 0))
+            })
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self.inner.error_for(resp, &ctx).await);
+        }
+        let upload = location(&ep, &resp, &ctx)?;
+        let stream = futures_util::stream::unfold(chunks, |mut chunks| async move {
+            let chunk = chunks.recv().await?;
+            Some((Ok::<_, std::io::Error>(chunk), chunks))
+        });
+        let mut body = Some(reqwest::Body::wrap_stream(stream));
+        let resp = self
+            .inner
+            .send(&ep, &scopes, repository, &ctx, &mut |http| {
+                // A second attempt (a refreshed token) has no body left to send.
+                let body = body.take().ok_or_else(|| {
+                    Error::protocol(&ctx, "a streamed upload cannot be sent twice")
+                })?;
+                Ok(http
+                    .patch(upload.clone())
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .body(body))
+            })
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.inner.error_for(resp, &ctx).await);
+        }
+        let commit = if resp.headers().contains_key(LOCATION) {
+            location(&ep, &resp, &ctx)?
+        } else {
+            upload
+        };
+        // The producer failing drops its end: no digest, no PUT, nothing committed.
+        let (digest, size) = finished
+            .await
+            .map_err(|_| Error::protocol(&ctx, "the streamed blob was not finished"))?;
+        let commit = commit_url(commit, &digest);
+        let resp = self
+            .inner
+            .send(&ep, &scopes, repository, &ctx, &mut |http| {
+                Ok(http.put(commit.clone()).header(CONTENT_LENGTH, 0))
+            })
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.inner.error_for(resp, &ctx).await);
+        }
+        tracing::debug!(repository = %repo.name(), %digest, "uploaded blob while it was written");
+        self.inner.emit(RegistryEvent::BlobUploaded {
+            repository: repo.name(),
+            digest: digest.clone(),
+            size,
+        });
+        Ok(digest)
+    }
+}
+
 /// A request body streaming `path` (opened now, so each attempt reads from the start),
 /// reporting progress.
 fn file_body(

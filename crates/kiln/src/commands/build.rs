@@ -129,6 +129,7 @@ impl Session {
                     RemoteCacheMode::Off
                 },
                 jobs: None,
+                push,
             },
         )
         .await?;
@@ -155,6 +156,7 @@ impl Session {
                 .unwrap_or(matches!(command, "dev" | "debug")),
             now_nanos,
             config_file: Some(args.config.filename.clone()),
+            compression: args.compression,
         };
         // `--build-concurrency` (-1: the config's `build.local.concurrency`; 0: no limit).
         let concurrency = usize::try_from(args.skaffold.build_concurrency)

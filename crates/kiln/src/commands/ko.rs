@@ -209,6 +209,7 @@ impl KoSession {
                     RemoteCacheMode::Off
                 },
                 jobs: build.jobs,
+                push: publish.push,
             },
         )
         .await?;
@@ -220,6 +221,7 @@ impl KoSession {
                 push,
                 cache_dir: ctx.cache_dir.clone(),
                 events: Reporter(Some(ctx.events.clone())),
+                compression: build.compression,
                 ..PlanOptions::default()
             },
             repo,

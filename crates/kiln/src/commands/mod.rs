@@ -70,6 +70,8 @@ pub struct ContextSettings {
     pub remote_cache: RemoteCacheMode,
     /// Concurrent `go build`s (default: one per core).
     pub jobs: Option<usize>,
+    /// Images are pushed: upload binary layers while they are compressed.
+    pub push: bool,
 }
 
 /// The Go toolchain (`KO_GO_PATH` or `go`), the cache, the registry client and the progress
@@ -99,6 +101,9 @@ async fn build_context(
     }
     if settings.remote_cache.reads() {
         context = context.with_remote_cache(settings.remote_cache, env.clone());
+    }
+    if settings.push {
+        context = context.with_streamed_pushes();
     }
     Ok(context)
 }

@@ -569,3 +569,78 @@ fn unknown_ko_yaml_keys_warn_once_and_the_build_goes_on_as_in_ko() {
     assert_eq!(stderr.matches(goreleaser).count(), 1, "{stderr}");
     assert!(stderr.contains(".ko.yaml:1:1"), "{stderr}");
 }
+
+#[test]
+fn zstd_layers_are_oci_zstd_unpack_with_umoci_and_run() {
+    let project = Project::new("multi");
+    let build = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec![
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "alpha",
+        ];
+        args.extend_from_slice(extra);
+        let env: Vec<(&str, &str)> = ENV.iter().chain(env).copied().collect();
+        project.kiln_ok(&args, &env)[0].clone()
+    };
+    let gzip = build(&[], &[]);
+    // The artifact cache must not hand back the gzip image for a zstd build.
+    let zstd = build(&["--compression", "zstd"], &[]);
+    assert_ne!(digest_of(&zstd), digest_of(&gzip));
+    let layout = Layout(project.path().join("out"));
+    let manifest = layout.json(digest_of(&zstd));
+    let types: Vec<&str> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["mediaType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "application/vnd.oci.image.layer.v1.tar+gzip", // the built-in base, as it is
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+        ]
+    );
+    // umoci 0.4 cannot read zstd layers: skopeo (its own zstd decoder) reads the image and
+    // writes it back gzipped, then umoci unpacks that and the binary runs.
+    let converted = tempfile::tempdir().unwrap();
+    crate::support::run_ok(
+        std::process::Command::new("skopeo")
+            .args(["copy", "--dest-compress", "--dest-compress-format", "gzip"])
+            .arg(format!("oci:{}:alpha:v1.2.3", layout.0.display()))
+            .arg(format!("oci:{}:kiln-test", converted.path().display())),
+    );
+    let converted = Layout(converted.path().to_owned());
+    let entry = converted.entry("kiln-test");
+    let output = converted.run(entry["digest"].as_str().unwrap());
+    assert!(output.contains("hello from alpha v1.2.3"), "{output}");
+
+    // The environment knob gives the same image; --compression wins over it.
+    assert_eq!(build(&[], &[("KILN_COMPRESSION", "zstd")]), zstd);
+    assert_eq!(
+        build(&["--compression", "gzip"], &[("KILN_COMPRESSION", "zstd")]),
+        gzip
+    );
+    let out = project.kiln(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "alpha",
+        ],
+        &[ENV, &[("KILN_COMPRESSION", "xz")]].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("KILN_COMPRESSION") && stderr.contains("gzip, zstd"),
+        "{stderr}"
+    );
+}

@@ -429,3 +429,59 @@ fn a_base_on_another_registry_is_copied_into_the_target() {
         .to_owned();
     assert!(layout.run(&digest).contains("hello from alpha"));
 }
+
+#[test]
+fn the_binary_layer_is_uploaded_while_compressed_and_a_failed_stream_falls_back() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    let args = |repo: &str| {
+        [
+            "build",
+            "--push",
+            "-d",
+            repo,
+            "-b",
+            "alpha",
+            "-v",
+            "debug",
+            "--cache-artifacts=false",
+        ]
+        .map(str::to_owned)
+    };
+    let direct = format!("{}/stream", registry.host());
+    let out = project.kiln(&args(&direct).each_ref().map(String::as_str), ENV);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("uploaded blob while it was written"),
+        "{stderr}"
+    );
+    // What skopeo pulls from the registry runs.
+    let output_of = |reference: &str| {
+        let (_dir, pulled) = pull(reference);
+        let entry = pulled.entry("pulled");
+        pulled.run(entry["digest"].as_str().unwrap())
+    };
+    let reference = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(output_of(&reference).contains("hello from alpha"));
+
+    // The streamed PATCH (the first upload of the run) fails: the push uploads the layer
+    // from the store instead, and the image is whole. An edit makes a new binary layer.
+    let proxy = FaultProxy::start(
+        &registry.host(),
+        Fault::Fail5xxFirst {
+            n: 1,
+            only: RequestMatch::method("PATCH"),
+        },
+    );
+    let main = project.path().join("cmd/alpha/main.go");
+    let source = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, format!("{source}\n// an edit\n")).unwrap();
+    let through_proxy = format!("{}/fallback", proxy.host());
+    let out = project.kiln(&args(&through_proxy).each_ref().map(String::as_str), ENV);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("streamed layer upload failed"), "{stderr}");
+    let tag = format!("{}/fallback/alpha:v1.2.3", registry.host());
+    assert!(output_of(&tag).contains("hello from alpha"));
+}

@@ -1,0 +1,3 @@
+module example.com/gzipref
+
+go 1.22
