@@ -79,21 +79,6 @@ pub fn select_images(configs: &[Config], fragments: &[String]) -> Result<Vec<Str
         .collect())
 }
 
-/// Plans every ko artifact of `configs`, in order. `config_dir` is the directory of the
-/// skaffold.yaml (artifact contexts are relative to it). A selected artifact of any other
-/// builder (custom included) is an error: only `kiln build` runs custom artifacts, through
-/// [`plan_all`].
-pub async fn plan_artifacts(
-    toolchain: &Toolchain,
-    configs: &[Config],
-    config_dir: &Path,
-    options: &PlanOptions,
-) -> Result<Vec<ArtifactPlan>, Error> {
-    Ok(plan_all(toolchain, configs, config_dir, options, false)
-        .await?
-        .ko)
-}
-
 /// The plans of one run: ko artifacts kiln builds, custom ones whose command it runs.
 #[derive(Clone, Debug, Default)]
 pub struct Plans {
@@ -101,8 +86,10 @@ pub struct Plans {
     pub custom: Vec<CustomPlan>,
 }
 
-/// Plans every selected artifact of `configs`, in order; custom artifacts too when
-/// `run_custom` (the caller then runs them after the ko ones are published).
+/// Plans every selected artifact of `configs`, in order. `config_dir` is where relative
+/// artifact contexts are resolved from. Custom artifacts are planned when `run_custom`
+/// (the caller then runs them after the ko ones are published); otherwise a selected one
+/// is an error, as is any selected artifact of a builder kiln does not run.
 pub async fn plan_all(
     toolchain: &Toolchain,
     configs: &[Config],

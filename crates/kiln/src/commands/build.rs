@@ -11,9 +11,7 @@ use kiln_pipeline::custom::{CustomPlan, build_custom};
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::output::{BuildOutput, file_output_json};
-use kiln_pipeline::planner::{
-    PlanOptions, Plans, plan_all, plan_artifacts, plan_tags, select_images,
-};
+use kiln_pipeline::planner::{PlanOptions, Plans, plan_all, plan_tags, select_images};
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_pipeline::sbom::write_sbom_dir;
@@ -188,21 +186,31 @@ impl Session {
     /// Plans the artifacts named in `only` (all when empty), and checks that the outputs
     /// asked for can hold them, before anything is built.
     pub async fn plan(&self, only: &[String]) -> anyhow::Result<Vec<ArtifactPlan>> {
+        Ok(self.plan_run(only, false).await?.ko)
+    }
+
+    /// [`Session::plan`], with the selected custom artifacts planned too (for `kiln build`).
+    pub async fn plan_with_custom(&self, only: &[String]) -> anyhow::Result<Plans> {
+        self.plan_run(only, true).await
+    }
+
+    async fn plan_run(&self, only: &[String], run_custom: bool) -> anyhow::Result<Plans> {
         let options = PlanOptions {
             only: only.to_vec(),
             ..self.options.clone()
         };
-        let plans = plan_artifacts(
+        let plans = plan_all(
             &self.ctx.toolchain,
             &self.configs,
             &self.config_dir,
             &options,
+            run_custom,
         )
         .await?;
         if self.args.tarball.is_some() {
-            preflight::check_tarball(&plans)?;
+            preflight::check_tarball(&plans.ko)?;
         }
-        report_config_warnings(&self.ctx, &plans);
+        report_config_warnings(&self.ctx, &plans.ko);
         Ok(plans)
     }
 
@@ -219,22 +227,6 @@ impl Session {
                 runtime_type: t.runtime_type,
             })
             .collect())
-    }
-
-    /// [`Session::plan`], with the selected custom artifacts planned too (for `kiln build`).
-    pub async fn plan_with_custom(&self, only: &[String]) -> anyhow::Result<Plans> {
-        let options = PlanOptions {
-            only: only.to_vec(),
-            ..self.options.clone()
-        };
-        Ok(plan_all(
-            &self.ctx.toolchain,
-            &self.configs,
-            &self.config_dir,
-            &options,
-            true,
-        )
-        .await?)
     }
 
     /// Runs each custom artifact's command (after those it requires), once the ko images in

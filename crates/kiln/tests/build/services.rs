@@ -5,7 +5,7 @@ use std::process::Command;
 
 use kiln_testkit::{Registry, RegistryKind, Skopeo};
 
-use crate::support::{Layout, Project, digest_of, pull, sha256_hex};
+use crate::support::{Layout, Project, assert_no_image_in, digest_of, pull, sha256_hex};
 
 /// Without `-b`, kiln refuses before building anything, naming every artifact it cannot
 /// build, its builder, and the `-b` that selects the ko ones.
@@ -25,10 +25,7 @@ fn artifacts_kiln_cannot_build_are_an_error_naming_them_and_the_b_that_selects_k
     );
     // The required config's ko artifact comes first, as Skaffold orders configs.
     assert!(stderr.contains("`-b tool,api`"), "{stderr}");
-    assert!(
-        !project.path().join("out").exists(),
-        "nothing is built or written"
-    );
+    assert_no_image_in(&project.path().join("out"));
 
     // Selecting a docker artifact by name is the same error, for that artifact only.
     let out = project.kiln(
@@ -164,7 +161,7 @@ fn a_custom_artifact_into_a_layout_is_refused_before_any_build() {
             && stderr.contains("`-b tool,api`"),
         "{stderr}"
     );
-    assert!(!project.path().join("out").exists(), "nothing is built");
+    assert_no_image_in(&project.path().join("out"));
 }
 
 fn skopeo() -> Skopeo {
@@ -288,7 +285,8 @@ fn a_required_config_builds_with_its_active_profile_and_each_file_resolves_paths
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && stderr.contains("no artifact is named not-required"),
+        !out.status.success()
+            && stderr.contains("-b/--build-image not-required: no artifact's image contains it"),
         "{stderr}"
     );
 
