@@ -206,19 +206,7 @@ pub async fn plan_tags(
     for config in configs {
         for artifact in &config.build.artifacts {
             let workspace = config_dir.join(&artifact.context);
-            let tag = match &options.tag {
-                Some(t) => t.clone(),
-                None => {
-                    compute_tag(
-                        &config.build.tag_policy,
-                        artifact,
-                        &workspace,
-                        &graph,
-                        options,
-                    )
-                    .await?
-                }
-            };
+            let tag = artifact_tag(config, artifact, &workspace, &graph, options).await?;
             tagged.push(TaggedImage {
                 image: artifact.image.clone(),
                 tagged: format!("{}:{tag}", repository_of(&artifact.image, options)?),
@@ -227,6 +215,29 @@ pub async fn plan_tags(
         }
     }
     Ok(tagged)
+}
+
+/// `-t/--tag`, else the config's tag policy for `artifact` (whose context is `workspace`).
+async fn artifact_tag(
+    config: &Config,
+    artifact: &Artifact,
+    workspace: &Path,
+    graph: &Graph<'_>,
+    options: &PlanOptions,
+) -> Result<String, Error> {
+    match &options.tag {
+        Some(t) => Ok(t.clone()),
+        None => {
+            compute_tag(
+                &config.build.tag_policy,
+                artifact,
+                workspace,
+                graph,
+                options,
+            )
+            .await
+        }
+    }
 }
 
 /// A custom artifact: its name, tag and context; the command runs later.
@@ -251,19 +262,7 @@ async fn plan_custom(
             context.display()
         ))
     })?;
-    let tag = match &options.tag {
-        Some(t) => t.clone(),
-        None => {
-            compute_tag(
-                &config.build.tag_policy,
-                artifact,
-                &workspace,
-                graph,
-                options,
-            )
-            .await?
-        }
-    };
+    let tag = artifact_tag(config, artifact, &workspace, graph, options).await?;
     let platforms = [
         &options.platforms,
         &artifact.platforms,
@@ -410,10 +409,7 @@ async fn plan_artifact(
     };
     let source_date_epoch = epoch(&options.env, "SOURCE_DATE_EPOCH")?;
     let kodata_date_epoch = epoch(&options.env, "KO_DATA_DATE_EPOCH")?;
-    let tag = match &options.tag {
-        Some(t) => t.clone(),
-        None => compute_tag(&config.build.tag_policy, artifact, &context, graph, options).await?,
-    };
+    let tag = artifact_tag(config, artifact, &context, graph, options).await?;
 
     // Build settings: the artifact's own, or the matching .ko.yaml build, with .ko.yaml
     // defaults filling what neither sets (Skaffold gives ko a build config only when one of
