@@ -351,3 +351,33 @@ fn render_with_tags_needs_no_build_no_go_and_no_output_and_names_every_builders_
         );
     }
 }
+
+/// Skaffold's template functions in ldflags: `cmd` runs a process (here `printf`) and
+/// sprig's string functions apply, so the binary carries what Skaffold would put there.
+#[test]
+fn ldflags_templates_run_cmd_and_sprig_functions_as_skaffold() {
+    let project = Project::new("multi");
+    project.edit(
+        "skaffold.yaml",
+        "-X main.version={{.Env.RELEASE}}-{{.IMAGE_TAG}}",
+        r#"-X main.version={{cmd "printf" "%s" "from-cmd"}}-{{.RELEASE | upper | trimPrefix "V"}}"#,
+    );
+    let env = [("RELEASE", "v1.2.3"), ("TEAM", "core")];
+    let refs = project.kiln_ok(
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "alpha",
+        ],
+        &env,
+    );
+    let layout = Layout(project.path().join("out"));
+    let output = layout.run(digest_of(&refs[0]));
+    assert!(
+        output.contains("hello from alpha from-cmd-1.2.3"),
+        "{output}"
+    );
+}
