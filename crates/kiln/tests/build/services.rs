@@ -143,7 +143,14 @@ fn a_custom_artifact_runs_its_build_command_with_skaffolds_contract_and_its_push
 fn a_custom_artifact_into_a_layout_is_refused_before_any_build() {
     let project = Project::new("services");
     let out = project.kiln(
-        &["build", "--oci-layout-path", "out", "-b", "api,worker"],
+        &[
+            "build",
+            "--push=false",
+            "--oci-layout-path",
+            "out",
+            "-b",
+            "api,worker",
+        ],
         &[],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
