@@ -131,7 +131,7 @@ pub async fn plan_all(
                 let plan = plan_artifact(toolchain, config, artifact, &graph, options).await;
                 plans
                     .ko
-                    .push(plan.map_err(|e| at_main(e, artifact, index, options))?);
+                    .push(plan.map_err(|e| at_main(e, config, artifact, index, options))?);
             }
         }
     }
@@ -161,12 +161,22 @@ pub async fn plan_all(
 
 /// A `go list` failure of an artifact's main package, pointed at `ko.main` in the
 /// skaffold.yaml (file, line, column and field), as config errors are.
-fn at_main(error: Error, artifact: &Artifact, index: usize, options: &PlanOptions) -> Error {
+fn at_main(
+    error: Error,
+    config: &Config,
+    artifact: &Artifact,
+    index: usize,
+    options: &PlanOptions,
+) -> Error {
     use kiln_gobuild::Error::{List, NotMain, NotOnePackage};
     let Error::Go(go_error @ (List { .. } | NotOnePackage { .. } | NotMain { .. })) = error else {
         return error;
     };
-    let (Some(file), false) = (&options.config_file, artifact.image.starts_with("ko://")) else {
+    // The file the config came from (a required one may be another), else the root file.
+    let file = Some(config.source.as_path())
+        .filter(|p| !p.as_os_str().is_empty())
+        .or(options.config_file.as_deref());
+    let (Some(file), false) = (file, artifact.image.starts_with("ko://")) else {
         return Error::Go(go_error);
     };
     let location = artifact.main_location.unwrap_or(artifact.location);
@@ -306,9 +316,11 @@ fn check_builders(
     run_custom: bool,
 ) -> Result<(), Error> {
     let artifacts = || configs.iter().flat_map(|c| &c.build.artifacts);
-    let foreign: Vec<String> = artifacts()
-        .filter(|a| selected(a) && !runnable(a.builder))
-        .map(|a| {
+    let foreign: Vec<String> = configs
+        .iter()
+        .flat_map(|c| c.build.artifacts.iter().map(move |a| (c, a)))
+        .filter(|(_, a)| selected(a) && !runnable(a.builder))
+        .map(|(c, a)| {
             let why = match a.builder {
                 Builder::Docker { by_default: true } => {
                     "sets no builder, which means docker (write `ko: {}` to build it with ko)"
@@ -323,7 +335,12 @@ fn check_builders(
                 }
                 b => format!("uses the {} builder", b.name()),
             };
-            format!("`{}` (line {}) {why}", a.image, a.location.line)
+            format!(
+                "`{}` ({}:{}) {why}",
+                a.image,
+                c.source.display(),
+                a.location.line
+            )
         })
         .collect();
     if foreign.is_empty() {

@@ -17,9 +17,9 @@ fn artifacts_kiln_cannot_build_are_an_error_naming_them_and_the_b_that_selects_k
     assert!(!out.status.success(), "{stderr}");
     assert!(out.stdout.is_empty(), "no reference is printed on failure");
     assert!(
-        stderr.contains("`web` (line 10) uses the docker builder")
+        stderr.contains("`web` (skaffold.yaml:10) uses the docker builder")
             && stderr.contains(
-                "`worker` (line 14) uses the custom builder, whose command pushes its image, so kiln builds it only when pushing"
+                "`worker` (skaffold.yaml:14) uses the custom builder, whose command pushes its image, so kiln builds it only when pushing"
             ),
         "{stderr}"
     );
@@ -156,9 +156,9 @@ fn a_custom_artifact_into_a_layout_is_refused_before_any_build() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(
-        stderr
-            .contains("`worker` (line 14) uses the custom builder, whose command pushes its image")
-            && stderr.contains("`-b tool,api`"),
+        stderr.contains(
+            "`worker` (skaffold.yaml:14) uses the custom builder, whose command pushes its image"
+        ) && stderr.contains("`-b tool,api`"),
         "{stderr}"
     );
     assert_no_image_in(&project.path().join("out"));
