@@ -1040,3 +1040,29 @@ fn a_config_required_twice_with_other_profiles_or_a_missing_file_is_an_error() {
         .collect();
     assert_eq!(names, ["b", "a"]);
 }
+
+#[test]
+fn configs_that_require_each_other_across_files_load_once_each() {
+    let dir = tree(&[
+        (
+            "a/skaffold.yaml",
+            "apiVersion: skaffold/v4beta14\nmetadata: {name: a}\nrequires: [{path: ../b}]\nbuild: {artifacts: [{image: a, ko: {}}]}\n",
+        ),
+        (
+            "b/skaffold.yaml",
+            "apiVersion: skaffold/v4beta14\nmetadata: {name: b}\nrequires: [{path: ../a}]\nbuild: {artifacts: [{image: b, ko: {}}]}\n",
+        ),
+    ]);
+    let configs = load_skaffold_configs(
+        &dir.path().join("a/skaffold.yaml"),
+        &ProfileSelection::default(),
+        &no_env,
+        &[],
+    )
+    .expect("cycle of files");
+    let names: Vec<_> = configs
+        .iter()
+        .map(|c| c.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["b", "a"]);
+}
