@@ -66,17 +66,18 @@ fn given_builds(args: &RenderArgs) -> anyhow::Result<Vec<Build>> {
 /// The references of `--digest-source` local (a build) or remote (each tag's digest in its
 /// registry).
 async fn built_or_looked_up(session: &Session, args: &RenderArgs) -> anyhow::Result<Vec<Build>> {
-    let plans = session.plan(&[]).await?;
     if args.digest_source == DigestSource::Local {
+        let plans = session.plan(&[]).await?;
         let outputs = session.build(&plans).await?;
         return Ok(outputs.into_iter().map(Build::from).collect());
     }
+    // Only names and tags are needed (no package resolved), for artifacts of any builder.
     let mut builds = Vec::new();
-    for plan in plans {
-        let tagged = plan.tagged_name();
+    for planned in session.plan_tags(&[]).await? {
+        let tagged = planned.tag;
         let reference: Reference = tagged
             .parse()
-            .with_context(|| format!("{}: `{tagged}`", plan.image))?;
+            .with_context(|| format!("{}: `{tagged}`", planned.image_name))?;
         let client = session.ctx.registry("--digest-source=remote")?;
         let tag = match client.head_manifest(&reference).await? {
             Some(head) => format!("{tagged}@{}", head.digest),
@@ -85,7 +86,7 @@ async fn built_or_looked_up(session: &Session, args: &RenderArgs) -> anyhow::Res
             ),
         };
         builds.push(Build {
-            image_name: plan.image,
+            image_name: planned.image_name,
             tag,
         });
     }
