@@ -45,10 +45,11 @@ pub use ko::{
     DEFAULT_BASE_IMAGE, KO_CONFIG_FILE_NAMES, KoBuild, KoConfig, load_ko_config, parse_ko_config,
 };
 pub use skaffold::{
-    Artifact, ArtifactDependency, Build, Config, ConfigDependency, Dependencies, Deploy, GitCommit,
-    GitDependency, GitVariant, IgnoredField, KoArtifact, KubectlDeploy, KubectlFlags, LocalBuild,
-    Manifests, Metadata, ProfileDependency, ProfileSelection, SUPPORTED_API_VERSIONS, SkaffoldFile,
-    Sync, SyncRule, TagComponent, TagPolicy, load_skaffold, parse_skaffold,
+    Artifact, ArtifactDependency, Build, Builder, Config, ConfigDependency, CustomArtifact,
+    Dependencies, Deploy, GitCommit, GitDependency, GitVariant, IgnoredField, KoArtifact,
+    KubectlDeploy, KubectlFlags, LocalBuild, Manifests, Metadata, ProfileDependency,
+    ProfileSelection, SUPPORTED_API_VERSIONS, SkaffoldFile, Sync, SyncRule, TagComponent,
+    TagPolicy, load_skaffold, load_skaffold_configs, parse_skaffold,
 };
 
 /// A 1-based position in a config file.

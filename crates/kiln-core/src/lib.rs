@@ -13,6 +13,7 @@ pub mod naming;
 pub mod platform;
 pub mod reference;
 pub mod sbom;
+pub mod sprig;
 pub mod tag;
 pub mod template;
 pub mod text;

@@ -9,9 +9,9 @@
 //!   is an error naming it (Skaffold prints `<no value>`), and the ko values (`.Git.*`,
 //!   `.Date`, `.Timestamp`, `.GoEnv`) are available too when the caller supplies them.
 //!
-//! Not available (Skaffold has them): Sprig functions (`default`, `upper`, ...) and
-//! Skaffold's `cmd` function. The Go builtins (`printf`, `index`, `len`, `eq`, `and`, ...)
-//! all work.
+//! The Skaffold dialect also has the commonly used sprig functions and Skaffold's `cmd`
+//! (see [`crate::sprig`] for the list; the rest of sprig is not there). The Go builtins
+//! (`printf`, `index`, `len`, `eq`, `and`, ...) all work.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -188,12 +188,16 @@ fn render(
     };
     let tmpl = Template::new(name)
         .missing_key(MissingKey::Error)
-        .func("index", move |args| go_index(dialect, args))
-        .parse(source)
-        .map_err(|e| TemplateError::Parse {
-            template: user_template.to_owned(),
-            message: e.to_string(),
-        })?;
+        .func("index", move |args| go_index(dialect, args));
+    // Skaffold's templates also have sprig's functions and `cmd`; ko's have neither.
+    let tmpl = match dialect {
+        Dialect::Skaffold => crate::sprig::register(tmpl),
+        Dialect::Ko => tmpl,
+    };
+    let tmpl = tmpl.parse(source).map_err(|e| TemplateError::Parse {
+        template: user_template.to_owned(),
+        message: e.to_string(),
+    })?;
     tmpl.execute_to_string(data).map_err(|e| match e {
         gotmpl::TemplateError::MissingKey { key } => match dialect {
             Dialect::Ko => TemplateError::MissingKey {

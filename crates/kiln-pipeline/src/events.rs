@@ -68,6 +68,16 @@ pub enum Event {
         bytes: u64,
         max_size: u64,
     },
+    /// A line a custom artifact's `buildCommand` printed (stdout or stderr).
+    CommandOutput {
+        image: String,
+        line: String,
+    },
+    /// An artifact of a builder kiln does not run (in this command), left out by `-b`.
+    ArtifactSkipped {
+        image: String,
+        builder: String,
+    },
     Warning(String),
 }
 

@@ -7,6 +7,7 @@
 pub mod artifact_cache;
 pub mod build;
 pub mod context;
+pub mod custom;
 pub mod deploy;
 pub mod deps;
 pub mod events;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kiln_config::{Artifact, Config, KoConfig, TagPolicy};
+use kiln_config::{Artifact, Builder, Config, KoConfig, TagPolicy};
 use kiln_core::media_type::LayerCompression;
 use kiln_core::naming::{sanitize_image_name, strip_ko_scheme, substitute_default_repo};
 use kiln_core::platform::PlatformRequest;
@@ -18,7 +18,8 @@ use kiln_gobuild::{Package, Toolchain, reject_toolexec};
 
 use crate::Error;
 use crate::build::{Downloads, StageEvents};
-use crate::events::Reporter;
+use crate::custom::CustomPlan;
+use crate::events::{Event, Reporter};
 use crate::plan::{ArtifactPlan, BaseSpec, GoSettings, MainPackage};
 use crate::templates::GoTemplates;
 
@@ -100,28 +101,73 @@ pub fn compression(options: &PlanOptions) -> Result<LayerCompression, Error> {
     }
 }
 
-/// Plans every artifact of `configs`, in order. `config_dir` is the directory of the
-/// skaffold.yaml (artifact contexts are relative to it).
-pub async fn plan_artifacts(
+/// The plans of one run: ko artifacts kiln builds, custom ones whose command it runs.
+#[derive(Clone, Debug, Default)]
+pub struct Plans {
+    pub ko: Vec<ArtifactPlan>,
+    pub custom: Vec<CustomPlan>,
+}
+
+/// Plans every selected artifact of `configs`, in order. `config_dir` is where relative
+/// artifact contexts are resolved from. Custom artifacts are planned when `run_custom`
+/// (the caller then runs them after the ko ones are published); otherwise a selected one
+/// is an error, as is any selected artifact of a builder kiln does not run.
+pub async fn plan_all(
     toolchain: &Toolchain,
     configs: &[Config],
     config_dir: &Path,
     options: &PlanOptions,
-) -> Result<Vec<ArtifactPlan>, Error> {
+    run_custom: bool,
+) -> Result<Plans, Error> {
     if let Some(tag) = &options.tag {
         kiln_core::tag::validate_tag(tag)
             .map_err(|e| Error::Plan(format!("--tag/SKAFFOLD_TAG: {e}")))?;
     }
-    let mut plans = Vec::new();
+    let selected = |a: &Artifact| options.only.is_empty() || options.only.contains(&a.image);
+    // A custom artifact's command pushes its image: it has no layout or tarball to give.
+    let runnable =
+        |b: Builder| b == Builder::Ko || (b == Builder::Custom && run_custom && options.push);
+    check_builders(configs, &selected, &runnable, run_custom)?;
+    let report = options.events.sink();
+    let graph = Graph {
+        artifacts: configs.iter().flat_map(|c| &c.build.artifacts).collect(),
+        config_dir,
+    };
+    let mut plans = Plans::default();
     for config in configs {
         for (index, artifact) in config.build.artifacts.iter().enumerate() {
-            if options.only.is_empty() || options.only.contains(&artifact.image) {
-                let plan = plan_artifact(toolchain, config, artifact, config_dir, options).await;
-                plans.push(plan.map_err(|e| at_main(e, artifact, index, options))?);
+            if !selected(artifact) {
+                if !runnable(artifact.builder) {
+                    report(Event::ArtifactSkipped {
+                        image: artifact.image.clone(),
+                        builder: artifact.builder.name().to_owned(),
+                    });
+                }
+                continue;
+            }
+            if artifact.builder == Builder::Custom {
+                plans
+                    .custom
+                    .push(plan_custom(config, artifact, &graph, options).await?);
+            } else {
+                let plan = plan_artifact(toolchain, config, artifact, &graph, options).await;
+                plans
+                    .ko
+                    .push(plan.map_err(|e| at_main(e, config, artifact, index, options))?);
             }
         }
     }
-    if plans.is_empty() && !options.only.is_empty() {
+    // Custom artifacts run after the ko ones are published, so a ko artifact cannot wait
+    // for one (ko itself never reads what it requires).
+    for ko in &plans.ko {
+        if let Some(custom) = plans.custom.iter().find(|c| ko.requires.contains(&c.image)) {
+            return Err(Error::Plan(format!(
+                "{}: requires the custom artifact `{}`, but kiln builds custom artifacts after the ko ones; build `{}` first with -b, then `{}`",
+                ko.image, custom.image, custom.image, ko.image
+            )));
+        }
+    }
+    if plans.ko.is_empty() && plans.custom.is_empty() && !options.only.is_empty() {
         return Err(Error::Plan(format!(
             "no artifact is named {}; the images in the config are: {}",
             options.only.join(", "),
@@ -137,12 +183,22 @@ pub async fn plan_artifacts(
 
 /// A `go list` failure of an artifact's main package, pointed at `ko.main` in the
 /// skaffold.yaml (file, line, column and field), as config errors are.
-fn at_main(error: Error, artifact: &Artifact, index: usize, options: &PlanOptions) -> Error {
+fn at_main(
+    error: Error,
+    config: &Config,
+    artifact: &Artifact,
+    index: usize,
+    options: &PlanOptions,
+) -> Error {
     use kiln_gobuild::Error::{List, NotMain, NotOnePackage};
     let Error::Go(go_error @ (List { .. } | NotOnePackage { .. } | NotMain { .. })) = error else {
         return error;
     };
-    let (Some(file), false) = (&options.config_file, artifact.image.starts_with("ko://")) else {
+    // The file the config came from (a required one may be another), else the root file.
+    let file = Some(config.source.as_path())
+        .filter(|p| !p.as_os_str().is_empty())
+        .or(options.config_file.as_deref());
+    let (Some(file), false) = (file, artifact.image.starts_with("ko://")) else {
         return Error::Go(go_error);
     };
     let location = artifact.main_location.unwrap_or(artifact.location);
@@ -154,6 +210,178 @@ fn at_main(error: Error, artifact: &Artifact, index: usize, options: &PlanOption
         artifact.ko.main,
         artifact.image,
     ))
+}
+
+/// An artifact's name and tag, as a plan-only command needs them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaggedImage {
+    /// The image name as written in skaffold.yaml.
+    pub image: String,
+    /// `repository:tag`.
+    pub tagged: String,
+    pub runtime_type: Option<String>,
+}
+
+/// The `repository:tag` of every artifact of `configs`, whatever its builder, without
+/// building, resolving packages or downloading modules: a `ko://` name comes from the
+/// string, as Skaffold derives it (`render --digest-source=tag`).
+pub async fn plan_tags(
+    configs: &[Config],
+    config_dir: &Path,
+    options: &PlanOptions,
+) -> Result<Vec<TaggedImage>, Error> {
+    let graph = Graph {
+        artifacts: configs.iter().flat_map(|c| &c.build.artifacts).collect(),
+        config_dir,
+    };
+    let mut tagged = Vec::new();
+    for config in configs {
+        for artifact in &config.build.artifacts {
+            let workspace = config_dir.join(&artifact.context);
+            let tag = artifact_tag(config, artifact, &workspace, &graph, options).await?;
+            tagged.push(TaggedImage {
+                image: artifact.image.clone(),
+                tagged: format!("{}:{tag}", repository_of(&artifact.image, options)?),
+                runtime_type: artifact.runtime_type.clone(),
+            });
+        }
+    }
+    Ok(tagged)
+}
+
+/// `-t/--tag`, else the config's tag policy for `artifact` (whose context is `workspace`).
+async fn artifact_tag(
+    config: &Config,
+    artifact: &Artifact,
+    workspace: &Path,
+    graph: &Graph<'_>,
+    options: &PlanOptions,
+) -> Result<String, Error> {
+    match &options.tag {
+        Some(t) => Ok(t.clone()),
+        None => {
+            compute_tag(
+                &config.build.tag_policy,
+                artifact,
+                workspace,
+                graph,
+                options,
+            )
+            .await
+        }
+    }
+}
+
+/// A custom artifact: its name, tag and context; the command runs later.
+async fn plan_custom(
+    config: &Config,
+    artifact: &Artifact,
+    graph: &Graph<'_>,
+    options: &PlanOptions,
+) -> Result<CustomPlan, Error> {
+    let config_dir = graph.config_dir;
+    let image = artifact.image.as_str();
+    let custom = artifact.custom.clone().unwrap_or_default();
+    if custom.build_command.trim().is_empty() {
+        return Err(Error::Plan(format!(
+            "{image}: custom artifact sets no `custom.buildCommand`; e.g. `buildCommand: ./build.sh`"
+        )));
+    }
+    let context = config_dir.join(&artifact.context);
+    let workspace = std::fs::canonicalize(&context).map_err(|e| {
+        Error::Plan(format!(
+            "{image}: the context {} cannot be used: {e}",
+            context.display()
+        ))
+    })?;
+    let tag = artifact_tag(config, artifact, &workspace, graph, options).await?;
+    let platforms = [
+        &options.platforms,
+        &artifact.platforms,
+        &config.build.platforms,
+    ]
+    .into_iter()
+    .find(|p| !p.is_empty())
+    .cloned()
+    .unwrap_or_default();
+    Ok(CustomPlan {
+        image: image.to_owned(),
+        runtime_type: artifact.runtime_type.clone(),
+        repository: repository_of(image, options)?,
+        tag,
+        workspace,
+        build_command: custom.build_command,
+        requires: artifact.requires.clone(),
+        platforms,
+    })
+}
+
+/// The repository an image is pushed to: default repo, then sanitizing (which strips
+/// `ko://`), as Skaffold's scheduler does.
+fn repository_of(image: &str, options: &PlanOptions) -> Result<String, Error> {
+    Ok(sanitize_image_name(
+        &substitute_default_repo(
+            options.default_repo.as_deref(),
+            options.multi_level_repo,
+            image,
+        )
+        .map_err(|e| Error::Plan(format!("{image}: {e}")))?,
+    ))
+}
+
+/// Refuses, before anything is planned or built, the selected artifacts whose builder kiln
+/// does not run, naming them and the `-b` that selects the ko ones.
+fn check_builders(
+    configs: &[Config],
+    selected: &dyn Fn(&Artifact) -> bool,
+    runnable: &dyn Fn(Builder) -> bool,
+    run_custom: bool,
+) -> Result<(), Error> {
+    let artifacts = || configs.iter().flat_map(|c| &c.build.artifacts);
+    let foreign: Vec<String> = configs
+        .iter()
+        .flat_map(|c| c.build.artifacts.iter().map(move |a| (c, a)))
+        .filter(|(_, a)| selected(a) && !runnable(a.builder))
+        .map(|(c, a)| {
+            let why = match a.builder {
+                Builder::Docker { by_default: true } => {
+                    "sets no builder, which means docker (write `ko: {}` to build it with ko)"
+                        .to_owned()
+                }
+                Builder::Custom if run_custom => {
+                    "uses the custom builder, whose command pushes its image, so kiln builds it only when pushing (not into --oci-layout-path, --tarball or a local engine)".to_owned()
+                }
+                Builder::Custom => {
+                    "uses the custom builder, whose command kiln runs only in `kiln build`"
+                        .to_owned()
+                }
+                b => format!("uses the {} builder", b.name()),
+            };
+            format!(
+                "`{}` ({}:{}) {why}",
+                a.image,
+                c.source.display(),
+                a.location.line
+            )
+        })
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    let ours: Vec<&str> = artifacts()
+        .filter(|a| runnable(a.builder))
+        .map(|a| a.image.as_str())
+        .collect();
+    let fix = if ours.is_empty() {
+        "the config has no artifact kiln can build here".to_owned()
+    } else {
+        format!("build only the ones kiln can with `-b {}`", ours.join(","))
+    };
+    Err(Error::Plan(format!(
+        "kiln builds ko artifacts (and, in `kiln build`, custom ones), and {} of the selected artifacts cannot be built by it: {}; {fix}",
+        foreign.len(),
+        foreign.join("; ")
+    )))
 }
 
 pub(crate) fn epoch(env: &BTreeMap<String, String>, name: &str) -> Result<Option<i64>, Error> {
@@ -185,9 +413,10 @@ async fn plan_artifact(
     toolchain: &Toolchain,
     config: &Config,
     artifact: &Artifact,
-    config_dir: &Path,
+    graph: &Graph<'_>,
     options: &PlanOptions,
 ) -> Result<ArtifactPlan, Error> {
+    let config_dir = graph.config_dir;
     let ko = &artifact.ko;
     let context = config_dir.join(&artifact.context);
     let go_dir = context.join(&ko.dir);
@@ -210,14 +439,7 @@ async fn plan_artifact(
             "{image}: a default repo must be set when pushing an image named with the ko:// prefix; pass --default-repo or set SKAFFOLD_DEFAULT_REPO"
         )));
     }
-    let repository = sanitize_image_name(
-        &substitute_default_repo(
-            options.default_repo.as_deref(),
-            options.multi_level_repo,
-            image,
-        )
-        .map_err(|e| Error::Plan(format!("{image}: {e}")))?,
-    );
+    let repository = repository_of(image, options)?;
 
     let main = if is_ko_uri {
         MainPackage::ImportPath(strip_ko_scheme(image).to_owned())
@@ -226,10 +448,7 @@ async fn plan_artifact(
     };
     let source_date_epoch = epoch(&options.env, "SOURCE_DATE_EPOCH")?;
     let kodata_date_epoch = epoch(&options.env, "KO_DATA_DATE_EPOCH")?;
-    let tag = match &options.tag {
-        Some(t) => t.clone(),
-        None => compute_tag(&config.build.tag_policy, artifact, &context, options).await?,
-    };
+    let tag = artifact_tag(config, artifact, &context, graph, options).await?;
 
     // Build settings: the artifact's own, or the matching .ko.yaml build, with .ko.yaml
     // defaults filling what neither sets (Skaffold gives ko a build config only when one of
@@ -665,10 +884,106 @@ fn go_arch(rust_arch: &str) -> &str {
     }
 }
 
+/// Every artifact of the run's configs, for following `requires`.
+struct Graph<'a> {
+    artifacts: Vec<&'a Artifact>,
+    /// Artifact contexts are relative to it.
+    config_dir: &'a Path,
+}
+
+impl Graph<'_> {
+    /// Skaffold's `TransitiveArtifactDependencies`: the artifact's own input files, then
+    /// those of each artifact it requires, recursively (kiln-config rejects cycles), as
+    /// absolute paths, unsorted and with repeats, as Skaffold hashes them.
+    fn transitive_inputs(
+        &self,
+        artifact: &Artifact,
+        workspace: &Path,
+    ) -> Result<Vec<PathBuf>, Error> {
+        let mut files: Vec<PathBuf> = input_files(artifact, workspace)?
+            .iter()
+            .map(|f| workspace.join(f))
+            .collect();
+        for dep in &artifact.requires {
+            let Some(required) = self.artifacts.iter().find(|a| a.image == dep.image) else {
+                return Err(Error::Plan(format!(
+                    "{}: requires `{}`, which no config defines",
+                    artifact.image, dep.image
+                )));
+            };
+            let context = self.config_dir.join(&required.context);
+            let dep_workspace = std::fs::canonicalize(&context).map_err(|e| {
+                Error::Plan(format!(
+                    "{}: the context {} of the required `{}` cannot be used: {e}",
+                    artifact.image,
+                    context.display(),
+                    dep.image
+                ))
+            })?;
+            files.extend(self.transitive_inputs(required, &dep_workspace)?);
+        }
+        Ok(files)
+    }
+}
+
+/// `path` relative to `base`, as Go's `filepath.Rel` gives it for two clean absolute paths
+/// (`../x` when `path` is outside `base`), with `/` separators.
+fn relative_to(path: &Path, base: &Path) -> String {
+    let path: Vec<_> = path.components().collect();
+    let base: Vec<_> = base.components().collect();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let ups = std::iter::repeat_n("..".to_owned(), base.len() - common);
+    let rest = path[common..]
+        .iter()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    ups.chain(rest).collect::<Vec<_>>().join("/")
+}
+
+/// The files an `inputDigest` tag hashes: the artifact's `dependencies` (for a custom
+/// artifact, the list its `dependencies.command` prints, as Skaffold runs it).
+fn input_files(artifact: &Artifact, workspace: &Path) -> Result<Vec<String>, Error> {
+    let image = &artifact.image;
+    let Some(custom) = &artifact.custom else {
+        return crate::deps::dependency_files(workspace, &artifact.ko.dependencies);
+    };
+    if custom.dependencies_dockerfile {
+        return Err(Error::Plan(format!(
+            "{image}: an inputDigest tag of a custom artifact whose `dependencies.dockerfile` is set needs Dockerfile parsing, which kiln does not do; list `dependencies.paths` instead"
+        )));
+    }
+    let Some(command) = &custom.dependencies_command else {
+        return crate::deps::dependency_files(workspace, &custom.dependencies);
+    };
+    // Skaffold splits the command on spaces and runs it without a shell.
+    let mut words = command.split(' ');
+    let program = words.next().unwrap_or_default();
+    let out = std::process::Command::new(program)
+        .args(words)
+        .current_dir(workspace)
+        .output()
+        .map_err(|e| Error::Plan(format!("{image}: dependencies.command `{command}`: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Plan(format!(
+            "{image}: dependencies.command `{command}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let mut files: Vec<String> = serde_json::from_slice(&out.stdout).map_err(|e| {
+        Error::Plan(format!(
+            "{image}: dependencies.command `{command}` must print a JSON array of paths: {e}"
+        ))
+    })?;
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
 async fn compute_tag(
     policy: &TagPolicy,
     artifact: &Artifact,
     workspace: &Path,
+    graph: &Graph<'_>,
     options: &PlanOptions,
 ) -> Result<String, Error> {
     let image = artifact.image.as_str();
@@ -710,13 +1025,22 @@ async fn compute_tag(
             .map_err(tag_error)?
         }
         TagPolicy::InputDigest => {
-            let files = crate::deps::dependency_files(workspace, &artifact.ko.dependencies)?;
+            // Skaffold hashes the artifact's inputs and those of every artifact it requires,
+            // transitively, sorted by absolute path, each named relative to this workspace.
+            let workspace =
+                std::fs::canonicalize(workspace).unwrap_or_else(|_| workspace.to_owned());
+            let mut files = graph.transitive_inputs(artifact, &workspace)?;
+            files.sort();
             let hashes = files
                 .iter()
                 .map(|f| {
-                    let contents = std::fs::read(workspace.join(f))
-                        .map_err(|e| Error::Plan(format!("{image}: reading {f}: {e}")))?;
-                    Ok(input_digest_file_hash(f, &contents))
+                    let contents = std::fs::read(f).map_err(|e| {
+                        Error::Plan(format!("{image}: reading {}: {e}", f.display()))
+                    })?;
+                    Ok(input_digest_file_hash(
+                        &relative_to(f, &workspace),
+                        &contents,
+                    ))
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
             input_digest_tag(&hashes)
@@ -747,7 +1071,8 @@ async fn compute_tag(
             let mut values = BTreeMap::new();
             for (name, policy) in named {
                 if template.contains(&name) {
-                    let value = Box::pin(compute_tag(policy, artifact, workspace, options)).await?;
+                    let value =
+                        Box::pin(compute_tag(policy, artifact, workspace, graph, options)).await?;
                     values.insert(name, value);
                 }
             }

@@ -12,6 +12,28 @@ use kiln_gobuild::reject_toolexec;
 
 use crate::Error;
 
+/// Gives Skaffold's `cmd` template function (`{{cmd "git" "describe"}}`) its runner:
+/// the program with its arguments, in the working directory, its stdout trimmed, as
+/// Skaffold's `runCmdFunc`; a failure is the template's error.
+pub fn install_cmd_function() {
+    kiln_core::sprig::install_command_runner(std::sync::Arc::new(|name: &str, args: &[String]| {
+        let out = std::process::Command::new(name)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cmd {name}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "cmd {name} {}: {}: {}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }));
+}
+
 /// The flag and ldflag templates of one artifact and the data they are rendered with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GoTemplates {

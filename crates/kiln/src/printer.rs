@@ -244,6 +244,10 @@ impl Progress {
                 } => {
                     format!("{image}: base {base} for {}", platforms.join(", "))
                 }
+                Event::CommandOutput { image, line } => format!("{image}: {line}"),
+                Event::ArtifactSkipped { image, builder } => format!(
+                    "{image}: skipped (a {builder} artifact, which kiln does not build here, not selected with -b)"
+                ),
                 Event::ArtifactCacheHit { image, digest } => {
                     format!("{image}: unchanged, using cached image {digest}")
                 }

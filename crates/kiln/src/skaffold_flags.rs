@@ -108,7 +108,7 @@ pub const ACCEPTED: &[Flag] = &[
         None,
         Bool,
         &[BUILD, DEV, DEBUG, RENDER],
-        Satisfied,
+        Ignored("kiln always propagates -p profiles to required configs (Skaffold's default)"),
     ),
     // Cluster, deploy and status checking.
     flag(

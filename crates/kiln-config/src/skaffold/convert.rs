@@ -8,9 +8,10 @@ use super::raw::{
 };
 use super::version::Version;
 use super::{
-    Artifact, ArtifactDependency, Build, Config, ConfigDependency, Dependencies, Deploy, GitCommit,
-    GitDependency, GitVariant, IgnoredField, KoArtifact, KubectlDeploy, KubectlFlags, LocalBuild,
-    Manifests, Metadata, ProfileDependency, Sync, SyncRule, TagComponent, TagPolicy,
+    Artifact, ArtifactDependency, Build, Builder, Config, ConfigDependency, CustomArtifact,
+    Dependencies, Deploy, GitCommit, GitDependency, GitVariant, IgnoredField, KoArtifact,
+    KubectlDeploy, KubectlFlags, LocalBuild, Manifests, Metadata, ProfileDependency, Sync,
+    SyncRule, TagComponent, TagPolicy,
 };
 use crate::error::{FileCtx, Seg, path_string};
 use crate::yaml::Node;
@@ -38,6 +39,7 @@ const IGNORED: &[&[&str]] = &[
     &["customActions"],
     &["build", "hooks"],
     &["build", "googleCloudBuild"],
+    &["build", "cluster"],
     &["build", "artifacts", "*", "hooks"],
     &["build", "artifacts", "*", "sync", "hooks"],
     &["manifests", "remoteManifests"],
@@ -96,16 +98,6 @@ impl Cx<'_> {
         self.ctx
             .invalid(self.loc(segs), path_string(segs), message, hint)
     }
-
-    fn unsupported(
-        &self,
-        segs: &[Seg],
-        message: impl Into<String>,
-        hint: Option<String>,
-    ) -> ConfigError {
-        self.ctx
-            .unsupported(self.loc(segs), path_string(segs), message, hint)
-    }
 }
 
 pub(super) fn config(
@@ -140,6 +132,7 @@ pub(super) fn config(
         active_profiles,
         ignored: ignored(tree),
         location,
+        source: PathBuf::new(),
     })
 }
 
@@ -170,18 +163,6 @@ fn build(cx: &Cx<'_>, raw: Option<RawBuild>) -> Result<Build, ConfigError> {
         return Ok(Build::default());
     };
     let base = [key("build")];
-    if cx
-        .tree
-        .get("build")
-        .and_then(|b| b.get("cluster"))
-        .is_some_and(|c| !c.is_null())
-    {
-        return Err(cx.unsupported(
-            &[key("build"), key("cluster")],
-            "in-cluster builds (`build.cluster`) are not supported by kiln; ko artifacts build locally",
-            Some("remove `build.cluster`, or move it to a profile kiln does not activate".to_owned()),
-        ));
-    }
     let tag_policy = tag_policy(cx, raw.tag_policy, &[key("build"), key("tagPolicy")], false)?;
     let local = raw.local.map_or_else(LocalBuild::default, |l| LocalBuild {
         push: l.push,
@@ -329,58 +310,51 @@ fn artifact(cx: &Cx<'_>, raw: RawArtifact, segs: &[Seg]) -> Result<Artifact, Con
         .into_iter()
         .filter(|b| node.and_then(|n| n.get(b)).is_some_and(|v| !v.is_null()))
         .collect();
-    let ko = match (builders.as_slice(), raw.ko) {
-        ([_, _, ..], _) => {
-            return Err(cx.invalid(
-                segs,
-                format!(
-                    "artifact `{image}` sets more than one builder: {}",
-                    suggest::one_of(&builders)
-                ),
-                Some("keep only `ko`".to_owned()),
-            ));
+    if let [_, _, ..] = builders.as_slice() {
+        return Err(cx.invalid(
+            segs,
+            format!(
+                "artifact `{image}` sets more than one builder: {}",
+                suggest::one_of(&builders)
+            ),
+            Some("keep only one of them".to_owned()),
+        ));
+    }
+    // No builder (an empty `ko:` counts as none) means docker, as in Skaffold.
+    let builder = builders
+        .first()
+        .and_then(|b| Builder::from_key(b))
+        .unwrap_or(Builder::Docker { by_default: true });
+    let ko = match raw.ko {
+        Some(ko) if builder == Builder::Ko => ko,
+        _ => RawKo::default(),
+    };
+    let custom = match raw.custom {
+        Some(c) if builder == Builder::Custom => {
+            let build_command = c.build_command.unwrap_or_default();
+            let deps = c.dependencies;
+            Some(CustomArtifact {
+                build_command,
+                dependencies: Dependencies {
+                    paths: deps
+                        .as_ref()
+                        .and_then(|d| d.paths.clone())
+                        .unwrap_or_default(),
+                    ignore: deps
+                        .as_ref()
+                        .and_then(|d| d.ignore.clone())
+                        .unwrap_or_default(),
+                },
+                dependencies_command: deps
+                    .as_ref()
+                    .and_then(|d| d.command.clone())
+                    .filter(|c| !c.trim().is_empty()),
+                dependencies_dockerfile: deps.is_some_and(|d| d.dockerfile.is_some()),
+            })
         }
-        (["ko"], Some(ko)) => ko,
-        ([other], _) => {
-            let mut at = segs.to_vec();
-            at.push(key(other));
-            return Err(cx.unsupported(
-                &at,
-                format!(
-                    "artifact `{image}` uses the {other} builder; kiln builds only ko artifacts"
-                ),
-                None,
-            ));
-        }
-        _ => {
-            let null_ko = node.and_then(|n| n.get("ko")).is_some();
-            let hint = Some("add `ko: {}` to build it with ko".to_owned());
-            return Err(if null_ko {
-                let mut at = segs.to_vec();
-                at.push(key("ko"));
-                cx.unsupported(
-                    &at,
-                    format!(
-                        "artifact `{image}` has an empty `ko:`, which Skaffold reads as no builder \
-                         (and then uses the docker builder); kiln builds only ko artifacts"
-                    ),
-                    Some("write `ko: {}`".to_owned()),
-                )
-            } else {
-                cx.unsupported(
-                    segs,
-                    format!(
-                        "artifact `{image}` uses the docker builder (Skaffold's default when no \
-                         builder is set); kiln builds only ko artifacts"
-                    ),
-                    hint,
-                )
-            });
-        }
+        _ => None,
     };
 
-    let mut ko_segs = segs.to_vec();
-    ko_segs.push(key("ko"));
     let mut platforms = raw.platforms.unwrap_or_default();
     let (ko, ko_platforms) = ko_artifact(ko);
     // skaffold/v2beta26-27 had `ko.platforms` (the version gate rejects it elsewhere);
@@ -419,11 +393,21 @@ fn artifact(cx: &Cx<'_>, raw: RawArtifact, segs: &[Seg]) -> Result<Artifact, Con
     sync_segs.push(key("sync"));
     let sync = raw
         .sync
-        .map(|s| sync(cx, s, &image, &ko, &sync_segs))
+        .map(|s| {
+            sync(
+                cx,
+                s,
+                &image,
+                (builder == Builder::Ko).then_some(&ko),
+                &sync_segs,
+            )
+        })
         .transpose()?;
 
     Ok(Artifact {
         image,
+        builder,
+        custom,
         context: PathBuf::from(
             raw.context
                 .filter(|c| !c.is_empty())
@@ -497,12 +481,12 @@ fn ko_artifact(raw: RawKo) -> (KoArtifact, Vec<String>) {
     )
 }
 
-/// Skaffold's sync defaults plus `validateSyncRules` and `validateKoSync`.
+/// Skaffold's sync defaults plus `validateSyncRules` and, for a ko artifact, `validateKoSync`.
 fn sync(
     cx: &Cx<'_>,
     raw: RawSync,
     image: &str,
-    ko: &KoArtifact,
+    ko: Option<&KoArtifact>,
     segs: &[Seg],
 ) -> Result<Sync, ConfigError> {
     let mut sync = Sync {
@@ -536,6 +520,9 @@ fn sync(
             ));
         }
     }
+    let Some(ko) = ko else {
+        return Ok(sync);
+    };
     let mut infer_at = segs.to_vec();
     infer_at.push(key("infer"));
     if !sync.infer.is_empty() && ko.main.contains("...") {

@@ -4,6 +4,7 @@ mod convert;
 mod profiles;
 #[allow(dead_code)] // Fields that exist only so the schema accepts them are never read.
 mod raw;
+mod requires;
 mod version;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 pub use profiles::ProfileSelection;
+pub use requires::load_skaffold_configs;
 pub use version::SUPPORTED_API_VERSIONS;
 
 use crate::error::FileCtx;
@@ -32,7 +34,7 @@ pub struct Config {
     /// As written, e.g. `skaffold/v4beta14`; one of [`SUPPORTED_API_VERSIONS`].
     pub api_version: String,
     pub metadata: Metadata,
-    /// Other configs this one depends on. Parsed, not followed (kiln does not load them yet).
+    /// Other configs this one depends on; [`load_skaffold_configs`] follows them.
     pub requires: Vec<ConfigDependency>,
     pub build: Build,
     pub manifests: Manifests,
@@ -44,6 +46,8 @@ pub struct Config {
     pub ignored: Vec<IgnoredField>,
     /// Where the document starts.
     pub location: Location,
+    /// The file the config was read from, as the loader reached it.
+    pub source: PathBuf,
 }
 
 /// `metadata`.
@@ -107,18 +111,23 @@ pub struct LocalBuild {
     pub use_docker_cli: bool,
 }
 
-/// `build.artifacts[]` (always a ko artifact).
+/// `build.artifacts[]`, of any builder; kiln builds the ko ones.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Artifact {
     /// Image name as written (may start with `ko://`), without tag or digest.
     pub image: String,
+    /// The builder the artifact names; [`Artifact::ko`] holds settings only for `Ko`.
+    pub builder: Builder,
     /// Build context, relative to the skaffold.yaml directory. Default `.`.
     pub context: PathBuf,
     /// Platforms this artifact may be built for (intersected with the pipeline's).
     pub platforms: Vec<String>,
     /// Other artifacts this one needs built first.
     pub requires: Vec<ArtifactDependency>,
+    /// The ko settings (defaults for an artifact of another builder).
     pub ko: KoArtifact,
+    /// The `custom` settings, for a custom artifact.
+    pub custom: Option<CustomArtifact>,
     /// `runtimeType` (e.g. `go`) for `skaffold debug`.
     pub runtime_type: Option<String>,
     pub sync: Option<Sync>,
@@ -126,6 +135,50 @@ pub struct Artifact {
     pub location: Location,
     /// Where `ko.main` is written, when it is.
     pub main_location: Option<Location>,
+}
+
+/// The builder an artifact names (Skaffold allows exactly one; none means docker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Builder {
+    #[default]
+    Ko,
+    /// `docker:`, or no builder at all (`by_default`), which Skaffold builds with docker.
+    Docker {
+        by_default: bool,
+    },
+    Custom,
+    Buildpacks,
+    Jib,
+    Bazel,
+    Kaniko,
+}
+
+impl Builder {
+    /// The schema key, e.g. `docker`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builder::Ko => "ko",
+            Builder::Docker { .. } => "docker",
+            Builder::Custom => "custom",
+            Builder::Buildpacks => "buildpacks",
+            Builder::Jib => "jib",
+            Builder::Bazel => "bazel",
+            Builder::Kaniko => "kaniko",
+        }
+    }
+
+    fn from_key(key: &str) -> Option<Builder> {
+        Some(match key {
+            "ko" => Builder::Ko,
+            "docker" => Builder::Docker { by_default: false },
+            "custom" => Builder::Custom,
+            "buildpacks" => Builder::Buildpacks,
+            "jib" => Builder::Jib,
+            "bazel" => Builder::Bazel,
+            "kaniko" => Builder::Kaniko,
+            _ => return None,
+        })
+    }
 }
 
 /// `build.artifacts[].requires[]`.
@@ -164,6 +217,20 @@ impl KoArtifact {
             || !self.flags.is_empty()
             || !self.ldflags.is_empty()
     }
+}
+
+/// `build.artifacts[].custom`: an image built by the user's own command.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CustomArtifact {
+    /// Run with `sh -c` in the context, with Skaffold's `$IMAGE`, `$PUSH_IMAGE`, … contract
+    /// (may be empty: the planner refuses that for a selected artifact).
+    pub build_command: String,
+    /// `dependencies.paths`/`ignore` (no default: an empty list watches nothing).
+    pub dependencies: Dependencies,
+    /// `dependencies.command`: prints a JSON array of the dependency paths.
+    pub dependencies_command: Option<String>,
+    /// Whether `dependencies.dockerfile` is set (its dependencies come from a Dockerfile).
+    pub dependencies_dockerfile: bool,
 }
 
 /// `ko.dependencies`: globs relative to the context, for watching and cache keys.
@@ -303,12 +370,26 @@ pub fn load_skaffold(
 }
 
 /// Loads skaffold.yaml content already in memory; `path` is used for messages only.
+/// Config-level `requires` are not followed: see [`load_skaffold_configs`].
 pub fn parse_skaffold(
     text: &str,
     path: &Path,
     selection: &ProfileSelection,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<SkaffoldFile, ConfigError> {
+    let (file, profile_names) = parse_file(text, path, selection, env)?;
+    check_selected_profiles(&FileCtx::new(path), &profile_names, selection)?;
+    Ok(file)
+}
+
+/// [`parse_skaffold`] without checking that every `-p` profile exists (it may exist in
+/// another file of the config tree); also returns every profile name the file defines.
+fn parse_file(
+    text: &str,
+    path: &Path,
+    selection: &ProfileSelection,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(SkaffoldFile, Vec<String>), ConfigError> {
     let ctx = FileCtx::new(path);
     let docs = yaml::parse_documents(text).map_err(|e| ctx.syntax(e.loc, e.message))?;
 
@@ -371,7 +452,7 @@ pub fn parse_skaffold(
     }
 
     check_config_names(&ctx, parsed.iter().map(|p| (&p.raw, &p.tree)))?;
-    check_profile_names(&ctx, parsed.iter().map(|p| (&p.raw, &p.tree)), selection)?;
+    let profile_names = check_profile_names(&ctx, parsed.iter().map(|p| (&p.raw, &p.tree)))?;
 
     let mut configs = Vec::new();
     for Parsed {
@@ -404,15 +485,18 @@ pub fn parse_skaffold(
         let final_raw: raw::RawConfig =
             de::from_node(&tree, false).map_err(|e| ctx.de_error(e, &[]))?;
         let names = active.iter().map(|&i| profiles[i].name.clone()).collect();
-        configs.push(convert::config(
-            &ctx, final_raw, &tree, version, names, location,
-        )?);
+        let mut config = convert::config(&ctx, final_raw, &tree, version, names, location)?;
+        config.source = path.to_path_buf();
+        configs.push(config);
     }
     convert::check_across_configs(&ctx, &configs)?;
-    Ok(SkaffoldFile {
-        path: path.to_path_buf(),
-        configs,
-    })
+    Ok((
+        SkaffoldFile {
+            path: path.to_path_buf(),
+            configs,
+        },
+        profile_names,
+    ))
 }
 
 fn read_version(ctx: &FileCtx, doc: &Node) -> Result<version::Version, ConfigError> {
@@ -484,15 +568,12 @@ fn check_config_names<'a>(
     Ok(())
 }
 
-/// Every `-p` name must exist in some config of the file (Skaffold:
-/// "profile selection … did not match those defined in any configurations"); profile names
-/// must be unique and non-empty within a config.
+/// Profile names must be unique and non-empty within a config; returns every name.
 fn check_profile_names<'a>(
     ctx: &FileCtx,
     configs: impl Iterator<Item = (&'a raw::RawConfig, &'a Node)>,
-    selection: &ProfileSelection,
-) -> Result<(), ConfigError> {
-    let mut all: Vec<&str> = Vec::new();
+) -> Result<Vec<String>, ConfigError> {
+    let mut all: Vec<String> = Vec::new();
     for (raw, tree) in configs {
         let mut mine: Vec<&str> = Vec::new();
         for (i, p) in raw
@@ -519,11 +600,22 @@ fn check_profile_names<'a>(
             }
             profiles::check_patches(ctx, p, node, i)?;
             mine.push(&p.name);
-            if !all.contains(&p.name.as_str()) {
-                all.push(&p.name);
+            if !all.contains(&p.name) {
+                all.push(p.name.clone());
             }
         }
     }
+    Ok(all)
+}
+
+/// Every `-p` name must exist in some config of the files loaded (Skaffold: "profile
+/// selection … did not match those defined in any configurations").
+fn check_selected_profiles(
+    ctx: &FileCtx,
+    all: &[String],
+    selection: &ProfileSelection,
+) -> Result<(), ConfigError> {
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
     for name in selection.names() {
         let bare = name.strip_prefix('-').unwrap_or(name);
         if all.contains(&bare) {

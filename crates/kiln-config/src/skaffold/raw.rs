@@ -138,7 +138,29 @@ pub(crate) struct RawArtifact {
     #[serde(default)]
     pub(crate) buildpacks: Ignored,
     #[serde(default)]
-    pub(crate) custom: Ignored,
+    pub(crate) custom: Option<RawCustom>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawCustom {
+    #[serde(default)]
+    pub(crate) build_command: Option<String>,
+    #[serde(default)]
+    pub(crate) dependencies: Option<RawCustomDependencies>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawCustomDependencies {
+    #[serde(default)]
+    pub(crate) dockerfile: Ignored,
+    #[serde(default)]
+    pub(crate) command: Option<String>,
+    #[serde(default)]
+    pub(crate) paths: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) ignore: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,7 +195,7 @@ pub(crate) struct RawSyncRule {
     pub(crate) strip: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct RawKo {
     #[serde(default)]

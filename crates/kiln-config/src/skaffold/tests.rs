@@ -605,39 +605,75 @@ fn yaml_syntax_errors_have_positions() {
 }
 
 #[test]
-fn non_ko_artifacts_are_refused() {
-    let err = load("docker-artifact.yaml", &ProfileSelection::default()).expect_err("docker");
-    assert!(matches!(err, ConfigError::Unsupported { .. }), "{err:?}");
-    assert_eq!(err.field(), "build.artifacts[1].docker");
-    assert!(
-        err.to_string()
-            .contains("artifact `web` uses the docker builder; kiln builds only ko artifacts"),
-        "{err}"
+fn every_builder_is_accepted_and_named() {
+    let file = load("docker-artifact.yaml", &ProfileSelection::default()).expect("docker");
+    let builders: Vec<Builder> = only(&file)
+        .build
+        .artifacts
+        .iter()
+        .map(|a| a.builder)
+        .collect();
+    assert_eq!(
+        builders,
+        [Builder::Ko, Builder::Docker { by_default: false }]
     );
 
-    let err = parse("apiVersion: skaffold/v4beta1\nbuild: {artifacts: [{image: x}]}\n")
-        .expect_err("no builder");
-    assert!(
-        err.to_string()
-            .contains("artifact `x` uses the docker builder (Skaffold's default"),
-        "{err}"
+    let text = r#"apiVersion: skaffold/v4beta14
+build:
+  artifacts:
+  - {image: k, ko: {main: ./cmd/k}}
+  - {image: c, custom: {buildCommand: ./build.sh, dependencies: {paths: [src]}}}
+  - {image: p, buildpacks: {builder: "gcr.io/buildpacks/builder:v1"}}
+  - {image: j, jib: {}}
+  - {image: b, bazel: {target: "//:app.tar"}}
+  - {image: n, kaniko: {dockerfile: Dockerfile}}
+  - {image: d}
+  - {image: e, ko: }
+  - {image: s, docker: {}, sync: {infer: ['**/*.html']}}
+  cluster: {namespace: builds}
+"#;
+    let file = parse(text).expect("every builder");
+    let c = only(&file);
+    let got: Vec<(&str, Builder)> = c
+        .build
+        .artifacts
+        .iter()
+        .map(|a| (a.image.as_str(), a.builder))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("k", Builder::Ko),
+            ("c", Builder::Custom),
+            ("p", Builder::Buildpacks),
+            ("j", Builder::Jib),
+            ("b", Builder::Bazel),
+            ("n", Builder::Kaniko),
+            ("d", Builder::Docker { by_default: true }),
+            // Skaffold reads an empty `ko:` as no builder, so docker.
+            ("e", Builder::Docker { by_default: true }),
+            ("s", Builder::Docker { by_default: false }),
+        ]
     );
-    assert_eq!(err.hint(), Some("add `ko: {}` to build it with ko"));
-
-    let err = parse("apiVersion: skaffold/v4beta1\nbuild:\n  artifacts:\n  - image: x\n    ko:\n")
-        .expect_err("null ko");
-    assert_eq!(err.hint(), Some("write `ko: {}`"));
+    assert_eq!(c.build.artifacts[0].ko.main, "./cmd/k");
+    // Cluster builds are accepted and reported as ignored: kiln builds ko locally.
+    assert!(
+        c.ignored.iter().any(|f| f.field == "build.cluster"),
+        "{:?}",
+        c.ignored
+    );
 
     let err =
         parse("apiVersion: skaffold/v4beta1\nbuild: {artifacts: [{image: x, ko: {}, jib: {}}]}\n")
             .expect_err("two");
     assert!(err.to_string().contains("more than one builder"), "{err}");
+    assert_eq!(err.field(), "build.artifacts[0]");
 
     // A profile can swap docker artifacts for ko ones: only the result matters.
     let text = "apiVersion: skaffold/v4beta1\nbuild: {artifacts: [{image: x, docker: {}}]}\nprofiles:\n  - name: ko\n    build: {artifacts: [{image: x, ko: {}}]}\n";
     let file = parse_skaffold(text, Path::new("s.yaml"), &select(&["ko"]), &no_env)
         .expect("profile swaps builder");
-    assert_eq!(only(&file).build.artifacts[0].image, "x");
+    assert_eq!(only(&file).build.artifacts[0].builder, Builder::Ko);
 }
 
 #[test]
@@ -780,8 +816,6 @@ fn artifact_validations_follow_skaffold() {
     ))
     .expect_err("alias");
     assert!(err.to_string().contains("alias `X` repeated"), "{err}");
-    let err = parse(&format!("{base}  cluster: {{}}\n")).expect_err("cluster");
-    assert!(matches!(err, ConfigError::Unsupported { .. }), "{err:?}");
     let file =
         parse(&base.replace("ko: {}", "ko: {dependencies: {ignore: [vendor]}}")).expect("deps");
     assert!(
@@ -889,4 +923,146 @@ fn never_panics_on_garbage() {
         });
         assert!(result.is_ok(), "panicked on input:\n{text}");
     }
+}
+
+/// Writes `files` (path, text) under a fresh directory.
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+const LIB: &str = "apiVersion: skaffold/v4beta14\nmetadata: {name: lib}\nbuild:\n  artifacts: [{image: lib, context: src, ko: {}}]\nmanifests: {rawYaml: [k8s/*.yaml]}\nprofiles:\n  - name: fast\n    build: {artifacts: [{image: lib-fast, context: src, ko: {}}]}\n---\napiVersion: skaffold/v4beta14\nmetadata: {name: other}\nbuild:\n  artifacts: [{image: other, ko: {}}]\n";
+
+#[test]
+fn required_configs_come_first_with_their_profiles_and_their_own_folder_for_paths() {
+    let dir = tree(&[
+        (
+            "deploy/skaffold.yaml",
+            "apiVersion: skaffold/v4beta14\nmetadata: {name: app}\nrequires:\n  - path: ../lib\n    configs: [lib]\n    activeProfiles: [{name: fast}]\nbuild:\n  artifacts: [{image: app, context: svc, ko: {}}]\n",
+        ),
+        ("lib/skaffold.yaml", LIB),
+    ]);
+    let root = dir.path().join("deploy/skaffold.yaml");
+    let configs =
+        load_skaffold_configs(&root, &ProfileSelection::default(), &no_env, &[]).expect("tree");
+    let names: Vec<_> = configs
+        .iter()
+        .map(|c| c.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["lib", "app"], "required first; `other` not named");
+    assert_eq!(configs[0].active_profiles, ["fast"]);
+    assert_eq!(configs[0].build.artifacts[0].image, "lib-fast");
+    let lib_dir = std::path::absolute(dir.path().join("deploy/../lib")).unwrap();
+    assert_eq!(configs[0].build.artifacts[0].context, lib_dir.join("src"));
+    assert_eq!(
+        configs[0].manifests.raw_yaml,
+        [lib_dir.join("k8s/*.yaml").display().to_string()]
+    );
+    // The root file's paths stay relative: Skaffold resolves them from the working dir.
+    assert_eq!(configs[1].build.artifacts[0].context, Path::new("svc"));
+    assert_eq!(configs[1].source, root);
+
+    // -m keeps a config and what it requires.
+    let only_lib = load_skaffold_configs(
+        &root,
+        &ProfileSelection::default(),
+        &no_env,
+        &["lib".into()],
+    )
+    .expect("-m lib");
+    assert_eq!(only_lib.len(), 1);
+    let err = load_skaffold_configs(
+        &root,
+        &ProfileSelection::default(),
+        &no_env,
+        &["nope".into()],
+    )
+    .expect_err("-m nope");
+    assert!(
+        err.to_string()
+            .contains("-m/--module nope: no config has `metadata.name: nope`"),
+        "{err}"
+    );
+    assert!(err.hint().unwrap().contains("app, lib, other"), "{err}");
+
+    // -p propagates, and must exist in some file of the tree (here only in lib's).
+    let fast = load_skaffold_configs(&root, &select(&["fast"]), &no_env, &[]).expect("-p fast");
+    assert_eq!(fast[0].active_profiles, ["fast"]);
+    let err = load_skaffold_configs(&root, &select(&["slow"]), &no_env, &[]).expect_err("slow");
+    assert!(err.to_string().contains("profile `slow`"), "{err}");
+}
+
+#[test]
+fn a_config_required_twice_with_other_profiles_or_a_missing_file_is_an_error() {
+    let dir = tree(&[
+        (
+            "skaffold.yaml",
+            "apiVersion: skaffold/v4beta14\nrequires:\n  - {path: lib, configs: [lib]}\n  - {path: lib, configs: [lib], activeProfiles: [{name: fast}]}\n",
+        ),
+        ("lib/skaffold.yaml", LIB),
+    ]);
+    let root = dir.path().join("skaffold.yaml");
+    let err = load_skaffold_configs(&root, &ProfileSelection::default(), &no_env, &[])
+        .expect_err("conflict");
+    assert!(
+        err.to_string()
+            .contains("config `lib` is required with different sets of profiles"),
+        "{err}"
+    );
+
+    std::fs::write(
+        &root,
+        "apiVersion: skaffold/v4beta14\nrequires:\n  - {path: missing}\n",
+    )
+    .unwrap();
+    let err = load_skaffold_configs(&root, &ProfileSelection::default(), &no_env, &[])
+        .expect_err("missing");
+    assert_eq!(err.field(), "requires[0].path");
+    assert!(err.to_string().contains("missing"), "{err}");
+
+    // The same config required twice with the same profiles is loaded once; a config
+    // without a path requires from its own file.
+    std::fs::write(
+        &root,
+        "apiVersion: skaffold/v4beta14\nmetadata: {name: a}\nrequires: [{configs: [b]}, {configs: [b]}]\n---\napiVersion: skaffold/v4beta14\nmetadata: {name: b}\nbuild: {artifacts: [{image: b, ko: {}}]}\n",
+    )
+    .unwrap();
+    let configs = load_skaffold_configs(&root, &ProfileSelection::default(), &no_env, &[])
+        .expect("same file");
+    let names: Vec<_> = configs
+        .iter()
+        .map(|c| c.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["b", "a"]);
+}
+
+#[test]
+fn configs_that_require_each_other_across_files_load_once_each() {
+    let dir = tree(&[
+        (
+            "a/skaffold.yaml",
+            "apiVersion: skaffold/v4beta14\nmetadata: {name: a}\nrequires: [{path: ../b}]\nbuild: {artifacts: [{image: a, ko: {}}]}\n",
+        ),
+        (
+            "b/skaffold.yaml",
+            "apiVersion: skaffold/v4beta14\nmetadata: {name: b}\nrequires: [{path: ../a}]\nbuild: {artifacts: [{image: b, ko: {}}]}\n",
+        ),
+    ]);
+    let configs = load_skaffold_configs(
+        &dir.path().join("a/skaffold.yaml"),
+        &ProfileSelection::default(),
+        &no_env,
+        &[],
+    )
+    .expect("cycle of files");
+    let names: Vec<_> = configs
+        .iter()
+        .map(|c| c.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["b", "a"]);
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use kiln_config::ProfileSelection;
 use kiln_core::naming::tag_with_digest;
+use kiln_pipeline::custom::{CustomPlan, build_custom};
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::output::{BuildOutput, file_output_json};
-use kiln_pipeline::planner::{PlanOptions, plan_artifacts, select_images};
+use kiln_pipeline::planner::{PlanOptions, Plans, plan_all, plan_tags, select_images};
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_pipeline::sbom::write_sbom_dir;
@@ -22,21 +23,31 @@ use crate::printer;
 
 pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     let session = Session::start(args, "build").await?;
-    let plans = session.plan(&session.args.build_images).await?;
     if session.args.skaffold.dry_run {
-        // Skaffold's `--dry-run`: the names and tags a build would give, nothing built.
-        let planned: Vec<BuildOutput> = plans
-            .iter()
-            .map(|p| BuildOutput {
-                image_name: p.image.clone(),
-                tag: p.tagged_name(),
-                runtime_type: p.runtime_type.clone(),
-            })
-            .collect();
+        // Skaffold's `--dry-run`: the names and tags a build would give, nothing built,
+        // no package resolved, no module downloaded.
+        let planned = session.plan_tags(&session.args.build_images).await?;
         return session.report(&planned);
     }
-    let outputs = session.build(&plans).await?;
-    session.report(&outputs)
+    let plans = session.plan_with_custom(&session.args.build_images).await?;
+    let mut outputs = session.build(&plans.ko).await?;
+    outputs.extend(session.build_custom(&plans.custom, &outputs).await?);
+    session.report(&in_config_order(&session.configs, outputs))
+}
+
+/// `outputs` in the order their artifacts appear in the configs, as Skaffold reports them.
+fn in_config_order(
+    configs: &[kiln_config::Config],
+    mut outputs: Vec<BuildOutput>,
+) -> Vec<BuildOutput> {
+    let position = |name: &str| {
+        configs
+            .iter()
+            .flat_map(|c| &c.build.artifacts)
+            .position(|a| a.image == name)
+    };
+    outputs.sort_by_key(|o| position(&o.image_name));
+    outputs
 }
 
 /// Everything one `kiln build` (or one round of `kiln dev`) needs, loaded once: the
@@ -81,7 +92,10 @@ impl Session {
             kube_context.as_deref(),
         );
         let writes_files = args.oci_layout_path.is_some() || args.tarball.is_some();
-        let load = if kiln_pipeline::local::skaffold_loads(push, writes_files) {
+        // A --dry-run builds nothing, so it loads nothing either.
+        let load = if !args.skaffold.dry_run
+            && kiln_pipeline::local::skaffold_loads(push, writes_files)
+        {
             if configs.iter().any(|c| c.build.local.use_docker_cli) {
                 printer::info(
                     "build.local.useDockerCLI is not supported: kiln loads images through the engine's API, not the docker CLI",
@@ -100,15 +114,7 @@ impl Session {
         } else {
             Vec::new()
         };
-        // Skaffold's order: the flag, then SKAFFOLD_DEFAULT_REPO (set but empty disables the
-        // global value), then the global config.
-        let default_repo = args
-            .config
-            .default_repo
-            .clone()
-            .or_else(|| env.get("SKAFFOLD_DEFAULT_REPO").cloned())
-            .or(global.default_repo.clone())
-            .filter(|r| !r.is_empty());
+        let default_repo = default_repo(&args.config, &env, &global);
         let mut insecure = args.insecure_registries.clone();
         insecure.extend(
             configs
@@ -182,22 +188,87 @@ impl Session {
     /// Plans the artifacts named in `only` (all when empty), and checks that the outputs
     /// asked for can hold them, before anything is built.
     pub async fn plan(&self, only: &[String]) -> anyhow::Result<Vec<ArtifactPlan>> {
+        Ok(self.plan_run(only, false).await?.ko)
+    }
+
+    /// [`Session::plan`], with the selected custom artifacts planned too (for `kiln build`).
+    pub async fn plan_with_custom(&self, only: &[String]) -> anyhow::Result<Plans> {
+        self.plan_run(only, true).await
+    }
+
+    async fn plan_run(&self, only: &[String], run_custom: bool) -> anyhow::Result<Plans> {
         let options = PlanOptions {
             only: only.to_vec(),
             ..self.options.clone()
         };
-        let plans = plan_artifacts(
+        let plans = plan_all(
             &self.ctx.toolchain,
             &self.configs,
             &self.config_dir,
             &options,
+            run_custom,
         )
         .await?;
         if self.args.tarball.is_some() {
-            preflight::check_tarball(&plans)?;
+            preflight::check_tarball(&plans.ko)?;
         }
-        report_config_warnings(&self.ctx, &plans);
+        report_config_warnings(&self.ctx, &plans.ko);
         Ok(plans)
+    }
+
+    /// The names and tags of the artifacts named in `only` (all when empty), of any
+    /// builder, with nothing resolved or built (`--dry-run`).
+    pub async fn plan_tags(&self, only: &[String]) -> anyhow::Result<Vec<BuildOutput>> {
+        Ok(plan_tags(&self.configs, &self.config_dir, &self.options)
+            .await?
+            .into_iter()
+            .filter(|t| only.is_empty() || only.contains(&t.image))
+            .map(|t| BuildOutput {
+                image_name: t.image,
+                tag: t.tagged,
+                runtime_type: t.runtime_type,
+            })
+            .collect())
+    }
+
+    /// Runs each custom artifact's command (after those it requires), once the ko images in
+    /// `built` are published, and returns their outputs.
+    pub async fn build_custom(
+        &self,
+        plans: &[CustomPlan],
+        built: &[BuildOutput],
+    ) -> anyhow::Result<Vec<BuildOutput>> {
+        let mut references: BTreeMap<String, String> = built
+            .iter()
+            .map(|o| (o.image_name.clone(), o.tag.clone()))
+            .collect();
+        let mut outputs = Vec::new();
+        let mut pending: Vec<&CustomPlan> = plans.iter().collect();
+        while !pending.is_empty() {
+            // kiln-config rejects cycles, so some plan is always ready.
+            let Some(i) = pending.iter().position(|p| {
+                p.requires
+                    .iter()
+                    .all(|r| !pending.iter().any(|q| q.image == r.image))
+            }) else {
+                bail!("custom artifacts require each other in a cycle");
+            };
+            let plan = pending.remove(i);
+            let reference = build_custom(&self.ctx, plan, &references)
+                .await
+                .with_context(|| format!("building {}", plan.image))?;
+            self.ctx.events.as_ref()(Event::Delivered {
+                image: plan.image.clone(),
+                report: format!("pushed {reference} (by its buildCommand)"),
+            });
+            references.insert(plan.image.clone(), reference.clone());
+            outputs.push(BuildOutput {
+                image_name: plan.image.clone(),
+                tag: reference,
+                runtime_type: plan.runtime_type.clone(),
+            });
+        }
+        Ok(outputs)
     }
 
     pub async fn build(&self, plans: &[ArtifactPlan]) -> anyhow::Result<Vec<BuildOutput>> {
@@ -293,19 +364,16 @@ impl Session {
     }
 }
 
-/// The configs of the skaffold.yaml `args` names, with the profiles that apply to
-/// `command`, and the directory paths in them are relative to.
+/// The configs of the skaffold.yaml `args` names and of every config it `requires`, with
+/// the profiles that apply to `command`, and the directory relative paths are resolved
+/// from: the working directory, as Skaffold does for the root file (required files' paths
+/// come back absolute, from their own folder).
 pub fn load_configs(
     args: &ConfigArgs,
     command: &str,
     env: &BTreeMap<String, String>,
 ) -> anyhow::Result<(Vec<kiln_config::Config>, PathBuf)> {
-    let config_dir = args
-        .filename
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_owned();
+    let config_dir = PathBuf::from(".");
     let selection = ProfileSelection {
         profiles: args.profiles.clone(),
         kube_context: args.kube_context.clone(),
@@ -313,41 +381,14 @@ pub fn load_configs(
         auto_activation: args.profile_auto_activation,
     };
     preflight::check_config_file(&args.filename)?;
-    let configs =
-        kiln_config::load_skaffold(&args.filename, &selection, &|k| env.get(k).cloned())?.configs;
-    Ok((select_modules(configs, &args.modules)?, config_dir))
-}
-
-/// `-m/--module`: only the configs with these `metadata.name`s (all when none is given).
-fn select_modules(
-    configs: Vec<kiln_config::Config>,
-    modules: &[String],
-) -> anyhow::Result<Vec<kiln_config::Config>> {
-    if modules.is_empty() {
-        return Ok(configs);
-    }
-    let named = |c: &kiln_config::Config, m: &String| c.metadata.name.as_ref() == Some(m);
-    if let Some(missing) = modules
-        .iter()
-        .find(|m| !configs.iter().any(|c| named(c, m)))
-    {
-        let names: Vec<&str> = configs
-            .iter()
-            .filter_map(|c| c.metadata.name.as_deref())
-            .collect();
-        bail!(
-            "-m/--module {missing}: no config has `metadata.name: {missing}`; the named configs are: {}",
-            if names.is_empty() {
-                "none".to_owned()
-            } else {
-                names.join(", ")
-            }
-        );
-    }
-    Ok(configs
-        .into_iter()
-        .filter(|c| modules.iter().any(|m| named(c, m)))
-        .collect())
+    // `-m/--module` keeps the named configs and the configs they require.
+    let configs = kiln_config::load_skaffold_configs(
+        &args.filename,
+        &selection,
+        &|k| env.get(k).cloned(),
+        &args.modules,
+    )?;
+    Ok((configs, config_dir))
 }
 
 /// The manifests of `configs` with `builds`' references in their `image` fields; patterns
@@ -364,6 +405,43 @@ pub fn render_manifests(
         ));
     }
     Ok(text)
+}
+
+/// Skaffold's order: the flag, then SKAFFOLD_DEFAULT_REPO (set but empty disables the
+/// global value), then the global config.
+fn default_repo(
+    args: &ConfigArgs,
+    env: &BTreeMap<String, String>,
+    global: &kiln_config::GlobalConfig,
+) -> Option<String> {
+    args.default_repo
+        .clone()
+        .or_else(|| env.get("SKAFFOLD_DEFAULT_REPO").cloned())
+        .or(global.default_repo.clone())
+        .filter(|r| !r.is_empty())
+}
+
+/// The planning options of a plan-only command (nothing built, pushed or written): the
+/// naming and tagging inputs only.
+pub fn plan_only_options(
+    args: &ConfigArgs,
+    tag: Option<String>,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<PlanOptions> {
+    let global = kiln_config::load_global_config(
+        &global_config_path(args, env),
+        args.kube_context.as_deref(),
+    )?;
+    let (now_unix, now_nanos) = now();
+    Ok(PlanOptions {
+        default_repo: default_repo(args, env, &global),
+        multi_level_repo: global.multi_level_repo,
+        tag,
+        env: env.clone(),
+        now_unix,
+        now_nanos,
+        ..PlanOptions::default()
+    })
 }
 
 /// `-c/--config`, else `~/.skaffold/config`: Skaffold's global configuration.

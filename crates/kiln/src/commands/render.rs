@@ -7,7 +7,9 @@ use kiln_core::Reference;
 use kiln_pipeline::output::read_build_json;
 use kiln_render::Build;
 
-use super::build::{Session, load_configs, render_manifests};
+use kiln_pipeline::planner::plan_tags;
+
+use super::build::{Session, load_configs, plan_only_options, render_manifests};
 use super::process_env;
 use crate::cli::{DigestSource, RenderArgs};
 use crate::printer;
@@ -17,6 +19,20 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
         // Nothing to plan or build: the config alone (no Go toolchain needed).
         let (configs, config_dir) = load_configs(&args.config, "render", &process_env())?;
         render_manifests(&config_dir, &configs, &given_builds(&args)?)?
+    } else if args.digest_source == DigestSource::Tag {
+        // Names and tags only: nothing is built or written, no module is downloaded.
+        let env = process_env();
+        let (configs, config_dir) = load_configs(&args.config, "render", &env)?;
+        let options = plan_only_options(&args.config, args.tag.clone(), &env)?;
+        let builds: Vec<Build> = plan_tags(&configs, &config_dir, &options)
+            .await?
+            .into_iter()
+            .map(|t| Build {
+                image_name: t.image,
+                tag: t.tagged,
+            })
+            .collect();
+        render_manifests(&config_dir, &configs, &builds)?
     } else {
         let session = Session::start(args.build_args(), "render").await?;
         session.render(&built_or_looked_up(&session, &args).await?)?
@@ -47,33 +63,30 @@ fn given_builds(args: &RenderArgs) -> anyhow::Result<Vec<Build>> {
     Ok(outputs.into_iter().map(Build::from).collect())
 }
 
-/// The references of `--digest-source` local (a build), remote (each tag's digest in its
-/// registry) or tag (the tag policy's tag).
+/// The references of `--digest-source` local (a build) or remote (each tag's digest in its
+/// registry).
 async fn built_or_looked_up(session: &Session, args: &RenderArgs) -> anyhow::Result<Vec<Build>> {
-    let plans = session.plan(&[]).await?;
     if args.digest_source == DigestSource::Local {
+        let plans = session.plan(&[]).await?;
         let outputs = session.build(&plans).await?;
         return Ok(outputs.into_iter().map(Build::from).collect());
     }
+    // Only names and tags are needed (no package resolved), for artifacts of any builder.
     let mut builds = Vec::new();
-    for plan in plans {
-        let tagged = plan.tagged_name();
-        let tag = if args.digest_source == DigestSource::Remote {
-            let reference: Reference = tagged
-                .parse()
-                .with_context(|| format!("{}: `{tagged}`", plan.image))?;
-            let client = session.ctx.registry("--digest-source=remote")?;
-            match client.head_manifest(&reference).await? {
-                Some(head) => format!("{tagged}@{}", head.digest),
-                None => bail!(
-                    "failed to resolve the digest of {tagged}: does the image exist remotely? Build and push it first, or render with --digest-source=local or --digest-source=tag"
-                ),
-            }
-        } else {
-            tagged
+    for planned in session.plan_tags(&[]).await? {
+        let tagged = planned.tag;
+        let reference: Reference = tagged
+            .parse()
+            .with_context(|| format!("{}: `{tagged}`", planned.image_name))?;
+        let client = session.ctx.registry("--digest-source=remote")?;
+        let tag = match client.head_manifest(&reference).await? {
+            Some(head) => format!("{tagged}@{}", head.digest),
+            None => bail!(
+                "failed to resolve the digest of {tagged}: does the image exist remotely? Build and push it first, or render with --digest-source=local or --digest-source=tag"
+            ),
         };
         builds.push(Build {
-            image_name: plan.image,
+            image_name: planned.image_name,
             tag,
         });
     }

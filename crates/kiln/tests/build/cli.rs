@@ -812,7 +812,8 @@ fn linux_capabilities_are_written_as_kos_pax_xattr_record() {
 fn a_wrong_main_names_the_skaffold_yaml_line_and_field() {
     let project = Project::new("multi");
     project.edit("skaffold.yaml", "main: ./cmd/beta", "main: ./cmd/gamma");
-    let out = project.kiln(&["build", "--dry-run"], &ENV);
+    // A build (a --dry-run only names and tags, as Skaffold's, and resolves no package).
+    let out = project.kiln(&["build", "--push=false", "--oci-layout-path", "out"], &ENV);
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     let line = std::fs::read_to_string(project.path().join("skaffold.yaml"))

@@ -1,7 +1,7 @@
 //! Every bad input stops the build with a message that names the problem and the fix,
 //! exits non-zero, and leaves no image behind.
 
-use crate::support::Project;
+use crate::support::{Project, assert_no_image_in};
 
 const ENV: &[(&str, &str)] = &[("RELEASE", "v1.2.3"), ("TEAM", "core")];
 
@@ -16,16 +16,7 @@ fn fails(project: &Project, extra: &[&str], env: &[(&str, &str)]) -> String {
         "expected failure, got success:\n{stderr}"
     );
     assert!(out.stdout.is_empty(), "no reference is printed on failure");
-    let index = project.path().join("out/index.json");
-    if index.exists() {
-        let index: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(index).unwrap()).unwrap();
-        assert_eq!(
-            index["manifests"],
-            serde_json::json!([]),
-            "no image is recorded"
-        );
-    }
+    assert_no_image_in(&project.path().join("out"));
     stderr
 }
 

@@ -16,3 +16,4 @@ mod progress;
 mod push;
 mod remote_cache;
 mod render;
+mod services;

@@ -159,6 +159,20 @@ pub fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The OCI layout at `dir` records no image (it may exist: output paths are checked, and
+/// may be created, before anything is built).
+pub fn assert_no_image_in(dir: &Path) {
+    let index = dir.join("index.json");
+    if index.exists() {
+        let index: Value = serde_json::from_slice(&std::fs::read(index).unwrap()).unwrap();
+        assert_eq!(
+            index["manifests"],
+            serde_json::json!([]),
+            "no image is recorded"
+        );
+    }
+}
+
 /// An OCI layout read straight from disk.
 pub struct Layout(pub PathBuf);
 

@@ -1,0 +1,136 @@
+//! `custom` artifacts: the user's `buildCommand` builds and pushes the image under Skaffold's
+//! contract (pkg/skaffold/build/custom); kiln then reads the pushed image's digest from the
+//! registry, as Skaffold does when it pushes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use kiln_config::ArtifactDependency;
+use kiln_core::Reference;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+use crate::events::Event;
+use crate::{Context, Error};
+
+/// One custom artifact, resolved: what to run, where, and the reference it must push.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomPlan {
+    /// The image name as written in skaffold.yaml.
+    pub image: String,
+    pub runtime_type: Option<String>,
+    /// `registry/path` after the default repo, as for ko artifacts.
+    pub repository: String,
+    pub tag: String,
+    /// The artifact's context, absolute: the command's working directory and `$BUILD_CONTEXT`.
+    pub workspace: PathBuf,
+    pub build_command: String,
+    /// Required artifacts; each alias becomes an environment variable holding its reference.
+    pub requires: Vec<ArtifactDependency>,
+    /// `$PLATFORMS`: the platforms asked for, comma-separated (empty when none were).
+    pub platforms: Vec<String>,
+}
+
+impl CustomPlan {
+    /// `$IMAGE`: the reference the command must build (and push) to.
+    pub fn target(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+
+    /// The environment Skaffold gives the command (on top of the process's own):
+    /// `IMAGE`, `PUSH_IMAGE`, `BUILD_CONTEXT`, `PLATFORMS`, `SKIP_TEST`, `IMAGE_REPO`,
+    /// `IMAGE_TAG`, then one `ALIAS=reference` per required artifact. `built` maps image
+    /// names to the references built in this run.
+    pub fn env(&self, built: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, Error> {
+        let mut env = vec![
+            ("IMAGE".to_owned(), self.target()),
+            // kiln builds custom artifacts only when pushing (see `build_custom`).
+            ("PUSH_IMAGE".to_owned(), "true".to_owned()),
+            (
+                "BUILD_CONTEXT".to_owned(),
+                self.workspace.display().to_string(),
+            ),
+            ("PLATFORMS".to_owned(), self.platforms.join(",")),
+            // kiln runs no `test` section, and Skaffold passes false unless --skip-tests.
+            ("SKIP_TEST".to_owned(), "false".to_owned()),
+            ("IMAGE_REPO".to_owned(), self.repository.clone()),
+            ("IMAGE_TAG".to_owned(), self.tag.clone()),
+        ];
+        for dep in &self.requires {
+            let reference = built.get(&dep.image).ok_or_else(|| {
+                Error::Plan(format!(
+                    "{}: requires `{}`, which was not built in this run; select it too with -b",
+                    self.image, dep.image
+                ))
+            })?;
+            env.push((dep.alias.clone(), reference.clone()));
+        }
+        Ok(env)
+    }
+}
+
+/// Runs the artifact's `buildCommand` with `sh -c` in its context, reporting each line it
+/// prints, then reads the digest the command pushed. Returns `repository:tag@digest`.
+pub async fn build_custom(
+    ctx: &Context,
+    plan: &CustomPlan,
+    built: &BTreeMap<String, String>,
+) -> Result<String, Error> {
+    let env = plan.env(built)?;
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&plan.build_command)
+        .current_dir(&plan.workspace)
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            Error::Plan(format!(
+                "{}: starting `sh -c {}` in {}: {e}",
+                plan.image,
+                plan.build_command,
+                plan.workspace.display()
+            ))
+        })?;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (_, _, status) = tokio::join!(
+        forward_lines(ctx, &plan.image, stdout),
+        forward_lines(ctx, &plan.image, stderr),
+        child.wait()
+    );
+    let status = status
+        .map_err(|e| Error::Plan(format!("{}: waiting for the buildCommand: {e}", plan.image)))?;
+    if !status.success() {
+        return Err(Error::Plan(format!(
+            "{}: the custom buildCommand `{}` failed ({status}); its output is above",
+            plan.image, plan.build_command
+        )));
+    }
+    let target = plan.target();
+    let reference: Reference = target
+        .parse()
+        .map_err(|e| Error::Plan(format!("{}: `{target}`: {e}", plan.image)))?;
+    let client = ctx.registry("reading the digest a custom buildCommand pushed")?;
+    let head = client.head_manifest(&reference).await?.ok_or_else(|| {
+        Error::Plan(format!(
+            "{}: the custom buildCommand succeeded but pushed no image to {target} ($IMAGE); it must push there",
+            plan.image
+        ))
+    })?;
+    Ok(format!("{target}@{}", head.digest))
+}
+
+/// Reports every line `pipe` yields as the command's output.
+async fn forward_lines(ctx: &Context, image: &str, pipe: Option<impl AsyncRead + Unpin>) {
+    let Some(pipe) = pipe else { return };
+    let mut lines = BufReader::new(pipe).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        ctx.events.as_ref()(Event::CommandOutput {
+            image: image.to_owned(),
+            line,
+        });
+    }
+}
