@@ -388,7 +388,24 @@ pub fn load_configs(
         &|k| env.get(k).cloned(),
         &args.modules,
     )?;
+    report_ignored_fields(&configs);
     Ok((configs, config_dir))
+}
+
+/// Says once, with its place, each Skaffold field that kiln accepts but does not act on
+/// (`deploy.helm`, `portForward`, …): a config is never half-applied in silence.
+fn report_ignored_fields(configs: &[kiln_config::Config]) {
+    for config in configs {
+        for ignored in &config.ignored {
+            printer::info(&format!(
+                "{}:{}:{}: `{}` is not supported by kiln and is ignored",
+                config.source.display(),
+                ignored.location.line,
+                ignored.location.column,
+                ignored.field
+            ));
+        }
+    }
 }
 
 /// The manifests of `configs` with `builds`' references in their `image` fields; patterns

@@ -871,3 +871,26 @@ fn an_unreachable_registry_stops_the_build_at_once_and_docker_hub_pushes_get_a_h
     unique.dedup();
     assert_eq!(unique.len(), lines.len(), "no line repeated: {stderr}");
 }
+
+#[test]
+fn fields_kiln_does_not_act_on_are_named_once_with_their_place() {
+    let project = Project::new("multi");
+    std::fs::write(
+        project.path().join("skaffold.yaml"),
+        std::fs::read_to_string(project.path().join("skaffold.yaml")).unwrap()
+            + "portForward:\n  - resourceType: service\n    resourceName: alpha\n    port: 80\n",
+    )
+    .unwrap();
+    let out = project.kiln(&["build", "--dry-run"], &ENV);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("`portForward`"))
+        .unwrap_or_else(|| panic!("portForward is not named:\n{stderr}"));
+    assert!(
+        line.contains("skaffold.yaml:") && line.contains("not supported by kiln and is ignored"),
+        "{line}"
+    );
+    assert_eq!(stderr.matches("`portForward`").count(), 1, "{stderr}");
+}
