@@ -122,6 +122,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     if let Some(compressing) = compressing {
         artifact_stage.finish(compressing);
     }
+    let early_push = push_known_layers_early(ctx, plan, &base, &kodata);
     let app_name = binary_name(&package.import_path);
 
     let mut tasks = JoinSet::new();
@@ -271,6 +272,10 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         // aborts them, and kill_on_drop stops their `go` processes).
         built.push(joined??);
     }
+    if let Some(early_push) = early_push {
+        // Landed or not, the push that follows checks every blob.
+        let _ = early_push.await;
+    }
     built.sort_by_key(|(position, _, _)| *position);
     let (images, image_sboms): (Vec<Image>, Vec<Option<Descriptor>>) = built
         .into_iter()
@@ -314,6 +319,37 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         reused_from: None,
         repush,
     })
+}
+
+/// When pushing, starts uploading the layers known before `go build` (every base layer and
+/// the kodata layer) to the push target, so that they travel while Go compiles.
+fn push_known_layers_early(
+    ctx: &Context,
+    plan: &ArtifactPlan,
+    base: &ResolvedBase,
+    kodata: &Layer,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let client = ctx.registry.clone().filter(|_| ctx.stream_pushes)?;
+    let target: Reference = plan.tagged_name().parse().ok()?;
+    let base_source = match &plan.base {
+        BaseSpec::Registry(reference) => Some(reference.clone()),
+        _ => None,
+    };
+    let mut layers: Vec<Descriptor> = base
+        .images
+        .iter()
+        .flat_map(|image| image.manifest.layers.iter().cloned())
+        .chain(std::iter::once(kodata.descriptor.clone()))
+        .collect();
+    layers.sort_by_key(|a| a.digest.to_string());
+    layers.dedup_by(|a, b| a.digest == b.digest);
+    Some(tokio::spawn(crate::remote::push_layers_early(
+        client,
+        ctx.store.clone(),
+        base_source,
+        target,
+        layers,
+    )))
 }
 
 /// The artifact as recorded in the repository it is pushed to, verified. A record that

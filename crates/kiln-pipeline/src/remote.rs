@@ -381,6 +381,39 @@ async fn push_layer(
     Ok(())
 }
 
+/// Pushes `layers` to `target` ahead of the image (the base's and kodata's, which are known
+/// before `go build` starts), so they travel while Go compiles. Best effort: a failure is
+/// only logged, as the push that follows checks every blob and uploads what is missing.
+pub(crate) async fn push_layers_early(
+    client: Client,
+    store: BlobStore,
+    base_source: Option<Reference>,
+    target: Reference,
+    layers: Vec<Descriptor>,
+) {
+    let untagged = Reference {
+        tag: None,
+        ..target
+    };
+    let locations = BlobLocations::new(&store);
+    // One at a time: this runs beside `go build`, which has the CPU; the network is idle.
+    for layer in &layers {
+        let pushed = push_layer(
+            &client,
+            &store,
+            &locations,
+            base_source.as_ref(),
+            &untagged,
+            layer,
+        )
+        .await;
+        if let Err(e) = pushed {
+            tracing::debug!(error = %e, "early layer push failed; the image push retries it");
+            return;
+        }
+    }
+}
+
 /// Attaches the SBOM `sbom` (a blob in `store`) to `subject`, an image or index already in
 /// `target`'s repository (its tag and digest are ignored), as `mode` says. Returns where it
 /// went: `repo:sha256-<hex>.sbom` for a tag, `repo@<manifest digest>` for a referrer.

@@ -465,8 +465,12 @@ fn the_binary_layer_is_uploaded_while_compressed_and_a_failed_stream_falls_back(
     let reference = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(output_of(&reference).contains("hello from alpha"));
 
-    // The streamed PATCH (the first upload of the run) fails: the push uploads the layer
-    // from the store instead, and the image is whole. An edit makes a new binary layer.
+    // The streamed PATCH fails: the push uploads the layer from the store instead, and the
+    // image is whole. The repository already holds the base and kodata layers (pushed once
+    // directly), so the only upload of the edited build, which makes a new binary layer, is
+    // the streamed one.
+    let direct_fallback = format!("{}/fallback", registry.host());
+    project.kiln_ok(&args(&direct_fallback).each_ref().map(String::as_str), ENV);
     let proxy = FaultProxy::start(
         &registry.host(),
         Fault::Fail5xxFirst {
@@ -484,4 +488,60 @@ fn the_binary_layer_is_uploaded_while_compressed_and_a_failed_stream_falls_back(
     assert!(stderr.contains("streamed layer upload failed"), "{stderr}");
     let tag = format!("{}/fallback/alpha:v1.2.3", registry.host());
     assert!(output_of(&tag).contains("hello from alpha"));
+}
+
+/// The base and kodata layers are known before `go build` starts, so they go up while Go
+/// compiles: the registry has them before the binary layer, which can only be written
+/// (and streamed) after the build.
+#[test]
+fn base_and_kodata_layers_are_pushed_before_the_binary_layer() {
+    let registry = Registry::start(RegistryKind::Plain);
+    let project = Project::new("multi");
+    let repo = format!("{}/early", registry.host());
+    project.kiln_ok(
+        &[
+            "build",
+            "--push",
+            "-d",
+            &repo,
+            "-b",
+            "alpha",
+            "--cache-artifacts=false",
+        ],
+        ENV,
+    );
+    let raw = run_ok(
+        Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{repo}/alpha:v1.2.3")),
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let layers: Vec<String> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        layers.len() >= 3,
+        "base, kodata and binary layers: {layers:?}"
+    );
+    // Where in the access log each layer's upload was committed (its final PUT).
+    let log = registry.access_log();
+    let committed = |digest: &str| {
+        log.iter()
+            .position(|e| {
+                e.method == "PUT"
+                    && e.path
+                        .contains(&format!("digest={}", digest.replace(':', "%3A")))
+            })
+            .unwrap_or_else(|| panic!("no upload of {digest} in {log:?}"))
+    };
+    let binary = committed(layers.last().unwrap());
+    for earlier in &layers[..layers.len() - 1] {
+        assert!(
+            committed(earlier) < binary,
+            "{earlier} was committed after the binary layer"
+        );
+    }
 }
