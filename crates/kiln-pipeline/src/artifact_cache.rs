@@ -72,10 +72,12 @@ fn relative_name(path: &Path, from: &Path) -> String {
     path.display().to_string()
 }
 
-/// Computes the key of `plan` built on `base`. Reads every input file once.
+/// Computes the key of `plan` built on `base`, whose kodata links stay inside `boundary`.
+/// Reads every input file once.
 pub async fn key(
     plan: &ArtifactPlan,
     base: &ResolvedBase,
+    boundary: &KodataBoundary,
     go_version: &str,
     process_env: &BTreeMap<String, String>,
 ) -> Result<Digest, Error> {
@@ -102,12 +104,8 @@ pub async fn key(
         .iter()
         .map(|i| plan.go.for_platform(&i.platform))
         .collect::<Result<Vec<_>, Error>>()?;
-    let boundary = crate::build::kodata_boundary(
-        &plan.package.dir.join("kodata"),
-        plan.kodata_allowed_root.as_deref(),
-    )
-    .await;
     let (plan, base, go_version) = (plan.clone(), base.clone(), go_version.to_owned());
+    let boundary = boundary.clone();
     let env: Vec<(String, String)> = process_env
         .iter()
         .filter(|(k, _)| reaches_go(k, plan.trimpath))

@@ -68,8 +68,15 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         base: base.display.clone(),
         platforms: base.images.iter().map(|i| i.platform.to_string()).collect(),
     });
+    // Which kodata links may be followed: asked of git once, for the key and the layer.
+    let boundary = kodata_boundary(
+        &package.dir.join("kodata"),
+        plan.kodata_allowed_root.as_deref(),
+    )
+    .await;
     let cache_key = if ctx.artifact_cache || ctx.remote_cache.reads() {
-        Some(artifact_cache::key(plan, &base, &ctx.toolchain.version, &ctx.process_env).await?)
+        let (version, env) = (&ctx.toolchain.version, &ctx.process_env);
+        Some(artifact_cache::key(plan, &base, &boundary, version, env).await?)
     } else {
         None
     };
@@ -118,7 +125,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         .join("kodata")
         .is_dir()
         .then(|| artifact_stage.start(Stage::Compressing));
-    let kodata = write_kodata_layer(ctx, plan, &package, &base).await?;
+    let kodata = write_kodata_layer(ctx, plan, &package, &base, boundary).await?;
     if let Some(compressing) = compressing {
         artifact_stage.finish(compressing);
     }
@@ -450,9 +457,9 @@ async fn write_kodata_layer(
     plan: &ArtifactPlan,
     package: &Package,
     base: &ResolvedBase,
+    boundary: KodataBoundary,
 ) -> Result<Layer, Error> {
     let kodata = package.dir.join("kodata");
-    let boundary = kodata_boundary(&kodata, plan.kodata_allowed_root.as_deref()).await;
     let mtime = plan.kodata_date_epoch.unwrap_or(0).max(0) as u64;
     let media_type = base.images[0].layer_media_type(plan.compression, &base.display)?;
     let store = ctx.store.clone();
