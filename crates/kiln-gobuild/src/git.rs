@@ -49,12 +49,12 @@ pub async fn ignored_paths(root: &Path) -> Vec<std::path::PathBuf> {
 /// missing, or a repository it refuses ("dubious ownership": owned by another user, as in
 /// containers and CI checkouts), with the fix.
 pub async fn repository_problem(dir: &Path) -> Option<String> {
-    let out = match Command::new("git")
-        .args(["rev-parse", "--is-inside-work-tree"])
-        .current_dir(dir)
-        .kill_on_drop(true)
-        .output()
-        .await
+    let out = match crate::output(
+        Command::new("git")
+            .args(["rev-parse", "--is-inside-work-tree"])
+            .current_dir(dir),
+    )
+    .await
     {
         Ok(out) => out,
         Err(e) => return Some(format!("git could not be run ({e}); install git")),
