@@ -53,8 +53,4 @@ pub use skaffold::{
 };
 
 /// A 1-based position in a config file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Location {
-    pub line: usize,
-    pub column: usize,
-}
+pub use kiln_yaml::Location;

@@ -1066,3 +1066,31 @@ fn configs_that_require_each_other_across_files_load_once_each() {
         .collect();
     assert_eq!(names, ["b", "a"]);
 }
+
+#[test]
+fn local_concurrency_reads_integers_as_skaffolds_go_yaml_does() {
+    // go-yaml v3 resolves plain integers with strconv.ParseInt(s, 0, 64): `010` is the
+    // YAML 1.1 octal 8, `0x10` is 16, and `08` (no octal) is the float 8, which it sets
+    // into an int field.
+    let concurrency = |value: &str| {
+        let text = format!(
+            "apiVersion: skaffold/v4beta14\nkind: Config\nbuild:\n  artifacts:\n  - image: app\n    ko: {{}}\n  local:\n    concurrency: {value}\n"
+        );
+        parse(&text).map(|file| only(&file).build.local.concurrency)
+    };
+    assert_eq!(concurrency("010").expect("octal"), Some(8));
+    assert_eq!(concurrency("0x10").expect("hex"), Some(16));
+    assert_eq!(concurrency("08").expect("not octal"), Some(8));
+    assert_eq!(
+        concurrency("'010'").ok(),
+        None,
+        "a quoted number is a string"
+    );
+    let err = concurrency("1.5").expect_err("a fraction");
+    assert!(
+        err.to_string().ends_with(
+            "build.local.concurrency: expected a non-negative integer, found number `1.5`"
+        ),
+        "{err}"
+    );
+}
