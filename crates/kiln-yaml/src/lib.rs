@@ -31,3 +31,23 @@ pub struct Location {
     pub line: usize,
     pub column: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_010_is_octal_8_as_in_go_yaml_v3() {
+        // Skaffold reads `build.local.concurrency: 010` with go-yaml v3, whose resolver
+        // calls strconv.ParseInt(s, 0, 64): a leading 0 means octal.
+        let docs = parse("build:\n  local:\n    concurrency: 010\n").unwrap();
+        let tree = tree::document(&docs[0]).unwrap();
+        let value = tree
+            .get("build")
+            .and_then(|b| b.get("local"))
+            .and_then(|l| l.get("concurrency"))
+            .expect("concurrency");
+        assert_eq!(value.typed(), Some(tree::Typed::Int(8)));
+        assert_eq!(resolve::parse_int("010"), Some(8));
+    }
+}

@@ -288,21 +288,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn concurrency_010_is_octal_8_as_in_go_yaml_v3() {
-        // Skaffold reads `build.local.concurrency: 010` with go-yaml v3, whose resolver
-        // calls strconv.ParseInt(s, 0, 64): a leading 0 means octal.
-        let docs = crate::parse("build:\n  local:\n    concurrency: 010\n").unwrap();
-        let tree = crate::tree::document(&docs[0]).unwrap();
-        let value = tree
-            .get("build")
-            .and_then(|b| b.get("local"))
-            .and_then(|l| l.get("concurrency"))
-            .expect("concurrency");
-        assert_eq!(value.typed(), Some(crate::tree::Typed::Int(8)));
-        assert_eq!(parse_int("010"), Some(8));
-    }
-
-    #[test]
     fn plain_scalars_resolve_as_go_yaml_v3_does() {
         for s in ["", "~", "null", "NULL"] {
             assert_eq!(resolve_plain(s), Resolved::Null, "{s}");
