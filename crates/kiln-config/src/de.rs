@@ -12,7 +12,7 @@ use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use crate::Location;
 use crate::error::Seg;
 use crate::suggest;
-use crate::yaml::{CoreTag, Entry, Node, Resolved, Value, parse_bool, parse_float, parse_int};
+use crate::yaml::{CoreTag, Entry, Node, Typed, Value, parse_bool, parse_float, parse_int};
 
 #[derive(Debug)]
 pub(crate) enum DeErrorKind {
@@ -152,6 +152,7 @@ impl NodeDe<'_> {
                 if s.tag.is_none_or(|t| t == CoreTag::Int) && (s.plain || s.tag.is_some()) =>
             {
                 parse_int(&s.text)
+                    .or_else(|| integral(parse_float(&s.text)?))
                     .map(Some)
                     .ok_or_else(|| DeError::expected(what, self.node))
             }
@@ -193,6 +194,13 @@ impl NodeDe<'_> {
             })
             .map_err(|e: DeError| e.at(self.node.loc))
     }
+}
+
+/// A float with no fraction as an integer: go-yaml v3 sets an int field from a float
+/// (`08` is the float 8, no octal; `1e3` is 1000). kiln refuses a fraction (`1.5`) where
+/// go-yaml would drop it.
+fn integral(f: f64) -> Option<i128> {
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < 2f64.powi(63)).then_some(f as i128)
 }
 
 macro_rules! int_methods {
@@ -537,12 +545,12 @@ impl<'de> de::Deserialize<'de> for OneOrMany {
 
 /// Resolved bool of a scalar node, for tree-level checks outside serde.
 pub(crate) fn node_is_zero(node: &Node) -> bool {
-    match node.resolve() {
-        Some(Resolved::Null) => true,
-        Some(Resolved::Bool(b)) => !b,
-        Some(Resolved::Int(i)) => i == 0,
-        Some(Resolved::Float(f)) => f == 0.0,
-        Some(Resolved::Str(s)) => s.is_empty(),
+    match node.typed() {
+        Some(Typed::Null) => true,
+        Some(Typed::Bool(b)) => !b,
+        Some(Typed::Int(i)) => i == 0,
+        Some(Typed::Float(f)) => f == 0.0,
+        Some(Typed::Str(s)) => s.is_empty(),
         None => false,
     }
 }

@@ -5,151 +5,92 @@ use std::path::{Path, PathBuf};
 
 use crate::Location;
 
-/// Everything that can go wrong while loading `skaffold.yaml` or `.ko.yaml`.
-///
-/// Every variant except [`ConfigError::Read`] names the file, the 1-based `line` and `column`
-/// (both 0 when no position applies, e.g. a `-p` name that no config defines) and the `field`
-/// path (`build.artifacts[0].ko`, empty for the document root), so the CLI can print
-/// compiler-style diagnostics. `Display` renders
+/// Everything that can go wrong while loading `skaffold.yaml` or `.ko.yaml`: what kind of
+/// problem, in which file, where (1-based line and column, when a position applies: not for
+/// a read failure or a `-p` name that no config defines), in which field
+/// (`build.artifacts[0].ko`, empty for the document root), the message and a hint, so the
+/// CLI can print compiler-style diagnostics. `Display` renders
 /// `file:line:col: field: message; hint`.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ConfigError {
+    kind: ErrorKind,
+    path: PathBuf,
+    loc: Option<Location>,
+    field: String,
+    message: String,
+    hint: Option<String>,
+    /// The I/O error of a [`ErrorKind::Read`].
+    #[source]
+    source: Option<std::io::Error>,
+}
+
+/// What kind of problem a [`ConfigError`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum ErrorKind {
     /// The file exists (or was named explicitly) but could not be read.
-    #[error("{}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    Read,
     /// Not YAML: bad syntax, duplicate keys, invalid UTF-8, too deep or too large.
-    #[error("{}", render(path, *line, *column, "", message, hint.as_deref()))]
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-        hint: Option<String>,
-    },
-    /// A key that the schema (of this apiVersion) does not have. `field` is the path of the
-    /// mapping that contains it and `name` the key itself.
-    #[error("{}", render(path, *line, *column, field, message, hint.as_deref()))]
-    UnknownField {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        field: String,
-        name: String,
-        message: String,
-        hint: Option<String>,
-    },
+    Syntax,
+    /// A key that the schema (of this apiVersion) does not have: `name`, in the mapping at
+    /// [`ConfigError::field`].
+    UnknownField { name: String },
     /// A known field with a wrong type or value, or a required field that is missing.
-    #[error("{}", render(path, *line, *column, field, message, hint.as_deref()))]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        field: String,
-        message: String,
-        hint: Option<String>,
-    },
+    Invalid,
     /// Valid Skaffold that kiln cannot build: apiVersion too old or unknown, non-ko builders.
-    #[error("{}", render(path, *line, *column, field, message, hint.as_deref()))]
-    Unsupported {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        field: String,
-        message: String,
-        hint: Option<String>,
-    },
+    Unsupported,
     /// Profile selection, activation or patching failed. `profile` is empty when the problem
     /// is the `-p` selection itself.
-    #[error("{}", render(path, *line, *column, field, message, hint.as_deref()))]
-    Profile {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        field: String,
-        profile: String,
-        message: String,
-        hint: Option<String>,
-    },
+    Profile { profile: String },
 }
 
 impl ConfigError {
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
     /// The file the error is about.
     pub fn path(&self) -> &Path {
-        match self {
-            ConfigError::Read { path, .. }
-            | ConfigError::Syntax { path, .. }
-            | ConfigError::UnknownField { path, .. }
-            | ConfigError::Invalid { path, .. }
-            | ConfigError::Unsupported { path, .. }
-            | ConfigError::Profile { path, .. } => path,
-        }
+        &self.path
     }
 
     /// Where in the file, when known.
     pub fn location(&self) -> Option<Location> {
-        let (line, column) = match self {
-            ConfigError::Read { .. } => return None,
-            ConfigError::Syntax { line, column, .. }
-            | ConfigError::UnknownField { line, column, .. }
-            | ConfigError::Invalid { line, column, .. }
-            | ConfigError::Unsupported { line, column, .. }
-            | ConfigError::Profile { line, column, .. } => (*line, *column),
-        };
-        (line > 0).then_some(Location { line, column })
+        self.loc
     }
 
     /// The field path (`build.artifacts[0].ko`); empty for the document root.
     pub fn field(&self) -> &str {
-        match self {
-            ConfigError::Read { .. } | ConfigError::Syntax { .. } => "",
-            ConfigError::UnknownField { field, .. }
-            | ConfigError::Invalid { field, .. }
-            | ConfigError::Unsupported { field, .. }
-            | ConfigError::Profile { field, .. } => field,
-        }
+        &self.field
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     /// The suggestion, if any (e.g. "did you mean `ldflags`?").
     pub fn hint(&self) -> Option<&str> {
-        match self {
-            ConfigError::Read { .. } => None,
-            ConfigError::Syntax { hint, .. }
-            | ConfigError::UnknownField { hint, .. }
-            | ConfigError::Invalid { hint, .. }
-            | ConfigError::Unsupported { hint, .. }
-            | ConfigError::Profile { hint, .. } => hint.as_deref(),
-        }
+        self.hint.as_deref()
     }
-}
 
-fn render(
-    path: &Path,
-    line: usize,
-    column: usize,
-    field: &str,
-    message: &str,
-    hint: Option<&str>,
-) -> String {
-    let mut out = path.display().to_string();
-    if line > 0 {
-        let _ = write!(out, ":{line}:{column}");
-    }
-    out.push_str(": ");
-    if !field.is_empty() {
-        out.push_str(field);
+    fn render(&self) -> String {
+        let mut out = self.path.display().to_string();
+        if let Some(Location { line, column }) = self.loc {
+            let _ = write!(out, ":{line}:{column}");
+        }
         out.push_str(": ");
+        if !self.field.is_empty() {
+            out.push_str(&self.field);
+            out.push_str(": ");
+        }
+        out.push_str(&self.message);
+        if let Some(hint) = &self.hint {
+            out.push_str("; ");
+            out.push_str(hint);
+        }
+        out
     }
-    out.push_str(message);
-    if let Some(hint) = hint {
-        out.push_str("; ");
-        out.push_str(hint);
-    }
-    out
 }
 
 /// Field path under construction: `build`, `artifacts`, `[0]`, ...
@@ -191,21 +132,36 @@ impl FileCtx {
         }
     }
 
-    pub(crate) fn read(&self, source: std::io::Error) -> ConfigError {
-        ConfigError::Read {
+    /// An error of `kind` in this file; a position with line 0 means none.
+    pub(crate) fn error(
+        &self,
+        kind: ErrorKind,
+        loc: Option<Location>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> ConfigError {
+        ConfigError {
+            kind,
             path: self.path.clone(),
-            source,
+            loc: loc.filter(|l| l.line > 0),
+            field: field.into(),
+            message: message.into(),
+            hint,
+            source: None,
+        }
+    }
+
+    pub(crate) fn read(&self, source: std::io::Error) -> ConfigError {
+        let message = source.to_string();
+        ConfigError {
+            source: Some(source),
+            ..self.error(ErrorKind::Read, None, "", message, None)
         }
     }
 
     pub(crate) fn syntax(&self, loc: Location, message: impl Into<String>) -> ConfigError {
-        ConfigError::Syntax {
-            path: self.path.clone(),
-            line: loc.line,
-            column: loc.column,
-            message: message.into(),
-            hint: None,
-        }
+        self.error(ErrorKind::Syntax, Some(loc), "", message, None)
     }
 
     pub(crate) fn invalid(
@@ -215,15 +171,7 @@ impl FileCtx {
         message: impl Into<String>,
         hint: Option<String>,
     ) -> ConfigError {
-        let loc = loc.unwrap_or_default();
-        ConfigError::Invalid {
-            path: self.path.clone(),
-            line: loc.line,
-            column: loc.column,
-            field: field.into(),
-            message: message.into(),
-            hint,
-        }
+        self.error(ErrorKind::Invalid, loc, field, message, hint)
     }
 
     pub(crate) fn unsupported(
@@ -233,15 +181,7 @@ impl FileCtx {
         message: impl Into<String>,
         hint: Option<String>,
     ) -> ConfigError {
-        let loc = loc.unwrap_or_default();
-        ConfigError::Unsupported {
-            path: self.path.clone(),
-            line: loc.line,
-            column: loc.column,
-            field: field.into(),
-            message: message.into(),
-            hint,
-        }
+        self.error(ErrorKind::Unsupported, loc, field, message, hint)
     }
 
     pub(crate) fn unknown_field(
@@ -252,16 +192,8 @@ impl FileCtx {
         message: impl Into<String>,
         hint: Option<String>,
     ) -> ConfigError {
-        let loc = loc.unwrap_or_default();
-        ConfigError::UnknownField {
-            path: self.path.clone(),
-            line: loc.line,
-            column: loc.column,
-            field: field.into(),
-            name: name.into(),
-            message: message.into(),
-            hint,
-        }
+        let kind = ErrorKind::UnknownField { name: name.into() };
+        self.error(kind, loc, field, message, hint)
     }
 
     pub(crate) fn profile(
@@ -272,16 +204,10 @@ impl FileCtx {
         message: impl Into<String>,
         hint: Option<String>,
     ) -> ConfigError {
-        let loc = loc.unwrap_or_default();
-        ConfigError::Profile {
-            path: self.path.clone(),
-            line: loc.line,
-            column: loc.column,
-            field: field.into(),
+        let kind = ErrorKind::Profile {
             profile: profile.into(),
-            message: message.into(),
-            hint,
-        }
+        };
+        self.error(kind, loc, field, message, hint)
     }
 
     /// Converts a typing error from [`crate::de`], prefixing `base` to its field path.

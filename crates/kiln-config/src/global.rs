@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::FileCtx;
-use crate::{ConfigError, Location};
+use crate::{ConfigError, de, yaml};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -60,8 +60,11 @@ pub fn load_global_config(
     if text.trim().is_empty() {
         return Ok(GlobalConfig::default());
     }
-    let raw: RawGlobalConfig = serde_saphyr::from_str(&text)
-        .map_err(|e| ctx.syntax(Location::default(), e.to_string()))?;
+    let docs = yaml::parse_documents(&text).map_err(|e| ctx.syntax(e.loc, e.message))?;
+    let raw: RawGlobalConfig = match docs.first() {
+        Some(doc) => de::from_node(doc, false).map_err(|e| ctx.de_error(e, &[]))?,
+        None => RawGlobalConfig::default(),
+    };
     let global = raw.global.unwrap_or_default();
     let context = kube_context
         .and_then(|name| {
@@ -115,5 +118,24 @@ mod tests {
             GlobalConfig::default()
         );
         assert_eq!(load("", None), GlobalConfig::default());
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "global:\n  local-cluster: maybe\n").unwrap();
+        let err = load_global_config(&path, None).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "config:2:18: global.local-cluster: expected a boolean, found string `maybe`"
+            ),
+            "{err}"
+        );
+        std::fs::write(&path, "global:\n  local-cluster: yes\n").unwrap();
+        assert_eq!(
+            load_global_config(&path, None).unwrap().local_cluster,
+            Some(true)
+        );
     }
 }

@@ -260,7 +260,9 @@ fn typed(ctx: &FileCtx, doc: &Node) -> Result<KoConfig, ConfigError> {
         ));
     }
     let raw: RawKoConfig = de::from_node(doc, true).map_err(|e| ctx.de_error(e, &[]))?;
-    let build_nodes = doc.value_ci("builds").map(Node::as_seq).unwrap_or_default();
+    let build_nodes = value_ci(doc, "builds")
+        .map(Node::as_seq)
+        .unwrap_or_default();
     let mut warnings = ignored_keys(ctx, doc, "", &TOP_FIELDS, &[]);
     for (i, build) in build_nodes.iter().enumerate() {
         let prefix = format!("builds[{i}].");
@@ -383,16 +385,14 @@ fn apply_env(config: &mut KoConfig, env: &dyn Fn(&str) -> Option<String>) {
     }
 }
 
-impl Node {
-    /// Mapping lookup ignoring ASCII case (viper keys).
-    fn value_ci(&self, key: &str) -> Option<&Node> {
-        match &self.value {
-            Value::Map(entries) => entries
-                .iter()
-                .find(|e| e.key.eq_ignore_ascii_case(key))
-                .map(|e| &e.value),
-            _ => None,
-        }
+/// Mapping lookup ignoring ASCII case (viper keys).
+fn value_ci<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|e| e.key.eq_ignore_ascii_case(key))
+            .map(|e| &e.value),
+        _ => None,
     }
 }
 

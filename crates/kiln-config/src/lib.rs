@@ -26,8 +26,7 @@
 //! ```
 
 // `ConfigError` is ~150 bytes of plain data (file, position, field, message, hint). Loading
-// config is a cold path that fails at most once, so keeping the variants' fields directly
-// matchable matters more than a small `Result`.
+// config is a cold path that fails at most once, so a boxed error would buy nothing.
 #![allow(clippy::result_large_err)]
 
 mod de;
@@ -39,7 +38,7 @@ mod skaffold;
 mod suggest;
 mod yaml;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, ErrorKind};
 pub use global::{GlobalConfig, load_global_config};
 pub use ko::{
     DEFAULT_BASE_IMAGE, KO_CONFIG_FILE_NAMES, KoBuild, KoConfig, load_ko_config, parse_ko_config,
@@ -53,8 +52,4 @@ pub use skaffold::{
 };
 
 /// A 1-based position in a config file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Location {
-    pub line: usize,
-    pub column: usize,
-}
+pub use kiln_yaml::Location;

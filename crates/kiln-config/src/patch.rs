@@ -62,8 +62,7 @@ pub(crate) fn apply(doc: &mut Node, patch: &Patch<'_>) -> Result<(), String> {
         perform(doc, patch, &path)?;
         // `copy` can double the document, or nest it into itself: keep the tree within the
         // parser's limits so later walks stay cheap and shallow.
-        let (size, height) = crate::yaml::measure(doc);
-        if size > crate::yaml::MAX_NODES || height > crate::yaml::MAX_DEPTH {
+        if !doc.within_limits() {
             return Err("the patched document is too large or too deeply nested".to_owned());
         }
     }

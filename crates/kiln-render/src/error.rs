@@ -48,7 +48,14 @@ pub enum Error {
         key: String,
         first_line: usize,
     },
-    /// A document, line or value over the reader's limits (a pasted blob, a runaway
+    /// A `<<` merge key whose value is not a mapping or a sequence of mappings; go-yaml v3,
+    /// which Skaffold reads manifests with, rejects it (`map merge requires map or sequence
+    /// of maps as the value`).
+    #[error(
+        "line {line}, column {column}: merge key `<<` needs a mapping or a sequence of mappings"
+    )]
+    BadMerge { line: usize, column: usize },
+    /// A document, line, value or nesting over the reader's limits (a pasted blob, a runaway
     /// generator); the message quotes only a short excerpt.
     #[error("line {line}, column {column}: {message}")]
     TooLarge {

@@ -24,9 +24,9 @@ use std::collections::{HashMap, HashSet};
 use kiln_core::naming::{ImageName, sanitize_image_name};
 
 use crate::Error;
-use crate::manifest::{self, Budget, Entry};
+use crate::manifest;
 use crate::splice::{self, Edit};
-use crate::yaml::{self, Document, Kind, NodeId, Resolved};
+use crate::yaml::{self, Budget, Document, Entry, ErrorKind, Kind, NodeId, Resolved};
 
 /// One built artifact, as in Skaffold's build output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,20 +159,25 @@ fn document_edits(
             return Err(Error::NotAMapping {
                 line,
                 column,
-                found: manifest::describe(doc, root),
+                found: doc.describe(root),
             });
         }
     }
-    manifest::check_unique_keys(doc)?;
+    doc.check_unique_keys()?;
     let mut budget = Budget::new();
-    let Some(top) = manifest::entries(doc, root, &mut budget, 0)? else {
-        let (line, column) = doc.node(root).position();
-        return Err(Error::NotAMapping {
-            line,
-            column,
-            found: "a mapping with a collection as a key".to_owned(),
-        });
-    };
+    let top = doc
+        .entries(root, &mut budget, 0)
+        .map_err(|e| match e.kind {
+            ErrorKind::ComplexKey => {
+                let (line, column) = doc.node(root).position();
+                Error::NotAMapping {
+                    line,
+                    column,
+                    found: "a mapping with a collection as a key".to_owned(),
+                }
+            }
+            _ => e.into(),
+        })?;
     let api_version = manifest::top_level_str(doc, &top, "apiVersion");
     let kind = manifest::top_level_str(doc, &top, "kind");
     let (Some(api_version), Some(kind)) = (api_version, kind) else {
@@ -233,10 +238,12 @@ impl Walk<'_> {
                     self.fields(navpath, item, depth + 1)?;
                 }
             }
-            Kind::Map(_) if manifest::is_string_map(self.doc, target) => {
-                if let Some(entries) = manifest::entries(self.doc, target, &mut self.budget, depth)?
-                {
-                    self.entries(&entries, navpath, depth)?;
+            Kind::Map(_) if self.doc.is_string_map(target) => {
+                match self.doc.entries(target, &mut self.budget, depth) {
+                    Ok(entries) => self.entries(&entries, navpath, depth)?,
+                    // A merged-in mapping with a collection key is no map[string]interface{}.
+                    Err(e) if e.kind == ErrorKind::ComplexKey => {}
+                    Err(e) => return Err(e.into()),
                 }
             }
             _ => {}

@@ -21,10 +21,11 @@
 //! The debug transform changes structure, so it writes each transformed document out again
 //! (as Skaffold does); every other document stays byte for byte.
 //!
-//! Errors ([`Error`]) name the line and column (1-based) and what is wrong. Nothing panics on
-//! any input: nesting is bounded by the parser (255 levels of block and 255 of flow
-//! collections), alias expansion by a node budget, and an alias cannot point into its own
-//! anchor.
+//! YAML is read by `kiln-yaml` (the positioned arena, go-yaml v3's scalar resolution, `<<`
+//! merges, and the limits); this crate holds the splicing, the Kubernetes rules and the
+//! debug emitter. Errors ([`Error`]) name the line and column (1-based) and what is wrong.
+//! Nothing panics on any input: nesting, line, value and document sizes and alias expansion
+//! are bounded by kiln-yaml's limits, and an alias cannot point into its own anchor.
 
 mod debug;
 mod error;

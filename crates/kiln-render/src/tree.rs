@@ -3,9 +3,8 @@
 //! untouched `"8080"`, `1.10` or `!!str 5` is written back exactly as it was; aliases are
 //! expanded and `<<` merges applied, as Kubernetes' decoder does; comments are not kept.
 
-use crate::manifest::{MAX_DEPTH, MAX_VISITS};
 use crate::scalar::{any_style, double_quoted};
-use crate::yaml::{Document, Kind, NodeId, Resolved, Style, resolve_plain};
+use crate::yaml::{Budget, Document, Kind, NodeId, Resolved, Style, resolve_plain};
 
 /// A scalar: its value, what go-yaml reads it as, and the source text to write back.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +78,9 @@ impl Value {
     /// The integer, if this is an integer scalar.
     pub(crate) fn as_int(&self) -> Option<i64> {
         match self {
-            Value::Scalar(s) if s.resolved == Resolved::Int => parse_int(&s.value),
+            Value::Scalar(s) if s.resolved == Resolved::Int => {
+                kiln_yaml::resolve::parse_int(&s.value).and_then(|v| i64::try_from(v).ok())
+            }
             _ => None,
         }
     }
@@ -143,94 +144,41 @@ impl Value {
     }
 }
 
-/// go-yaml's reading of an integer scalar (underscores dropped, `0x`/`0o`/`0b`/leading-`0`
-/// prefixes), if it fits an `i64`.
-fn parse_int(s: &str) -> Option<i64> {
-    let plain: String = s.chars().filter(|&c| c != '_').collect();
-    let (negative, body) = match plain.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, plain.strip_prefix('+').unwrap_or(&plain)),
-    };
-    let (digits, radix) = if let Some(d) = body.strip_prefix("0x").or(body.strip_prefix("0X")) {
-        (d, 16)
-    } else if let Some(d) = body.strip_prefix("0o").or(body.strip_prefix("0O")) {
-        (d, 8)
-    } else if let Some(d) = body.strip_prefix("0b").or(body.strip_prefix("0B")) {
-        (d, 2)
-    } else if body.len() > 1 && body.starts_with('0') {
-        (&body[1..], 8)
-    } else {
-        (body, 10)
-    };
-    let magnitude = i128::from_str_radix(digits, radix).ok()?;
-    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
-}
-
 /// Copies node `id` of `doc` into an editable value, expanding aliases and applying `<<`
-/// merges. `None` if the document cannot be a Kubernetes object (a collection as a mapping
-/// key) or its aliases expand beyond the crate's limits.
+/// merges as go-yaml does ([`Document::entries`]: a repeated key keeps its last value).
+/// `None` if the document cannot be a Kubernetes object (a collection as a mapping key, a
+/// merge of something other than mappings) or its aliases expand beyond kiln-yaml's limits.
 pub(crate) fn from_document(doc: &Document, text: &str, id: NodeId) -> Option<Value> {
-    let mut visits = 0usize;
-    convert(doc, text, id, 0, &mut visits)
+    convert(doc, text, id, &mut Budget::new(), 0)
 }
 
 fn convert(
     doc: &Document,
     text: &str,
     id: NodeId,
+    budget: &mut Budget,
     depth: usize,
-    visits: &mut usize,
 ) -> Option<Value> {
-    *visits += 1;
-    if *visits > MAX_VISITS || depth > MAX_DEPTH {
-        return None;
-    }
+    budget.spend(doc, id, depth).ok()?;
     let id = doc.resolve(id);
-    let node = doc.node(id);
-    Some(match &node.kind {
+    Some(match &doc.node(id).kind {
         Kind::Scalar { .. } => Value::Scalar(scalar(doc, text, id)),
         Kind::Seq(items) => Value::Seq(
             items
                 .iter()
-                .map(|&i| convert(doc, text, i, depth + 1, visits))
+                .map(|&i| convert(doc, text, i, budget, depth + 1))
                 .collect::<Option<_>>()?,
         ),
-        Kind::Map(pairs) => {
-            let mut entries: Vec<(Scalar, Value)> = Vec::new();
-            let mut merges = Vec::new();
-            for &(k, v) in pairs {
-                let k = doc.resolve(k);
-                if !matches!(doc.node(k).kind, Kind::Scalar { .. }) {
-                    return None;
-                }
-                if doc.resolved(k) == Some(Resolved::Merge) {
-                    merges.push(v);
-                    continue;
-                }
-                let key = scalar(doc, text, k);
-                let value = convert(doc, text, v, depth + 1, visits)?;
-                match entries.iter_mut().find(|(ek, _)| ek.value == key.value) {
-                    Some(entry) => entry.1 = value,
-                    None => entries.push((key, value)),
-                }
-            }
-            for m in merges {
-                let sources = match convert(doc, text, m, depth + 1, visits)? {
-                    Value::Seq(items) => items,
-                    other => vec![other],
-                };
-                for source in sources {
-                    if let Value::Map(merged) = source {
-                        for (k, v) in merged {
-                            if !entries.iter().any(|(ek, _)| ek.value == k.value) {
-                                entries.push((k, v));
-                            }
-                        }
-                    }
-                }
-            }
-            Value::Map(entries)
-        }
+        Kind::Map(_) => Value::Map(
+            doc.entries(id, budget, depth)
+                .ok()?
+                .into_iter()
+                .map(|e| {
+                    let value = convert(doc, text, e.value, budget, depth + 1)?;
+                    Some((scalar(doc, text, e.key_id), value))
+                })
+                .collect::<Option<_>>()?,
+        ),
         Kind::Alias(_) => return None,
     })
 }
@@ -448,13 +396,5 @@ mod tests {
             roundtrip(text),
             "base:\n  x: 1\n  y: 2\nm:\n  y: 3\n  x: 1\nv: hi\nw: hi\n"
         );
-    }
-
-    #[test]
-    fn ints() {
-        assert_eq!(parse_int("0x1F"), Some(31));
-        assert_eq!(parse_int("-1_000"), Some(-1000));
-        assert_eq!(parse_int("017"), Some(15));
-        assert_eq!(parse_int("x"), None);
     }
 }

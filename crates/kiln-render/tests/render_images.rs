@@ -413,6 +413,23 @@ fn repeated_keys_are_an_error_as_in_go_yaml() {
 }
 
 #[test]
+fn merging_a_scalar_is_an_error_as_in_go_yaml() {
+    // go-yaml v3: "map merge requires map or sequence of maps as the value".
+    let text = "apiVersion: v1\nkind: Pod\nspec:\n  <<: 5\n";
+    let err = replace_images(text, &[]).unwrap_err();
+    assert_eq!(err, Error::BadMerge { line: 4, column: 7 });
+    let text = "apiVersion: v1\nkind: Pod\nspec:\n  <<: [{a: 1}, x]\n";
+    let err = replace_images(text, &[]).unwrap_err();
+    assert_eq!(
+        err,
+        Error::BadMerge {
+            line: 4,
+            column: 16
+        }
+    );
+}
+
+#[test]
 fn merge_keys_are_followed() {
     let builds = [build("app", "reg/app:v1")];
     let text = "\

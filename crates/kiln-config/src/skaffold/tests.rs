@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::ErrorKind;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -88,7 +89,7 @@ fn every_supported_api_version_parses_a_minimal_ko_config() {
 #[test]
 fn unsupported_api_versions_are_refused_with_the_supported_range() {
     let err = load("old-version.yaml", &ProfileSelection::default()).expect_err("too old");
-    assert!(matches!(err, ConfigError::Unsupported { .. }), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Unsupported), "{err:?}");
     assert_eq!(
         err.location(),
         Some(Location {
@@ -301,7 +302,7 @@ fn profiles_selected_with_p() {
 fn unknown_profile_names_list_the_available_ones() {
     let err = load("profiles.yaml", &select(&["kidn"])).expect_err("unknown");
     assert!(
-        matches!(&err, ConfigError::Profile { profile, .. } if profile == "kidn"),
+        matches!(err.kind(), ErrorKind::Profile { profile } if profile == "kidn"),
         "{err:?}"
     );
     let text = err.to_string();
@@ -385,7 +386,7 @@ fn invalid_env_activation_is_a_profile_error() {
         minimal("skaffold/v4beta1")
     );
     let err = parse(&text).expect_err("bad env");
-    assert!(matches!(err, ConfigError::Profile { .. }), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Profile { .. }), "{err:?}");
     assert_eq!(
         err.location(),
         Some(Location {
@@ -421,7 +422,7 @@ fn json_patches_apply_in_order() {
 fn failing_patches_name_the_profile_and_patch_index() {
     let err = load("profiles.yaml", &select(&["bad-patch"])).expect_err("bad patch");
     assert!(
-        matches!(&err, ConfigError::Profile { profile, .. } if profile == "bad-patch"),
+        matches!(err.kind(), ErrorKind::Profile { profile } if profile == "bad-patch"),
         "{err:?}"
     );
     assert_eq!(err.field(), "profiles[5].patches[0]");
@@ -477,21 +478,19 @@ fn patched_values_are_typed_and_located_at_the_patch() {
 #[test]
 fn unknown_field_reports_position_path_and_suggestion() {
     let err = load("unknown-field.yaml", &ProfileSelection::default()).expect_err("unknown");
-    let ConfigError::UnknownField {
-        line,
-        column,
-        field,
-        name,
-        hint,
-        ..
-    } = &err
-    else {
+    let ErrorKind::UnknownField { name } = err.kind() else {
         panic!("{err:?}")
     };
-    assert_eq!((*line, *column), (10, 9));
-    assert_eq!(field, "build.artifacts[0].ko");
+    assert_eq!(
+        err.location(),
+        Some(Location {
+            line: 10,
+            column: 9
+        })
+    );
+    assert_eq!(err.field(), "build.artifacts[0].ko");
     assert_eq!(name, "ldflagz");
-    assert_eq!(hint.as_deref(), Some("did you mean `ldflags`?"));
+    assert_eq!(err.hint(), Some("did you mean `ldflags`?"));
     let text = err.to_string();
     assert!(text.ends_with(
         "unknown-field.yaml:10:9: build.artifacts[0].ko: unknown field `ldflagz`, expected one of `fromImage`, \
@@ -503,7 +502,10 @@ fn unknown_field_reports_position_path_and_suggestion() {
 fn fields_from_other_api_versions_are_unknown_there() {
     let v3 = minimal("skaffold/v3").replace("ko: {}", "runtimeType: go\n      ko: {}");
     let err = parse(&v3).expect_err("runtimeType needs v4beta2");
-    assert!(matches!(err, ConfigError::UnknownField { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::UnknownField { .. }),
+        "{err:?}"
+    );
     assert!(
         err.to_string()
             .contains("unknown field `runtimeType` in skaffold/v3 (added in skaffold/v4beta2)"),
@@ -555,7 +557,7 @@ fn fields_from_other_api_versions_are_unknown_there() {
 #[test]
 fn wrong_types_are_errors_with_positions() {
     let err = load("wrong-type.yaml", &ProfileSelection::default()).expect_err("wrong type");
-    assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Invalid), "{err:?}");
     assert_eq!(err.field(), "build.local.push");
     assert_eq!(
         err.location(),
@@ -587,7 +589,7 @@ fn wrong_types_are_errors_with_positions() {
 #[test]
 fn yaml_syntax_errors_have_positions() {
     let err = load("syntax-error.yaml", &ProfileSelection::default()).expect_err("syntax");
-    assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Syntax), "{err:?}");
     let loc = err.location().expect("position");
     assert!(loc.line >= 6, "{err}");
     assert!(
@@ -1065,4 +1067,32 @@ fn configs_that_require_each_other_across_files_load_once_each() {
         .map(|c| c.metadata.name.as_deref().unwrap())
         .collect();
     assert_eq!(names, ["b", "a"]);
+}
+
+#[test]
+fn local_concurrency_reads_integers_as_skaffolds_go_yaml_does() {
+    // go-yaml v3 resolves plain integers with strconv.ParseInt(s, 0, 64): `010` is the
+    // YAML 1.1 octal 8, `0x10` is 16, and `08` (no octal) is the float 8, which it sets
+    // into an int field.
+    let concurrency = |value: &str| {
+        let text = format!(
+            "apiVersion: skaffold/v4beta14\nkind: Config\nbuild:\n  artifacts:\n  - image: app\n    ko: {{}}\n  local:\n    concurrency: {value}\n"
+        );
+        parse(&text).map(|file| only(&file).build.local.concurrency)
+    };
+    assert_eq!(concurrency("010").expect("octal"), Some(8));
+    assert_eq!(concurrency("0x10").expect("hex"), Some(16));
+    assert_eq!(concurrency("08").expect("not octal"), Some(8));
+    assert_eq!(
+        concurrency("'010'").ok(),
+        None,
+        "a quoted number is a string"
+    );
+    let err = concurrency("1.5").expect_err("a fraction");
+    assert!(
+        err.to_string().ends_with(
+            "build.local.concurrency: expected a non-negative integer, found number `1.5`"
+        ),
+        "{err}"
+    );
 }
