@@ -259,7 +259,7 @@ impl Engine {
         Error::Unreachable {
             endpoint: self.endpoint.to_string(),
             origin: self.endpoint.origin.clone(),
-            reason: causes(&error),
+            reason: kiln_core::text::error_chain(&error),
         }
     }
 }
@@ -321,21 +321,6 @@ fn load_error(text: &str) -> Option<String> {
                 .or_else(|| message.get("error"))?;
             detail.as_str().map(str::to_owned)
         })
-}
-
-/// An error and its causes, joined: reqwest's own message alone says little.
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

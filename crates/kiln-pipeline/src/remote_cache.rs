@@ -352,20 +352,9 @@ pub async fn record_pushed(ctx: &Context, artifact: &BuiltArtifact, target: &Ref
         }),
         Err(e) => ctx.events.as_ref()(Event::Warning(format!(
             "{image}: pushed, but recording it in the registry cache failed: {}",
-            error_chain(&e)
+            kiln_core::text::error_chain(&e)
         ))),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -65,17 +65,6 @@ async fn round_trip(
     Ok(())
 }
 
-/// The error and its whole source chain, as the CLI prints it.
-fn chain(e: &Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = std::error::Error::source(e);
-    while let Some(c) = cur {
-        s.push_str(&format!(": {c}"));
-        cur = c.source();
-    }
-    s
-}
-
 #[tokio::test]
 async fn a_registry_stalled_in_any_position_fails_within_the_deadline() {
     let reg = Registry::start(RegistryKind::Plain);
@@ -94,7 +83,7 @@ async fn a_registry_stalled_in_any_position_fails_within_the_deadline() {
             .await
             .expect_err("a stalled registry cannot succeed");
         let took = started.elapsed();
-        let msg = chain(&err);
+        let msg = kiln_core::text::error_chain(&err);
         let method = only.method.as_deref().unwrap();
         assert!(matches!(err, Error::Timeout { .. }), "{only:?}: {err:?}");
         assert!(
