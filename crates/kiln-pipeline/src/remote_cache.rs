@@ -318,13 +318,13 @@ pub async fn record(
 ) -> Result<Reference, Error> {
     let at = repository_of(target).with_tag(&record_tag(key));
     let manifest = record_manifest(key, artifact);
-    let mut blobs = vec![kiln_registry::Blob::from_bytes(empty_config().bytes)];
+    let mut blobs = vec![kiln_registry::BlobUpload::from_bytes(empty_config().bytes)];
     for sbom in artifact
         .sboms
         .iter()
         .flat_map(|s| s.images.iter().chain(&s.index))
     {
-        blobs.push(kiln_registry::Blob::from_file(
+        blobs.push(kiln_registry::BlobUpload::from_file(
             store.path(&sbom.digest),
             sbom.digest.clone(),
             sbom.size,

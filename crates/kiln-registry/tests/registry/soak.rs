@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use kiln_registry::{Blob, Client, ClientOptions, Error, RegistryEvent, Timeouts};
+use kiln_registry::{BlobUpload, Client, ClientOptions, Error, RegistryEvent, Timeouts};
 use kiln_testkit::{Fault, FaultProxy, Registry, RegistryKind, RequestMatch};
 
 use crate::common::*;
@@ -60,7 +60,7 @@ async fn round_trip(
         std::fs::read(&dest).unwrap(),
         std::fs::read(&img.layer_path).unwrap()
     );
-    let Blob { digest, .. } = &img.config;
+    let BlobUpload { digest, .. } = &img.config;
     client.get_blob_bytes(r, digest).await?;
     Ok(())
 }
@@ -204,7 +204,7 @@ async fn retry_after_is_honoured_in_seconds_and_as_a_date() {
         let events = Events::attach(&mut opts);
         let client = client(opts);
         let r = reference(&format!("{}/later/p{i}", proxy.host()));
-        let blob = Blob::from_bytes(noise(70 + i as u64, 1000));
+        let blob = BlobUpload::from_bytes(noise(70 + i as u64, 1000));
         let started = Instant::now();
         client.push_blob(&r, &blob, None).await.unwrap();
         let took = started.elapsed();
