@@ -41,6 +41,7 @@ use kiln_core::Digest;
 
 pub use challenge::{Challenge, parse as parse_www_authenticate};
 pub use client::Client;
+pub use credentials::{config_key, credential_helper, docker_config_file, login_helper};
 pub use env::{Env, Secret};
 pub use error::{AuthInfo, Ctx, Error, Op, RegistryErrorEntry};
 
