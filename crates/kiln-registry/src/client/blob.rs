@@ -26,13 +26,7 @@ impl Client {
             repo,
             Some(digest.to_string()),
             |ep, ctx| async move {
-                let (ep, ctx) = (&*ep, &ctx);
-                let to = Target {
-                    ep,
-                    repository: &repo.repository,
-                    scopes,
-                    ctx,
-                };
+                let to = Target::new(&ep, repo, scopes, &ctx);
                 self.check_existing(&to, digest).await
             },
         )

@@ -75,6 +75,17 @@ struct Target<'a> {
     ctx: &'a Ctx,
 }
 
+impl<'a> Target<'a> {
+    fn new(ep: &'a Endpoint, repo: &'a Reference, scopes: &'a Scopes, ctx: &'a Ctx) -> Self {
+        Target {
+            ep,
+            repository: &repo.repository,
+            scopes,
+            ctx,
+        }
+    }
+}
+
 /// The context of operation `op` on `object` in `r`'s repository.
 fn ctx(op: Op, r: &Reference, object: Option<String>) -> Ctx {
     Ctx::new(op, &r.registry, Some(&r.repository), object)

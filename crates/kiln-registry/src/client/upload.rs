@@ -86,13 +86,7 @@ impl Client {
             repo,
             Some(blob.digest.to_string()),
             |ep, ctx| async move {
-                let (ep, ctx) = (&*ep, &ctx);
-                let to = Target {
-                    ep,
-                    repository: &repo.repository,
-                    scopes,
-                    ctx,
-                };
+                let to = Target::new(&ep, repo, scopes, &ctx);
                 self.push_blob_once(&to, repo, blob, mount).await
             },
         )
@@ -299,12 +293,7 @@ impl Client {
         let ctx = Ctx::new(Op::PushBlob, &repo.registry, Some(&repo.repository), None);
         let ep = self.inner.endpoint(&repo.registry).await?;
         let scopes = Scopes::push(&repo.repository);
-        let to = Target {
-            ep: &ep,
-            repository: &repo.repository,
-            scopes: &scopes,
-            ctx: &ctx,
-        };
+        let to = Target::new(&ep, repo, &scopes, &ctx);
         let Started::Session(session) = self.start_upload(&to, None).await? else {
             return Err(Error::protocol(
                 &ctx,
