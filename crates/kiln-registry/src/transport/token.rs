@@ -307,61 +307,20 @@ mod tests {
     fn realm_validation() {
         let https = Url::parse("https://registry-1.docker.io/").unwrap();
         let http = Url::parse("http://127.0.0.1:5000/").unwrap();
-        assert!(
-            scheme_from(
-                &bearer("https://auth.docker.io/token"),
-                DOCKER_HUB,
-                &https,
-                false
-            )
-            .is_ok()
-        );
-        assert!(
-            scheme_from(
-                &bearer("https://evil.example/token"),
-                DOCKER_HUB,
-                &https,
-                false
-            )
-            .is_err()
-        );
-        assert!(
-            scheme_from(
-                &bearer("http://auth.docker.io/token"),
-                DOCKER_HUB,
-                &https,
-                false
-            )
-            .is_err()
-        );
-        assert!(
-            scheme_from(
-                &bearer("http://localhost:9/token"),
-                "127.0.0.1:5000",
-                &http,
-                false
-            )
-            .is_ok()
-        );
-        assert!(
-            scheme_from(
-                &bearer("http://127.0.0.1:9/token"),
-                "127.0.0.1:5000",
-                &http,
-                false
-            )
-            .is_ok()
-        );
-        assert!(
-            scheme_from(
-                &bearer("https://10.0.0.1/token"),
-                "127.0.0.1:5000",
-                &http,
-                false
-            )
-            .is_err()
-        );
-        assert!(scheme_from(&bearer("not a url"), "r.example", &https, false).is_err());
+        // (realm, registry, the registry's base URL, accepted)
+        let cases = [
+            ("https://auth.docker.io/token", DOCKER_HUB, &https, true),
+            ("https://evil.example/token", DOCKER_HUB, &https, false),
+            ("http://auth.docker.io/token", DOCKER_HUB, &https, false),
+            ("http://localhost:9/token", "127.0.0.1:5000", &http, true),
+            ("http://127.0.0.1:9/token", "127.0.0.1:5000", &http, true),
+            ("https://10.0.0.1/token", "127.0.0.1:5000", &http, false),
+            ("not a url", "r.example", &https, false),
+        ];
+        for (realm, registry, base, accepted) in cases {
+            let got = scheme_from(&bearer(realm), registry, base, false);
+            assert_eq!(got.is_ok(), accepted, "{realm} for {registry}: {got:?}");
+        }
         let basic = Challenge {
             scheme: "basic".into(),
             params: vec![],
