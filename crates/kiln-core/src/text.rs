@@ -1,5 +1,5 @@
 //! Bounds on text users feed in: over-long lines found in one linear pass, and short
-//! excerpts so an error never echoes a whole value.
+//! excerpts so an error never echoes a whole value; an error's causes on one line.
 
 /// At most `max` characters of `s` on one line, with `…` when anything was cut.
 pub fn excerpt(s: &str, max: usize) -> String {
@@ -34,9 +34,84 @@ pub fn size(bytes: usize) -> String {
     }
 }
 
+/// An error and its `source()` causes joined with `: `, for a one-line message (a library's
+/// own message alone often says little: "error sending request"). A cause whose text is
+/// empty or already shown is skipped: wrappers often repeat their inner error.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    join_causes(error.to_string(), error.source())
+}
+
+/// `head` followed by the causes from `cause` on, joined as [`error_chain`] joins them: for
+/// a caller that words the top message itself (to drop a URL from it, say).
+pub fn join_causes(
+    mut head: String,
+    mut cause: Option<&(dyn std::error::Error + 'static)>,
+) -> String {
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !line.is_empty() && !head.contains(&line) {
+            if !head.is_empty() {
+                head.push_str(": ");
+            }
+            head.push_str(&line);
+        }
+        cause = c.source();
+    }
+    head
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A test error with a message and an optional cause.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    fn layers(texts: &[&'static str]) -> Layer {
+        texts
+            .iter()
+            .rev()
+            .fold(None, |cause, text| Some(Layer(text, cause.map(Box::new))))
+            .unwrap()
+    }
+
+    #[test]
+    fn error_chains_join_causes_once_each() {
+        assert_eq!(error_chain(&layers(&["alone"])), "alone");
+        assert_eq!(
+            error_chain(&layers(&["error sending request", "connection refused"])),
+            "error sending request: connection refused"
+        );
+        // Repeated and empty causes are skipped; later distinct ones still show.
+        assert_eq!(
+            error_chain(&layers(&[
+                "client error (Connect): tcp connect error",
+                "tcp connect error",
+                "",
+                "Connection refused (os error 111)",
+            ])),
+            "client error (Connect): tcp connect error: Connection refused (os error 111)"
+        );
+        let e = layers(&["with url (http://x/)", "inner"]);
+        assert_eq!(
+            join_causes("without url".into(), std::error::Error::source(&e)),
+            "without url: inner"
+        );
+        assert_eq!(join_causes(String::new(), None), "");
+    }
 
     #[test]
     fn excerpts_are_short_and_marked() {

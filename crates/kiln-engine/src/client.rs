@@ -259,13 +259,14 @@ impl Engine {
         Error::Unreachable {
             endpoint: self.endpoint.to_string(),
             origin: self.endpoint.origin.clone(),
-            reason: causes(&error),
+            reason: kiln_core::text::error_chain(&error),
         }
     }
 }
 
 /// The engine's TLS settings: `ca.pem` as the only trusted root when verifying, and
-/// `cert.pem` + `key.pem` as the client identity when both exist.
+/// `cert.pem` + `key.pem` as the client identity. Half an identity, or no `ca.pem` where one
+/// is required, is an error rather than a connection that fails later for a vaguer reason.
 fn with_tls(
     builder: reqwest::ClientBuilder,
     files: &TlsFiles,
@@ -292,20 +293,62 @@ fn with_tls(
             files.dir.join(name).display()
         ))
     };
+    let missing = |problem: String, fix: &str| {
+        Error::Config(format!(
+            "{} ({}): {problem} ({}: {}); {fix}",
+            endpoint,
+            endpoint.origin,
+            files.dir_origin,
+            files.dir.display()
+        ))
+    };
     let mut builder = builder.tls_backend_rustls();
     if files.verify {
-        if let Some(ca) = read("ca.pem")? {
-            let roots = reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| bad("ca.pem", e))?;
-            builder = builder.tls_certs_only(roots);
+        match read("ca.pem")? {
+            Some(ca) => {
+                let roots =
+                    reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| bad("ca.pem", e))?;
+                builder = builder.tls_certs_only(roots);
+            }
+            None if files.ca_required => {
+                return Err(missing(
+                    format!(
+                        "DOCKER_TLS_VERIFY is set but there is no {}",
+                        files.dir.join("ca.pem").display()
+                    ),
+                    "put the CA certificate that signed the engine's certificate there as ca.pem, or point DOCKER_CERT_PATH at the directory that holds ca.pem, cert.pem and key.pem",
+                ));
+            }
+            None => {}
         }
     } else {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
-    if let (Some(mut cert), Some(key)) = (read("cert.pem")?, read("key.pem")?) {
-        cert.push(b'\n');
-        cert.extend_from_slice(&key);
-        let identity = reqwest::Identity::from_pem(&cert).map_err(|e| bad("cert.pem", e))?;
-        builder = builder.identity(identity);
+    match (read("cert.pem")?, read("key.pem")?) {
+        (Some(mut cert), Some(key)) => {
+            cert.push(b'\n');
+            cert.extend_from_slice(&key);
+            let identity = reqwest::Identity::from_pem(&cert).map_err(|e| bad("cert.pem", e))?;
+            builder = builder.identity(identity);
+        }
+        (None, None) => {}
+        (cert, _) => {
+            let (present, absent) = if cert.is_some() {
+                ("cert.pem", "key.pem")
+            } else {
+                ("key.pem", "cert.pem")
+            };
+            return Err(missing(
+                format!(
+                    "{} is there but {} is not, and a client certificate needs both",
+                    files.dir.join(present).display(),
+                    files.dir.join(absent).display()
+                ),
+                &format!(
+                    "put the matching {absent} beside it, or remove {present} to connect without a client certificate"
+                ),
+            ));
+        }
     }
     Ok(builder)
 }
@@ -323,24 +366,90 @@ fn load_error(text: &str) -> Option<String> {
         })
 }
 
-/// An error and its causes, joined: reqwest's own message alone says little.
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The error `Engine::new` gives for a TLS engine whose files are in `dir` as
+    /// `DOCKER_CERT_PATH` (or, when `None`, in `$HOME/.docker`).
+    fn tls_error(
+        home: &std::path::Path,
+        cert_path: Option<&std::path::Path>,
+        vars: &[(&str, &str)],
+    ) -> String {
+        let mut env: Vec<(String, String)> = vec![
+            ("DOCKER_HOST".into(), "tcp://127.0.0.1:2376".into()),
+            ("HOME".into(), home.display().to_string()),
+        ];
+        env.extend(cert_path.map(|p| ("DOCKER_CERT_PATH".into(), p.display().to_string())));
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let endpoint =
+            crate::resolve(&|key| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+                .unwrap();
+        match Engine::new(endpoint) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn half_a_client_certificate_is_an_error_naming_both_files_and_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let certs = tmp.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        std::fs::write(certs.join("cert.pem"), "not read").unwrap();
+        let err = tls_error(tmp.path(), Some(&certs), &[("DOCKER_TLS", "1")]);
+        for needle in [
+            &certs.join("cert.pem").display().to_string(),
+            &certs.join("key.pem").display().to_string(),
+            "DOCKER_CERT_PATH",
+            "put the matching key.pem beside it, or remove cert.pem",
+            "https://127.0.0.1:2376 (DOCKER_HOST)",
+        ] {
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        std::fs::rename(certs.join("cert.pem"), certs.join("key.pem")).unwrap();
+        let err = tls_error(tmp.path(), Some(&certs), &[("DOCKER_TLS", "1")]);
+        assert!(
+            err.contains("put the matching cert.pem beside it, or remove key.pem"),
+            "{err}"
+        );
+        // Neither file: TLS without a client certificate, as docker does.
+        std::fs::remove_file(certs.join("key.pem")).unwrap();
+        assert_eq!(
+            tls_error(tmp.path(), Some(&certs), &[("DOCKER_TLS", "1")]),
+            ""
+        );
+    }
+
+    #[test]
+    fn verifying_without_a_ca_file_is_an_error_naming_the_file_and_its_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let certs = tmp.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        let err = tls_error(tmp.path(), Some(&certs), &[("DOCKER_TLS_VERIFY", "1")]);
+        for needle in [
+            "DOCKER_TLS_VERIFY is set",
+            &certs.join("ca.pem").display().to_string(),
+            "the directory DOCKER_CERT_PATH names",
+            "put the CA certificate",
+        ] {
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        // Without DOCKER_CERT_PATH the files are looked for in docker's config directory.
+        let err = tls_error(tmp.path(), None, &[("DOCKER_TLS_VERIFY", "1")]);
+        let docker_dir = tmp.path().join(".docker");
+        assert!(
+            err.contains(&docker_dir.join("ca.pem").display().to_string())
+                && err.contains("DOCKER_CERT_PATH is unset"),
+            "{err}"
+        );
+        // Not verifying needs no CA file.
+        assert_eq!(
+            tls_error(tmp.path(), Some(&certs), &[("DOCKER_TLS", "1")]),
+            ""
+        );
+    }
 
     #[test]
     fn load_errors_come_from_the_progress_stream() {

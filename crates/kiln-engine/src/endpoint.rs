@@ -31,12 +31,18 @@ pub enum Host {
     },
 }
 
-/// TLS material in the docker layout (`ca.pem`, `cert.pem`, `key.pem`; each optional).
+/// TLS material in the docker layout: `ca.pem`, and `cert.pem` with `key.pem` (both or
+/// neither) as the client identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFiles {
     pub dir: PathBuf,
+    /// Where `dir` came from, for messages ("DOCKER_CERT_PATH", …).
+    pub dir_origin: String,
     /// Verify the engine's certificate (against `ca.pem` when present).
     pub verify: bool,
+    /// Verifying needs `ca.pem` in `dir`: so with `DOCKER_TLS_VERIFY`, as the docker CLI
+    /// requires. A docker context without one verifies against the system's roots.
+    pub ca_required: bool,
 }
 
 impl fmt::Display for Endpoint {
@@ -59,12 +65,20 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint, Error> 
         .or_else(|| set("HOME").map(|h| Path::new(&h).join(".docker")))
         .unwrap_or_else(|| PathBuf::from(".docker"));
     if let Some(host) = set("DOCKER_HOST") {
-        let tls = if set("DOCKER_TLS_VERIFY").is_some() || set("DOCKER_TLS").is_some() {
+        let verify = set("DOCKER_TLS_VERIFY").is_some();
+        let tls = if verify || set("DOCKER_TLS").is_some() {
+            let (dir, dir_origin) = match set("DOCKER_CERT_PATH") {
+                Some(dir) => (PathBuf::from(dir), "the directory DOCKER_CERT_PATH names"),
+                None => (
+                    config_dir.clone(),
+                    "DOCKER_CERT_PATH is unset, so docker's config directory",
+                ),
+            };
             Some(TlsFiles {
-                dir: set("DOCKER_CERT_PATH")
-                    .map(PathBuf::from)
-                    .unwrap_or(config_dir.clone()),
-                verify: set("DOCKER_TLS_VERIFY").is_some(),
+                dir,
+                dir_origin: dir_origin.to_owned(),
+                verify,
+                ca_required: verify,
             })
         } else {
             None
@@ -138,9 +152,11 @@ fn context_endpoint(config_dir: &Path, name: &str) -> Result<Endpoint, Error> {
         .ok_or_else(|| Error::Config(format!("{origin}: the context has no `Endpoints.docker`")))?;
     let tls_dir = config_dir.join("contexts/tls").join(&id).join("docker");
     let verify = !docker.skip_tls_verify;
-    let tls = tls_dir.is_dir().then_some(TlsFiles {
+    let tls = tls_dir.is_dir().then(|| TlsFiles {
         dir: tls_dir,
+        dir_origin: format!("the TLS directory of docker context `{name}`"),
         verify,
+        ca_required: false,
     });
     Ok(Endpoint {
         host: parse_host(&docker.host, tls, &origin)?,
@@ -213,7 +229,9 @@ mod tests {
                 authority: "192.168.49.2:2376".into(),
                 tls: Some(TlsFiles {
                     dir: "/certs".into(),
-                    verify: true
+                    dir_origin: "the directory DOCKER_CERT_PATH names".into(),
+                    verify: true,
+                    ca_required: true,
                 })
             }
         );

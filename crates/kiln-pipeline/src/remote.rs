@@ -14,7 +14,7 @@ use kiln_core::{Digest, Reference, media_type};
 use kiln_image::keyed::KeyedJson;
 use kiln_image::spec::{Index, Manifest};
 use kiln_image::{BlobStore, Descriptor, ResolvedBase};
-use kiln_registry::{Blob, BlobSource, Client};
+use kiln_registry::{BlobSource, BlobUpload, Client};
 
 use crate::Error;
 use crate::build::BuiltArtifact;
@@ -190,7 +190,7 @@ pub async fn push_artifact(
         async move {
             // The config goes up alongside the layers: all blobs before the manifest.
             let config = async {
-                let blob = Blob::from_bytes(image.config.bytes.clone());
+                let blob = BlobUpload::from_bytes(image.config.bytes.clone());
                 client.push_blob(untagged, &blob, None).await?;
                 Ok::<_, Error>(())
             };
@@ -338,7 +338,7 @@ async fn push_layer(
     target: &Reference,
     layer: &Descriptor,
 ) -> Result<(), Error> {
-    let blob = Blob {
+    let blob = BlobUpload {
         digest: layer.digest.clone(),
         size: layer.size,
         source: BlobSource::File(store.path(&layer.digest)),
@@ -498,7 +498,7 @@ async fn push_sbom_attachment(
     sbom: &Descriptor,
     as_referrer: bool,
 ) -> Result<Reference, Error> {
-    let sbom_blob = Blob::from_file(store.path(&sbom.digest), sbom.digest.clone(), sbom.size);
+    let sbom_blob = BlobUpload::from_file(store.path(&sbom.digest), sbom.digest.clone(), sbom.size);
     let (config, manifest, at) = if as_referrer {
         let manifest = crate::sbom::referrer_manifest(subject, sbom);
         let at = repo.with_digest(manifest.digest.clone());
@@ -508,7 +508,7 @@ async fn push_sbom_attachment(
         let at = repo.with_tag(&crate::sbom::sbom_tag(&subject.digest));
         (config, manifest, at)
     };
-    let blobs = [sbom_blob, Blob::from_bytes(config.bytes)];
+    let blobs = [sbom_blob, BlobUpload::from_bytes(config.bytes)];
     push_attachment(client, &blobs, &manifest, &at).await?;
     Ok(at)
 }
@@ -517,7 +517,7 @@ async fn push_sbom_attachment(
 /// first, in order, then its manifest at `at`, so the manifest never names a missing blob.
 pub(crate) async fn push_attachment(
     client: &Client,
-    blobs: &[Blob],
+    blobs: &[BlobUpload],
     manifest: &kiln_image::Blob,
     at: &Reference,
 ) -> Result<(), Error> {

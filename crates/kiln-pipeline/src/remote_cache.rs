@@ -318,13 +318,13 @@ pub async fn record(
 ) -> Result<Reference, Error> {
     let at = repository_of(target).with_tag(&record_tag(key));
     let manifest = record_manifest(key, artifact);
-    let mut blobs = vec![kiln_registry::Blob::from_bytes(empty_config().bytes)];
+    let mut blobs = vec![kiln_registry::BlobUpload::from_bytes(empty_config().bytes)];
     for sbom in artifact
         .sboms
         .iter()
         .flat_map(|s| s.images.iter().chain(&s.index))
     {
-        blobs.push(kiln_registry::Blob::from_file(
+        blobs.push(kiln_registry::BlobUpload::from_file(
             store.path(&sbom.digest),
             sbom.digest.clone(),
             sbom.size,
@@ -352,20 +352,9 @@ pub async fn record_pushed(ctx: &Context, artifact: &BuiltArtifact, target: &Ref
         }),
         Err(e) => ctx.events.as_ref()(Event::Warning(format!(
             "{image}: pushed, but recording it in the registry cache failed: {}",
-            error_chain(&e)
+            kiln_core::text::error_chain(&e)
         ))),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

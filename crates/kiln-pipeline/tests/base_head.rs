@@ -5,7 +5,7 @@ use kiln_core::Reference;
 use kiln_core::media_type::OCI_MANIFEST;
 use kiln_core::platform::PlatformRequest;
 use kiln_image::BlobStore;
-use kiln_registry::{Blob, Client, ClientOptions, Env};
+use kiln_registry::{BlobUpload, Client, ClientOptions, Env};
 use kiln_testkit::{Fault, FaultProxy, Registry, RegistryKind, RequestMatch};
 
 #[tokio::test]
@@ -17,8 +17,8 @@ async fn a_base_tag_whose_head_digest_is_wrong_is_fetched_by_tag() {
     options.certs_dirs = Vec::new();
     let client = Client::new(options).unwrap();
 
-    let layer = Blob::from_bytes(b"not really a tar, never read".to_vec());
-    let config = Blob::from_bytes(
+    let layer = BlobUpload::from_bytes(b"not really a tar, never read".to_vec());
+    let config = BlobUpload::from_bytes(
         serde_json::to_vec(&serde_json::json!({
             "architecture": "amd64", "os": "linux",
             "rootfs": {"type": "layers", "diff_ids": [layer.digest.to_string()]},

@@ -13,6 +13,9 @@
 //! Within a file, keys are tried as `<registry>/<repository>` first, then `<registry>`
 //! (Docker Hub: `https://index.docker.io/v1/` and its aliases), each through `credHelpers`,
 //! then `credsStore`, then `auths` (with or without `https://` and a `/v1/` suffix).
+//!
+//! `kiln ko login` writes where this module reads: [`docker_config_file`], under
+//! [`config_key`], through [`login_helper`] found by [`credential_helper`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -57,14 +60,37 @@ impl Resolved {
     }
 }
 
+/// Docker Hub's key in config files, as docker and crane write it.
+const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+
 #[derive(Deserialize, Default)]
 struct ConfigFile {
     #[serde(default)]
     auths: HashMap<String, AuthEntry>,
+    #[serde(flatten)]
+    helpers: Helpers,
+}
+
+/// The credential helpers a config file names.
+#[derive(Deserialize, Default)]
+struct Helpers {
     #[serde(default, rename = "credHelpers")]
     cred_helpers: HashMap<String, String>,
     #[serde(default, rename = "credsStore")]
     creds_store: Option<String>,
+}
+
+impl Helpers {
+    /// `credHelpers`' entry for `registry` (keys compared as lookups compare them), else
+    /// `credsStore`.
+    fn for_registry(&self, registry: &str) -> Option<&str> {
+        registry_keys(registry)
+            .iter()
+            .find_map(|key| find_entry(&self.cred_helpers, key))
+            .map(|(_, helper)| helper.as_str())
+            .filter(|h| !h.is_empty())
+            .or(self.creds_store.as_deref().filter(|s| !s.is_empty()))
+    }
 }
 
 // No Debug: it holds secrets.
@@ -77,14 +103,23 @@ struct AuthEntry {
     registrytoken: Option<Secret>,
 }
 
+/// Docker's config file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`; `None`
+/// when neither variable is set. The first file searched, and the one `docker login` (and
+/// `kiln ko login`) writes.
+pub fn docker_config_file(env: &Env) -> Option<PathBuf> {
+    match env.path("DOCKER_CONFIG") {
+        Some(dir) => Some(dir.join("config.json")),
+        None => env
+            .path("HOME")
+            .map(|h| h.join(".docker").join("config.json")),
+    }
+}
+
 /// The files searched, in order (existing or not).
 pub(crate) fn config_files(env: &Env) -> Vec<PathBuf> {
     let home = env.path("HOME");
     let mut files = Vec::new();
-    match env.path("DOCKER_CONFIG") {
-        Some(dir) => files.push(dir.join("config.json")),
-        None => files.extend(home.as_ref().map(|h| h.join(".docker").join("config.json"))),
-    }
+    files.extend(docker_config_file(env));
     files.extend(env.path("REGISTRY_AUTH_FILE"));
     files.extend(
         env.path("XDG_RUNTIME_DIR")
@@ -101,20 +136,61 @@ fn is_docker_hub(registry: &str) -> bool {
     matches!(registry, DOCKER_HUB | "docker.io" | "registry-1.docker.io")
 }
 
+/// The key docker writes `registry`'s credentials under: Docker Hub's names all map to its
+/// historical `https://index.docker.io/v1/`; any other registry is its own `host[:port]`.
+pub fn config_key(registry: &str) -> String {
+    if is_docker_hub(registry) {
+        DOCKER_HUB_KEY.to_owned()
+    } else {
+        registry.to_owned()
+    }
+}
+
 /// Keys to look up, most specific first.
 fn lookup_keys(registry: &str, repository: &str) -> Vec<String> {
-    if is_docker_hub(registry) {
+    let mut keys = if is_docker_hub(registry) {
         vec![
             format!("{DOCKER_HUB}/{repository}"),
             format!("docker.io/{repository}"),
-            "https://index.docker.io/v1/".to_owned(),
-            DOCKER_HUB.to_owned(),
-            "docker.io".to_owned(),
-            "registry-1.docker.io".to_owned(),
         ]
     } else {
-        vec![format!("{registry}/{repository}"), registry.to_owned()]
+        vec![format!("{registry}/{repository}")]
+    };
+    keys.extend(registry_keys(registry));
+    keys
+}
+
+/// The keys naming the whole registry, its [`config_key`] first.
+fn registry_keys(registry: &str) -> Vec<String> {
+    if is_docker_hub(registry) {
+        [
+            DOCKER_HUB_KEY,
+            DOCKER_HUB,
+            "docker.io",
+            "registry-1.docker.io",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    } else {
+        vec![registry.to_owned()]
     }
+}
+
+/// The credential helper that holds `registry`'s secret according to a config file's
+/// contents (its `credHelpers` entry, else `credsStore`), or `None` when the secret belongs
+/// in `auths`: where `kiln ko login` stores it, so that lookups find it.
+pub fn login_helper(
+    config: &serde_json::Map<String, serde_json::Value>,
+    registry: &str,
+) -> Result<Option<String>, Error> {
+    let helpers: Helpers = serde_json::from_value(serde_json::Value::Object(config.clone()))
+        .map_err(|e| {
+            cred_err(
+                registry,
+                format!("`credHelpers` or `credsStore` is not what docker writes: {e}"),
+            )
+        })?;
+    Ok(helpers.for_registry(registry).map(str::to_owned))
 }
 
 /// `https://host/v1/` → `host`; `host/repo` stays.
@@ -206,16 +282,11 @@ pub(crate) async fn resolve(
         // serde_json's messages name a line and column, never the offending value.
         let cfg: ConfigFile = serde_json::from_slice(&text)
             .map_err(|e| cred_err(registry, format!("parsing {}: {e}", file.display())))?;
-        let store_keys = [
-            keys[0].clone(),
-            if is_docker_hub(registry) {
-                keys[2].clone()
-            } else {
-                keys[1].clone()
-            },
-        ];
+        let helpers = &cfg.helpers;
+        // A store is asked for the repository's key and the registry's own key only.
+        let store_keys = [keys[0].clone(), config_key(registry)];
         for key in &keys {
-            if let Some((server, helper)) = find_entry(&cfg.cred_helpers, key)
+            if let Some((server, helper)) = find_entry(&helpers.cred_helpers, key)
                 && !helper.is_empty()
             {
                 let source = format!(
@@ -229,7 +300,7 @@ pub(crate) async fn resolve(
                     });
                 }
             }
-            if let Some(store) = cfg.creds_store.as_deref().filter(|s| !s.is_empty())
+            if let Some(store) = helpers.creds_store.as_deref().filter(|s| !s.is_empty())
                 && store_keys.contains(key)
                 && let Some(c) = run_helper(env, store, key, registry, &file).await?
             {
@@ -259,7 +330,7 @@ pub(crate) async fn resolve(
 }
 
 /// `docker-credential-<name>` on the environment's `PATH`.
-fn find_helper(env: &Env, name: &str) -> Option<PathBuf> {
+pub fn credential_helper(env: &Env, name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt as _;
     let exe = format!("docker-credential-{name}");
     let path = env.var_os("PATH")?;
@@ -290,7 +361,7 @@ async fn run_helper(
     file: &Path,
 ) -> Result<Option<Credential>, Error> {
     let exe = format!("docker-credential-{name}");
-    let path = find_helper(env, name).ok_or_else(|| {
+    let path = credential_helper(env, name).ok_or_else(|| {
         cred_err(
             registry,
             format!(
@@ -521,6 +592,74 @@ mod tests {
         assert_eq!(normalize_key("http://h:5000/"), "h:5000");
         assert_eq!(normalize_key("h:5000/team/app"), "h:5000/team/app");
         assert_eq!(lookup_keys("h:1", "a/b"), ["h:1/a/b", "h:1"]);
+        assert_eq!(
+            lookup_keys("docker.io", "library/go"),
+            [
+                "index.docker.io/library/go",
+                "docker.io/library/go",
+                "https://index.docker.io/v1/",
+                "index.docker.io",
+                "docker.io",
+                "registry-1.docker.io",
+            ]
+        );
+        for hub in ["docker.io", "index.docker.io", "registry-1.docker.io"] {
+            assert_eq!(config_key(hub), "https://index.docker.io/v1/");
+        }
+        assert_eq!(config_key("r.example:5000"), "r.example:5000");
+    }
+
+    #[test]
+    fn login_writes_to_the_file_lookups_read_first() {
+        let env = Env::from_vars([("DOCKER_CONFIG", "/d"), ("HOME", "/h")]);
+        assert_eq!(docker_config_file(&env), Some("/d/config.json".into()));
+        assert_eq!(config_files(&env)[0], PathBuf::from("/d/config.json"));
+        let env = Env::from_vars([("DOCKER_CONFIG", ""), ("HOME", "/h")]);
+        assert_eq!(
+            docker_config_file(&env),
+            Some("/h/.docker/config.json".into())
+        );
+        assert_eq!(
+            docker_config_file(&Env::from_vars([("PATH", "/bin")])),
+            None
+        );
+    }
+
+    #[test]
+    fn the_login_helper_is_the_one_lookups_would_run() {
+        let config = |json: &str| match serde_json::from_str(json).unwrap() {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!("test input is an object"),
+        };
+        // credHelpers keys are compared as lookups compare them: scheme and /v1/ aside.
+        let c = config(
+            r#"{"credHelpers": {"https://r.example:5000": "pass", "https://index.docker.io/v1/": "hub"},
+                "credsStore": "desktop", "auths": {}}"#,
+        );
+        assert_eq!(
+            login_helper(&c, "r.example:5000").unwrap().as_deref(),
+            Some("pass")
+        );
+        assert_eq!(
+            login_helper(&c, "docker.io").unwrap().as_deref(),
+            Some("hub")
+        );
+        assert_eq!(
+            login_helper(&c, "q.example").unwrap().as_deref(),
+            Some("desktop")
+        );
+        let c = config(r#"{"credHelpers": {"docker.io": "hub"}}"#);
+        assert_eq!(
+            login_helper(&c, "index.docker.io").unwrap().as_deref(),
+            Some("hub")
+        );
+        let c = config(r#"{"credHelpers": {"q.example": ""}, "credsStore": ""}"#);
+        assert_eq!(login_helper(&c, "q.example").unwrap(), None);
+        assert_eq!(login_helper(&config("{}"), "q.example").unwrap(), None);
+        let err = login_helper(&config(r#"{"credHelpers": ["pass"]}"#), "q.example")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("credHelpers"), "{err}");
     }
 
     #[test]

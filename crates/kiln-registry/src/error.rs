@@ -460,16 +460,7 @@ pub(crate) const RETRYABLE_STATUSES: [u16; 8] = [408, 429, 499, 500, 502, 503, 5
 
 /// Renders a reqwest error with its causes (reqwest's own Display stops at the first line).
 pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
-    let mut parts = vec![without_url(e)];
-    let mut cur = std::error::Error::source(e);
-    while let Some(err) = cur {
-        let s = err.to_string();
-        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = err.source();
-    }
-    parts.join(": ")
+    kiln_core::text::join_causes(without_url(e), std::error::Error::source(e))
 }
 
 fn without_url(e: &reqwest::Error) -> String {

@@ -41,11 +41,12 @@ use kiln_core::Digest;
 
 pub use challenge::{Challenge, parse as parse_www_authenticate};
 pub use client::Client;
+pub use credentials::{config_key, credential_helper, docker_config_file, login_helper};
 pub use env::{Env, Secret};
 pub use error::{AuthInfo, Ctx, Error, Op, RegistryErrorEntry};
 
 /// Receives [`RegistryEvent`]s (progress bars, logs). Called inline: keep it cheap.
-pub type EventSink = Arc<dyn Fn(RegistryEvent) + Send + Sync>;
+pub type RegistryEventSink = Arc<dyn Fn(RegistryEvent) + Send + Sync>;
 
 /// How the [`Client`] is set up.
 #[derive(Clone)]
@@ -59,7 +60,7 @@ pub struct ClientOptions {
     pub env: Env,
     /// Directories holding `<host[:port]>/*.crt` CA files.
     pub certs_dirs: Vec<PathBuf>,
-    pub events: Option<EventSink>,
+    pub events: Option<RegistryEventSink>,
     pub retry: RetryPolicy,
     pub timeouts: Timeouts,
 }
@@ -269,7 +270,7 @@ pub enum RegistryEvent {
 
 /// A blob to push: its identity and where its bytes are.
 #[derive(Clone, Debug)]
-pub struct Blob {
+pub struct BlobUpload {
     pub digest: Digest,
     pub size: u64,
     pub source: BlobSource,
@@ -282,11 +283,11 @@ pub enum BlobSource {
     Bytes(bytes::Bytes),
 }
 
-impl Blob {
+impl BlobUpload {
     /// A blob held in memory; digest and size are computed.
-    pub fn from_bytes(data: impl Into<bytes::Bytes>) -> Blob {
+    pub fn from_bytes(data: impl Into<bytes::Bytes>) -> BlobUpload {
         let data = data.into();
-        Blob {
+        BlobUpload {
             digest: Digest::of(&data),
             size: data.len() as u64,
             source: BlobSource::Bytes(data),
@@ -294,8 +295,8 @@ impl Blob {
     }
 
     /// A blob on disk whose digest and size the caller already knows (from writing it).
-    pub fn from_file(path: impl Into<PathBuf>, digest: Digest, size: u64) -> Blob {
-        Blob {
+    pub fn from_file(path: impl Into<PathBuf>, digest: Digest, size: u64) -> BlobUpload {
+        BlobUpload {
             digest,
             size,
             source: BlobSource::File(path.into()),
@@ -313,7 +314,7 @@ pub enum BlobPush {
 
 /// A manifest (or index) as the registry sent it: exact bytes, so the digest holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Manifest {
+pub struct FetchedManifest {
     pub bytes: Vec<u8>,
     /// The `Content-Type` the registry answered with (parameters stripped).
     pub media_type: String,
@@ -372,7 +373,7 @@ mod tests {
         c: &Client,
         r: &kiln_core::Reference,
         d: &Digest,
-        b: &Blob,
+        b: &BlobUpload,
         p: &std::path::Path,
     ) {
         fn send<T: Send>(_: &T) {}

@@ -295,7 +295,7 @@ impl Progress {
 
     /// Renders registry activity: bytes per upload, what was mounted or already there,
     /// and retries.
-    pub fn registry_sink(self: &Arc<Self>) -> kiln_registry::EventSink {
+    pub fn registry_sink(self: &Arc<Self>) -> kiln_registry::RegistryEventSink {
         let this = self.clone();
         Arc::new(move |event| {
             let short = |d: &kiln_core::Digest| d.hex()[..12].to_owned();

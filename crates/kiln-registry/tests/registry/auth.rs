@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use kiln_core::media_type::OCI_MANIFEST;
-use kiln_registry::{AuthInfo, Blob, BlobPush, Error, Op};
+use kiln_registry::{AuthInfo, BlobPush, BlobUpload, Error, Op};
 use kiln_testkit::{Registry, RegistryKind};
 
 use crate::common::*;
@@ -103,7 +103,7 @@ async fn htpasswd_with_docker_config_credentials_and_no_secret_anywhere() {
     // No credentials at all: says so, and where it looked.
     let anon = crate::common::client(options(tmp.path(), &[]));
     let err2 = anon
-        .push_blob(&r, &Blob::from_bytes(b"x".to_vec()), None)
+        .push_blob(&r, &BlobUpload::from_bytes(b"x".to_vec()), None)
         .await
         .unwrap_err();
     let msg2 = err2.to_string();
@@ -177,7 +177,7 @@ printf '{{"ServerURL":"%s","Username":"helper-user","Secret":"{PASSWORD}"}}' "$s
         ],
     ));
     let r = reference(&reg.reference("helped/app"));
-    let blob = Blob::from_bytes(noise(11, 5000));
+    let blob = BlobUpload::from_bytes(noise(11, 5000));
     assert_eq!(
         client.push_blob(&r, &blob, None).await.unwrap(),
         BlobPush::Uploaded
@@ -197,7 +197,7 @@ printf '{{"ServerURL":"%s","Username":"helper-user","Secret":"{PASSWORD}"}}' "$s
         ],
     ));
     let err = missing
-        .push_blob(&r, &Blob::from_bytes(b"y".to_vec()), None)
+        .push_blob(&r, &BlobUpload::from_bytes(b"y".to_vec()), None)
         .await
         .unwrap_err();
     assert!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kiln_core::media_type::OCI_MANIFEST;
 use kiln_core::{Digest, Reference};
-use kiln_registry::{Blob, BlobPush, Client, ClientOptions, Env, RegistryEvent};
+use kiln_registry::{BlobPush, BlobUpload, Client, ClientOptions, Env, RegistryEvent};
 
 /// Options that see nothing of the real machine: `HOME` is an empty temp dir, no certs.d,
 /// millisecond backoff.
@@ -65,9 +65,9 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
 
 /// A minimal but valid OCI image: one layer on disk, a config, and a manifest.
 pub struct TestImage {
-    pub layer: Blob,
+    pub layer: BlobUpload,
     pub layer_path: PathBuf,
-    pub config: Blob,
+    pub config: BlobUpload,
     pub manifest: Vec<u8>,
 }
 
@@ -76,7 +76,7 @@ impl TestImage {
         let layer_bytes = noise(seed, layer_size);
         let layer_path = dir.join(format!("layer-{seed}.tar.gz"));
         std::fs::write(&layer_path, &layer_bytes).unwrap();
-        let layer = Blob::from_file(
+        let layer = BlobUpload::from_file(
             &layer_path,
             Digest::of(&layer_bytes),
             layer_bytes.len() as u64,
@@ -87,7 +87,7 @@ impl TestImage {
             "config": {"Env": [format!("SEED={seed}")]},
             "rootfs": {"type": "layers", "diff_ids": [Digest::of(&layer_bytes).to_string()]},
         });
-        let config = Blob::from_bytes(serde_json::to_vec(&config).unwrap());
+        let config = BlobUpload::from_bytes(serde_json::to_vec(&config).unwrap());
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,

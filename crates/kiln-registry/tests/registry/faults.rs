@@ -1,6 +1,6 @@
 //! Retries, through kiln-testkit's fault-injecting proxy in front of a real registry.
 
-use kiln_registry::{Blob, BlobPush, Error, RegistryEvent};
+use kiln_registry::{BlobPush, BlobUpload, Error, RegistryEvent};
 use kiln_testkit::{Fault, FaultProxy, Registry, RegistryKind, RequestMatch};
 
 use crate::common::*;
@@ -71,7 +71,7 @@ async fn upload_503_forever_fails_after_three_attempts_with_the_registry_text() 
     let tmp = tempfile::tempdir().unwrap();
     let client = client(options(tmp.path(), &[]));
     let r = reference(&format!("{}/retry/forever", proxy.host()));
-    let blob = Blob::from_bytes(noise(31, 4096));
+    let blob = BlobUpload::from_bytes(noise(31, 4096));
     let err = client.push_blob(&r, &blob, None).await.unwrap_err();
     assert!(
         matches!(&err, Error::Status { status: 503, ctx, .. } if ctx.attempts == 3),
@@ -166,7 +166,7 @@ async fn dropped_connection_on_head_is_retried() {
     let tmp = tempfile::tempdir().unwrap();
     let client = client(options(tmp.path(), &[]));
     let r = reference(&format!("{}/dropped/app", proxy.host()));
-    let blob = Blob::from_bytes(noise(33, 100));
+    let blob = BlobUpload::from_bytes(noise(33, 100));
     assert!(!client.blob_exists(&r, &blob.digest).await.unwrap());
     assert_eq!(proxy.injected(), 1);
 }

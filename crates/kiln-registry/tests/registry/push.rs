@@ -3,7 +3,7 @@
 use futures_util::future::join_all;
 use kiln_core::Digest;
 use kiln_core::media_type::{OCI_INDEX, OCI_MANIFEST};
-use kiln_registry::{Blob, BlobPush, Error, RegistryEvent};
+use kiln_registry::{BlobPush, BlobUpload, Error, RegistryEvent};
 use kiln_testkit::{Registry, RegistryKind};
 
 use crate::common::*;
@@ -223,7 +223,7 @@ async fn cross_repo_mount_and_declined_mount_reuses_the_session() {
 
     // The source lacks this blob: the registry answers the mount with 202 and an upload
     // session, which must be used (one POST, one PATCH).
-    let other = Blob::from_bytes(noise(33, 1000));
+    let other = BlobUpload::from_bytes(noise(33, 1000));
     let dst2 = reference(&reg.reference("apps/two"));
     assert_eq!(
         client.push_blob(&dst2, &other, Some(&src)).await.unwrap(),
@@ -237,7 +237,7 @@ async fn cross_repo_mount_and_declined_mount_reuses_the_session() {
 
     // Another registry as the source: no mount attempted.
     let elsewhere = reference("example.invalid/base/img");
-    let third = Blob::from_bytes(noise(34, 10));
+    let third = BlobUpload::from_bytes(noise(34, 10));
     let dst3 = reference(&reg.reference("apps/three"));
     assert_eq!(
         client
@@ -374,7 +374,7 @@ async fn registry_errors_carry_the_registry_text() {
     );
 
     // A blob whose bytes do not match its digest: the registry's DIGEST_INVALID, after one try.
-    let mut lie = Blob::from_bytes(b"hello".to_vec());
+    let mut lie = BlobUpload::from_bytes(b"hello".to_vec());
     lie.digest = Digest::of(b"other");
     let err = client.push_blob(&r, &lie, None).await.unwrap_err();
     assert_eq!(err.status(), Some(400));

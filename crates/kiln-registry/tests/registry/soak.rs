@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use kiln_registry::{Blob, Client, ClientOptions, Error, RegistryEvent, Timeouts};
+use kiln_registry::{BlobUpload, Client, ClientOptions, Error, RegistryEvent, Timeouts};
 use kiln_testkit::{Fault, FaultProxy, Registry, RegistryKind, RequestMatch};
 
 use crate::common::*;
@@ -60,20 +60,9 @@ async fn round_trip(
         std::fs::read(&dest).unwrap(),
         std::fs::read(&img.layer_path).unwrap()
     );
-    let Blob { digest, .. } = &img.config;
+    let BlobUpload { digest, .. } = &img.config;
     client.get_blob_bytes(r, digest).await?;
     Ok(())
-}
-
-/// The error and its whole source chain, as the CLI prints it.
-fn chain(e: &Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = std::error::Error::source(e);
-    while let Some(c) = cur {
-        s.push_str(&format!(": {c}"));
-        cur = c.source();
-    }
-    s
 }
 
 #[tokio::test]
@@ -94,7 +83,7 @@ async fn a_registry_stalled_in_any_position_fails_within_the_deadline() {
             .await
             .expect_err("a stalled registry cannot succeed");
         let took = started.elapsed();
-        let msg = chain(&err);
+        let msg = kiln_core::text::error_chain(&err);
         let method = only.method.as_deref().unwrap();
         assert!(matches!(err, Error::Timeout { .. }), "{only:?}: {err:?}");
         assert!(
@@ -215,7 +204,7 @@ async fn retry_after_is_honoured_in_seconds_and_as_a_date() {
         let events = Events::attach(&mut opts);
         let client = client(opts);
         let r = reference(&format!("{}/later/p{i}", proxy.host()));
-        let blob = Blob::from_bytes(noise(70 + i as u64, 1000));
+        let blob = BlobUpload::from_bytes(noise(70 + i as u64, 1000));
         let started = Instant::now();
         client.push_blob(&r, &blob, None).await.unwrap();
         let took = started.elapsed();

@@ -56,7 +56,7 @@ async fn private_ca_via_certs_d() {
     opts.certs_dirs = vec![tmp.path().join("nonexistent"), certs_d];
     let client = client(opts);
     let r = reference(&reg.reference("certsd/app"));
-    let blob = kiln_registry::Blob::from_bytes(noise(21, 777));
+    let blob = kiln_registry::BlobUpload::from_bytes(noise(21, 777));
     assert_eq!(
         client.push_blob(&r, &blob, None).await.unwrap(),
         BlobPush::Uploaded

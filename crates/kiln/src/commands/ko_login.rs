@@ -5,22 +5,22 @@
 //! `https://index.docker.io/v1/`); the file is `$DOCKER_CONFIG/config.json`, else
 //! `~/.docker/config.json`; a `credHelpers` entry for the server, else `credsStore`, gets
 //! the secret through `docker-credential-<helper> store`, otherwise `auths.<server>.auth`
-//! holds base64 `user:password`. Every other field of the file is kept.
+//! holds base64 `user:password`. Every other field of the file is kept. The file, the key
+//! and the helper are kiln-registry's (`credentials.rs`), so the push that follows reads
+//! what this wrote.
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
+use kiln_registry::Env;
 use serde_json::{Map, Value};
 
 use crate::cli::KoLoginArgs;
 use crate::printer;
-
-/// Docker Hub's key in config.json, as docker and crane write it.
-const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
 pub fn version() -> anyhow::Result<()> {
     printer::stdout_line(env!("CARGO_PKG_VERSION"));
@@ -45,11 +45,25 @@ pub fn login(args: KoLoginArgs, env: &BTreeMap<String, String>) -> anyhow::Resul
     if username.is_empty() && password.is_empty() {
         bail!("username and password required: pass -u USER and --password-stdin (or -p)");
     }
-    let server = server_key(&args.server)?;
-    let path = config_path(env)?;
+    let host = registry_host(&args.server)?;
+    let server = kiln_registry::config_key(host);
+    let env = Env::from_vars(env.clone());
+    let path = kiln_registry::docker_config_file(&env).context(
+        "neither DOCKER_CONFIG nor HOME is set: kiln cannot tell where docker's config.json is",
+    )?;
     let mut config = read_config(&path)?;
-    match helper_for(&config, &server) {
-        Some(helper) => store_in_helper(&helper, &server, &username, &password)?,
+    let helper = kiln_registry::login_helper(&config, host)
+        .with_context(|| format!("reading {}", path.display()))?;
+    match helper {
+        Some(helper) => {
+            let program = kiln_registry::credential_helper(&env, &helper).with_context(|| {
+                format!(
+                    "docker-credential-{helper} (named in {}) was not found on PATH",
+                    path.display()
+                )
+            })?;
+            store_in_helper(&program, &server, &username, &password)?
+        }
         None => {
             let auth =
                 base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
@@ -69,29 +83,14 @@ pub fn login(args: KoLoginArgs, env: &BTreeMap<String, String>) -> anyhow::Resul
     Ok(())
 }
 
-/// The registry's key: a host (`registry.example.com:5000`), Docker Hub's aliases mapped
-/// to its historical key. A path or a scheme is refused, as `name.NewRegistry` does.
-fn server_key(server: &str) -> anyhow::Result<String> {
+/// The registry named on the command line: a host (`registry.example.com:5000`). A path or
+/// a scheme is refused, as `name.NewRegistry` does.
+fn registry_host(server: &str) -> anyhow::Result<&str> {
     let host = server.trim_end_matches('/');
     if host.is_empty() || host.contains('/') || host.contains('@') || host.contains(' ') {
         bail!("`{server}` is not a registry host: pass e.g. `registry.example.com` or `docker.io`");
     }
-    Ok(match host {
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB_KEY.to_owned(),
-        _ => host.to_owned(),
-    })
-}
-
-fn config_path(env: &BTreeMap<String, String>) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = env.get("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("config.json"));
-    }
-    match env.get("HOME").filter(|h| !h.is_empty()) {
-        Some(home) => Ok(PathBuf::from(home).join(".docker").join("config.json")),
-        None => bail!(
-            "neither DOCKER_CONFIG nor HOME is set: kiln cannot tell where docker's config.json is"
-        ),
-    }
+    Ok(host)
 }
 
 fn read_config(path: &PathBuf) -> anyhow::Result<Map<String, Value>> {
@@ -130,27 +129,15 @@ fn write_config(path: &PathBuf, config: &Map<String, Value>) -> anyhow::Result<(
     Ok(())
 }
 
-/// The credential helper docker would use for `server`: `credHelpers`, else `credsStore`.
-fn helper_for(config: &Map<String, Value>, server: &str) -> Option<String> {
-    let from_helpers = config
-        .get("credHelpers")
-        .and_then(|h| h.get(server))
-        .and_then(Value::as_str);
-    from_helpers
-        .or_else(|| config.get("credsStore").and_then(Value::as_str))
-        .filter(|h| !h.is_empty())
-        .map(str::to_owned)
-}
-
-fn store_in_helper(helper: &str, server: &str, user: &str, secret: &str) -> anyhow::Result<()> {
-    let program = format!("docker-credential-{helper}");
-    let mut child = std::process::Command::new(&program)
+/// `docker-credential-<helper> store` (`program`) with the credential on stdin.
+fn store_in_helper(program: &Path, server: &str, user: &str, secret: &str) -> anyhow::Result<()> {
+    let mut child = std::process::Command::new(program)
         .arg("store")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("running {program} (docker's config names it)"))?;
+        .with_context(|| format!("running {} (docker's config names it)", program.display()))?;
     let request = serde_json::json!({"ServerURL": server, "Username": user, "Secret": secret});
     child
         .stdin
@@ -160,7 +147,8 @@ fn store_in_helper(helper: &str, server: &str, user: &str, secret: &str) -> anyh
     let output = child.wait_with_output()?;
     if !output.status.success() {
         bail!(
-            "{program} store failed ({}): {}",
+            "{} store failed ({}): {}",
+            program.display(),
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         );

@@ -666,6 +666,63 @@ fn ko_login_writes_dockers_config_and_the_push_uses_it() {
     assert_eq!(version, [env!("CARGO_PKG_VERSION")]);
 }
 
+/// `ko login` stores a secret where lookups will find it: through the helper that
+/// `credHelpers` names for the registry, whichever way the key is written (`https://…`).
+#[test]
+fn ko_login_stores_through_the_helper_lookups_would_run() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let project = Project::new("kosample");
+    let bin = project.cache.path().join("helpers");
+    std::fs::create_dir_all(&bin).unwrap();
+    let stored = project.cache.path().join("stored.json");
+    let helper = bin.join("docker-credential-kilntest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = store ] || exit 1\ncat > '{}'\n",
+            stored.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config_path = project.cache.path().join(".docker/config.json");
+    std::fs::create_dir_all(config_path.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config_path,
+        r#"{"credHelpers": {"https://r.example:5000": "kilntest"}}"#,
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = project.kiln(
+        &["ko", "login", "r.example:5000", "-u", "u", "-p", "s3cret"],
+        &[("PATH", path.as_str())],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let request: Value = serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
+    assert_eq!(request["ServerURL"], "r.example:5000");
+    assert_eq!(request["Username"], "u");
+    assert_eq!(request["Secret"], "s3cret");
+    let config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    assert!(config.get("auths").is_none(), "{config}");
+
+    // A helper the file names but PATH lacks is named in the error.
+    std::fs::write(&config_path, r#"{"credsStore": "nowhere"}"#).unwrap();
+    let out = project.kiln(
+        &["ko", "login", "r.example:5000", "-u", "u", "-p", "s3cret"],
+        &[("PATH", path.as_str())],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("docker-credential-nowhere") && err.contains("not found on PATH"),
+        "{err}"
+    );
+}
+
 /// `kiln ko build -B --push=false` of `args` into an OCI layout in the project.
 fn ko_build_to_layout(project: &Project, args: &[&str]) -> Layout {
     let layout_dir = project.path().join("layout");

@@ -243,11 +243,16 @@ fn tcp_with_tls_and_client_certificates_reaches_the_engine() {
     );
     assert!(podman.inspect(&refs[0], "{{.Id}}").is_some(), "{refs:?}");
 
-    // Without the client certificate, the engine's TLS front refuses the connection.
+    // Half a client certificate: kiln names the missing file before connecting.
     std::fs::remove_file(certs.join("key.pem")).unwrap();
     let out = project.kiln(&["build", "--push=false", "-b", "alpha"], &env);
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{} is not", certs.join("key.pem").display())),
+        "{err}"
+    );
 }
 
 #[test]
