@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use crate::cache::store::BlobStore;
 use crate::layer::{EntryMeta, Layer, LayerWriter};
-use crate::store::BlobStore;
 use crate::{Error, io_error};
 
 /// Where kodata lands in the image (and the value of `KO_DATA_PATH`).

@@ -259,7 +259,10 @@ mod cmd_tests {
 
     #[test]
     fn template_cmd_runs_the_command_and_trims_its_output() {
-        let t = templates(r#"-X main.v={{cmd "sh" "-c" "echo ' v1.2 '"}}"#, CMD_TIMEOUT);
+        let t = templates(
+            r#"-X main.v={{cmd "sh" "-c" "echo ' v1.2 '"}}"#,
+            CMD_TIMEOUT,
+        );
         assert_eq!(t.render(&platform()).unwrap().1, ["-X main.v=v1.2"]);
     }
 
@@ -267,7 +270,11 @@ mod cmd_tests {
     fn a_failing_template_cmd_names_the_command_and_the_field() {
         let t = templates(r#"{{cmd "sh" "-c" "echo boom >&2; exit 3"}}"#, CMD_TIMEOUT);
         let err = t.render(&platform()).unwrap_err().to_string();
-        for part in ["app: ko.ldflags", "cmd `sh -c echo boom >&2; exit 3` failed", "boom"] {
+        for part in [
+            "app: ko.ldflags",
+            "cmd `sh -c echo boom >&2; exit 3` failed",
+            "boom",
+        ] {
             assert!(err.contains(part), "{part} not in {err}");
         }
     }
@@ -277,8 +284,15 @@ mod cmd_tests {
         let t = templates(r#"{{cmd "sleep" "30"}}"#, Duration::from_millis(300));
         let started = Instant::now();
         let err = t.render(&platform()).unwrap_err().to_string();
-        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
-        for part in ["app: ko.ldflags", "cmd `sleep 30` did not finish within 0.3s and was killed"] {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        for part in [
+            "app: ko.ldflags",
+            "cmd `sleep 30` did not finish within 0.3s and was killed",
+        ] {
             assert!(err.contains(part), "{part} not in {err}");
         }
     }
