@@ -308,28 +308,13 @@ pub fn render_build_output(
 /// A template value as JSON, with Go struct field names turned into their JSON names
 /// (`ImageName` → `imageName`), as Skaffold's types declare them.
 fn json_of(value: &Value) -> serde_json::Value {
-    match value {
-        Value::Nil => serde_json::Value::Null,
-        Value::Bool(b) => (*b).into(),
-        Value::Int(i) => (*i).into(),
-        Value::Uint(u) => (*u).into(),
-        Value::Float(f) => (*f).into(),
-        Value::String(s) => s.as_ref().into(),
-        Value::List(items) => items.iter().map(json_of).collect(),
-        Value::Map(map) => map
-            .iter()
-            .map(|(k, v)| {
-                let mut chars = k.chars();
-                let key = chars
-                    .next()
-                    .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
-                    .unwrap_or_default();
-                (key, json_of(v))
-            })
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-        other => serde_json::Value::String(other.to_string()),
-    }
+    crate::sprig::to_json(value, &|k| {
+        let mut chars = k.chars();
+        chars
+            .next()
+            .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    })
 }
 
 #[cfg(test)]

@@ -115,6 +115,17 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
         arity("urlParse", a, 1)?;
         url_parse(&text(&a[0]))
     }),
+    ("urlJoin", |a| {
+        arity("urlJoin", a, 1)?;
+        let Value::Map(parts) = &a[0] else {
+            return Err(fail(format!(
+                "urlJoin: expected a dict, got {}",
+                a[0].type_name()
+            )));
+        };
+        let part = |k: &str| parts.get(k).map(text).unwrap_or_default();
+        Ok(string(url_join(&|k| part(k))))
+    }),
     ("semver", |a| {
         arity("semver", a, 1)?;
         let original = text(&a[0]);
@@ -264,6 +275,44 @@ fn url_parse(s: &str) -> Result<Value> {
         .into_iter()
         .map(|(k, v)| (Arc::from(k), string(v)))
         .collect::<BTreeMap<_, _>>()))
+}
+
+/// Go's `url.URL.String` of the parts sprig's `urlJoin` reads (characters are not
+/// escaped: the parts are taken as already escaped).
+fn url_join(part: &dyn Fn(&str) -> String) -> String {
+    let (scheme, host, path, user) = (part("scheme"), part("host"), part("path"), part("userinfo"));
+    let mut out = String::new();
+    if !scheme.is_empty() {
+        out.push_str(&scheme);
+        out.push(':');
+    }
+    let opaque = part("opaque");
+    if !opaque.is_empty() {
+        out.push_str(&opaque);
+    } else {
+        if (!scheme.is_empty() || !host.is_empty() || !user.is_empty())
+            && (!host.is_empty() || !path.is_empty() || !user.is_empty())
+        {
+            out.push_str("//");
+            if !user.is_empty() {
+                out.push_str(&user);
+                out.push('@');
+            }
+            out.push_str(&host);
+        }
+        if !path.is_empty() && !path.starts_with('/') && !host.is_empty() {
+            out.push('/');
+        }
+        out.push_str(&path);
+    }
+    for (mark, key) in [('?', "query"), ('#', "fragment")] {
+        let value = part(key);
+        if !value.is_empty() {
+            out.push(mark);
+            out.push_str(&value);
+        }
+    }
+    out
 }
 
 /// A semantic version as Masterminds/semver v1 reads it: an optional `v`, one to three

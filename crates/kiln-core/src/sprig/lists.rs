@@ -318,8 +318,8 @@ fn go_kind(v: &Value) -> &'static str {
     }
 }
 
-/// A template value as Go's `json.Marshal` writes it.
-fn json(v: &Value) -> serde_json::Value {
+/// A template value as Go's `json.Marshal` writes it, map keys through `key`.
+pub(crate) fn to_json(v: &Value, key: &dyn Fn(&str) -> String) -> serde_json::Value {
     match v {
         Value::Nil => serde_json::Value::Null,
         Value::Bool(b) => (*b).into(),
@@ -327,14 +327,18 @@ fn json(v: &Value) -> serde_json::Value {
         Value::Uint(u) => (*u).into(),
         Value::Float(f) => (*f).into(),
         Value::String(s) => s.as_ref().into(),
-        Value::List(l) => l.iter().map(json).collect(),
+        Value::List(l) => l.iter().map(|v| to_json(v, key)).collect(),
         Value::Map(m) => m
             .iter()
-            .map(|(k, v)| (k.to_string(), json(v)))
+            .map(|(k, v)| (key(k), to_json(v, key)))
             .collect::<serde_json::Map<_, _>>()
             .into(),
         other => text(other).into(),
     }
+}
+
+fn json(v: &Value) -> serde_json::Value {
+    to_json(v, &str::to_owned)
 }
 
 #[cfg(test)]

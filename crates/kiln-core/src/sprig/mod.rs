@@ -15,6 +15,8 @@ mod lists;
 mod numbers;
 mod strings;
 
+pub(crate) use lists::to_json;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -156,7 +158,7 @@ fn is_empty(v: &Value) -> bool {
 type Func = fn(&[Value]) -> Result<Value>;
 
 /// The functions that cannot be pure, each with the reason.
-const UNSUPPORTED: [(&str, &str); 16] = [
+const UNSUPPORTED: [(&str, &str); 15] = [
     ("randAlphaNum", "it gives a different value every run"),
     ("randAlpha", "it gives a different value every run"),
     ("randAscii", "it gives a different value every run"),
@@ -178,7 +180,6 @@ const UNSUPPORTED: [(&str, &str); 16] = [
     ("encryptAES", "it gives a different value every run"),
     ("decryptAES", "kiln does not decrypt in templates"),
     ("getHostByName", "it needs the network"),
-    ("urlJoin", "kiln does not implement it yet"),
 ];
 
 /// Registers every sprig function and `cmd` on `t`, reading `inputs` where sprig reads
@@ -274,6 +275,172 @@ pub(crate) mod tests {
                 "fail" => Err(format!("cmd {program}: exit status: 1")),
                 _ => Ok(format!("{program}({})", args.join(","))),
             }
+        }
+    }
+
+    /// Every name in sprig v2.22's `genericMap` (functions.go), which Skaffold registers.
+    const SPRIG_V2_22: &[&str] = &[
+        "hello",
+        "date",
+        "date_in_zone",
+        "date_modify",
+        "now",
+        "htmlDate",
+        "htmlDateInZone",
+        "dateInZone",
+        "dateModify",
+        "ago",
+        "toDate",
+        "unixEpoch",
+        "abbrev",
+        "abbrevboth",
+        "trunc",
+        "trim",
+        "upper",
+        "lower",
+        "title",
+        "untitle",
+        "substr",
+        "repeat",
+        "trimall",
+        "trimAll",
+        "trimSuffix",
+        "trimPrefix",
+        "nospace",
+        "initials",
+        "randAlphaNum",
+        "randAlpha",
+        "randAscii",
+        "randNumeric",
+        "swapcase",
+        "shuffle",
+        "snakecase",
+        "camelcase",
+        "kebabcase",
+        "wrap",
+        "wrapWith",
+        "contains",
+        "hasPrefix",
+        "hasSuffix",
+        "quote",
+        "squote",
+        "cat",
+        "indent",
+        "nindent",
+        "replace",
+        "plural",
+        "sha1sum",
+        "sha256sum",
+        "adler32sum",
+        "toString",
+        "atoi",
+        "int64",
+        "int",
+        "float64",
+        "toDecimal",
+        "split",
+        "splitList",
+        "splitn",
+        "toStrings",
+        "until",
+        "untilStep",
+        "add1",
+        "add",
+        "sub",
+        "div",
+        "mod",
+        "mul",
+        "biggest",
+        "max",
+        "min",
+        "ceil",
+        "floor",
+        "round",
+        "join",
+        "sortAlpha",
+        "default",
+        "empty",
+        "coalesce",
+        "compact",
+        "deepCopy",
+        "toJson",
+        "toPrettyJson",
+        "ternary",
+        "typeOf",
+        "typeIs",
+        "typeIsLike",
+        "kindOf",
+        "kindIs",
+        "deepEqual",
+        "env",
+        "expandenv",
+        "getHostByName",
+        "base",
+        "dir",
+        "clean",
+        "ext",
+        "isAbs",
+        "b64enc",
+        "b64dec",
+        "b32enc",
+        "b32dec",
+        "tuple",
+        "list",
+        "dict",
+        "set",
+        "unset",
+        "hasKey",
+        "pluck",
+        "keys",
+        "pick",
+        "omit",
+        "merge",
+        "mergeOverwrite",
+        "values",
+        "append",
+        "push",
+        "prepend",
+        "first",
+        "rest",
+        "last",
+        "initial",
+        "reverse",
+        "uniq",
+        "without",
+        "has",
+        "slice",
+        "concat",
+        "genPrivateKey",
+        "derivePassword",
+        "buildCustomCert",
+        "genCA",
+        "genSelfSignedCert",
+        "genSignedCert",
+        "encryptAES",
+        "decryptAES",
+        "uuidv4",
+        "semver",
+        "semverCompare",
+        "fail",
+        "regexMatch",
+        "regexFindAll",
+        "regexFind",
+        "regexReplaceAll",
+        "regexReplaceAllLiteral",
+        "regexSplit",
+        "urlParse",
+        "urlJoin",
+    ];
+
+    #[test]
+    fn every_sprig_function_skaffold_registers_is_defined() {
+        let undefined = render("{{nosuchfunction}}");
+        assert!(undefined.contains("nosuchfunction"), "{undefined}");
+        let undefined = undefined.replace("nosuchfunction", "");
+        for name in SPRIG_V2_22 {
+            // Called without arguments: a result or an argument error, never "undefined".
+            let out = render(&format!("{{{{{name}}}}}")).replace(name, "");
+            assert_ne!(out, undefined, "{name}");
         }
     }
 
