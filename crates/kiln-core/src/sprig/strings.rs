@@ -209,7 +209,12 @@ fn title(s: &str) -> String {
         } else {
             out.push(c);
         }
-        at_start = !(c.is_alphanumeric() || c == '_' || c == '\'');
+        // Go's `isSeparator`: ASCII other than letters, digits and `_`, and Unicode space.
+        at_start = if c.is_ascii() {
+            !(c.is_ascii_alphanumeric() || c == '_')
+        } else {
+            c.is_whitespace()
+        };
     }
     out
 }
@@ -438,6 +443,7 @@ mod tests {
                 r#"{{"hello world" | title}} {{" a b " | nospace}}"#,
                 "Hello World ab",
             ),
+            (r#"{{"don't x-ray" | title}}"#, "Don'T X-Ray"),
             (
                 r#"{{"-" | repeat 3}} {{cat "hello" "beautiful" "world"}}"#,
                 "--- hello beautiful world",
