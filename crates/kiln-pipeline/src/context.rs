@@ -119,7 +119,7 @@ impl Context {
             .join(&key.hex()[..16])
             .join(platform_slug)
             .join("out");
-        kiln_image::cache::gc::mark_used(&path);
+        kiln_image::cache::mark::mark_used(&path);
         path
     }
 

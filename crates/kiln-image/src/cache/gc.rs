@@ -1,11 +1,6 @@
 //! Keeping kiln's cache directory within a size bound, least recently used files first.
 //!
-//! **Recording use.** A cache file's modification time is its last use, as in Go's own build
-//! cache: cache files never change once written, so the time is free to mean "used". A
-//! lookup that finds a file already has its metadata, and re-marks it (one `futimens`) only
-//! when the mark is older than [`TOUCH_INTERVAL`]: reads never rewrite anything, and a file
-//! is marked at most once a minute however often it is used. (Access times would need no
-//! marking, but `noatime` and `relatime` mounts make them unreliable.)
+//! **Recording use.** A cache file's modification time is its last use (`mark.rs`).
 //!
 //! **Concurrency.** A build holds a [`Lease`] (a shared `flock` on `<cache>/lock`) from its
 //! first cache lookup until its outputs are written, and evicting needs the exclusive lock:
@@ -52,9 +47,6 @@ pub const DEFAULT_MAX_SIZE: u64 = 10 << 30;
 
 /// A trim goes down to this share of the bound.
 pub const LOW_WATER_PERCENT: u64 = 90;
-
-/// A use re-marks a file only when its mark is at least this old.
-pub const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A walk that found the cache within its bound is trusted this long.
 pub const WALK_INTERVAL: Duration = Duration::from_secs(60);
@@ -127,37 +119,6 @@ pub fn parse_size(text: &str) -> Result<u64, Error> {
         .and_then(|b| b.checked_add(fraction_bytes))
         .ok_or_else(|| invalid("too large"))?;
     u64::try_from(bytes).map_err(|_| invalid("too large"))
-}
-
-/// Records a use of the cache file at `path`, whose modification time is `modified`.
-pub(crate) fn mark_used_at(path: &Path, modified: SystemTime) {
-    if is_stale(modified) {
-        // Best effort: a mark that cannot be written only makes the file look older.
-        if let Ok(file) = File::open(path) {
-            let _ = file.set_modified(SystemTime::now());
-        }
-    }
-}
-
-/// Records a use of an open cache file whose modification time is `modified`.
-pub(crate) fn mark_file_used(file: &File, modified: SystemTime) {
-    if is_stale(modified) {
-        let _ = file.set_modified(SystemTime::now());
-    }
-}
-
-/// Records a use of the cache file at `path`, if it exists (for files kiln uses without
-/// opening them first, such as a binary `go build` found up to date).
-pub fn mark_used(path: &Path) {
-    if let Ok(modified) = fs::metadata(path).and_then(|m| m.modified()) {
-        mark_used_at(path, modified);
-    }
-}
-
-fn is_stale(modified: SystemTime) -> bool {
-    SystemTime::now()
-        .duration_since(modified)
-        .is_ok_and(|age| age >= TOUCH_INTERVAL)
 }
 
 fn lock_file(root: &Path) -> Result<(File, PathBuf), Error> {
@@ -589,6 +550,7 @@ mod tests {
 
     use super::*;
     use crate::cache::keyed::KeyedJson;
+    use crate::cache::mark::TOUCH_INTERVAL;
     use crate::cache::store::BlobStore;
 
     const HOUR: Duration = Duration::from_secs(3600);

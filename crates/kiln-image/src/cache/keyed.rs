@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest as _, Sha256};
 
-use super::gc;
+use super::mark;
 use crate::Error;
 
 #[derive(Clone, Debug)]
@@ -48,7 +48,7 @@ impl KeyedJson {
         file.read_to_end(&mut bytes).ok()?;
         let value = serde_json::from_slice(&bytes).ok()?;
         if let Ok(modified) = file.metadata().and_then(|m| m.modified()) {
-            gc::mark_file_used(&file, modified);
+            mark::mark_file_used(&file, modified);
         }
         Some(value)
     }

@@ -1,7 +1,8 @@
 //! kiln's cache directory (`$KILN_CACHE`, default `~/.cache/kiln`): its areas, named once
 //! ([`Bucket`]), the content-addressed blob store (`store`), JSON entries by key (`keyed`),
 //! compressed binary layers by binary digest (`layer`), the size bound and its trims
-//! (`gc`), and a build's hold on the cache (`lease`).
+//! (`gc`) with the use marks it orders by (`mark`), and a build's hold on the cache
+//! (`lease`).
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ pub mod gc;
 pub mod keyed;
 pub mod layer;
 pub mod lease;
+pub mod mark;
 pub mod store;
 
 /// One area (top-level directory) of the cache. Every directory kiln creates in its cache

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use kiln_core::Digest;
 use tempfile::NamedTempFile;
 
-use super::{Bucket, gc};
+use super::{Bucket, mark};
 use crate::hash::HashingWriter;
 use crate::{Error, io_error};
 
@@ -85,7 +85,7 @@ impl BlobStore {
         if self.cache
             && let Ok(modified) = meta.modified()
         {
-            gc::mark_used_at(&path, modified);
+            mark::mark_used_at(&path, modified);
         }
         Some(meta)
     }
@@ -170,7 +170,7 @@ impl BlobStore {
         let dest = self.path(digest);
         let src = other.path(digest);
         if other.cache {
-            gc::mark_used(&src);
+            mark::mark_used(&src);
         }
         if fs::hard_link(&src, &dest).is_ok() {
             return Ok(());
@@ -188,7 +188,7 @@ impl BlobStore {
         if self.cache
             && let Ok(modified) = meta.modified()
         {
-            gc::mark_file_used(&file, modified);
+            mark::mark_file_used(&file, modified);
         }
         let actual = Digest::of(&bytes);
         if &actual != digest {
