@@ -11,7 +11,7 @@
 //! as a [`FixedZone`].
 //!
 //! The rest of Go's time handling that kiln needs lives beside it: RFC 3339 parsing and
-//! the calendar arithmetic both directions share ([`civil`](self::civil)), and
+//! the calendar arithmetic both directions share (`civil.rs`), and
 //! `time.ParseDuration` ([`parse_go_duration`]).
 
 use std::fmt::Write as _;
