@@ -1,9 +1,11 @@
 //! How kiln describes a command it runs, for `-v debug`: the program and its arguments, its
-//! working directory and the environment it adds, with secrets redacted. Describing a
-//! `std::process::Command` only reads the value; nothing runs here.
+//! working directory and the environment it adds, with secrets redacted. kiln-core runs
+//! nothing: the caller spawns the process and hands over its description as plain data
+//! ([`CommandLine`]) and how it ended.
 
 use std::ffi::OsStr;
-use std::process::Command;
+use std::fmt::Display;
+use std::path::Path;
 use std::time::Duration;
 
 const REDACTED: &str = "<redacted>";
@@ -23,44 +25,72 @@ const SECRET_NAMES: [&str; 7] = [
 /// Flags whose value is a secret, as `--flag=value` (`kubectl --token=…`).
 const SECRET_FLAGS: [&str; 4] = ["--token=", "--password=", "--client-key=", "--auth="];
 
-/// `` `go build -o /out ./cmd/app` in /src with GOOS=linux GOARCH=arm64, exit status 0 after 1.23s ``:
-/// what ran, where, with which added environment, how it ended and how long it took.
-pub fn describe_run(command: &Command, outcome: &str, elapsed: Duration) -> String {
-    format!(
-        "{}, {outcome} after {:.2}s",
-        describe(command),
-        elapsed.as_secs_f64()
-    )
+/// A command as plain data: the program, its arguments, its working directory and the
+/// environment it changes on top of what it inherits (`None`: the variable is removed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandLine<'a> {
+    pub program: &'a OsStr,
+    pub args: Vec<&'a OsStr>,
+    pub dir: Option<&'a Path>,
+    pub env: Vec<(&'a OsStr, Option<&'a OsStr>)>,
 }
 
-/// How a run ended, for [`describe_run`]: `exit status: 1`, `could not start: …`, or
-/// `timed out` (`None`: it did not finish within its deadline).
-pub fn outcome(out: Option<&std::io::Result<std::process::Output>>) -> String {
+impl<'a> CommandLine<'a> {
+    /// Collects the parts, in the shapes `std::process::Command`'s getters give them.
+    pub fn new(
+        program: &'a OsStr,
+        args: impl IntoIterator<Item = &'a OsStr>,
+        dir: Option<&'a Path>,
+        env: impl IntoIterator<Item = (&'a OsStr, Option<&'a OsStr>)>,
+    ) -> Self {
+        CommandLine {
+            program,
+            args: args.into_iter().collect(),
+            dir,
+            env: env.into_iter().collect(),
+        }
+    }
+
+    /// `` `program args…` in DIR with NAME=value … ``, secrets redacted.
+    pub fn describe(&self) -> String {
+        let words: Vec<String> = std::iter::once(self.program)
+            .chain(self.args.iter().copied())
+            .map(|word| quote(&redact_arg(&word.to_string_lossy())))
+            .collect();
+        let mut text = format!("`{}`", words.join(" "));
+        if let Some(dir) = self.dir {
+            text.push_str(&format!(" in {}", dir.display()));
+        }
+        let env: Vec<String> = self
+            .env
+            .iter()
+            .map(|(name, value)| env_entry(name, *value))
+            .collect();
+        if !env.is_empty() {
+            text.push_str(&format!(" with {}", env.join(" ")));
+        }
+        text
+    }
+
+    /// `` `go build -o /out ./cmd/app` in /src with GOOS=linux GOARCH=arm64, exit status 0 after 1.23s ``:
+    /// what ran, where, with which added environment, how it ended and how long it took.
+    pub fn describe_run(&self, outcome: &str, elapsed: Duration) -> String {
+        format!(
+            "{}, {outcome} after {:.2}s",
+            self.describe(),
+            elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// How a run ended, for [`CommandLine::describe_run`]: the exit status (`exit status: 1`),
+/// `could not start: …`, or `timed out` (`None`: it did not finish within its deadline).
+pub fn outcome<S: Display, E: Display>(out: Option<Result<S, E>>) -> String {
     match out {
-        Some(Ok(out)) => out.status.to_string(),
+        Some(Ok(status)) => status.to_string(),
         Some(Err(e)) => format!("could not start: {e}"),
         None => "timed out".to_owned(),
     }
-}
-
-/// `` `program args…` in DIR with NAME=value … ``, secrets redacted.
-pub fn describe(command: &Command) -> String {
-    let words: Vec<String> = std::iter::once(command.get_program())
-        .chain(command.get_args())
-        .map(|word| quote(&redact_arg(&word.to_string_lossy())))
-        .collect();
-    let mut text = format!("`{}`", words.join(" "));
-    if let Some(dir) = command.get_current_dir() {
-        text.push_str(&format!(" in {}", dir.display()));
-    }
-    let env: Vec<String> = command
-        .get_envs()
-        .map(|(name, value)| env_entry(name, value))
-        .collect();
-    if !env.is_empty() {
-        text.push_str(&format!(" with {}", env.join(" ")));
-    }
-    text
 }
 
 fn env_entry(name: &OsStr, value: Option<&OsStr>) -> String {
@@ -123,27 +153,53 @@ fn quote(word: &str) -> String {
 mod tests {
     use super::*;
 
+    fn os(s: &str) -> &OsStr {
+        OsStr::new(s)
+    }
+
     #[test]
     fn describes_program_directory_and_added_environment() {
-        let mut cmd = Command::new("go");
-        cmd.args(["build", "-ldflags=-s -w", "./cmd/app"])
-            .current_dir("/src")
-            .env("GOARCH", "arm64")
-            .env_remove("GOFLAGS");
+        let cmd = CommandLine::new(
+            os("go"),
+            ["build", "-ldflags=-s -w", "./cmd/app"].map(os),
+            Some(Path::new("/src")),
+            [(os("GOARCH"), Some(os("arm64"))), (os("GOFLAGS"), None)],
+        );
         assert_eq!(
-            describe_run(&cmd, "exit status 0", Duration::from_millis(1234)),
+            cmd.describe_run("exit status 0", Duration::from_millis(1234)),
             "`go build '-ldflags=-s -w' ./cmd/app` in /src with GOARCH=arm64 -GOFLAGS, exit status 0 after 1.23s"
         );
     }
 
     #[test]
+    fn outcomes_name_how_the_run_ended() {
+        assert_eq!(
+            outcome::<_, String>(Some(Ok("exit status: 1"))),
+            "exit status: 1"
+        );
+        assert_eq!(
+            outcome::<&str, _>(Some(Err("No such file or directory"))),
+            "could not start: No such file or directory"
+        );
+        assert_eq!(outcome::<&str, &str>(None), "timed out");
+    }
+
+    #[test]
     fn secrets_are_redacted() {
-        let mut cmd = Command::new("kubectl");
-        cmd.args(["--token=abc123", "apply", "https://u:p4ss@example.com/x"])
-            .env("GITHUB_TOKEN", "ghp_secret")
-            .env("aws_secret_access_key", "s3cr3t")
-            .env("GOPROXY", "https://me:tok@proxy.example,direct");
-        let text = describe(&cmd);
+        let cmd = CommandLine::new(
+            os("kubectl"),
+            ["--token=abc123", "apply", "https://u:p4ss@example.com/x"].map(os),
+            None,
+            [
+                (os("GITHUB_TOKEN"), Some(os("ghp_secret"))),
+                (os("aws_secret_access_key"), Some(os("s3cr3t"))),
+                (
+                    os("GOPROXY"),
+                    Some(os("https://me:tok@proxy.example,direct")),
+                ),
+            ],
+        );
+        let text = cmd.describe();
         for secret in ["abc123", "p4ss", "ghp_secret", "s3cr3t", "tok@", "me:"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }

@@ -8,6 +8,7 @@ pub mod caps;
 pub mod command;
 pub mod digest;
 pub mod gotime;
+pub mod grammar;
 pub mod media_type;
 pub mod naming;
 pub mod platform;

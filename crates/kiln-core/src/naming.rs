@@ -13,6 +13,7 @@ use md5::{Digest as _, Md5};
 use regex::Regex;
 
 use crate::Digest;
+use crate::grammar::{DIGEST, DOMAIN_AND_PORT, PATH_COMPONENT, TAG};
 
 /// The scheme ko and Skaffold use to mark a Go import path in an image field.
 pub const KO_SCHEME: &str = "ko://";
@@ -46,16 +47,10 @@ pub enum NamingError {
     EmptyImageId { reference: String },
 }
 
-// The CNCF distribution reference grammar (github.com/distribution/reference regexp.go).
-// Go's `\w` is ASCII-only, so it is spelled out; Rust's would be Unicode.
-const PATH_COMPONENT: &str = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*";
-const DOMAIN_AND_PORT: &str = r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[(?:[a-fA-F0-9:]+)\])(?::[0-9]+)?";
-const TAG: &str = r"[0-9A-Za-z_][0-9A-Za-z_.-]{0,127}";
-const DIGEST: &str = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][[:xdigit:]]{32,}";
-
 fn reference_pattern() -> String {
+    let domain = &*DOMAIN_AND_PORT;
     format!(
-        r"^((?:{DOMAIN_AND_PORT}/)?{PATH_COMPONENT}(?:/{PATH_COMPONENT})*)(?::({TAG}))?(?:@({DIGEST}))?$"
+        r"^((?:{domain}/)?{PATH_COMPONENT}(?:/{PATH_COMPONENT})*)(?::({TAG}))?(?:@({DIGEST}))?$"
     )
 }
 
@@ -64,17 +59,16 @@ static REFERENCE: LazyLock<Regex> =
 static REFERENCE_CASE_INSENSITIVE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!("(?i){}", reference_pattern())).expect("valid regex"));
 static ANCHORED_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    let domain = &*DOMAIN_AND_PORT;
     Regex::new(&format!(
-        r"^(?:({DOMAIN_AND_PORT})/)?({PATH_COMPONENT}(?:/{PATH_COMPONENT})*)$"
+        r"^(?:({domain})/)?({PATH_COMPONENT}(?:/{PATH_COMPONENT})*)$"
     ))
     .expect("valid regex")
 });
 /// Skaffold's `prefixRegex`: a registry followed by a GCP project id (6–30 characters).
 static GCP_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
-        r"^{DOMAIN_AND_PORT}/[a-z][a-z0-9-]{{4,28}}[a-z0-9]/?"
-    ))
-    .expect("valid regex")
+    let domain = &*DOMAIN_AND_PORT;
+    Regex::new(&format!(r"^{domain}/[a-z][a-z0-9-]{{4,28}}[a-z0-9]/?")).expect("valid regex")
 });
 
 /// Removes the `ko://` scheme, if present.

@@ -1,13 +1,10 @@
 //! Image references (`[registry/]repository[:tag][@digest]`), parsed by the grammar of the
 //! CNCF distribution `reference` package, with Docker Hub short names made explicit.
 
+use crate::Digest;
+use crate::grammar::{ANCHORED_DOMAIN_AND_PORT, ANCHORED_PATH_COMPONENT, ANCHORED_TAG};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::LazyLock;
-
-use regex::Regex;
-
-use crate::Digest;
 
 /// The registry that short names such as `golang:1.22` live on. ggcr names it
 /// `index.docker.io`; that is also the name that shows in ko's base-name annotation.
@@ -30,18 +27,6 @@ pub struct ReferenceError {
     pub input: String,
     pub reason: &'static str,
 }
-
-static COMPONENT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$").expect("valid regex"));
-static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
-    let label = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-    Regex::new(&format!(
-        r"^(?:{label}(?:\.{label})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$"
-    ))
-    .expect("valid regex")
-});
-static TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("valid regex"));
 
 impl Reference {
     /// `registry/repository`, the name without tag or digest (ggcr's `Context().Name()`).
@@ -129,17 +114,17 @@ impl FromStr for Reference {
             _ => (rest, None),
         };
         if let Some(t) = tag
-            && !TAG.is_match(t)
+            && !ANCHORED_TAG.is_match(t)
         {
             return Err(err("the tag must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"));
         }
         let (domain, path) = split_domain(name);
         let registry = match domain {
             None | Some("docker.io") | Some("index.docker.io") => DOCKER_HUB.to_owned(),
-            Some(d) if DOMAIN.is_match(d) => d.to_owned(),
+            Some(d) if ANCHORED_DOMAIN_AND_PORT.is_match(d) => d.to_owned(),
             Some(_) => return Err(err("the registry host is not a valid hostname[:port]")),
         };
-        if path.is_empty() || !path.split('/').all(|c| COMPONENT.is_match(c)) {
+        if path.is_empty() || !path.split('/').all(|c| ANCHORED_PATH_COMPONENT.is_match(c)) {
             return Err(err(
                 "the repository must be lowercase path components of [a-z0-9] separated by '.', '_', '__' or '-'",
             ));
@@ -226,6 +211,7 @@ mod tests {
         );
         assert_eq!(r.identifier(), "latest");
         assert_eq!(parse("127.0.0.1:39999/x:Tag").tag.as_deref(), Some("Tag"));
+        assert_eq!(parse("[::1]:5000/app").registry, "[::1]:5000");
     }
 
     #[test]
@@ -238,6 +224,8 @@ mod tests {
             "a@sha256:00",
             "-x/y",
             "a:",
+            // distribution's grammar has no `.` in a bracketed IPv6 host.
+            "[::ffff:127.0.0.1]:5000/app",
         ] {
             assert!(
                 bad.parse::<Reference>().is_err(),

@@ -10,6 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::gotime::{FixedZone, format_go_time};
 use crate::naming::{ImageName, NamingError};
+use crate::sprig::TemplateInputs;
 use crate::template::{TemplateError, render_skaffold};
 
 /// Skaffold's default `dateTime` layout (Go time layout).
@@ -305,10 +306,11 @@ pub fn env_template_tag(
     template: &str,
     env: &BTreeMap<String, String>,
     image_name: &str,
+    inputs: &TemplateInputs,
 ) -> Result<String, TagError> {
     let mut env = env.clone();
     env.insert("IMAGE_NAME".to_owned(), image_name.to_owned());
-    let rendered = render_skaffold(template, &env, None)?;
+    let rendered = render_skaffold(template, &env, None, inputs)?;
     if rendered.contains("<no value>") {
         return Err(TagError::NoValue {
             template: template.to_owned(),
@@ -542,14 +544,21 @@ mod tests {
     fn env_template_tags() {
         let env = BTreeMap::from([("FOO".to_owned(), "BAR".to_owned())]);
         assert_eq!(
-            env_template_tag("{{.FOO}}-{{.IMAGE_NAME}}", &env, "app").unwrap(),
+            env_template_tag(
+                "{{.FOO}}-{{.IMAGE_NAME}}",
+                &env,
+                "app",
+                &TemplateInputs::default()
+            )
+            .unwrap(),
             "BAR-app"
         );
         assert_eq!(
-            env_template_tag("{{.Env.FOO}}", &env, "app").unwrap(),
+            env_template_tag("{{.Env.FOO}}", &env, "app", &TemplateInputs::default()).unwrap(),
             "BAR"
         );
-        let err = env_template_tag("{{.NOPE}}", &env, "app").unwrap_err();
+        let err =
+            env_template_tag("{{.NOPE}}", &env, "app", &TemplateInputs::default()).unwrap_err();
         assert!(err.to_string().contains("\"NOPE\""), "{err}");
     }
 

@@ -9,8 +9,8 @@
 //!   is an error naming it (Skaffold prints `<no value>`), and the ko values (`.Git.*`,
 //!   `.Date`, `.Timestamp`, `.GoEnv`) are available too when the caller supplies them.
 //!
-//! The Skaffold dialect also has the commonly used sprig functions and Skaffold's `cmd`
-//! (see [`crate::sprig`] for the list; the rest of sprig is not there). The Go builtins
+//! The Skaffold dialect also has sprig's functions and Skaffold's `cmd`, over the
+//! environment, clock and command runner the caller passes in (see [`crate::sprig`]). The Go builtins
 //! (`printf`, `index`, `len`, `eq`, `and`, ...) all work.
 
 use std::collections::BTreeMap;
@@ -19,6 +19,7 @@ use std::sync::Arc;
 use gotmpl::{MissingKey, Template, ToValue, Value};
 
 use crate::gotime::rfc3339_utc;
+use crate::sprig::TemplateInputs;
 
 /// Go's zero `time.Time` as Unix seconds (`0001-01-01T00:00:00Z`): what ko's `.Git`
 /// commit date is outside a git repository.
@@ -181,6 +182,7 @@ fn render(
     source: &str,
     user_template: &str,
     data: &Value,
+    inputs: &TemplateInputs,
 ) -> Result<String, TemplateError> {
     let name = match dialect {
         Dialect::Ko => "argsTmpl",
@@ -191,7 +193,7 @@ fn render(
         .func("index", move |args| go_index(dialect, args));
     // Skaffold's templates also have sprig's functions and `cmd`; ko's have neither.
     let tmpl = match dialect {
-        Dialect::Skaffold => crate::sprig::register(tmpl),
+        Dialect::Skaffold => crate::sprig::register(tmpl, inputs),
         Dialect::Ko => tmpl,
     };
     let tmpl = tmpl.parse(source).map_err(|e| TemplateError::Parse {
@@ -221,7 +223,13 @@ pub fn render_ko(template: &str, data: &KoTemplateData) -> Result<String, Templa
     let value = map_value(
         std::iter::once(("Env".to_owned(), data.env.to_value())).chain(data.extra_entries()),
     );
-    render(Dialect::Ko, template, template, &value)
+    render(
+        Dialect::Ko,
+        template,
+        template,
+        &value,
+        &TemplateInputs::default(),
+    )
 }
 
 /// Renders one skaffold.yaml `ko` env/flag/ldflag template.
@@ -237,11 +245,12 @@ pub fn render_ko(template: &str, data: &KoTemplateData) -> Result<String, Templa
 ///
 /// An environment variable wins over a ko value of the same name (`Date`, `Git`, ...),
 /// so a template that renders under Skaffold renders identically here. A missing key is
-/// an error naming it.
+/// an error naming it. `inputs` is what sprig's functions and `cmd` read from outside.
 pub fn render_skaffold(
     template: &str,
     env: &BTreeMap<String, String>,
     ko: Option<&KoTemplateData>,
+    inputs: &TemplateInputs,
 ) -> Result<String, TemplateError> {
     let mut data: BTreeMap<String, Value> = BTreeMap::new();
     data.insert("Env".to_owned(), env.to_value());
@@ -250,7 +259,13 @@ pub fn render_skaffold(
     }
     data.extend(env.iter().map(|(k, v)| (k.clone(), v.to_value())));
     let source = template.replace("{{.Env.", "{{.");
-    render(Dialect::Skaffold, &source, template, &map_value(data))
+    render(
+        Dialect::Skaffold,
+        &source,
+        template,
+        &map_value(data),
+        inputs,
+    )
 }
 
 /// Skaffold's `build --output` template: Go template over `{Builds: [{ImageName, Tag}]}`,
@@ -293,28 +308,13 @@ pub fn render_build_output(
 /// A template value as JSON, with Go struct field names turned into their JSON names
 /// (`ImageName` → `imageName`), as Skaffold's types declare them.
 fn json_of(value: &Value) -> serde_json::Value {
-    match value {
-        Value::Nil => serde_json::Value::Null,
-        Value::Bool(b) => (*b).into(),
-        Value::Int(i) => (*i).into(),
-        Value::Uint(u) => (*u).into(),
-        Value::Float(f) => (*f).into(),
-        Value::String(s) => s.as_ref().into(),
-        Value::List(items) => items.iter().map(json_of).collect(),
-        Value::Map(map) => map
-            .iter()
-            .map(|(k, v)| {
-                let mut chars = k.chars();
-                let key = chars
-                    .next()
-                    .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
-                    .unwrap_or_default();
-                (key, json_of(v))
-            })
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-        other => serde_json::Value::String(other.to_string()),
-    }
+    crate::sprig::to_json(value, &|k| {
+        let mut chars = k.chars();
+        chars
+            .next()
+            .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    })
 }
 
 #[cfg(test)]
@@ -489,7 +489,7 @@ mod tests {
     #[test]
     fn skaffold_dialect() {
         let env = env();
-        let sk = |t: &str| render_skaffold(t, &env, None);
+        let sk = |t: &str| render_skaffold(t, &env, None, &TemplateInputs::default());
         assert_eq!(sk("-X main.foo={{.FOO}}").unwrap(), "-X main.foo=foo");
         assert_eq!(sk("-X main.foo={{.Env.FOO}}").unwrap(), "-X main.foo=foo");
         assert_eq!(
@@ -516,7 +516,7 @@ mod tests {
         );
         // ... and resolve from the ko data when they are, next to the environment.
         let data = ko_data();
-        let both = |t: &str| render_skaffold(t, &env, Some(&data));
+        let both = |t: &str| render_skaffold(t, &env, Some(&data), &TemplateInputs::default());
         assert_eq!(
             both("-X main.commit={{.Git.ShortCommit}} -X main.date={{.Date}} -X main.foo={{.Env.FOO}}").unwrap(),
             "-X main.commit=abc1234 -X main.date=2024-05-06T07:08:09Z -X main.foo=foo"
@@ -531,7 +531,13 @@ mod tests {
         let mut shadow = env.clone();
         shadow.insert("Date".into(), "from-env".into());
         assert_eq!(
-            render_skaffold("{{.Date}}", &shadow, Some(&data)).unwrap(),
+            render_skaffold(
+                "{{.Date}}",
+                &shadow,
+                Some(&data),
+                &TemplateInputs::default()
+            )
+            .unwrap(),
             "from-env"
         );
     }

@@ -16,6 +16,7 @@ pub use toolchain::Toolchain;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use kiln_core::command::CommandLine;
 use tokio::process::Command;
 
 /// Runs `command` to completion (killing it if the caller is dropped), logging it.
@@ -33,11 +34,15 @@ pub(crate) fn log_run(
     out: Option<&std::io::Result<std::process::Output>>,
     started: Instant,
 ) {
-    let outcome = kiln_core::command::outcome(out);
-    tracing::debug!(
-        "ran {}",
-        kiln_core::command::describe_run(command.as_std(), &outcome, started.elapsed())
+    let std = command.as_std();
+    let line = CommandLine::new(
+        std.get_program(),
+        std.get_args(),
+        std.get_current_dir(),
+        std.get_envs(),
     );
+    let outcome = kiln_core::command::outcome(out.map(|r| r.as_ref().map(|o| o.status)));
+    tracing::debug!("ran {}", line.describe_run(&outcome, started.elapsed()));
 }
 
 /// What to do about a process that could not start: only a missing or unusable binary means

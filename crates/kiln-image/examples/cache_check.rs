@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
-use kiln_image::cache_gc::trim_after_build;
+use kiln_image::cache::gc::trim_after_build;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);

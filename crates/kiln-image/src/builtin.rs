@@ -10,9 +10,9 @@ use kiln_core::Platform;
 use serde_json::json;
 
 use crate::Error;
+use crate::cache::store::BlobStore;
 use crate::layer::{EntryMeta, Layer, LayerWriter};
 use crate::spec::{Blob, Descriptor, Index, Manifest, media_type};
-use crate::store::BlobStore;
 
 /// How the built-in base is named in messages and configuration (`fromImage: kiln:static`
 /// selects it explicitly).

@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use crate::cache::store::BlobStore;
 use crate::layer::{EntryMeta, Layer, LayerWriter};
-use crate::store::BlobStore;
 use crate::{Error, io_error};
 
 /// Where kodata lands in the image (and the value of `KO_DATA_PATH`).
@@ -24,20 +24,10 @@ pub fn binary_layer(
     binary_layer_teed(store, binary, name, media_type, None, None)
 }
 
-/// [`binary_layer`] with the binary's `security.capability` xattr, written as ko writes it:
-/// the PAX record `SCHILY.xattr.security.capability` of the binary's entry.
-pub fn binary_layer_with_capabilities(
-    store: &BlobStore,
-    binary: &Path,
-    name: &str,
-    media_type: &str,
-    capability_xattr: Option<&[u8]>,
-) -> Result<Layer, Error> {
-    binary_layer_teed(store, binary, name, media_type, capability_xattr, None)
-}
-
-/// [`binary_layer_with_capabilities`], also handing the compressed bytes to `copy` as they
-/// are written (an upload streaming the layer while it is compressed).
+/// [`binary_layer`] with the binary's `security.capability` xattr, written as ko writes it
+/// (the PAX record `SCHILY.xattr.security.capability` of the binary's entry), also
+/// handing the compressed bytes to `copy` as they are written (an upload streaming the
+/// layer while it is compressed).
 pub fn binary_layer_teed(
     store: &BlobStore,
     binary: &Path,

@@ -11,10 +11,10 @@ use kiln_core::media_type;
 use tar::{EntryType, Header};
 use tempfile::NamedTempFile;
 
+use crate::cache::store::BlobStore;
 use crate::hash::HashingWriter;
 use crate::pgzip::ParallelGzip;
 use crate::spec::Descriptor;
-use crate::store::BlobStore;
 use crate::{Error, io_error};
 
 /// The gzip level of every gzip layer kiln writes. ko uses Go's `gzip.BestSpeed`; zlib-rs's

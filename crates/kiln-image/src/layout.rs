@@ -9,8 +9,8 @@ use kiln_core::platform::PlatformRequest;
 
 use crate::assemble::{BaseImage, parse_json};
 use crate::base::{ResolvedBase, check_single, select_from_index};
+use crate::cache::store::BlobStore;
 use crate::spec::{Blob, Descriptor, Index, Manifest, annotation, media_type};
-use crate::store::BlobStore;
 use crate::{Error, io_error};
 
 const OCI_LAYOUT_FILE: &str = "oci-layout";

@@ -12,24 +12,21 @@ use kiln_core::Digest;
 pub mod assemble;
 pub mod base;
 pub mod builtin;
-pub mod cache_gc;
+pub mod cache;
 mod hash;
-pub mod keyed;
 pub mod ko_layers;
 pub mod layer;
-pub mod layer_cache;
 pub mod layout;
 pub mod pgzip;
 pub mod spec;
-pub mod store;
 pub mod tarball;
 
 pub use assemble::{BaseImage, Image, ImageSpec, assemble, assemble_index};
 pub use base::ResolvedBase;
+pub use cache::store::BlobStore;
 pub use layer::Layer;
 pub use layout::OciLayout;
 pub use spec::{Blob, Descriptor};
-pub use store::BlobStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -67,7 +64,7 @@ pub enum Error {
     NotALayout { path: PathBuf },
     #[error(
         "{var}=`{value}` is not a size ({reason}): use a number of bytes (1073741824), or a number with a unit: kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 500MB or 10GiB",
-        var = cache_gc::MAX_SIZE_VAR
+        var = cache::gc::MAX_SIZE_VAR
     )]
     CacheSize { value: String, reason: String },
     #[error("OCI layout {layout} has no image named `{reference}`; it has: [{available}]")]

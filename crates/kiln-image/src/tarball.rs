@@ -9,7 +9,7 @@ use serde::Serialize;
 use tar::{EntryType, Header};
 
 use crate::assemble::Image;
-use crate::store::BlobStore;
+use crate::cache::store::BlobStore;
 use crate::{Error, io_error};
 
 #[derive(Serialize)]

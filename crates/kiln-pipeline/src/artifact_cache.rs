@@ -20,9 +20,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use kiln_core::{Digest, Platform};
-use kiln_image::keyed::KeyedJson;
+use kiln_image::cache::Bucket;
+use kiln_image::cache::keyed::KeyedJson;
+use kiln_image::cache::layer::file_digest;
 use kiln_image::ko_layers::{KodataBoundary, KodataEntry, walk_kodata};
-use kiln_image::layer_cache::file_digest;
 use kiln_image::spec::Blob;
 use kiln_image::{BlobStore, Descriptor, Image, ResolvedBase};
 use serde::{Deserialize, Serialize};
@@ -248,7 +249,7 @@ pub struct ArtifactCache {
 
 impl ArtifactCache {
     pub fn new(store: &BlobStore) -> Self {
-        Self::at(&store.root().join("artifacts"), store)
+        Self::at(&Bucket::Artifacts.path(store.root()), store)
     }
 
     /// Records kept in `dir` (`--cache-file`), over the blobs of `store`.

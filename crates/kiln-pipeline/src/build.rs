@@ -8,8 +8,8 @@ use kiln_core::naming::binary_name;
 use kiln_core::{Digest, Reference};
 use kiln_gobuild::{BuildRequest, Package};
 use kiln_image::assemble::base_annotations;
+use kiln_image::cache::layer::{LayerCache, file_digest};
 use kiln_image::ko_layers::{KodataBoundary, binary_layer_teed, kodata_allowed_root, kodata_layer};
-use kiln_image::layer_cache::{LayerCache, file_digest};
 use kiln_image::{Blob, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
 use tokio::task::JoinSet;
 

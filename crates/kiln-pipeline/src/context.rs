@@ -115,11 +115,11 @@ impl Context {
         let key = kiln_core::Digest::of(format!("{}\0{import_path}", go_dir.display()).as_bytes());
         let path = self
             .cache_dir
-            .join("bin")
+            .join(kiln_image::cache::Bucket::Binaries.dir_name())
             .join(&key.hex()[..16])
             .join(platform_slug)
             .join("out");
-        kiln_image::cache_gc::mark_used(&path);
+        kiln_image::cache::mark::mark_used(&path);
         path
     }
 

@@ -109,9 +109,13 @@ impl Kubectl {
 /// Logs at debug level what kubectl command ran, where, with which added environment, how
 /// it ended and for how long (`None`: it did not finish in time).
 fn log_run(cmd: &Command, out: Option<&std::io::Result<std::process::Output>>, started: Instant) {
-    let outcome = kiln_core::command::outcome(out);
-    tracing::debug!(
-        "ran {}",
-        kiln_core::command::describe_run(cmd.as_std(), &outcome, started.elapsed())
+    let std = cmd.as_std();
+    let line = kiln_core::command::CommandLine::new(
+        std.get_program(),
+        std.get_args(),
+        std.get_current_dir(),
+        std.get_envs(),
     );
+    let outcome = kiln_core::command::outcome(out.map(|r| r.as_ref().map(|o| o.status)));
+    tracing::debug!("ran {}", line.describe_run(&outcome, started.elapsed()));
 }

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use kiln_gobuild::{Package, Toolchain};
-use kiln_image::keyed::KeyedJson;
-use kiln_image::layer_cache::file_digest;
+use kiln_image::cache::Bucket;
+use kiln_image::cache::keyed::KeyedJson;
+use kiln_image::cache::layer::file_digest;
 
 use crate::Error;
 
@@ -51,7 +52,7 @@ pub async fn toolchain(
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    let memo = KeyedJson::new(cache_dir.join("memo"));
+    let memo = KeyedJson::new(Bucket::Memo.path(cache_dir));
     let key = KeyedJson::key(&[
         "toolchain/1".to_owned(),
         go.display().to_string(),
@@ -83,7 +84,7 @@ pub async fn resolve_main(
     let Some(key) = list_key(toolchain, go_dir, pattern, env, build_env)? else {
         return Ok(resolve().await?);
     };
-    let memo = KeyedJson::new(cache_dir.join("memo"));
+    let memo = KeyedJson::new(Bucket::Memo.path(cache_dir));
     if let Some(package) = memo.get::<Package>(&key) {
         return Ok(package);
     }

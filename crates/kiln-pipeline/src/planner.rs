@@ -21,7 +21,7 @@ use crate::build::{Downloads, StageEvents};
 use crate::custom::CustomPlan;
 use crate::events::{Event, Reporter};
 use crate::plan::{ArtifactPlan, BaseSpec, GoSettings, MainPackage};
-use crate::templates::GoTemplates;
+use crate::templates::{GoTemplates, template_inputs};
 
 /// The run-wide inputs of planning that do not come from config files.
 #[derive(Clone, Debug, Default)]
@@ -474,6 +474,7 @@ async fn plan_artifact(
     };
 
     let (repo_part, name_part) = repository.rsplit_once('/').unwrap_or(("", &repository));
+    let inputs = template_inputs(&options.env, options.now_unix);
     let mut skaffold_env = options.env.clone();
     skaffold_env.insert("IMAGE_REPO".into(), repo_part.to_owned());
     skaffold_env.insert("IMAGE_NAME".into(), name_part.to_owned());
@@ -482,7 +483,7 @@ async fn plan_artifact(
         entries
             .iter()
             .map(|e| {
-                render_skaffold(e, &skaffold_env, None)
+                render_skaffold(e, &skaffold_env, None, &inputs)
                     .map_err(|err| Error::Plan(format!("{image}: ko.env: {err}")))
             })
             .collect()
@@ -529,6 +530,7 @@ async fn plan_artifact(
         ldflags_from_artifact,
         data: template_data,
         skaffold_env,
+        inputs: inputs.clone(),
     };
     let (flags, ldflags) = templates.render(&first_platform(&platforms))?;
     let mut go = go_settings(
@@ -544,7 +546,7 @@ async fn plan_artifact(
         .labels
         .iter()
         .map(|(k, v)| {
-            render_skaffold(v, &options.env, None)
+            render_skaffold(v, &options.env, None, &inputs)
                 .map(|v| (k.clone(), v))
                 .map_err(|e| Error::Plan(format!("{image}: ko.labels.{k}: {e}")))
         })
@@ -1010,9 +1012,13 @@ async fn compute_tag(
             }
         }
         TagPolicy::Sha256 => "latest".to_owned(),
-        TagPolicy::EnvTemplate { template } => {
-            env_template_tag(template, &options.env, image).map_err(tag_error)?
-        }
+        TagPolicy::EnvTemplate { template } => env_template_tag(
+            template,
+            &options.env,
+            image,
+            &template_inputs(&options.env, options.now_unix),
+        )
+        .map_err(tag_error)?,
         TagPolicy::DateTime { format, timezone } => {
             let zone = |name: &str| crate::zoneinfo::zone_at(name, &options.env, options.now_unix);
             datetime_tag_with(
@@ -1076,8 +1082,13 @@ async fn compute_tag(
                     values.insert(name, value);
                 }
             }
-            render_skaffold(template, &values, None)
-                .map_err(|e| Error::Plan(format!("{image}: tagPolicy.customTemplate: {e}")))?
+            render_skaffold(
+                template,
+                &values,
+                None,
+                &template_inputs(&options.env, options.now_unix),
+            )
+            .map_err(|e| Error::Plan(format!("{image}: tagPolicy.customTemplate: {e}")))?
         }
     };
     Ok(sanitize_tag(&tag))

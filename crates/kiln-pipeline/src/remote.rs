@@ -11,7 +11,8 @@ use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
 use kiln_core::platform::PlatformRequest;
 use kiln_core::{Digest, Reference, media_type};
-use kiln_image::keyed::KeyedJson;
+use kiln_image::cache::Bucket;
+use kiln_image::cache::keyed::KeyedJson;
 use kiln_image::spec::{Index, Manifest};
 use kiln_image::{BlobStore, Descriptor, ResolvedBase};
 use kiln_registry::{BlobSource, BlobUpload, Client};
@@ -304,7 +305,9 @@ struct BlobLocations(KeyedJson);
 
 impl BlobLocations {
     fn new(store: &BlobStore) -> Self {
-        BlobLocations(KeyedJson::new(store.root().join("memo").join("blobs")))
+        BlobLocations(KeyedJson::new(
+            Bucket::Memo.path(store.root()).join("blobs"),
+        ))
     }
 
     fn key(registry: &str, digest: &Digest) -> Digest {

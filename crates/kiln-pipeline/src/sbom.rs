@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use kiln_core::naming::binary_name;
-use kiln_core::sbom::{BaseImage, ImageSbom, IndexEntry, IndexSbom, SbomError};
+use kiln_core::sbom::{ImageSbom, IndexEntry, IndexSbom, SbomBase, SbomError};
 use kiln_core::{Digest, media_type};
 use kiln_gobuild::Toolchain;
 use kiln_image::ko_layers::APP_DIR;
@@ -73,7 +73,7 @@ pub(crate) async fn image_sbom(
         created: &created_of(&image.config)?,
         base: base
             .as_ref()
-            .map(|(name, digest)| BaseImage { name, digest }),
+            .map(|(name, digest)| SbomBase { name, digest }),
         build_info: &build_info,
     }
     .to_json()
@@ -111,7 +111,7 @@ pub(crate) fn index_sbom(
         created: &created,
         base: base
             .as_ref()
-            .map(|(name, digest)| BaseImage { name, digest }),
+            .map(|(name, digest)| SbomBase { name, digest }),
         manifests: &entries,
     }
     .to_json()

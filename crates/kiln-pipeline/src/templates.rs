@@ -6,32 +6,150 @@
 
 use std::collections::BTreeMap;
 
+use std::io::Read;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
 use kiln_core::Platform;
+use kiln_core::command::CommandLine;
+use kiln_core::sprig::{CommandRunner, TemplateInputs};
 use kiln_core::template::{KoTemplateData, render_ko, render_skaffold};
 use kiln_gobuild::reject_toolexec;
 
 use crate::Error;
 
-/// Gives Skaffold's `cmd` template function (`{{cmd "git" "describe"}}`) its runner:
-/// the program with its arguments, in the working directory, its stdout trimmed, as
-/// Skaffold's `runCmdFunc`; a failure is the template's error.
-pub fn install_cmd_function() {
-    kiln_core::sprig::install_command_runner(std::sync::Arc::new(|name: &str, args: &[String]| {
-        let out = std::process::Command::new(name)
+/// How long a template's `cmd` may run before it is killed.
+pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What Skaffold's template functions read in this run: `env`/`expandenv` the
+/// environment snapshot, `now` and the date functions `now_unix`, and `cmd` runs
+/// processes in the current directory with that environment, for at most [`CMD_TIMEOUT`].
+pub fn template_inputs(env: &BTreeMap<String, String>, now_unix: i64) -> TemplateInputs {
+    TemplateInputs {
+        environment: env.clone(),
+        now_unix: Some(now_unix),
+        commands: Some(Arc::new(CmdRunner {
+            env: env.clone(),
+            timeout: CMD_TIMEOUT,
+        })),
+    }
+}
+
+/// Skaffold's `runCmdFunc`: the program with its arguments, in the working directory,
+/// stdin empty, its stdout trimmed; a failure, or a run past `timeout` (the process is
+/// then killed), is the template's error naming the command.
+#[derive(Debug)]
+pub struct CmdRunner {
+    /// The environment the command starts from (nothing else is inherited).
+    pub env: BTreeMap<String, String>,
+    pub timeout: Duration,
+}
+
+impl CommandRunner for CmdRunner {
+    fn run(&self, program: &str, args: &[String]) -> Result<String, String> {
+        let mut command = Command::new(program);
+        command
             .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("cmd {name}: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cmd {name} {}: {}: {}",
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let shown = format!(
+            "`{}`",
+            std::iter::once(program)
+                .chain(args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let started = Instant::now();
+        let result = run_with_deadline(&mut command, self.timeout);
+        let dir = std::env::current_dir().ok();
+        let line = CommandLine::new(
+            command.get_program(),
+            command.get_args(),
+            dir.as_deref(),
+            [],
+        );
+        let outcome = kiln_core::command::outcome(match &result {
+            Ok(Some((status, _, _))) => Some(Ok(status.to_string())),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        });
+        tracing::debug!(
+            "template cmd ran {}",
+            line.describe_run(&outcome, started.elapsed())
+        );
+        match result {
+            Err(e) => Err(format!("cmd {shown} could not start: {e}")),
+            Ok(None) => Err(format!(
+                "cmd {shown} did not finish within {}s and was killed",
+                self.timeout.as_secs_f64()
+            )),
+            Ok(Some((status, _, stderr))) if !status.success() => Err(format!(
+                "cmd {shown} failed ({status}): {}",
+                String::from_utf8_lossy(&stderr).trim()
+            )),
+            Ok(Some((_, stdout, _))) => Ok(String::from_utf8_lossy(&stdout).trim().to_owned()),
         }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    }));
+    }
+}
+
+/// How a command ended: its exit status, stdout and stderr.
+type Finished = (ExitStatus, Vec<u8>, Vec<u8>);
+
+/// The exit status, stdout and stderr of `command`, or `None` when it ran past
+/// `timeout` (it is killed then). Output a leftover grandchild keeps open is not waited
+/// for past the deadline either.
+fn run_with_deadline(
+    command: &mut Command,
+    timeout: Duration,
+) -> std::io::Result<Option<Finished>> {
+    let deadline = Instant::now() + timeout;
+    let mut child = command.spawn()?;
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        let (send, receive) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            let _ = send.send(bytes);
+        });
+        receive
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let remaining = || deadline.saturating_duration_since(Instant::now());
+    match (
+        stdout.recv_timeout(remaining()),
+        stderr.recv_timeout(remaining()),
+    ) {
+        (Ok(out), Ok(err)) => Ok(Some((status, out, err))),
+        _ => Ok(None),
+    }
 }
 
 /// The flag and ldflag templates of one artifact and the data they are rendered with.
@@ -48,6 +166,8 @@ pub struct GoTemplates {
     pub data: KoTemplateData,
     /// Skaffold's template environment (the OS env with `IMAGE_REPO`/`IMAGE_NAME`/`IMAGE_TAG`).
     pub skaffold_env: BTreeMap<String, String>,
+    /// What Skaffold's template functions read (environment, clock, `cmd` runner).
+    pub inputs: TemplateInputs,
 }
 
 impl GoTemplates {
@@ -99,7 +219,7 @@ impl GoTemplates {
             .iter()
             .map(|t| {
                 let rendered = if from_artifact {
-                    render_skaffold(t, &self.skaffold_env, Some(data))
+                    render_skaffold(t, &self.skaffold_env, Some(data), &self.inputs)
                 } else {
                     render_ko(t, data)
                 };
@@ -109,5 +229,71 @@ impl GoTemplates {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod cmd_tests {
+    use super::*;
+
+    fn templates(ldflag: &str, timeout: Duration) -> GoTemplates {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let mut inputs = template_inputs(&env, 0);
+        inputs.commands = Some(Arc::new(CmdRunner {
+            env: env.clone(),
+            timeout,
+        }));
+        GoTemplates {
+            origin: "app: ".to_owned(),
+            ldflags: vec![ldflag.to_owned()],
+            ldflags_from_artifact: true,
+            skaffold_env: env,
+            inputs,
+            ..GoTemplates::default()
+        }
+    }
+
+    fn platform() -> Platform {
+        "linux/amd64".parse().unwrap()
+    }
+
+    #[test]
+    fn template_cmd_runs_the_command_and_trims_its_output() {
+        let t = templates(
+            r#"-X main.v={{cmd "sh" "-c" "echo ' v1.2 '"}}"#,
+            CMD_TIMEOUT,
+        );
+        assert_eq!(t.render(&platform()).unwrap().1, ["-X main.v=v1.2"]);
+    }
+
+    #[test]
+    fn a_failing_template_cmd_names_the_command_and_the_field() {
+        let t = templates(r#"{{cmd "sh" "-c" "echo boom >&2; exit 3"}}"#, CMD_TIMEOUT);
+        let err = t.render(&platform()).unwrap_err().to_string();
+        for part in [
+            "app: ko.ldflags",
+            "cmd `sh -c echo boom >&2; exit 3` failed",
+            "boom",
+        ] {
+            assert!(err.contains(part), "{part} not in {err}");
+        }
+    }
+
+    #[test]
+    fn a_template_cmd_past_its_deadline_is_killed_with_a_clear_error() {
+        let t = templates(r#"{{cmd "sleep" "30"}}"#, Duration::from_millis(300));
+        let started = Instant::now();
+        let err = t.render(&platform()).unwrap_err().to_string();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        for part in [
+            "app: ko.ldflags",
+            "cmd `sleep 30` did not finish within 0.3s and was killed",
+        ] {
+            assert!(err.contains(part), "{part} not in {err}");
+        }
     }
 }

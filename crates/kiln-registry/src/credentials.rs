@@ -387,8 +387,16 @@ async fn run_helper(
         let _ = stdin.write_all(server.as_bytes()).await;
     }
     let out = tokio::time::timeout(HELPER_TIMEOUT, child.wait_with_output()).await;
-    let outcome = kiln_core::command::outcome(out.as_ref().ok());
-    let ran = kiln_core::command::describe_run(command.as_std(), &outcome, started.elapsed());
+    let outcome =
+        kiln_core::command::outcome(out.as_ref().ok().map(|r| r.as_ref().map(|o| o.status)));
+    let std = command.as_std();
+    let ran = kiln_core::command::CommandLine::new(
+        std.get_program(),
+        std.get_args(),
+        std.get_current_dir(),
+        std.get_envs(),
+    )
+    .describe_run(&outcome, started.elapsed());
     tracing::debug!("ran {ran}");
     let out = out
         .map_err(|_| {

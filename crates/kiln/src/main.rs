@@ -30,7 +30,6 @@ fn main() -> ExitCode {
     for note in skaffold_flags::notes(&matches) {
         printer::info(&note);
     }
-    kiln_pipeline::templates::install_cmd_function();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

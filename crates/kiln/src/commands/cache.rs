@@ -1,12 +1,12 @@
 //! `kiln cache size|trim|prune`, and the hold every build keeps on the cache. The policy
-//! (bound, least recently used first, locking) is `kiln_image::cache_gc`'s.
+//! (bound, least recently used first, locking) is `kiln_image::cache::gc`'s.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use kiln_image::cache_gc::{self, KEEP_BEFORE_LEASE, Lease, MAX_SIZE_VAR, Outcome};
+use kiln_image::cache::gc::{self, MAX_SIZE_VAR, Outcome};
+use kiln_image::cache::lease;
 use kiln_pipeline::{Context, Event};
 
 use super::cache_dir;
@@ -24,9 +24,7 @@ pub fn run(command: CacheCommand, env: &BTreeMap<String, String>) -> anyhow::Res
 
 /// The bound from `KILN_CACHE_MAX_SIZE`.
 pub fn max_size(env: &BTreeMap<String, String>) -> anyhow::Result<u64> {
-    Ok(cache_gc::max_size(
-        env.get(MAX_SIZE_VAR).map(String::as_str),
-    )?)
+    Ok(gc::max_size(env.get(MAX_SIZE_VAR).map(String::as_str))?)
 }
 
 fn waiting() {
@@ -35,7 +33,7 @@ fn waiting() {
 
 /// What each area holds, like `du`: on stdout, as it is the command's answer.
 fn report_size(cache: &Path, max_size: u64) -> anyhow::Result<()> {
-    let usage = cache_gc::usage(cache).with_context(|| format!("reading {}", cache.display()))?;
+    let usage = gc::usage(cache).with_context(|| format!("reading {}", cache.display()))?;
     let files = |n: u64| format!("{n} file{}", if n == 1 { "" } else { "s" });
     for area in &usage.areas {
         printer::stdout_line(&format!(
@@ -58,7 +56,7 @@ fn report_size(cache: &Path, max_size: u64) -> anyhow::Result<()> {
 }
 
 fn trim(cache: &Path, max_size: u64) -> anyhow::Result<()> {
-    let trim = cache_gc::trim(cache, max_size, &mut waiting)
+    let trim = gc::trim(cache, max_size, &mut waiting)
         .with_context(|| format!("trimming {}", cache.display()))?;
     printer::info(&format!(
         "removed {} files ({}) from {}; it holds {} of its {} bound",
@@ -72,19 +70,16 @@ fn trim(cache: &Path, max_size: u64) -> anyhow::Result<()> {
 }
 
 fn prune(cache: &Path) -> anyhow::Result<()> {
-    let freed = cache_gc::prune(cache, &mut waiting)
-        .with_context(|| format!("emptying {}", cache.display()))?;
+    let freed =
+        gc::prune(cache, &mut waiting).with_context(|| format!("emptying {}", cache.display()))?;
     printer::info(&format!("removed {} from {}", size(freed), cache.display()));
     Ok(())
 }
 
-/// A build's hold on the cache, from before its first lookup until its outputs are written:
-/// no other kiln process evicts anything meanwhile. Ending it trims the cache if it is over
-/// its bound. Dropping it (a failed or interrupted build) only releases the hold.
+/// A build's hold on the cache (`kiln_image::cache::lease`), or none when the cache cannot
+/// be locked. Dropping it (a failed or interrupted build) only releases the hold.
 pub struct BuildLease {
-    lease: Option<Lease>,
-    started: SystemTime,
-    max_size: u64,
+    lease: Option<lease::BuildLease>,
     cache: PathBuf,
 }
 
@@ -96,10 +91,9 @@ pub async fn begin_build(
 ) -> anyhow::Result<BuildLease> {
     let max_size = max_size(env)?;
     let cache = ctx.cache_dir.clone();
-    let started = SystemTime::now();
     let lease = tokio::task::spawn_blocking({
         let cache = cache.clone();
-        move || Lease::acquire(&cache)
+        move || lease::BuildLease::acquire(&cache, max_size)
     })
     .await?;
     let lease = match lease {
@@ -113,12 +107,7 @@ pub async fn begin_build(
             None
         }
     };
-    Ok(BuildLease {
-        lease,
-        started,
-        max_size,
-        cache,
-    })
+    Ok(BuildLease { lease, cache })
 }
 
 impl BuildLease {
@@ -126,17 +115,9 @@ impl BuildLease {
     /// this build used. Problems are warnings: the build itself succeeded.
     pub async fn finish(self, ctx: &Context) {
         let Some(lease) = self.lease else { return };
-        drop(lease);
-        let keep_since = self
-            .started
-            .checked_sub(KEEP_BEFORE_LEASE)
-            .unwrap_or(UNIX_EPOCH);
-        let (cache, max_size) = (self.cache, self.max_size);
-        let outcome = tokio::task::spawn_blocking({
-            let cache = cache.clone();
-            move || cache_gc::trim_after_build(&cache, max_size, keep_since)
-        })
-        .await;
+        let max_size = lease.max_size();
+        let cache = self.cache;
+        let outcome = tokio::task::spawn_blocking(move || lease.finish()).await;
         let event = match outcome {
             Ok(Ok(Outcome::Trimmed(trim))) if trim.removed == 0 => Event::Warning(format!(
                 "the cache holds {}, over its {} bound ({MAX_SIZE_VAR}), but this build used all of it",

@@ -11,12 +11,13 @@ use std::path::Path;
 use kiln_core::Digest;
 use serde::{Deserialize, Serialize};
 
+use super::Bucket;
+use super::keyed::KeyedJson;
+use super::store::BlobStore;
 use crate::Error;
 use crate::hash::HashingWriter;
-use crate::keyed::KeyedJson;
 use crate::layer::{GZIP_LEVEL, Layer, ZSTD_LEVEL};
 use crate::spec::Descriptor;
-use crate::store::BlobStore;
 
 /// Bumped whenever the layer writer's output changes for the same input.
 const FORMAT: u32 = 1;
@@ -36,7 +37,7 @@ pub struct LayerCache {
 impl LayerCache {
     pub fn new(store: &BlobStore) -> Self {
         LayerCache {
-            entries: KeyedJson::new(store.root().join("layers")),
+            entries: KeyedJson::new(Bucket::Layers.path(store.root())),
             store: store.clone(),
         }
     }

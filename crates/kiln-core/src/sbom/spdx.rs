@@ -1,25 +1,14 @@
-//! SPDX 2.3 software bills of materials: `go version -m` parsed into [`GoBuildInfo`], and
-//! the SPDX JSON documents ko attaches to an image ([`ImageSbom`]) and to an index
-//! ([`IndexSbom`]).
-//!
-//! The documents follow ko's shape (internal/sbom/spdx.go): the same packages, relationships,
-//! purls and identifiers, so tools that read ko's SBOMs read kiln's. They differ where ko's
-//! output is not valid SPDX or not reproducible:
-//!
-//! * SPDX identifiers only keep `[A-Za-z0-9.-]` (ko's `SPDXRef-Package-example.com.app-(devel)`
-//!   fails validation) and are made unique;
-//! * `created` is the image config's `created` converted to UTC (ko formats the local time
-//!   with a literal `Z`), so the same image always gets the same bytes;
-//! * a dependency replaced by another module is listed as the module that was compiled in;
-//! * proxy download locations use the module proxy's case encoding (`!burnt!sushi`);
-//! * the image's purl carries its platform, and the main module its version when Go stamped one.
+//! The SPDX 2.3 JSON documents ko attaches to an image ([`ImageSbom`]) and to an index
+//! ([`IndexSbom`]), fields in ko's order so the bytes are stable.
 
 use std::collections::HashSet;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::gotime::rfc3339_utc;
+use super::purl::{go_purl, oci_purl, platform_qualifiers, proxy_zip_url, purl};
+use super::{GoBuildInfo, GoModule, SbomError};
+use crate::gotime::{parse_rfc3339, rfc3339_utc};
 use crate::{Digest, Platform, Reference};
 
 pub const SPDX_VERSION: &str = "SPDX-2.3";
@@ -27,236 +16,10 @@ const NOASSERTION: &str = "NOASSERTION";
 /// Go's zero `time.Time`, what a config without `created` means.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SbomError {
-    #[error("cannot parse `go version -m` output: line {line}: {reason}")]
-    BuildInfo { line: usize, reason: String },
-    #[error("the image config's `created` is `{0}`, which is not an RFC 3339 time")]
-    Created(String),
-    #[error("the base image annotation `{name}` is not an image reference: {reason}")]
-    BaseName { name: String, reason: &'static str },
-}
-
-/// A module as `go version -m` lists it (`mod`, `dep` or `=>` line).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GoModule {
-    pub path: String,
-    /// `(devel)` for a main module Go could not stamp, empty for some directory replacements.
-    pub version: String,
-    /// The `h1:` go.sum hash; absent for vendored builds and directory replacements.
-    pub sum: Option<String>,
-    /// The `=>` line that follows, when go.mod replaces this module.
-    pub replace: Option<Box<GoModule>>,
-}
-
-/// The build information Go embeds in a binary, as `go version -m` prints it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GoBuildInfo {
-    /// The binary as named on the first line (callers put its path in the image here).
-    pub binary: String,
-    pub go_version: String,
-    /// The main package's import path.
-    pub path: String,
-    /// Absent for binaries built outside module mode.
-    pub main: Option<GoModule>,
-    pub deps: Vec<GoModule>,
-    /// `build` lines (`-trimpath=true`, `GOARCH=amd64`, `vcs.revision=…`), in order.
-    pub settings: Vec<(String, String)>,
-}
-
-impl GoBuildInfo {
-    /// Parses `go version -m <binary>` output with the rules of Go's
-    /// `debug.ParseBuildInfo`: lines it does not know are skipped, malformed known lines are
-    /// errors.
-    pub fn parse(text: &str) -> Result<GoBuildInfo, SbomError> {
-        let mut lines = text.lines();
-        let header = lines.next().unwrap_or_default();
-        let Some((binary, go_version)) = header.rsplit_once(": ") else {
-            return Err(SbomError::BuildInfo {
-                line: 1,
-                reason: format!("expected `<binary>: <go version>`, got `{header}`"),
-            });
-        };
-        let mut info = GoBuildInfo {
-            binary: binary.to_owned(),
-            go_version: go_version.trim().to_owned(),
-            ..GoBuildInfo::default()
-        };
-        // Where a `=>` line attaches: the module on the line before, if any.
-        let mut last: Option<&mut GoModule> = None;
-        for (number, line) in lines.enumerate() {
-            let fail = |reason: String| SbomError::BuildInfo {
-                line: number + 2,
-                reason,
-            };
-            // `go version -m` indents every line after the first with a tab.
-            let line = line.trim_start();
-            let Some((word, rest)) = line.split_once('\t') else {
-                last = None;
-                continue;
-            };
-            match word {
-                "path" => {
-                    info.path = rest.to_owned();
-                    last = None;
-                }
-                "mod" => last = Some(info.main.insert(module_line(rest).map_err(fail)?)),
-                "dep" => {
-                    info.deps.push(module_line(rest).map_err(fail)?);
-                    last = info.deps.last_mut();
-                }
-                "=>" => {
-                    let replacement = replacement_line(rest).map_err(fail)?;
-                    let Some(module) = last.take() else {
-                        return Err(fail("replacement with no module on the line before".into()));
-                    };
-                    module.replace = Some(Box::new(replacement));
-                }
-                "build" => {
-                    info.settings.push(setting_line(rest).map_err(fail)?);
-                    last = None;
-                }
-                _ => last = None,
-            }
-        }
-        Ok(info)
-    }
-}
-
-/// `path \t version [\t sum]`.
-fn module_line(rest: &str) -> Result<GoModule, String> {
-    let fields: Vec<&str> = rest.split('\t').collect();
-    match fields[..] {
-        [path, version] | [path, version, _] => Ok(GoModule {
-            path: path.to_owned(),
-            version: version.to_owned(),
-            sum: fields
-                .get(2)
-                .filter(|s| !s.is_empty())
-                .map(|s| s.to_string()),
-            replace: None,
-        }),
-        _ => Err(format!("expected 2 or 3 columns, got {}", fields.len())),
-    }
-}
-
-/// `path \t version \t sum` (Go always prints the three columns after `=>`).
-fn replacement_line(rest: &str) -> Result<GoModule, String> {
-    let fields: Vec<&str> = rest.split('\t').collect();
-    match fields[..] {
-        [path, version, sum] => Ok(GoModule {
-            path: path.to_owned(),
-            version: version.to_owned(),
-            sum: Some(sum.to_owned()).filter(|s| !s.is_empty()),
-            replace: None,
-        }),
-        _ => Err(format!(
-            "expected 3 columns for a replacement, got {}",
-            fields.len()
-        )),
-    }
-}
-
-/// `key=value`, where Go quotes (`strconv.Quote`) a key or value that holds spaces, quotes
-/// or `=` (in keys): `-ldflags="-s -w"`.
-fn setting_line(kv: &str) -> Result<(String, String), String> {
-    let (key, raw_value) = match kv.chars().next() {
-        None => return Err("build line missing '='".into()),
-        Some('=') => return Err("build line with missing key".into()),
-        Some('"' | '`') => {
-            let end = quoted_prefix_len(kv).ok_or("invalid quoted key in build line")?;
-            let key = go_unquote(&kv[..end]).ok_or("invalid quoted key in build line")?;
-            let value = kv[end..]
-                .strip_prefix('=')
-                .ok_or("build line missing '=' after quoted key")?;
-            (key, value)
-        }
-        Some(_) => {
-            let (key, value) = kv
-                .split_once('=')
-                .ok_or("build line missing '=' after key")?;
-            (key.to_owned(), value)
-        }
-    };
-    let value = match raw_value.chars().next() {
-        Some('"' | '`') => go_unquote(raw_value).ok_or("invalid quoted value in build line")?,
-        _ => raw_value.to_owned(),
-    };
-    Ok((key, value))
-}
-
-/// The length of the Go string literal at the start of `s` (Go's `strconv.QuotedPrefix`).
-fn quoted_prefix_len(s: &str) -> Option<usize> {
-    let quote = s.chars().next()?;
-    let mut escaped = false;
-    for (i, c) in s.char_indices().skip(1) {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quote == '"' => escaped = true,
-            '\n' => return None,
-            c if c == quote => return Some(i + 1),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Go's `strconv.Unquote` for the literals `strconv.Quote` writes (and raw backquoted ones).
-fn go_unquote(literal: &str) -> Option<String> {
-    if let Some(raw) = literal.strip_prefix('`') {
-        return raw
-            .strip_suffix('`')
-            .filter(|r| !r.contains('`'))
-            .map(str::to_owned);
-    }
-    let body = literal.strip_prefix('"')?.strip_suffix('"')?;
-    let mut out: Vec<u8> = Vec::with_capacity(body.len());
-    let mut chars = body.chars();
-    let digits = |chars: &mut std::str::Chars, n: usize, radix: u32| -> Option<u32> {
-        let text: String = chars.by_ref().take(n).collect();
-        let valid = text.len() == n && text.chars().all(|c| c.is_digit(radix));
-        valid.then(|| u32::from_str_radix(&text, radix).ok())?
-    };
-    while let Some(c) = chars.next() {
-        let decoded = match c {
-            '"' | '\n' => return None,
-            '\\' => match chars.next()? {
-                'a' => '\x07',
-                'b' => '\x08',
-                'f' => '\x0c',
-                'n' => '\n',
-                'r' => '\r',
-                't' => '\t',
-                'v' => '\x0b',
-                '\\' => '\\',
-                '"' => '"',
-                // `\xHH` is a byte: invalid UTF-8 stays bytes until the end.
-                'x' => {
-                    out.push(u8::try_from(digits(&mut chars, 2, 16)?).ok()?);
-                    continue;
-                }
-                'u' => char::from_u32(digits(&mut chars, 4, 16)?)?,
-                'U' => char::from_u32(digits(&mut chars, 8, 16)?)?,
-                d @ '0'..='7' => {
-                    let low = digits(&mut chars, 2, 8)?;
-                    let value = d.to_digit(8)? * 64 + low;
-                    out.push(u8::try_from(value).ok()?);
-                    continue;
-                }
-                _ => return None,
-            },
-            c => c,
-        };
-        let mut buf = [0u8; 4];
-        out.extend_from_slice(decoded.encode_utf8(&mut buf).as_bytes());
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
 /// The image a build started from, as the `org.opencontainers.image.base.*` annotations name
 /// it.
 #[derive(Clone, Copy, Debug)]
-pub struct BaseImage<'a> {
+pub struct SbomBase<'a> {
     /// `org.opencontainers.image.base.name`, e.g. `cgr.dev/chainguard/static:latest`.
     pub name: &'a str,
     /// `org.opencontainers.image.base.digest`.
@@ -274,7 +37,7 @@ pub struct ImageSbom<'a> {
     pub platform: &'a Platform,
     /// The image config's `created` (RFC 3339), or empty when the config has none.
     pub created: &'a str,
-    pub base: Option<BaseImage<'a>>,
+    pub base: Option<SbomBase<'a>>,
     pub build_info: &'a GoBuildInfo,
 }
 
@@ -294,7 +57,7 @@ pub struct IndexSbom<'a> {
     pub media_type: &'a str,
     /// The first image's config `created` (ko's choice: an index has no date of its own).
     pub created: &'a str,
-    pub base: Option<BaseImage<'a>>,
+    pub base: Option<SbomBase<'a>>,
     pub manifests: &'a [IndexEntry],
 }
 
@@ -445,8 +208,8 @@ impl Document {
         id
     }
 
-    /// ko's `addBaseImage`: the base as a package `element` descends from.
-    fn add_base(&mut self, element: &str, base: BaseImage) -> Result<(), SbomError> {
+    /// ko's `addSbomBase`: the base as a package `element` descends from.
+    fn add_base(&mut self, element: &str, base: SbomBase) -> Result<(), SbomError> {
         let reference: Reference =
             base.name
                 .parse()
@@ -586,87 +349,6 @@ fn sha256_checksum(hex: &str) -> Value {
     json!({"algorithm": "SHA256", "checksumValue": hex})
 }
 
-fn purl(locator: String) -> Value {
-    json!({
-        "referenceCategory": "PACKAGE-MANAGER",
-        "referenceLocator": locator,
-        "referenceType": "purl",
-    })
-}
-
-/// `arch`, `os`, `variant`, `os-version`, as ko qualifies an index's images.
-fn platform_qualifiers(p: &Platform) -> Vec<(&'static str, String)> {
-    let mut q = vec![("arch", p.architecture.clone()), ("os", p.os.clone())];
-    q.extend(p.variant.clone().map(|v| ("variant", v)));
-    q.extend(p.os_version.clone().map(|v| ("os-version", v)));
-    q
-}
-
-/// `pkg:oci/<name>@<digest>?<qualifiers>`, qualifiers encoded as Go's `url.Values.Encode`
-/// does (sorted by key, query-escaped), so the string matches ko's.
-fn oci_purl(name: &str, digest: &Digest, mut qualifiers: Vec<(&str, String)>) -> String {
-    let mut purl = format!("pkg:oci/{name}@{digest}");
-    qualifiers.sort_by(|a, b| a.0.cmp(b.0));
-    for (i, (key, value)) in qualifiers.iter().enumerate() {
-        purl.push(if i == 0 { '?' } else { '&' });
-        purl.push_str(&query_escape(key));
-        purl.push('=');
-        purl.push_str(&query_escape(value));
-    }
-    purl
-}
-
-/// `pkg:golang/<path>@<version>?type=module`, with the first two path elements lower-cased
-/// as the purl spec asks (ko's `goRef`).
-fn go_purl(module: &GoModule) -> String {
-    let parts: Vec<&str> = module.path.split('/').collect();
-    let path = if parts.len() > 2 {
-        let mut lowered = vec![parts[0].to_lowercase(), parts[1].to_lowercase()];
-        lowered.extend(parts[2..].iter().map(|p| p.to_string()));
-        lowered.join("/")
-    } else {
-        module.path.clone()
-    };
-    format!("pkg:golang/{path}@{}?type=module", module.version)
-}
-
-/// The module proxy's zip URL, with its case encoding (`A` → `!a`) so that it resolves.
-fn proxy_zip_url(module: &GoModule) -> String {
-    format!(
-        "https://proxy.golang.org/{}/@v/{}.zip",
-        proxy_escape(&module.path),
-        proxy_escape(&module.version)
-    )
-}
-
-fn proxy_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('!');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Go's `url.QueryEscape`.
-fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 /// The hex of an `h1:` go.sum hash (base64 of a SHA-256), as ko records it; `None` for
 /// anything else.
 fn h1_to_sha256_hex(sum: &str) -> Option<String> {
@@ -687,279 +369,10 @@ fn spdx_date(created: &str) -> Result<String, SbomError> {
         .ok_or_else(|| SbomError::Created(created.to_owned()))
 }
 
-/// Seconds since the epoch of `YYYY-MM-DDThh:mm:ss[.frac](Z|±hh:mm)`; the fraction is
-/// dropped.
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(range)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if b.len() < 20 || separators.iter().any(|&(i, c)| b[i] != c) {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = &frac[digits..];
-    }
-    let offset = match rest.as_bytes() {
-        [b'Z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let digits = [*h1, *h2, *m1, *m2];
-            if !digits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let d = |i: usize| i64::from(digits[i] - b'0');
-            let (h, m) = (d(0) * 10 + d(1), d(2) * 10 + d(3));
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let seconds = h * 3600 + m * 60;
-            if *sign == b'-' { -seconds } else { seconds }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `go version -m` of a module-mode `go build -trimpath -tags "netgo osusergo"` (Go
-    /// 1.27.3) outside git: the main module is `(devel)`, dependencies carry go.sum hashes, one
-    /// is replaced by another module and one by a local directory.
-    const MODULE_MODE: &str = concat!(
-        "/tmp/kiln/bin/out: go1.27.3\n",
-        "\tpath\texample.com/app\n",
-        "\tmod\texample.com/app\t(devel)\t\n",
-        "\tdep\texample.com/local\tv0.0.0\n",
-        "\t=>\t./local\t(devel)\t\n",
-        "\t\n",
-        "\tdep\tgithub.com/Example/Greet\tv1.2.3\th1:1WJsvkhs8gQ7X2tjufKeatcKEL+OUJjJw3trnWG/lXM=\n",
-        "\tdep\tgolang.org/x/fake\tv0.3.0\n",
-        "\t=>\texample.net/fork\tv1.0.1\th1:u8BOPdhFTbpx5ZtQVue3K1QIragc88sZusYZk/TMcOI=\n",
-        "\t\n",
-        "\tbuild\t-buildmode=exe\n",
-        "\tbuild\t-compiler=gc\n",
-        "\tbuild\t-tags=netgo,osusergo\n",
-        "\tbuild\t-trimpath=true\n",
-        "\tbuild\tDefaultGODEBUG=containermaxprocs=0,cryptocustomrand=1,decoratemappings=0,gotestjsonbuildtext=1,httpcookiemaxnum=0,httpservecontentkeepheaders=1,httpservecontentmaxranges=1,multipathtcp=0,randseednop=0,rsa1024min=0,tlsmlkem=0,tlssecpmlkem=0,tlssha1=1,tracebacklabels=0,updatemaxprocs=0,urlmaxqueryparams=0,urlstrictcolons=0,winreadlinkvolume=0,winsymlink=0,x509negativeserial=1,x509rsacrt=0,x509sha256skid=0,x509sslcertoverrideplatform=0,x509usepolicies=0\n",
-        "\tbuild\tCGO_ENABLED=0\n",
-        "\tbuild\tGOARCH=amd64\n",
-        "\tbuild\tGOOS=linux\n",
-        "\tbuild\tGOAMD64=v1\n",
-    );
-
-    /// The same module vendored (`go mod vendor`), built in a git checkout tagged v1.4.0 with
-    /// `-ldflags="-s -w -X 'main.v=a b'" -gcflags='all=-N -l'`: no hashes, quoted settings,
-    /// VCS stamping.
-    const VENDORED_VCS: &str = concat!(
-        "/tmp/kiln/bin/out: go1.27.3\n",
-        "\tpath\texample.com/app\n",
-        "\tmod\texample.com/app\tv1.4.0\t\n",
-        "\tdep\texample.com/local\tv0.0.0\n",
-        "\t=>\t./local\t(devel)\t\n",
-        "\t\n",
-        "\tdep\tgithub.com/Example/Greet\tv1.2.3\t\n",
-        "\tdep\tgolang.org/x/fake\tv0.3.0\n",
-        "\t=>\texample.net/fork\tv1.0.1\t\n",
-        "\t\n",
-        "\tbuild\t-buildmode=exe\n",
-        "\tbuild\t-compiler=gc\n",
-        "\tbuild\t-gcflags=\"all=-N -l\"\n",
-        "\tbuild\t-ldflags=\"-s -w -X 'main.v=a b'\"\n",
-        "\tbuild\tCGO_ENABLED=0\n",
-        "\tbuild\tGOARCH=amd64\n",
-        "\tbuild\tGOOS=linux\n",
-        "\tbuild\tGOAMD64=v1\n",
-        "\tbuild\tvcs=git\n",
-        "\tbuild\tvcs.revision=e677da9650fb271137fe1fc7e9d95d4f02ca050e\n",
-        "\tbuild\tvcs.time=2026-11-24T01:40:09Z\n",
-        "\tbuild\tvcs.modified=false\n",
-    );
-
-    /// Debian's skopeo, built in GOPATH mode: no main module at all.
-    const GOPATH_MODE: &str = concat!(
-        "/usr/bin/skopeo: go1.19.8\n",
-        "\tpath\tgithub.com/containers/skopeo/cmd/skopeo\n",
-        "\tbuild\t-compiler=gc\n",
-        "\tbuild\t-trimpath=true\n",
-        "\tbuild\tCGO_ENABLED=1\n",
-        "\tbuild\tGOARCH=amd64\n",
-        "\tbuild\tGOOS=linux\n",
-        "\tbuild\tGOAMD64=v1\n",
-    );
-
-    fn module(path: &str, version: &str, sum: Option<&str>) -> GoModule {
-        GoModule {
-            path: path.into(),
-            version: version.into(),
-            sum: sum.map(str::to_owned),
-            replace: None,
-        }
-    }
-
-    fn replaced(original: GoModule, by: GoModule) -> GoModule {
-        GoModule {
-            replace: Some(Box::new(by)),
-            ..original
-        }
-    }
-
-    #[test]
-    fn module_mode_output_gives_main_deps_sums_and_replacements() {
-        let info = GoBuildInfo::parse(MODULE_MODE).unwrap();
-        assert_eq!(info.binary, "/tmp/kiln/bin/out");
-        assert_eq!(info.go_version, "go1.27.3");
-        assert_eq!(info.path, "example.com/app");
-        assert_eq!(info.main, Some(module("example.com/app", "(devel)", None)));
-        assert_eq!(
-            info.deps,
-            [
-                replaced(
-                    module("example.com/local", "v0.0.0", None),
-                    module("./local", "(devel)", None)
-                ),
-                module(
-                    "github.com/Example/Greet",
-                    "v1.2.3",
-                    Some("h1:1WJsvkhs8gQ7X2tjufKeatcKEL+OUJjJw3trnWG/lXM=")
-                ),
-                replaced(
-                    module("golang.org/x/fake", "v0.3.0", None),
-                    module(
-                        "example.net/fork",
-                        "v1.0.1",
-                        Some("h1:u8BOPdhFTbpx5ZtQVue3K1QIragc88sZusYZk/TMcOI=")
-                    )
-                ),
-            ]
-        );
-        assert_eq!(info.settings.len(), 9);
-        assert_eq!(info.settings[2], ("-tags".into(), "netgo,osusergo".into()));
-        assert_eq!(info.settings[8], ("GOAMD64".into(), "v1".into()));
-    }
-
-    #[test]
-    fn vendored_output_has_no_sums_and_quoted_settings_are_unquoted() {
-        let info = GoBuildInfo::parse(VENDORED_VCS).unwrap();
-        assert_eq!(info.main, Some(module("example.com/app", "v1.4.0", None)));
-        assert!(info.deps.iter().all(|d| d.sum.is_none()));
-        let setting = |key: &str| {
-            info.settings
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        assert_eq!(setting("-gcflags"), Some("all=-N -l"));
-        assert_eq!(setting("-ldflags"), Some("-s -w -X 'main.v=a b'"));
-        assert_eq!(setting("vcs.modified"), Some("false"));
-    }
-
-    #[test]
-    fn gopath_binaries_have_no_main_module() {
-        let info = GoBuildInfo::parse(GOPATH_MODE).unwrap();
-        assert_eq!(info.path, "github.com/containers/skopeo/cmd/skopeo");
-        assert_eq!((info.main, info.deps.len()), (None, 0));
-        assert_eq!(info.settings.len(), 6);
-    }
-
-    #[test]
-    fn malformed_output_names_the_line() {
-        for (text, line, reason) in [
-            ("", 1, "expected `<binary>: <go version>`"),
-            (
-                "/b: go1.22\n\t=>\tx\tv1\t\n",
-                2,
-                "replacement with no module",
-            ),
-            (
-                "/b: go1.22\n\tpath\tp\n\tdep\tonly-path\n",
-                3,
-                "2 or 3 columns",
-            ),
-            ("/b: go1.22\n\tmod\tm\tv1\t\n\t=>\tx\tv1\n", 3, "3 columns"),
-            ("/b: go1.22\n\tbuild\t=x\n", 2, "missing key"),
-            ("/b: go1.22\n\tbuild\tnoequals\n", 2, "missing '='"),
-            ("/b: go1.22\n\tbuild\tk=\"open\n", 2, "invalid quoted value"),
-            (
-                "/b: go1.22\n\tbuild\t\"k\"v\n",
-                2,
-                "missing '=' after quoted key",
-            ),
-        ] {
-            match GoBuildInfo::parse(text) {
-                Err(SbomError::BuildInfo { line: l, reason: r }) => {
-                    assert_eq!(l, line, "{text:?}");
-                    assert!(r.contains(reason), "{text:?}: {r}");
-                }
-                other => panic!("{text:?}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn go_string_literals_unquote_as_strconv_does() {
-        assert_eq!(
-            go_unquote(r#""a\tb\u00e9\x41\101\"\\""#).as_deref(),
-            Some("a\tbéAA\"\\")
-        );
-        assert_eq!(go_unquote("`raw \\n`").as_deref(), Some("raw \\n"));
-        for bad in [
-            r#""\q""#,
-            r#""\x4""#,
-            r#""\400""#,
-            r#""a"b""#,
-            "\"open",
-            "`a`b`",
-        ] {
-            assert_eq!(go_unquote(bad), None, "{bad}");
-        }
-        assert_eq!(
-            setting_line(r#""a=b"="x y""#),
-            Ok(("a=b".to_owned(), "x y".to_owned()))
-        );
-    }
+    use crate::sbom::fixtures::*;
 
     #[test]
     fn created_becomes_utc_whole_seconds() {
@@ -986,32 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn purls_encode_like_ko() {
-        let digest = Digest::of(b"x");
-        // Go's url.Values{...}.Encode() for the same qualifiers.
-        assert_eq!(
-            oci_purl(
-                "image",
-                &digest,
-                vec![
-                    ("repository_url", "index.docker.io/library/alpine".into()),
-                    ("tag", "3.19".into()),
-                    ("mediaType", media_type::OCI_MANIFEST.into()),
-                    ("os-version", "10.0.17763.1 x".into()),
-                ]
-            ),
-            format!(
-                "pkg:oci/image@{digest}?mediaType=application%2Fvnd.oci.image.manifest.v1%2Bjson&os-version=10.0.17763.1+x&repository_url=index.docker.io%2Flibrary%2Falpine&tag=3.19"
-            )
-        );
-        assert_eq!(
-            go_purl(&module("GitHub.com/BurntSushi/TOML", "v1.0.0", None)),
-            "pkg:golang/github.com/burntsushi/TOML@v1.0.0?type=module"
-        );
-        assert_eq!(
-            proxy_zip_url(&module("github.com/BurntSushi/toml", "v1.0.0-RC1", None)),
-            "https://proxy.golang.org/github.com/!burnt!sushi/toml/@v/v1.0.0-!r!c1.zip"
-        );
+    fn h1_sums_become_sha256_hex() {
         assert_eq!(
             h1_to_sha256_hex("h1:1WJsvkhs8gQ7X2tjufKeatcKEL+OUJjJw3trnWG/lXM=").as_deref(),
             Some("d5626cbe486cf2043b5f6b63b9f29e6ad70a10bf8e5098c9c37b6b9d61bf9573")
@@ -1022,7 +410,7 @@ mod tests {
 
     use crate::media_type;
 
-    fn image_json(info: &GoBuildInfo, base: Option<BaseImage>) -> Value {
+    fn image_json(info: &GoBuildInfo, base: Option<SbomBase>) -> Value {
         let digest = Digest::of(b"image");
         let platform: Platform = "linux/arm/v7".parse().unwrap();
         let bytes = ImageSbom {
@@ -1061,7 +449,7 @@ mod tests {
         let base_digest = Digest::of(b"base");
         let doc = image_json(
             &info,
-            Some(BaseImage {
+            Some(SbomBase {
                 name: "cgr.dev/chainguard/static:latest",
                 digest: &base_digest,
             }),
@@ -1243,7 +631,7 @@ mod tests {
         let base_purl = |name: &str| {
             let doc = image_json(
                 &info,
-                Some(BaseImage {
+                Some(SbomBase {
                     name,
                     digest: &digest,
                 }),
@@ -1265,7 +653,7 @@ mod tests {
             media_type: media_type::OCI_MANIFEST,
             platform: &"linux/amd64".parse().unwrap(),
             created: "",
-            base: Some(BaseImage {
+            base: Some(SbomBase {
                 name: "Not A Reference",
                 digest: &digest,
             }),
@@ -1297,7 +685,7 @@ mod tests {
             digest: &index,
             media_type: media_type::OCI_INDEX,
             created: "2024-01-02T03:04:05Z",
-            base: Some(BaseImage {
+            base: Some(SbomBase {
                 name: "cgr.dev/chainguard/static:latest",
                 digest: &base,
             }),

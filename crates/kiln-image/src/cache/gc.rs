@@ -1,11 +1,6 @@
 //! Keeping kiln's cache directory within a size bound, least recently used files first.
 //!
-//! **Recording use.** A cache file's modification time is its last use, as in Go's own build
-//! cache: cache files never change once written, so the time is free to mean "used". A
-//! lookup that finds a file already has its metadata, and re-marks it (one `futimens`) only
-//! when the mark is older than [`TOUCH_INTERVAL`]: reads never rewrite anything, and a file
-//! is marked at most once a minute however often it is used. (Access times would need no
-//! marking, but `noatime` and `relatime` mounts make them unreliable.)
+//! **Recording use.** A cache file's modification time is its last use (`mark.rs`).
 //!
 //! **Concurrency.** A build holds a [`Lease`] (a shared `flock` on `<cache>/lock`) from its
 //! first cache lookup until its outputs are written, and evicting needs the exclusive lock:
@@ -37,6 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::Bucket;
 use crate::{Error, io_error};
 
 /// The environment variable that sets the bound.
@@ -52,9 +48,6 @@ pub const DEFAULT_MAX_SIZE: u64 = 10 << 30;
 /// A trim goes down to this share of the bound.
 pub const LOW_WATER_PERCENT: u64 = 90;
 
-/// A use re-marks a file only when its mark is at least this old.
-pub const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
-
 /// A walk that found the cache within its bound is trusted this long.
 pub const WALK_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -67,14 +60,6 @@ pub const KEEP_BEFORE_LEASE: Duration = Duration::from_secs(2 * 60);
 /// A write outside any lease (a memo entry during planning) takes milliseconds; anything
 /// hidden and older than this was left by a crash.
 const ORPHAN_AGE: Duration = Duration::from_secs(60 * 60);
-
-/// The directories kiln creates in its cache. Nothing else is walked or removed, so a
-/// mistyped KILN_CACHE cannot empty an unrelated directory.
-pub const AREAS: &[&str] = &["blobs", "layers", "artifacts", "memo", "bin", "tmp"];
-
-/// Where blobs are written until complete: files come and go there in every build, so its
-/// changes are not a reason to walk.
-const TEMP_AREA: &str = "tmp";
 
 /// Never removed: a process may hold or wait on it at any time.
 const LOCK_FILE: &str = "lock";
@@ -136,37 +121,6 @@ pub fn parse_size(text: &str) -> Result<u64, Error> {
     u64::try_from(bytes).map_err(|_| invalid("too large"))
 }
 
-/// Records a use of the cache file at `path`, whose modification time is `modified`.
-pub(crate) fn mark_used_at(path: &Path, modified: SystemTime) {
-    if is_stale(modified) {
-        // Best effort: a mark that cannot be written only makes the file look older.
-        if let Ok(file) = File::open(path) {
-            let _ = file.set_modified(SystemTime::now());
-        }
-    }
-}
-
-/// Records a use of an open cache file whose modification time is `modified`.
-pub(crate) fn mark_file_used(file: &File, modified: SystemTime) {
-    if is_stale(modified) {
-        let _ = file.set_modified(SystemTime::now());
-    }
-}
-
-/// Records a use of the cache file at `path`, if it exists (for files kiln uses without
-/// opening them first, such as a binary `go build` found up to date).
-pub fn mark_used(path: &Path) {
-    if let Ok(modified) = fs::metadata(path).and_then(|m| m.modified()) {
-        mark_used_at(path, modified);
-    }
-}
-
-fn is_stale(modified: SystemTime) -> bool {
-    SystemTime::now()
-        .duration_since(modified)
-        .is_ok_and(|age| age >= TOUCH_INTERVAL)
-}
-
 fn lock_file(root: &Path) -> Result<(File, PathBuf), Error> {
     fs::create_dir_all(root).map_err(io_error(root))?;
     let path = root.join(LOCK_FILE);
@@ -194,7 +148,7 @@ impl Lease {
         file.lock_shared().map_err(io_error(&path))?;
         // A prune removes the store's directories, and a store opened before it creates
         // them only once.
-        crate::store::create_cache_dirs(root)?;
+        crate::cache::store::create_cache_dirs(root)?;
         Ok(Lease { _lock: file })
     }
 }
@@ -264,8 +218,8 @@ fn scan(root: &Path) -> Result<Scan, Error> {
         files: Vec::new(),
         dirs: BTreeMap::new(),
     };
-    for (area, name) in AREAS.iter().enumerate() {
-        walk(root, &root.join(name), area, &mut scan)?;
+    for (area, bucket) in Bucket::ALL.iter().enumerate() {
+        walk(root, &bucket.path(root), area, &mut scan)?;
     }
     Ok(scan)
 }
@@ -377,7 +331,8 @@ impl State {
     fn is_current(&self, root: &Path) -> bool {
         self.dirs
             .iter()
-            .filter(|(dir, _)| dir.as_str() != TEMP_AREA)
+            // Blobs being written come and go in every build: not a reason to walk.
+            .filter(|(dir, _)| dir.as_str() != Bucket::Temp.dir_name())
             .all(|(dir, mtime)| dir_mtime(&root.join(dir)) == *mtime)
     }
 }
@@ -403,10 +358,10 @@ pub fn usage(root: &Path) -> Result<Usage, Error> {
     let scan = scan(root)?;
     let bytes = scan.bytes();
     scan.state(bytes).save_if_exists(root);
-    let mut areas: Vec<AreaUsage> = AREAS
+    let mut areas: Vec<AreaUsage> = Bucket::ALL
         .iter()
-        .map(|name| AreaUsage {
-            name,
+        .map(|bucket| AreaUsage {
+            name: bucket.dir_name(),
             files: 0,
             bytes: 0,
         })
@@ -569,8 +524,8 @@ pub fn prune(root: &Path, on_wait: &mut dyn FnMut()) -> Result<u64, Error> {
     }
     let _lock = exclusive(root, on_wait)?;
     let freed = scan(root)?.bytes();
-    for area in AREAS {
-        let path = root.join(area);
+    for bucket in Bucket::ALL {
+        let path = bucket.path(root);
         match fs::remove_dir_all(&path) {
             Ok(()) => {}
             Err(e) if vanished(&e) => {}
@@ -594,8 +549,9 @@ mod tests {
     use kiln_core::Digest;
 
     use super::*;
-    use crate::keyed::KeyedJson;
-    use crate::store::BlobStore;
+    use crate::cache::keyed::KeyedJson;
+    use crate::cache::mark::TOUCH_INTERVAL;
+    use crate::cache::store::BlobStore;
 
     const HOUR: Duration = Duration::from_secs(3600);
 
@@ -830,20 +786,20 @@ mod tests {
     fn prune_removes_every_area_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for area in AREAS {
+        for area in Bucket::ALL.map(Bucket::dir_name) {
             file(root, &format!("{area}/x/y"), 10, Duration::ZERO);
         }
         let unrelated = file(root, "notes.txt", 10, Duration::ZERO);
         let usage = usage(root).unwrap();
-        let areas = AREAS.len() as u64;
+        let areas = Bucket::ALL.len() as u64;
         assert_eq!((usage.files, usage.bytes), (areas, 10 * areas));
         assert!(usage.areas.iter().all(|a| a.files == 1 && a.bytes == 10));
         assert_eq!(
             prune(root, &mut never_waits()).unwrap(),
-            10 * AREAS.len() as u64
+            10 * Bucket::ALL.len() as u64
         );
-        for area in AREAS {
-            assert!(!root.join(area).exists());
+        for bucket in Bucket::ALL {
+            assert!(!bucket.path(root).exists());
         }
         assert!(unrelated.exists() && root.join(LOCK_FILE).exists());
         assert!(!root.join(STATE_FILE).exists());

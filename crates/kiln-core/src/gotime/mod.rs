@@ -1,4 +1,4 @@
-//! Go's `time.Time.Format` over a caller-supplied instant, for Skaffold's `dateTime` tagger
+//! Go's time handling, pure: `time.Time.Format` over a caller-supplied instant, for Skaffold's `dateTime` tagger
 //! and the `.Date` / `.Git.CommitDate` template values.
 //!
 //! Layouts use Go's reference time `Mon Jan 2 15:04:05 MST 2006`; the tokens are recognised
@@ -9,8 +9,20 @@
 //! zones that are fixed offsets by definition (`UTC`, `GMT`, `Etc/GMT+5`, ...); anything else
 //! must be resolved by the caller (which may read the system zone database) and passed in
 //! as a [`FixedZone`].
+//!
+//! The rest of Go's time handling that kiln needs lives beside it: RFC 3339 parsing and
+//! the calendar arithmetic both directions share (`civil.rs`), and
+//! `time.ParseDuration` ([`parse_go_duration`]).
 
 use std::fmt::Write as _;
+
+mod civil;
+mod duration;
+
+pub use civil::parse_rfc3339;
+pub use duration::parse_go_duration;
+
+use civil::{civil_from_days, is_leap};
 
 /// A zone with a constant UTC offset and the abbreviation Go prints for `MST`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,24 +130,6 @@ struct Civil {
     hour: u32,
     minute: u32,
     second: u32,
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
 
 fn civil(unix_seconds: i64, offset_seconds: i32) -> Civil {

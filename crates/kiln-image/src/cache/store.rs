@@ -4,7 +4,7 @@
 //! Blobs are written to a temporary file on the same file system and renamed into place
 //! only after their digest is known, so a crash never leaves a partial blob under a digest
 //! name. The cache's store also marks what its lookups find as used, for
-//! [`crate::cache_gc`].
+//! [`crate::cache::gc`].
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
@@ -13,19 +13,20 @@ use std::path::{Path, PathBuf};
 use kiln_core::Digest;
 use tempfile::NamedTempFile;
 
+use super::{Bucket, mark};
 use crate::hash::HashingWriter;
-use crate::{Error, cache_gc, io_error};
+use crate::{Error, io_error};
 
 /// Where the blobs of the store rooted at `root` live.
 pub(crate) fn blob_dir(root: &Path) -> PathBuf {
-    root.join("blobs").join("sha256")
+    Bucket::Blobs.path(root).join("sha256")
 }
 
 /// Where kiln's cache store writes blobs until they are complete: outside the blob
 /// directory, so that writing a blob again (the built-in base, in every process) leaves
 /// that directory unchanged for the cache's size check.
 pub(crate) fn cache_temp_dir(root: &Path) -> PathBuf {
-    root.join("tmp")
+    Bucket::Temp.path(root)
 }
 
 /// Creates the directories of the cache store rooted at `root`.
@@ -84,7 +85,7 @@ impl BlobStore {
         if self.cache
             && let Ok(modified) = meta.modified()
         {
-            cache_gc::mark_used_at(&path, modified);
+            mark::mark_used_at(&path, modified);
         }
         Some(meta)
     }
@@ -169,7 +170,7 @@ impl BlobStore {
         let dest = self.path(digest);
         let src = other.path(digest);
         if other.cache {
-            cache_gc::mark_used(&src);
+            mark::mark_used(&src);
         }
         if fs::hard_link(&src, &dest).is_ok() {
             return Ok(());
@@ -187,7 +188,7 @@ impl BlobStore {
         if self.cache
             && let Ok(modified) = meta.modified()
         {
-            cache_gc::mark_file_used(&file, modified);
+            mark::mark_file_used(&file, modified);
         }
         let actual = Digest::of(&bytes);
         if &actual != digest {

@@ -3,7 +3,7 @@
 //!
 //! Writes are atomic (a temporary file renamed into place), and anything unreadable is a
 //! miss, never an error, so a damaged cache can only cost a rebuild. A hit marks the entry
-//! as used, for [`crate::cache_gc`].
+//! as used, for [`crate::cache::gc`].
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest as _, Sha256};
 
-use crate::{Error, cache_gc};
+use super::mark;
+use crate::Error;
 
 #[derive(Clone, Debug)]
 pub struct KeyedJson {
@@ -47,7 +48,7 @@ impl KeyedJson {
         file.read_to_end(&mut bytes).ok()?;
         let value = serde_json::from_slice(&bytes).ok()?;
         if let Ok(modified) = file.metadata().and_then(|m| m.modified()) {
-            cache_gc::mark_file_used(&file, modified);
+            mark::mark_file_used(&file, modified);
         }
         Some(value)
     }
