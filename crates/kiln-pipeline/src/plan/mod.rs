@@ -10,12 +10,12 @@
 pub mod choose;
 mod draft;
 pub mod ko;
+#[cfg(test)]
+mod precedence_tests;
 mod probe;
 pub mod run;
 pub mod skaffold;
 mod tag;
-#[cfg(test)]
-mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
