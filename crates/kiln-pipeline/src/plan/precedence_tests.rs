@@ -2,6 +2,9 @@
 //! environment over skaffold.yaml over `.ko.yaml` over defaults. They need no Go, git or
 //! network: each row gives the sources and the value that must win.
 
+// A table's row is a tuple of its sources; naming each tuple type would hide the columns.
+#![allow(clippy::type_complexity)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
