@@ -16,6 +16,7 @@ use kiln_gobuild::reject_toolexec;
 
 use super::{BaseSpec, GoSettings};
 use crate::Error;
+use crate::remote_cache::RemoteCacheMode;
 
 // ---- Run-wide settings -------------------------------------------------------------
 
@@ -79,6 +80,18 @@ pub fn build_concurrency(flag: i64, configured: Option<u32>) -> Option<usize> {
     usize::try_from(flag)
         .ok()
         .or_else(|| configured.map(|n| n as usize))
+}
+
+/// `--remote-cache` applies to pushing runs only: a run that does not push has no
+/// repository to hold records of keys.
+pub fn remote_cache(push: bool, flag: RemoteCacheMode) -> RemoteCacheMode {
+    if push { flag } else { RemoteCacheMode::Off }
+}
+
+/// `--disable-multi-platform-build`, else Skaffold's default: on for `dev` and `debug`,
+/// off for `build`.
+pub fn single_platform_build(flag: Option<bool>, dev_or_debug: bool) -> bool {
+    flag.unwrap_or(dev_or_debug)
 }
 
 /// The layer compression of a run: `--compression`, else the `KILN_COMPRESSION`

@@ -769,3 +769,24 @@ fn an_empty_platform_flag_is_unset() {
         ["linux/arm64"]
     );
 }
+
+#[test]
+fn remote_cache_and_single_platform_precedence() {
+    use crate::remote_cache::RemoteCacheMode::{Off, Read, ReadWrite};
+    assert_eq!(remote_cache(true, Read), Read);
+    assert_eq!(remote_cache(true, ReadWrite), ReadWrite);
+    assert_eq!(remote_cache(false, ReadWrite), Off);
+    // (--disable-multi-platform-build, dev or debug, one platform)
+    for (flag, dev_or_debug, want) in [
+        (Some(false), true, false),
+        (Some(true), false, true),
+        (None, true, true),
+        (None, false, false),
+    ] {
+        assert_eq!(
+            single_platform_build(flag, dev_or_debug),
+            want,
+            "{flag:?} {dev_or_debug}"
+        );
+    }
+}

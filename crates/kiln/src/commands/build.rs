@@ -11,11 +11,10 @@ use kiln_pipeline::custom::{CustomPlan, build_custom};
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::output::{BuildOutput, file_output_json};
-use kiln_pipeline::plan::PlanOptions;
 use kiln_pipeline::plan::run::{SkaffoldFlags, SkaffoldRun, skaffold_run};
 use kiln_pipeline::plan::skaffold::{Plans, plan_all, plan_tags, select_images};
+use kiln_pipeline::plan::{PlanOptions, choose};
 use kiln_pipeline::publish::{Destinations, publish};
-use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_pipeline::sbom::write_sbom_dir;
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
@@ -112,11 +111,7 @@ impl Session {
                 insecure_registries,
                 quiet: args.quiet,
                 cache_artifacts: args.cache_artifacts,
-                remote_cache: if push {
-                    args.remote_cache
-                } else {
-                    RemoteCacheMode::Off
-                },
+                remote_cache: choose::remote_cache(push, args.remote_cache),
                 jobs: None,
                 push,
             },
@@ -139,16 +134,16 @@ impl Session {
             sbom: args.sbom_dir.is_some(),
             events: Reporter(Some(context.events.clone())),
             // Skaffold's default: on for `dev` and `debug`, off for `build`.
-            single_platform: args
-                .skaffold
-                .disable_multi_platform_build
-                .unwrap_or(matches!(command, "dev" | "debug")),
+            single_platform: choose::single_platform_build(
+                args.skaffold.disable_multi_platform_build,
+                matches!(command, "dev" | "debug"),
+            ),
             now_nanos,
             config_file: Some(args.config.filename.clone()),
             compression: args.compression,
         };
         // `--build-concurrency` (-1: the config's `build.local.concurrency`; 0: no limit).
-        let concurrency = kiln_pipeline::plan::choose::build_concurrency(
+        let concurrency = choose::build_concurrency(
             args.skaffold.build_concurrency,
             configs.iter().find_map(|c| c.build.local.concurrency),
         );
@@ -417,7 +412,7 @@ pub fn plan_only_options(
     )?;
     let (now_unix, now_nanos) = now();
     Ok(PlanOptions {
-        default_repo: kiln_pipeline::plan::choose::default_repo(
+        default_repo: choose::default_repo(
             args.default_repo.as_deref(),
             env,
             global.default_repo.as_deref(),

@@ -14,12 +14,11 @@ use kiln_core::{Digest, Reference};
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::plan::PlanOptions;
-use kiln_pipeline::plan::choose::{LocalPublisher, sbom_repository};
+use kiln_pipeline::plan::choose::{LocalPublisher, remote_cache, sbom_repository};
 use kiln_pipeline::plan::ko::{KoOptions, KoPlanner};
 use kiln_pipeline::plan::run::{KoFlags, KoRun, ko_run};
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::remote::attach_sboms;
-use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_pipeline::sbom::{SbomAttach, write_sbom_dir};
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
@@ -207,11 +206,7 @@ impl KoSession {
                 insecure_registries,
                 quiet: false,
                 cache_artifacts: publish.cache_artifacts,
-                remote_cache: if publish.push {
-                    publish.remote_cache
-                } else {
-                    RemoteCacheMode::Off
-                },
+                remote_cache: remote_cache(publish.push, publish.remote_cache),
                 jobs: build.jobs,
                 push: publish.push,
             },
