@@ -2,9 +2,9 @@
 //! [`ArtifactPlan`] per artifact, in which every precedence rule between skaffold.yaml,
 //! .ko.yaml, flags and environment has already been applied.
 //!
-//! [`choose`] holds those rules as pure functions; [`probe`] what planning asks the
+//! [`choose`] holds those rules as pure functions; `probe` what planning asks the
 //! outside world (go list, go env, git); [`skaffold`] and [`ko`] gather each face's inputs
-//! and end in the one shared step of [`draft`]; [`run`] decides the run-wide settings
+//! and end in the one shared step of `draft`; [`run`] decides the run-wide settings
 //! (default repo, push, insecure registries, ko's destination) for the CLI.
 
 pub mod choose;

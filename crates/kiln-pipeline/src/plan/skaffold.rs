@@ -1,6 +1,6 @@
 //! Skaffold's face of planning: gathers each ko artifact's inputs (skaffold.yaml,
 //! `.ko.yaml`, flags, environment, `go list`'s answer) and hands them to the shared
-//! [`PlanDraft`] step; plans custom artifacts and plan-only tags.
+//! `PlanDraft` step (`plan/draft.rs`); plans custom artifacts and plan-only tags.
 
 use std::collections::BTreeMap;
 use std::path::Path;
