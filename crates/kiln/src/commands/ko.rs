@@ -206,9 +206,10 @@ impl KoSession {
                 insecure_registries,
                 quiet: false,
                 cache_artifacts: publish.cache_artifacts,
-                remote_cache: remote_cache(publish.push, publish.remote_cache),
+                // A side-loading run (`-L`, ko.local, kind.local) never reaches a registry.
+                remote_cache: remote_cache(push, publish.remote_cache),
                 jobs: build.jobs,
-                push: publish.push,
+                push,
             },
         )
         .await?;
