@@ -398,6 +398,17 @@ pub fn render_manifests(
     Ok(text)
 }
 
+/// The flags of `args` that decide run-wide settings (see [`skaffold_run`]).
+fn skaffold_flags(args: &BuildArgs) -> SkaffoldFlags<'_> {
+    SkaffoldFlags {
+        default_repo: args.config.default_repo.as_deref(),
+        push: args.push,
+        insecure_registries: &args.insecure_registries,
+        kube_context: args.config.kube_context.as_deref(),
+        global_config: args.config.global_config.as_deref(),
+    }
+}
+
 /// The planning options of a plan-only command (nothing built, pushed or written): the
 /// naming and tagging inputs only.
 pub fn plan_only_options(
@@ -424,17 +435,6 @@ pub fn plan_only_options(
         now_nanos,
         ..PlanOptions::default()
     })
-}
-
-/// The flags of `args` that decide run-wide settings (see [`skaffold_run`]).
-fn skaffold_flags(args: &BuildArgs) -> SkaffoldFlags<'_> {
-    SkaffoldFlags {
-        default_repo: args.config.default_repo.as_deref(),
-        push: args.push,
-        insecure_registries: &args.insecure_registries,
-        kube_context: args.config.kube_context.as_deref(),
-        global_config: args.config.global_config.as_deref(),
-    }
 }
 
 /// Builds every artifact (in `requires` order, `concurrency` at a time), then writes the
