@@ -790,3 +790,75 @@ fn remote_cache_and_single_platform_precedence() {
         );
     }
 }
+
+/// The `repository:tag` of every artifact of a skaffold.yaml whose `build` holds
+/// `tag_policy`, under `options` (no Go, git or file is needed by these policies).
+async fn tags_of(tag_policy: &str, options: &super::PlanOptions) -> Vec<String> {
+    let text = format!(
+        "apiVersion: {}\nkind: Config\nbuild:\n  tagPolicy:\n{tag_policy}  artifacts:\n  - image: app\n    ko: {{}}\n  - image: ko://example.com/cmd/svc\n    ko: {{}}\n",
+        kiln_config::SUPPORTED_API_VERSIONS.last().unwrap()
+    );
+    let file = kiln_config::parse_skaffold(
+        &text,
+        Path::new("/src/skaffold.yaml"),
+        &Default::default(),
+        &|_| None,
+    )
+    .expect("valid skaffold.yaml");
+    super::skaffold::plan_tags(&file.configs, Path::new("/src"), options)
+        .await
+        .map(|tags| tags.into_iter().map(|t| t.tagged).collect())
+        .unwrap_or_else(|e| vec![format!("error: {e}")])
+}
+
+#[tokio::test]
+async fn tag_precedence_is_flag_then_tag_policy() {
+    let options = |tag: Option<&str>| super::PlanOptions {
+        default_repo: Some("reg.example/team".to_owned()),
+        tag: tag.map(str::to_owned),
+        env: env(&[("VERSION", "1.2")]),
+        ..Default::default()
+    };
+    let env_template = "    envTemplate:\n      template: \"{{.VERSION}}-x\"\n";
+    let rows = [
+        (
+            env_template,
+            Some("v9"),
+            [
+                "reg.example/team/app:v9",
+                "reg.example/team/example_com_cmd_svc:v9",
+            ],
+        ),
+        (
+            env_template,
+            None,
+            [
+                "reg.example/team/app:1.2-x",
+                "reg.example/team/example_com_cmd_svc:1.2-x",
+            ],
+        ),
+        (
+            "    sha256: {}\n",
+            None,
+            [
+                "reg.example/team/app:latest",
+                "reg.example/team/example_com_cmd_svc:latest",
+            ],
+        ),
+        (
+            "    customTemplate:\n      template: \"{{.A}}_{{.SHA}}\"\n      components:\n      - name: A\n        envTemplate:\n          template: \"{{.VERSION}}\"\n",
+            None,
+            [
+                "reg.example/team/app:1.2_latest",
+                "reg.example/team/example_com_cmd_svc:1.2_latest",
+            ],
+        ),
+    ];
+    for (policy, flag, want) in rows {
+        assert_eq!(
+            tags_of(policy, &options(flag)).await,
+            want,
+            "{policy} {flag:?}"
+        );
+    }
+}
