@@ -103,9 +103,9 @@ impl Context {
 
     /// The registry client, or an error explaining why a registry is needed.
     pub fn registry(&self, why: &str) -> Result<&kiln_registry::Client, Error> {
-        self.registry
-            .as_ref()
-            .ok_or_else(|| Error::Plan(format!("{why} needs a registry client")))
+        self.registry.as_ref().ok_or_else(|| Error::NoRegistry {
+            why: why.to_owned(),
+        })
     }
 
     /// The stable path of one artifact's binary for one platform. Keeping it stable lets

@@ -85,7 +85,7 @@ impl Kubectl {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let failed = |detail: String| Error::Plan(format!("kubectl apply failed: {detail}"));
+        let failed = |detail: String| Error::Deploy { detail };
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|e| failed(e.to_string()))?;
         if let Some(mut stdin) = child.stdin.take() {

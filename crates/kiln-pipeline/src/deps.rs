@@ -62,17 +62,16 @@ fn glob_set(workspace: &Path, patterns: &[String], field: &str) -> Result<GlobSe
             .literal_separator(true)
             .build()
             .map_err(|e| {
-                Error::Plan(format!("ko.{field}: `{pattern}` is not a valid glob: {e}"))
+                Error::invalid(format!("ko.{field}: `{pattern}` is not a valid glob"), e)
             })?;
         set.add(compiled);
     }
     set.build()
-        .map_err(|e| Error::Plan(format!("ko.{field}: {e}")))
+        .map_err(|e| Error::invalid(format!("ko.{field}"), e))
 }
 
 fn walk(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<(), Error> {
-    let io =
-        |path: &Path, e: std::io::Error| Error::Plan(format!("reading {}: {e}", path.display()));
+    let io = |path: &Path, e: std::io::Error| Error::io("reading", path, e);
     for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
         let entry = entry.map_err(|e| io(dir, e))?;
         let path: PathBuf = entry.path();

@@ -65,19 +65,6 @@ fn kind_cluster(context: &str) -> Option<&str> {
         .or_else(|| context.strip_suffix("@kind"))
 }
 
-/// Skaffold's push rule: `--push`, then `build.local.push`, then false for a local
-/// cluster: the global config's `local-cluster` when set, else the context's name.
-pub fn skaffold_push(
-    flag: Option<bool>,
-    configured: Option<bool>,
-    local_cluster: Option<bool>,
-    kube_context: Option<&str>,
-) -> bool {
-    flag.or(configured).unwrap_or_else(|| {
-        !local_cluster.unwrap_or_else(|| kube_context.is_some_and(is_local_kube_context))
-    })
-}
-
 /// Whether a Skaffold-face build that does not push loads into the engine: it does,
 /// unless the run writes files (an OCI layout or a tarball), which are then its
 /// destinations, as they were before engines existed in kiln.
@@ -396,41 +383,6 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn push_defaults_follow_the_kube_context() {
-        for local in [
-            "docker-desktop",
-            "docker-for-desktop",
-            "minikube",
-            "kind-kind",
-            "k3d-dev",
-        ] {
-            assert!(!skaffold_push(None, None, None, Some(local)), "{local}");
-            assert!(
-                skaffold_push(Some(true), None, None, Some(local)),
-                "{local}"
-            );
-            assert!(
-                skaffold_push(None, Some(true), None, Some(local)),
-                "{local}"
-            );
-            assert!(
-                skaffold_push(None, None, Some(false), Some(local)),
-                "{local}"
-            );
-        }
-        assert!(!skaffold_push(None, None, None, Some("dev@kind")));
-        for remote in ["gke_p_z_c", "kind", "minikube-2", "prod"] {
-            assert!(skaffold_push(None, None, None, Some(remote)), "{remote}");
-            assert!(
-                !skaffold_push(None, None, Some(true), Some(remote)),
-                "{remote}"
-            );
-        }
-        assert!(skaffold_push(None, None, None, None));
-        assert!(!skaffold_push(Some(false), Some(true), None, None));
-    }
 
     #[test]
     fn kind_and_k3d_contexts_also_load_into_their_cluster() {

@@ -21,9 +21,10 @@ pub fn manifest_files(
     let mut unmatched = Vec::new();
     for pattern in patterns {
         if pattern.contains("://") {
-            return Err(Error::Plan(format!(
-                "manifest `{pattern}` is remote; kiln reads local files only: download it into the repository and list its path in manifests.rawYaml"
-            )));
+            return Err(Error::planning(
+                format!("manifest `{pattern}`"),
+                "a remote file, and kiln reads local files only: download it into the repository and list its path in manifests.rawYaml",
+            ));
         }
         let path = config_dir.join(pattern);
         let matched = if path.exists() {
@@ -57,7 +58,7 @@ fn glob(pattern: &Path) -> Result<Vec<PathBuf>, Error> {
     let matcher: GlobMatcher = GlobBuilder::new(&text)
         .literal_separator(true)
         .build()
-        .map_err(|e| Error::Plan(format!("manifest pattern `{text}`: {e}")))?
+        .map_err(|e| Error::invalid(format!("manifest pattern `{text}`"), e))?
         .compile_matcher();
     let depth = pattern.components().count();
     let mut out = Vec::new();
@@ -86,7 +87,7 @@ fn files_under(path: &Path) -> Result<Vec<PathBuf>, Error> {
     }
     let mut files = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| Error::Plan(format!("reading {}: {e}", path.display())))?
+        .map_err(|e| Error::io("reading", path, e))?
         .flatten()
         .map(|e| e.path())
         .collect();
@@ -113,10 +114,10 @@ pub fn render(
     let (files, unmatched) = manifest_files(config_dir, &patterns)?;
     let mut rendered = Vec::new();
     for file in &files {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| Error::Plan(format!("reading manifest {}: {e}", file.display())))?;
+        let text =
+            std::fs::read_to_string(file).map_err(|e| Error::io("reading manifest", file, e))?;
         let replaced = kiln_render::replace_images(&text, builds)
-            .map_err(|e| Error::Plan(format!("{}: {e}", file.display())))?;
+            .map_err(|e| Error::invalid(file.display().to_string(), e))?;
         rendered.extend(split_documents(&replaced).into_iter().map(str::to_owned));
     }
     Ok((join_documents(&rendered), unmatched))
@@ -129,17 +130,15 @@ pub fn debug_image_info(
     artifact: &crate::BuiltArtifact,
     reference: &str,
 ) -> Result<kiln_render::ImageInfo, Error> {
-    let image = artifact.images.first().ok_or_else(|| {
-        Error::Plan(format!(
-            "{}: the build produced no image",
-            artifact.plan.image
-        ))
-    })?;
+    let image = artifact
+        .images
+        .first()
+        .ok_or_else(|| Error::planning(&artifact.plan.image, "the build produced no image"))?;
     let config: serde_json::Value = serde_json::from_slice(&image.config.bytes).map_err(|e| {
-        Error::Plan(format!(
-            "{}: reading the image config: {e}",
-            artifact.plan.image
-        ))
+        Error::invalid(
+            format!("{}: reading the image config", artifact.plan.image),
+            e,
+        )
     })?;
     let strings = |key: &str| -> Vec<String> {
         config["config"][key]

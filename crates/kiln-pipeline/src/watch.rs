@@ -38,16 +38,17 @@ impl Watcher {
                 }
             }
         })
-        .map_err(|e| Error::Plan(format!("cannot watch for changes: {e}")))?;
+        .map_err(|source| Error::Watch { path: None, source })?;
         for (dir, recursive) in dirs {
             let mode = if *recursive {
                 RecursiveMode::Recursive
             } else {
                 RecursiveMode::NonRecursive
             };
-            debouncer
-                .watch(dir, mode)
-                .map_err(|e| Error::Plan(format!("cannot watch {}: {e}", dir.display())))?;
+            debouncer.watch(dir, mode).map_err(|source| Error::Watch {
+                path: Some(dir.clone()),
+                source,
+            })?;
         }
         Ok(Watcher {
             changes,

@@ -11,9 +11,10 @@ use kiln_pipeline::custom::{CustomPlan, build_custom};
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::output::{BuildOutput, file_output_json};
-use kiln_pipeline::planner::{PlanOptions, Plans, plan_all, plan_tags, select_images};
+use kiln_pipeline::plan::run::{SkaffoldFlags, SkaffoldRun, skaffold_run};
+use kiln_pipeline::plan::skaffold::{Plans, plan_all, plan_tags, select_images};
+use kiln_pipeline::plan::{PlanOptions, choose};
 use kiln_pipeline::publish::{Destinations, publish};
-use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_pipeline::sbom::write_sbom_dir;
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
@@ -74,23 +75,13 @@ impl Session {
             // From here on, the exact names Skaffold's substring rule selects.
             args.build_images = select_images(&configs, &args.build_images)?;
         }
-        let kube_context = kiln_pipeline::local::kube_context(
-            args.config.kube_context.as_deref(),
-            configs
-                .iter()
-                .find_map(|c| c.deploy.kube_context.as_deref()),
-            &env,
-        );
-        let global = kiln_config::load_global_config(
-            &global_config_path(&args.config, &env),
-            kube_context.as_deref(),
-        )?;
-        let push = kiln_pipeline::local::skaffold_push(
-            args.push,
-            configs.iter().find_map(|c| c.build.local.push),
-            global.local_cluster,
-            kube_context.as_deref(),
-        );
+        let SkaffoldRun {
+            kube_context,
+            push,
+            default_repo,
+            multi_level_repo,
+            insecure_registries,
+        } = skaffold_run(&skaffold_flags(&args), &configs, &env)?;
         let writes_files = args.oci_layout_path.is_some() || args.tarball.is_some();
         // A --dry-run builds nothing, so it loads nothing either.
         let load = if !args.skaffold.dry_run
@@ -114,26 +105,13 @@ impl Session {
         } else {
             Vec::new()
         };
-        let default_repo = default_repo(&args.config, &env, &global);
-        let mut insecure = args.insecure_registries.clone();
-        insecure.extend(
-            configs
-                .iter()
-                .flat_map(|c| c.build.insecure_registries.iter().cloned()),
-        );
-        insecure.extend(global.insecure_registries.iter().cloned());
-
         let mut context = build_context(
             &env,
             ContextSettings {
-                insecure_registries: insecure,
+                insecure_registries,
                 quiet: args.quiet,
                 cache_artifacts: args.cache_artifacts,
-                remote_cache: if push {
-                    args.remote_cache
-                } else {
-                    RemoteCacheMode::Off
-                },
+                remote_cache: choose::remote_cache(push, args.remote_cache),
                 jobs: None,
                 push,
             },
@@ -143,7 +121,7 @@ impl Session {
         let (now_unix, now_nanos) = now();
         let options = PlanOptions {
             default_repo,
-            multi_level_repo: global.multi_level_repo,
+            multi_level_repo,
             platforms: args.platforms.clone(),
             tag: args.tag.clone(),
             env: env.clone(),
@@ -156,23 +134,19 @@ impl Session {
             sbom: args.sbom_dir.is_some(),
             events: Reporter(Some(context.events.clone())),
             // Skaffold's default: on for `dev` and `debug`, off for `build`.
-            single_platform: args
-                .skaffold
-                .disable_multi_platform_build
-                .unwrap_or(matches!(command, "dev" | "debug")),
+            single_platform: choose::single_platform_build(
+                args.skaffold.disable_multi_platform_build,
+                matches!(command, "dev" | "debug"),
+            ),
             now_nanos,
             config_file: Some(args.config.filename.clone()),
             compression: args.compression,
         };
         // `--build-concurrency` (-1: the config's `build.local.concurrency`; 0: no limit).
-        let concurrency = usize::try_from(args.skaffold.build_concurrency)
-            .ok()
-            .or_else(|| {
-                configs
-                    .iter()
-                    .find_map(|c| c.build.local.concurrency)
-                    .map(|n| n as usize)
-            });
+        let concurrency = choose::build_concurrency(
+            args.skaffold.build_concurrency,
+            configs.iter().find_map(|c| c.build.local.concurrency),
+        );
         Ok(Session {
             args,
             configs,
@@ -424,18 +398,15 @@ pub fn render_manifests(
     Ok(text)
 }
 
-/// Skaffold's order: the flag, then SKAFFOLD_DEFAULT_REPO (set but empty disables the
-/// global value), then the global config.
-fn default_repo(
-    args: &ConfigArgs,
-    env: &BTreeMap<String, String>,
-    global: &kiln_config::GlobalConfig,
-) -> Option<String> {
-    args.default_repo
-        .clone()
-        .or_else(|| env.get("SKAFFOLD_DEFAULT_REPO").cloned())
-        .or(global.default_repo.clone())
-        .filter(|r| !r.is_empty())
+/// The flags of `args` that decide run-wide settings (see [`skaffold_run`]).
+fn skaffold_flags(args: &BuildArgs) -> SkaffoldFlags<'_> {
+    SkaffoldFlags {
+        default_repo: args.config.default_repo.as_deref(),
+        push: args.push,
+        insecure_registries: &args.insecure_registries,
+        kube_context: args.config.kube_context.as_deref(),
+        global_config: args.config.global_config.as_deref(),
+    }
 }
 
 /// The planning options of a plan-only command (nothing built, pushed or written): the
@@ -445,13 +416,18 @@ pub fn plan_only_options(
     tag: Option<String>,
     env: &BTreeMap<String, String>,
 ) -> anyhow::Result<PlanOptions> {
-    let global = kiln_config::load_global_config(
-        &global_config_path(args, env),
+    let global = kiln_pipeline::plan::run::global_config(
+        args.global_config.as_deref(),
         args.kube_context.as_deref(),
+        env,
     )?;
     let (now_unix, now_nanos) = now();
     Ok(PlanOptions {
-        default_repo: default_repo(args, env, &global),
+        default_repo: choose::default_repo(
+            args.default_repo.as_deref(),
+            env,
+            global.default_repo.as_deref(),
+        ),
         multi_level_repo: global.multi_level_repo,
         tag,
         env: env.clone(),
@@ -459,18 +435,6 @@ pub fn plan_only_options(
         now_nanos,
         ..PlanOptions::default()
     })
-}
-
-/// `-c/--config`, else `~/.skaffold/config`: Skaffold's global configuration.
-fn global_config_path(args: &ConfigArgs, env: &BTreeMap<String, String>) -> PathBuf {
-    if let Some(path) = &args.global_config {
-        return path.clone();
-    }
-    env.get("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default()
-        .join(".skaffold")
-        .join("config")
 }
 
 /// Builds every artifact (in `requires` order, `concurrency` at a time), then writes the

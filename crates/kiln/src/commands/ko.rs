@@ -3,21 +3,22 @@
 //! order of the printed references follows the arguments (ko's comes from a Go map, so it
 //! is random).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use kiln_core::naming::{KoNaming, ko_image_name, ko_printed_reference, tag_only_tag, unique_tags};
+use kiln_core::naming::{KoNaming, ko_printed_reference, tag_only_tag, unique_tags};
 use kiln_core::{Digest, Reference};
 use kiln_pipeline::events::Reporter;
-use kiln_pipeline::ko_planner::{KoOptions, KoPlanner};
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
-use kiln_pipeline::planner::PlanOptions;
+use kiln_pipeline::plan::PlanOptions;
+use kiln_pipeline::plan::choose::{LocalPublisher, remote_cache, sbom_repository};
+use kiln_pipeline::plan::ko::{KoOptions, KoPlanner};
+use kiln_pipeline::plan::run::{KoFlags, KoRun, ko_run};
 use kiln_pipeline::publish::{Destinations, publish};
 use kiln_pipeline::remote::attach_sboms;
-use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_pipeline::sbom::{SbomAttach, write_sbom_dir};
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
@@ -148,20 +149,26 @@ pub struct KoSession {
 impl KoSession {
     pub async fn start(publish: &KoPublishArgs, build: &KoBuildOptions) -> anyhow::Result<Self> {
         let env = process_env();
-        let (repo, local) = docker_repo(publish, &env)?;
-        let load = match local {
+        let KoRun {
+            destination,
+            insecure_registries,
+            kind_cluster,
+        } = ko_run(
+            KoFlags {
+                local: publish.local,
+                push: publish.push,
+                insecure_registry: publish.insecure_registry,
+            },
+            &env,
+        )?;
+        let (repo, push) = (destination.repo, destination.push);
+        let load = match destination.local {
             None => None,
             Some(LocalPublisher::Engine) => Some(LoadTarget::Engine(local_engine(&env).await?)),
             Some(LocalPublisher::Kind) => Some(LoadTarget::Kind {
-                cluster: env
-                    .get("KIND_CLUSTER_NAME")
-                    .filter(|c| !c.is_empty())
-                    .cloned()
-                    .unwrap_or_else(|| "kind".to_owned()),
+                cluster: kind_cluster,
             }),
         };
-        // ko side-loads instead of pushing: `-L` and the local domains never push.
-        let push = publish.push && load.is_none();
         let tags = unique_tags(&publish.tags);
         for tag in &tags {
             kiln_core::tag::validate_tag(tag).context("-t/--tags")?;
@@ -193,23 +200,16 @@ impl KoSession {
         if publish.tag_only {
             tag_only_tag(&tags).context("--tag-only")?;
         }
-        let mut insecure = Vec::new();
-        if publish.insecure_registry {
-            insecure.push(registry_of(&repo)?);
-        }
         let ctx = build_context(
             &env,
             ContextSettings {
-                insecure_registries: insecure,
+                insecure_registries,
                 quiet: false,
                 cache_artifacts: publish.cache_artifacts,
-                remote_cache: if publish.push {
-                    publish.remote_cache
-                } else {
-                    RemoteCacheMode::Off
-                },
+                // A side-loading run (`-L`, ko.local, kind.local) never reaches a registry.
+                remote_cache: remote_cache(push, publish.remote_cache),
                 jobs: build.jobs,
-                push: publish.push,
+                push,
             },
         )
         .await?;
@@ -351,13 +351,7 @@ impl KoSession {
         let Some(mode) = self.sbom_attach.filter(|_| self.destinations.push) else {
             return Ok(());
         };
-        let repository = self
-            .options
-            .common
-            .env
-            .get("COSIGN_REPOSITORY")
-            .filter(|r| !r.is_empty())
-            .unwrap_or(&artifact.plan.repository);
+        let repository = sbom_repository(&self.options.common.env, &artifact.plan.repository);
         let target: Reference = repository
             .parse()
             .with_context(|| format!("SBOM repository `{repository}`"))?;
@@ -406,53 +400,4 @@ fn recorded_references(reference: &str, artifact: &BuiltArtifact) -> Vec<String>
         .chain(artifact.images.iter().map(|i| &i.manifest.digest))
         .map(|d| format!("{repository}@{d}"))
         .collect()
-}
-
-/// Where ko sends images instead of a registry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LocalPublisher {
-    /// `-L/--local` or `KO_DOCKER_REPO=ko.local…`: a Docker-compatible engine.
-    Engine,
-    /// `KO_DOCKER_REPO=kind.local…`: kind's nodes.
-    Kind,
-}
-
-/// `KO_DOCKER_REPO` and ko's choice of publisher for it (pkg/commands/resolver.go): `-L`
-/// or a `ko.local` prefix loads into the engine (an empty repo becoming `ko.local`), a
-/// `kind.local` prefix loads into kind, and an empty repo cannot be pushed to.
-fn docker_repo(
-    publish: &KoPublishArgs,
-    env: &BTreeMap<String, String>,
-) -> anyhow::Result<(String, Option<LocalPublisher>)> {
-    let mut repo = env.get("KO_DOCKER_REPO").cloned().unwrap_or_default();
-    if publish.local && repo.is_empty() {
-        repo = "ko.local".to_owned();
-    }
-    let local = if publish.local || repo.starts_with("ko.local") {
-        Some(LocalPublisher::Engine)
-    } else if repo.starts_with("kind.local") {
-        Some(LocalPublisher::Kind)
-    } else {
-        None
-    };
-    if repo.is_empty() {
-        if publish.push {
-            bail!(
-                "KO_DOCKER_REPO environment variable is unset: set it to the registry or repository to push to (e.g. KO_DOCKER_REPO=registry.example.com/team), load into the local engine with -L, or pass --push=false with --oci-layout-path or --tarball"
-            );
-        }
-        // ko names unpushed images under no repository at all (`app-<md5>`).
-        return Ok((String::new(), None));
-    }
-    registry_of(&repo)?;
-    Ok((repo, local))
-}
-
-/// The registry host of a `KO_DOCKER_REPO` value (which may name a registry alone).
-fn registry_of(repo: &str) -> anyhow::Result<String> {
-    let name = ko_image_name(repo, "example.com/app", KoNaming::BaseImportPaths);
-    let reference: Reference = name
-        .parse()
-        .with_context(|| format!("KO_DOCKER_REPO={repo} is not a registry or repository name"))?;
-    Ok(reference.registry)
 }

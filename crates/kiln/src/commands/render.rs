@@ -7,7 +7,7 @@ use kiln_core::Reference;
 use kiln_pipeline::output::read_build_json;
 use kiln_render::Build;
 
-use kiln_pipeline::planner::plan_tags;
+use kiln_pipeline::plan::skaffold::plan_tags;
 
 use super::build::{Session, load_configs, plan_only_options, render_manifests};
 use super::process_env;

@@ -1,9 +1,8 @@
-//! Plans for `kiln ko build`: ko's own rules (github.com/ko-build/ko pkg/commands), where
-//! [`crate::planner`] has Skaffold's. The names come from `KO_DOCKER_REPO` and a namer,
+//! ko's face of planning (`kiln ko build`, github.com/ko-build/ko pkg/commands), where
+//! [`super::skaffold`] is Skaffold's. The names come from `KO_DOCKER_REPO` and a namer,
 //! the Go settings from `.ko.yaml` `builds[]` (matched by import path) or its defaults,
 //! the platforms from `--platform`, `defaultPlatforms` or `GOOS`/`GOARCH`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kiln_config::{KoBuild, KoConfig};
@@ -11,13 +10,11 @@ use kiln_core::naming::{KoNaming, ko_image_name, strip_ko_scheme};
 use kiln_core::platform::PlatformRequest;
 use kiln_gobuild::{Package, Toolchain};
 
+use super::choose::{self, parse_env};
+use super::draft::PlanDraft;
+use super::probe::resolve_package;
+use super::{ArtifactPlan, MainPackage, PlanOptions};
 use crate::Error;
-use crate::plan::{ArtifactPlan, MainPackage};
-use crate::planner::{
-    PlanOptions, base_spec, capabilities, epoch, first_platform, go_settings, parse_env,
-    resolve_package, template_data,
-};
-use crate::templates::GoTemplates;
 
 /// `kiln ko build`'s flags, beyond the run-wide [`PlanOptions`] (environment, time, cache,
 /// `--platform`).
@@ -68,11 +65,11 @@ impl<'t> KoPlanner<'t> {
     ) -> Result<KoPlanner<'t>, Error> {
         let env = &options.common.env;
         let wd = std::fs::canonicalize(wd)
-            .map_err(|e| Error::Plan(format!("working directory {}: {e}", wd.display())))?;
+            .map_err(|e| Error::io("resolving the working directory", wd, e))?;
         let ko_config = kiln_config::load_ko_config(&wd, &|k| env.get(k).cloned())?;
         let builds = resolve_ko_builds(toolchain, &wd, &ko_config, &options.common).await?;
-        let flag = crate::planner::given_platforms(&options.common.platforms);
-        let platforms = platforms(&ko_config, env, &flag)?;
+        let platforms =
+            choose::ko_platforms(&options.common.platforms, &ko_config.default_platforms, env)?;
         Ok(KoPlanner {
             toolchain,
             wd,
@@ -135,16 +132,19 @@ async fn resolve_ko_builds(
         )
         .await
         .map_err(|e| {
-            Error::Plan(format!(
-                "{}: builds[] entry `{}` (dir `{}`, main `{}`) names no main package: {e}",
+            Error::planning(
                 ko.path
                     .as_deref()
                     .unwrap_or(Path::new(".ko.yaml"))
-                    .display(),
-                build.id,
-                build.dir.display(),
-                build.main,
-            ))
+                    .display()
+                    .to_string(),
+                format!(
+                    "builds[] entry `{}` (dir `{}`, main `{}`) names no main package: {e}",
+                    build.id,
+                    build.dir.display(),
+                    build.main,
+                ),
+            )
         })?;
         resolved.push((build.clone(), package));
     }
@@ -162,7 +162,8 @@ async fn resolve_target<'k>(
     builds: &'k [(KoBuild, Package)],
     options: &PlanOptions,
 ) -> Result<Target<'k>, Error> {
-    let not_supported = |e: Error| Error::Plan(format!("`{arg}` cannot be built: {e}"));
+    let not_supported =
+        |e: Error| Error::planning(format!("`{arg}` cannot be built"), e.to_string());
     if is_local_import(arg) {
         let path = normalize(&wd.join(arg));
         // The innermost `dir` holding the path is the one whose module it belongs to.
@@ -240,6 +241,8 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// One argument's plan: ko's rules for names, tags and Go settings, then the shared
+/// [`PlanDraft`] step.
 async fn plan_one(
     toolchain: &Toolchain,
     wd: &Path,
@@ -249,75 +252,18 @@ async fn plan_one(
     platforms: &PlatformRequest,
     options: &KoOptions,
 ) -> Result<ArtifactPlan, Error> {
-    let common = &options.common;
     let Target {
         package,
         go_dir,
         build,
     } = target;
-    let linux_capabilities = capabilities(ko, build)?;
-    let import_path = &package.import_path;
-    let repository = ko_image_name(&options.repo, import_path, options.naming);
-
-    // A build's own env/flags/ldflags replace the defaults; they are not merged (ko's
-    // TestGoBuild_ConfigOverrideDefaults). `--ldflags` replaces both.
-    let pick = |own: Option<&Vec<String>>, default: &[String]| -> Vec<String> {
-        own.filter(|v| !v.is_empty())
-            .cloned()
-            .unwrap_or_else(|| default.to_vec())
-    };
-    let (env_origin, env_entries) = match build.filter(|b| !b.env.is_empty()) {
-        Some(b) => (".ko.yaml builds[].env", b.env.clone()),
-        None => (".ko.yaml defaultEnv", ko.default_env.clone()),
-    };
-    let build_env = parse_env(&env_entries, env_origin)?;
-    let flag_templates = pick(build.map(|b| &b.flags), &ko.default_flags);
-    let ldflag_templates = if options.ldflags.is_empty() {
-        pick(build.map(|b| &b.ldflags), &ko.default_ldflags)
-    } else {
-        options.ldflags.clone()
-    };
-
-    let mut final_env = common.env.clone();
-    final_env.extend(build_env.iter().cloned());
-    // ko seeds LDFLAGS so that `{{.Env.LDFLAGS}}` is never a missing key.
-    final_env.entry("LDFLAGS".to_owned()).or_default();
-    let source_date_epoch = epoch(&common.env, "SOURCE_DATE_EPOCH")?;
-    let data = template_data(
-        toolchain,
-        &go_dir,
-        &final_env,
-        source_date_epoch.unwrap_or(common.now_unix),
-        &[&flag_templates, &ldflag_templates],
-    )
-    .await?;
-    let templates = GoTemplates {
-        origin: format!("{import_path}: "),
-        flags: flag_templates,
-        ldflags: ldflag_templates,
-        data,
-        ..GoTemplates::default()
-    };
-    let (flags, ldflags) = templates.render(&first_platform(platforms))?;
-    let mut go = go_settings(
-        flags,
-        ldflags,
-        build_env,
-        &final_env,
-        &format!("{import_path}: .ko.yaml flags"),
-    )?;
-    go.templates = templates.per_platform().then_some(templates);
-
-    let (tag, extra_tags) = match options.tags.split_first() {
-        Some((first, rest)) => (first.clone(), rest.to_vec()),
-        None => (kiln_core::naming::LATEST.to_owned(), Vec::new()),
-    };
-    Ok(ArtifactPlan {
-        config_warnings: ko.warnings.clone(),
+    let import_path = package.import_path.clone();
+    let (tag, extra_tags) = choose::ko_tags(&options.tags);
+    PlanDraft {
         image: arg.to_owned(),
         runtime_type: None,
         requires: Vec::new(),
-        repository,
+        repository: ko_image_name(&options.repo, &import_path, options.naming),
         tag,
         extra_tags,
         workspace: wd.to_owned(),
@@ -325,135 +271,38 @@ async fn plan_one(
             paths: vec!["**/*.go".to_owned()],
             ignore: Vec::new(),
         },
-        ko_config_path: ko.path.clone(),
-        base: base_spec(ko, None, &package, wd)?,
-        platforms: platforms.clone(),
+        ko,
+        ko_build: build,
+        from_image: None,
+        base_dir: wd.to_owned(),
         go_dir,
         package,
-        go,
-        labels: key_values(&options.labels, "--image-label")?,
-        annotations: key_values(&options.annotations, "--image-annotation")?,
+        platforms: platforms.clone(),
+        build_env: choose::ko_build_env(build, ko)?,
+        flags: choose::ko_templates(&[], build.map(|b| b.flags.as_slice()), &ko.default_flags),
+        ldflags: choose::ko_templates(
+            &options.ldflags,
+            build.map(|b| b.ldflags.as_slice()),
+            &ko.default_ldflags,
+        ),
+        skaffold_env: Default::default(),
+        origin: format!("{import_path}: "),
+        flags_origin: format!("{import_path}: .ko.yaml flags"),
+        seed_ldflags: true,
+        labels: choose::key_values(&options.labels, "--image-label")?,
+        annotations: choose::key_values(&options.annotations, "--image-annotation")?,
         user: options.user.clone(),
         trimpath: true,
         disable_optimizations: options.disable_optimizations,
-        source_date_epoch,
-        kodata_date_epoch: epoch(&common.env, "KO_DATA_DATE_EPOCH")?,
-        kodata_allowed_root: common
-            .env
-            .get("KO_DATA_PATH_ALLOWED_ROOT")
-            .map(PathBuf::from),
         sbom: options.sbom,
-        linux_capabilities,
-        compression: crate::planner::compression(common)?,
-    })
-}
-
-fn key_values(entries: &[String], flag: &str) -> Result<BTreeMap<String, String>, Error> {
-    Ok(parse_env(entries, flag)?.into_iter().collect())
-}
-
-/// ko's platform sources, in order: `--platform`, `.ko.yaml defaultPlatforms` (or
-/// `KO_DEFAULTPLATFORMS`), `GOOS`/`GOARCH` (both set; `GOARM` adds a variant), linux/amd64.
-/// Like ko, an explicit list while `GOOS`/`GOARCH`/`GOARM` is set is refused: the two
-/// would disagree about what gets built.
-fn platforms(
-    ko: &KoConfig,
-    env: &BTreeMap<String, String>,
-    flag: &[String],
-) -> Result<PlatformRequest, Error> {
-    let parse = |list: &[String], origin: &str| {
-        PlatformRequest::parse(list).map_err(|e| Error::Plan(format!("{origin}: {e}")))
-    };
-    let go_env: Vec<&str> = ["GOOS", "GOARCH", "GOARM"]
-        .into_iter()
-        .filter(|k| env.get(*k).is_some_and(|v| !v.is_empty()))
-        .collect();
-    let explicit = if !flag.is_empty() {
-        Some((flag, "--platform"))
-    } else if !ko.default_platforms.is_empty() {
-        Some((ko.default_platforms.as_slice(), ".ko.yaml defaultPlatforms"))
-    } else {
-        None
-    };
-    if let Some((list, origin)) = explicit {
-        if !go_env.is_empty() {
-            return Err(Error::Plan(format!(
-                "{origin} is set while {} is set in the environment; unset {} or drop {origin}",
-                go_env.join("/"),
-                go_env.join(" and ")
-            )));
-        }
-        return parse(list, origin);
     }
-    match (env.get("GOOS"), env.get("GOARCH")) {
-        (Some(os), Some(arch)) if !os.is_empty() && !arch.is_empty() => {
-            let mut spec = format!("{os}/{arch}");
-            if let Some(arm) = env.get("GOARM").filter(|v| !v.is_empty())
-                && arch.contains("arm")
-            {
-                spec.push_str(&format!("/v{arm}"));
-            }
-            parse(&[spec], "GOOS/GOARCH")
-        }
-        _ => Ok(PlatformRequest::Specs(vec![kiln_core::Platform::new(
-            "linux", "amd64", None,
-        )])),
-    }
+    .finish(toolchain, &options.common)
+    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn chosen(ko: &KoConfig, env: &BTreeMap<String, String>, flag: &[&str]) -> String {
-        let flag: Vec<String> = flag.iter().map(|s| s.to_string()).collect();
-        match platforms(ko, env, &flag) {
-            Ok(PlatformRequest::All) => "all".to_owned(),
-            Ok(PlatformRequest::Specs(s)) => s
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
-            Err(e) => format!("error: {e}"),
-        }
-    }
-
-    #[test]
-    fn platform_sources_follow_kos_order() {
-        let ko = KoConfig {
-            default_platforms: vec!["linux/arm64".into()],
-            ..KoConfig::default()
-        };
-        let none = KoConfig::default();
-        assert_eq!(chosen(&ko, &env(&[]), &["linux/s390x"]), "linux/s390x");
-        assert_eq!(chosen(&ko, &env(&[]), &[]), "linux/arm64");
-        assert_eq!(chosen(&none, &env(&[]), &["all"]), "all");
-        assert_eq!(
-            chosen(
-                &none,
-                &env(&[("GOOS", "linux"), ("GOARCH", "arm"), ("GOARM", "7")]),
-                &[]
-            ),
-            "linux/arm/v7"
-        );
-        assert_eq!(
-            chosen(&none, &env(&[("GOOS", "linux")]), &[]),
-            "linux/amd64"
-        );
-        assert_eq!(chosen(&none, &env(&[]), &[]), "linux/amd64");
-        let refused = chosen(&ko, &env(&[("GOARCH", "arm64")]), &[]);
-        assert!(
-            refused.contains(".ko.yaml defaultPlatforms") && refused.contains("unset GOARCH"),
-            "{refused}"
-        );
-    }
 
     #[test]
     fn local_imports_are_gos() {

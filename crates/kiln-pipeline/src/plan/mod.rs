@@ -1,8 +1,26 @@
-//! A fully resolved description of one artifact to build: every precedence rule between
-//! skaffold.yaml, .ko.yaml, flags and environment has already been applied.
+//! Planning: from configuration, flags and environment to one fully resolved
+//! [`ArtifactPlan`] per artifact, in which every precedence rule between skaffold.yaml,
+//! .ko.yaml, flags and environment has already been applied.
+//!
+//! [`choose`] holds those rules as pure functions; `probe` what planning asks the
+//! outside world (go list, go env, git); [`skaffold`] and [`ko`] gather each face's inputs
+//! and end in the one shared step of `draft`; [`run`] decides the run-wide settings
+//! (default repo, push, insecure registries, ko's destination) for the CLI.
+
+pub mod choose;
+mod draft;
+pub mod ko;
+#[cfg(test)]
+mod precedence_tests;
+mod probe;
+pub mod run;
+pub mod skaffold;
+mod tag;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use crate::events::Reporter;
 
 use kiln_core::Reference;
 use kiln_core::media_type::LayerCompression;
@@ -163,4 +181,40 @@ impl ArtifactPlan {
             .map(|t| format!("{}:{t}", self.repository))
             .collect()
     }
+}
+
+/// The run-wide inputs of planning that do not come from config files.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    pub default_repo: Option<String>,
+    pub multi_level_repo: bool,
+    /// `--platform`.
+    pub platforms: Vec<String>,
+    /// `-t/--tag`.
+    pub tag: Option<String>,
+    /// The process environment, read once by the CLI.
+    pub env: BTreeMap<String, String>,
+    /// Debug builds: optimizations off and trimpath off, as `skaffold debug` does.
+    pub debug: bool,
+    /// The current time, for `dateTime` tags and `.Date` when SOURCE_DATE_EPOCH is unset.
+    pub now_unix: i64,
+    /// Whether images will be pushed (a `ko://` image then needs a default repo).
+    pub push: bool,
+    /// `-b/--build-image`: only these artifacts (all when empty).
+    pub only: Vec<String>,
+    /// kiln's cache directory (remembered `go list` answers live there).
+    pub cache_dir: PathBuf,
+    /// Generate SBOMs (Skaffold mode only does when asked, with `--sbom-dir`).
+    pub sbom: bool,
+    /// Where planning reports module downloads.
+    pub events: Reporter,
+    /// `--disable-multi-platform-build`: one platform per artifact, the host's if requested.
+    pub single_platform: bool,
+    /// The sub-second part of the current time (`dateTime`'s default `.999`).
+    pub now_nanos: u32,
+    /// The skaffold.yaml the configs come from, for errors that point into it.
+    pub config_file: Option<PathBuf>,
+    /// `--compression`, when given: it wins over `KILN_COMPRESSION` (see
+    /// [`choose::compression`]).
+    pub compression: Option<LayerCompression>,
 }
