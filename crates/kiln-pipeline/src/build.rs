@@ -1,61 +1,28 @@
 //! Building one artifact: resolve the main package, resolve the base, write the kodata
 //! layer once, then `go build` + binary layer + assembly per platform, in parallel.
 
-use std::path::Path;
 use std::time::Instant;
 
 use kiln_core::naming::binary_name;
 use kiln_core::{Digest, Reference};
-use kiln_gobuild::{BuildRequest, Package};
+use kiln_gobuild::BuildRequest;
 use kiln_image::assemble::base_annotations;
-use kiln_image::ko_layers::{KodataBoundary, binary_layer_teed, kodata_allowed_root, kodata_layer};
+use kiln_image::ko_layers::binary_layer_teed;
 use kiln_image::layer_cache::{LayerCache, file_digest};
 use kiln_image::{Blob, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
 use tokio::task::JoinSet;
 
 use crate::Error;
+use crate::artifact::{BuiltArtifact, Sboms};
 use crate::artifact_cache;
+use crate::base::registry_base;
 use crate::context::Context;
 use crate::events::{Event, EventSink, Stage};
+use crate::kodata;
 use crate::plan::{ArtifactPlan, BaseSpec};
-use crate::remote::StreamedLayer;
+use crate::push::{StreamedLayer, push_layers_early};
 use crate::remote_cache::{self, Lookup};
-use crate::sbom::{self, Sboms};
-
-/// A built artifact: its platform images (in base order) and, for several platforms,
-/// the index over them. Every blob is in the context's store.
-#[derive(Clone, Debug)]
-pub struct BuiltArtifact {
-    pub plan: ArtifactPlan,
-    pub base: ResolvedBase,
-    pub images: Vec<Image>,
-    pub index: Option<Blob>,
-    /// The descriptor of what gets tagged: the index, or the single manifest.
-    pub top: Descriptor,
-    /// The SPDX documents, when the plan asked for them.
-    pub sboms: Option<Sboms>,
-    /// The key to record in the registry once pushed: set when this run built the
-    /// artifact with a cache on (a cache hit was recorded by whoever built it, and
-    /// re-recording would cost an unchanged push its one-HEAD fast path).
-    pub record_key: Option<Digest>,
-    /// The repository where a registry-cache record found this artifact complete: its
-    /// layers are there, not in the store, and publishing only tags it.
-    pub reused_from: Option<Reference>,
-    /// A record named this image but the registry lacks part of it: the push checks every
-    /// blob and manifest, even where the tag already points at the image.
-    pub repush: bool,
-}
-
-impl BuiltArtifact {
-    /// The platforms built, for messages: `linux/amd64, linux/arm64`.
-    pub fn platform_list(&self) -> String {
-        self.images
-            .iter()
-            .map(|i| i.platform.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
+use crate::sbom;
 
 pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltArtifact, Error> {
     let package = plan.package.clone();
@@ -69,7 +36,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         platforms: base.images.iter().map(|i| i.platform.to_string()).collect(),
     });
     // Which kodata links may be followed: asked of git once, for the key and the layer.
-    let boundary = kodata_boundary(
+    let boundary = kodata::boundary(
         &package.dir.join("kodata"),
         plan.kodata_allowed_root.as_deref(),
     )
@@ -111,7 +78,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
                         top: found.top,
                         sboms: found.sboms,
                         record_key: None,
-                        reused_from: Some(crate::remote::repository_of(&found.record)),
+                        reused_from: Some(crate::push::repository_of(&found.record)),
                         repush: false,
                     });
                 }
@@ -125,7 +92,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         .join("kodata")
         .is_dir()
         .then(|| artifact_stage.start(Stage::Compressing));
-    let kodata = write_kodata_layer(ctx, plan, &package, &base, boundary).await?;
+    let kodata = kodata::write_layer(&ctx.store, plan, &package, &base, boundary).await?;
     if let Some(compressing) = compressing {
         artifact_stage.finish(compressing);
     }
@@ -350,7 +317,7 @@ fn push_known_layers_early(
         .collect();
     layers.sort_by_key(|a| a.digest.to_string());
     layers.dedup_by(|a, b| a.digest == b.digest);
-    Some(tokio::spawn(crate::remote::push_layers_early(
+    Some(tokio::spawn(push_layers_early(
         client,
         ctx.store.clone(),
         base_source,
@@ -398,6 +365,8 @@ fn index_over(plan: &ArtifactPlan, base: &ResolvedBase, images: &[Image]) -> Blo
     )
 }
 
+/// The base `plan` names, as the platform images it selects: the built-in base, an OCI
+/// layout's (its layers copied into the store), or a registry's.
 async fn resolve_base(ctx: &Context, plan: &ArtifactPlan) -> Result<ResolvedBase, Error> {
     let platforms = plan.platforms.clone();
     match &plan.base {
@@ -435,39 +404,9 @@ async fn resolve_base(ctx: &Context, plan: &ArtifactPlan) -> Result<ResolvedBase
         }
         BaseSpec::Registry(reference) => {
             let client = ctx.registry(&format!("base image {reference}"))?;
-            crate::remote::registry_base(client, &ctx.store, reference, &platforms).await
+            registry_base(client, &ctx.store, reference, &platforms).await
         }
     }
-}
-
-/// Where `kodata`'s symlinks may point: the allowed root, minus what git ignores in it
-/// (asked of git here, so kiln-image spawns nothing). An explicit
-/// `KO_DATA_PATH_ALLOWED_ROOT` allows everything under it, as in ko.
-pub(crate) async fn kodata_boundary(kodata: &Path, allowed_env: Option<&Path>) -> KodataBoundary {
-    let boundary = kodata_allowed_root(kodata, allowed_env);
-    if boundary.explicit || !kodata.is_dir() || !boundary.root.join(".git").exists() {
-        return boundary;
-    }
-    let ignored = kiln_gobuild::git::ignored_paths(&boundary.root).await;
-    boundary.with_ignored(ignored)
-}
-
-async fn write_kodata_layer(
-    ctx: &Context,
-    plan: &ArtifactPlan,
-    package: &Package,
-    base: &ResolvedBase,
-    boundary: KodataBoundary,
-) -> Result<Layer, Error> {
-    let kodata = package.dir.join("kodata");
-    let mtime = plan.kodata_date_epoch.unwrap_or(0).max(0) as u64;
-    let media_type = base.images[0].layer_media_type(plan.compression, &base.display)?;
-    let store = ctx.store.clone();
-    tokio::task::spawn_blocking(move || {
-        kodata_layer(&store, Some(&kodata), &boundary, mtime, media_type)
-    })
-    .await?
-    .map_err(Error::from)
 }
 
 /// Start and finish events of an artifact's stages (of one platform's, with `platform`).

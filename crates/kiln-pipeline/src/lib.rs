@@ -4,7 +4,9 @@
 //! base, kodata, go build, assembly) → [`output`] (OCI layout, tarball, registry).
 //! Progress goes out as [`events::Event`]s; this crate never prints.
 
+pub mod artifact;
 pub mod artifact_cache;
+pub mod base;
 pub mod build;
 pub mod context;
 pub mod custom;
@@ -13,6 +15,7 @@ pub mod deps;
 pub mod events;
 pub mod inputs;
 pub mod ko_planner;
+pub mod kodata;
 pub mod local;
 pub mod manifests;
 pub mod memo;
@@ -20,7 +23,7 @@ pub mod output;
 pub mod plan;
 pub mod planner;
 pub mod publish;
-pub mod remote;
+pub mod push;
 pub mod remote_cache;
 pub mod sbom;
 pub mod schedule;
@@ -28,7 +31,8 @@ pub mod templates;
 pub mod watch;
 pub mod zoneinfo;
 
-pub use build::{BuiltArtifact, build_artifact};
+pub use artifact::BuiltArtifact;
+pub use build::build_artifact;
 pub use context::Context;
 pub use events::{Event, EventSink, Stage};
 pub use plan::{ArtifactPlan, BaseSpec, GoSettings, MainPackage};

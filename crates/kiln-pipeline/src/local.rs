@@ -14,7 +14,7 @@ use kiln_image::assemble::Image;
 use tokio::sync::mpsc;
 
 use crate::Error;
-use crate::build::BuiltArtifact;
+use crate::artifact::BuiltArtifact;
 
 /// Where an image goes when it is not pushed.
 #[derive(Clone, Debug)]

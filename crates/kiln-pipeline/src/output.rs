@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::build::BuiltArtifact;
+use crate::artifact::BuiltArtifact;
 use crate::context::Context;
 
 /// Copies every blob of `artifact` into the layout and records it under each `name:tag`.

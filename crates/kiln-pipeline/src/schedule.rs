@@ -7,7 +7,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::Error;
-use crate::build::{BuiltArtifact, build_artifact};
+use crate::artifact::BuiltArtifact;
+use crate::build::build_artifact;
 use crate::context::Context;
 use crate::plan::ArtifactPlan;
 

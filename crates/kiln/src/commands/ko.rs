@@ -11,14 +11,15 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use kiln_core::naming::{KoNaming, ko_image_name, ko_printed_reference, tag_only_tag, unique_tags};
 use kiln_core::{Digest, Reference};
+use kiln_pipeline::artifact::SbomAttach;
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::ko_planner::{KoOptions, KoPlanner};
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::planner::PlanOptions;
 use kiln_pipeline::publish::{Destinations, publish};
-use kiln_pipeline::remote::attach_sboms;
+use kiln_pipeline::push::attach_sboms;
 use kiln_pipeline::remote_cache::RemoteCacheMode;
-use kiln_pipeline::sbom::{SbomAttach, write_sbom_dir};
+use kiln_pipeline::sbom::write_sbom_dir;
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
 use super::{
