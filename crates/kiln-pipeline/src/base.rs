@@ -35,8 +35,11 @@ pub async fn registry_base(
     let top_media_type = document_media_type(&top_bytes);
     let top = Descriptor::new(&top_media_type, top_bytes.len() as u64, top_digest);
     let manifests: Vec<Manifest> = if media_type::is_index(&top_media_type) {
-        let index: Index = serde_json::from_slice(&top_bytes)
-            .map_err(|e| Error::Plan(format!("base image {display}: invalid index: {e}")))?;
+        let index: Index =
+            serde_json::from_slice(&top_bytes).map_err(|source| Error::InvalidDocument {
+                what: format!("the index of base image {display}"),
+                source,
+            })?;
         let selected = kiln_image::base::select_from_index(&display, &index, request)?;
         try_join_all(selected.iter().map(|child| async {
             let bytes = cached_manifest(
@@ -79,11 +82,12 @@ async fn tagged_manifest(
     reference: &Reference,
     display: &str,
 ) -> Result<(Digest, Vec<u8>), Error> {
-    let head = client.head_manifest(reference).await?.ok_or_else(|| {
-        Error::Plan(format!(
-            "base image {display} was not found in its registry"
-        ))
-    })?;
+    let head = client
+        .head_manifest(reference)
+        .await?
+        .ok_or_else(|| Error::BaseNotFound {
+            base: display.to_owned(),
+        })?;
     let by_digest = reference.with_digest(head.digest.clone());
     match cached_manifest(client, store, &by_digest, &head.digest).await {
         Ok(bytes) => Ok((head.digest, bytes)),
@@ -118,8 +122,10 @@ async fn cached_manifest(
 }
 
 fn parse_manifest(display: &str, bytes: &[u8]) -> Result<Manifest, Error> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::Plan(format!("base image {display}: invalid manifest: {e}")))
+    serde_json::from_slice(bytes).map_err(|source| Error::InvalidDocument {
+        what: format!("the manifest of base image {display}"),
+        source,
+    })
 }
 
 /// A stored manifest's media type: its own `mediaType`, or (for documents that omit it) an

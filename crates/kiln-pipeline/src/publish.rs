@@ -76,12 +76,10 @@ pub async fn publish(
         fetch_missing_layers(client, &ctx.store, source, artifact).await?;
     }
     if let Some(dir) = &to.oci_layout {
-        write_to_layout(ctx, dir, artifact).map_err(|e| {
-            Error::Plan(format!(
-                "{}: writing the OCI layout {}: {e}",
-                plan.image,
-                dir.display()
-            ))
+        write_to_layout(ctx, dir, artifact).map_err(|source| Error::WriteOutput {
+            image: plan.image.clone(),
+            what: format!("the OCI layout {}", dir.display()),
+            source: Box::new(source),
         })?;
         reports.push(format!(
             "wrote OCI layout {}: {} @ {digest}",
@@ -196,8 +194,11 @@ fn load_report(loaded: &Loaded, target: &LoadTarget) -> String {
 }
 
 fn parse_target(image: &str, name: &str) -> Result<Reference, Error> {
-    name.parse()
-        .map_err(|e| Error::Plan(format!("{image}: cannot push to `{name}`: {e}")))
+    name.parse().map_err(|source| Error::InvalidReference {
+        image: image.to_owned(),
+        role: "the push target",
+        source,
+    })
 }
 
 fn push_error(image: &str, target: &Reference, source: Error) -> Error {

@@ -207,11 +207,8 @@ async fn push_layer(
         // A base layer kiln does not hold: mounted when the base lives on this registry.
         // Otherwise, or when the registry declines the mount (the upload it falls back to
         // then fails locally for lack of the file), it is fetched once and uploaded.
-        let source = base_source.ok_or_else(|| {
-            Error::Plan(format!(
-                "layer {} is neither built locally nor part of a registry base",
-                layer.digest
-            ))
+        let source = base_source.ok_or_else(|| Error::LayerNotFound {
+            digest: layer.digest.clone(),
         })?;
         let mounted = match mount_from {
             Some(from) => match client.push_blob(target, &blob, Some(from)).await {
@@ -293,10 +290,10 @@ pub async fn attach_sboms(
     mode: SbomAttach,
 ) -> Result<Vec<Reference>, Error> {
     let Some(sboms) = &artifact.sboms else {
-        return Err(Error::Plan(format!(
-            "{}: no SBOMs to attach: the artifact was built without them",
-            artifact.plan.image
-        )));
+        return Err(Error::NoSboms {
+            image: artifact.plan.image.clone(),
+            action: "attach",
+        });
     };
     let repo = repository_of(target);
     let as_referrer = attach_as_referrer(client, &repo, &artifact.top.digest, mode).await?;
@@ -333,10 +330,9 @@ async fn attach_as_referrer(
         SbomAttach::Tag => Ok(false),
         SbomAttach::Auto => Ok(client.supports_referrers(repo, subject).await?),
         SbomAttach::Referrer if client.supports_referrers(repo, subject).await? => Ok(true),
-        SbomAttach::Referrer => Err(Error::Plan(format!(
-            "{} has no OCI referrers API, so an SBOM referrer could not be found there: attach SBOMs by tag instead",
-            repo.name()
-        ))),
+        SbomAttach::Referrer => Err(Error::NoReferrersApi {
+            repository: repo.name(),
+        }),
     }
 }
 

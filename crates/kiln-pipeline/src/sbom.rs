@@ -108,8 +108,10 @@ fn sbom_error(what: String, source: SbomError) -> Error {
 
 /// A document kiln assembled itself, parsed back.
 fn parse_own<T: serde::de::DeserializeOwned>(what: &str, blob: &Blob) -> Result<T, Error> {
-    serde_json::from_slice(&blob.bytes)
-        .map_err(|e| Error::Plan(format!("{what} {}: invalid JSON: {e}", blob.digest)))
+    serde_json::from_slice(&blob.bytes).map_err(|source| Error::InvalidDocument {
+        what: format!("{what} {}", blob.digest),
+        source,
+    })
 }
 
 /// The config's `created`, or empty when it has none (Go's zero time, for ko).
@@ -139,15 +141,15 @@ pub fn write_sbom_dir(
     artifact: &BuiltArtifact,
 ) -> Result<Vec<PathBuf>, Error> {
     let Some(sboms) = &artifact.sboms else {
-        return Err(Error::Plan(format!(
-            "{}: no SBOMs to write: the artifact was built without them",
-            artifact.plan.image
-        )));
+        return Err(Error::NoSboms {
+            image: artifact.plan.image.clone(),
+            action: "write",
+        });
     };
     let app = binary_name(&artifact.plan.package.import_path);
     let io = |path: &Path| {
         let path = path.to_owned();
-        move |source| Error::Image(kiln_image::Error::Io { path, source })
+        move |source| Error::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut files: Vec<(String, &Descriptor)> = artifact
