@@ -25,6 +25,7 @@ pub mod planner;
 pub mod publish;
 pub mod push;
 pub mod remote_cache;
+pub mod run;
 pub mod sbom;
 pub mod schedule;
 pub mod templates;
@@ -122,7 +123,7 @@ pub enum Error {
         repository: String,
         registry: String,
         #[source]
-        source: kiln_registry::Error,
+        source: Box<kiln_registry::Error>,
     },
     /// SBOMs asked of an artifact built without them (`action`: "write", "attach").
     #[error("{image}: no SBOMs to {action}: the artifact was built without them")]
