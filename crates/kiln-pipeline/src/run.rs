@@ -134,8 +134,18 @@ pub async fn publish_all(
         let (reference, recorded) = match published.loaded.filter(|_| !to.push) {
             Some(loaded) => (loaded.reference.clone(), vec![loaded.reference]),
             None => {
-                let reference =
-                    printed_reference(&artifact.plan, &published.digest, to, options.references)?;
+                let plan = &artifact.plan;
+                let tags: Vec<&str> = std::iter::once(&plan.tag)
+                    .chain(&plan.extra_tags)
+                    .map(String::as_str)
+                    .collect();
+                let reference = printed_reference(
+                    &plan.repository,
+                    &tags,
+                    &published.digest,
+                    to,
+                    options.references,
+                )?;
                 let recorded = recorded_references(&reference, &artifact);
                 (reference, recorded)
             }
@@ -186,34 +196,32 @@ async fn publish_sboms(
         .collect())
 }
 
-/// The reference an artifact published to `to` (and loaded nowhere) is printed as.
+/// The reference an artifact published to `to` (and loaded nowhere) is printed as: its
+/// `repository`, its `tags` (the plan's tag first) and its `digest`, as `style` says.
 fn printed_reference(
-    plan: &ArtifactPlan,
+    repository: &str,
+    tags: &[&str],
     digest: &Digest,
     to: &Destinations,
     style: References,
 ) -> Result<String, Error> {
+    let tag = tags.first().copied().unwrap_or_default();
     let tag_only = match style {
         References::Skaffold => {
-            return Ok(format!(
-                "{}:{}",
-                plan.repository,
-                tag_with_digest(&plan.tag, digest)
-            ));
+            return Ok(format!("{repository}:{}", tag_with_digest(tag, digest)));
         }
         References::Ko { tag_only } => tag_only,
     };
-    let tags: Vec<&String> = std::iter::once(&plan.tag).chain(&plan.extra_tags).collect();
     Ok(if to.push {
-        ko_printed_reference(&plan.repository, &tags, digest, tag_only)?
+        ko_printed_reference(repository, tags, digest, tag_only)?
     } else if to.tarball.is_some() {
-        ko_printed_reference(&plan.repository, &tags, digest, false)?
+        ko_printed_reference(repository, tags, digest, false)?
     } else if let Some(layout) = &to.oci_layout {
         format!("{}@{digest}", layout.display())
     } else if tag_only {
-        format!("{}:{}", plan.repository, plan.tag)
+        format!("{repository}:{tag}")
     } else {
-        format!("{}:{}@{digest}", plan.repository, plan.tag)
+        format!("{repository}:{tag}@{digest}")
     })
 }
 
@@ -263,4 +271,91 @@ fn parse_reference(image: &str, role: &'static str, text: &str) -> Result<Refere
         role,
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printed(tags: &[&str], to: &Destinations, style: References) -> String {
+        let digest = Digest::of(b"image");
+        printed_reference("reg.example/app", tags, &digest, to, style)
+            .unwrap()
+            .replace(&digest.to_string(), "DIGEST")
+    }
+
+    #[test]
+    fn each_face_prints_its_own_reference() {
+        let push = Destinations {
+            push: true,
+            ..Destinations::default()
+        };
+        let layout = Destinations {
+            oci_layout: Some("out".into()),
+            ..Destinations::default()
+        };
+        let tarball = Destinations {
+            tarball: Some("app.tar".into()),
+            ..layout.clone()
+        };
+        let ko = References::Ko { tag_only: false };
+        let tag_only = References::Ko { tag_only: true };
+        let cases = [
+            // Skaffold: always `repository:tag@digest`.
+            (
+                &["v1"][..],
+                &push,
+                References::Skaffold,
+                "reg.example/app:v1@DIGEST",
+            ),
+            (
+                &["v1"],
+                &layout,
+                References::Skaffold,
+                "reg.example/app:v1@DIGEST",
+            ),
+            // ko: one tag other than latest shows; `latest` or several do not.
+            (&["v1"], &push, ko, "reg.example/app:v1@DIGEST"),
+            (&["latest"], &push, ko, "reg.example/app@DIGEST"),
+            (&["v1", "v2"], &push, ko, "reg.example/app@DIGEST"),
+            (&["v1"], &push, tag_only, "reg.example/app:v1"),
+            // The last publisher in ko's chain names it: a tarball after a layout…
+            (&["v1"], &tarball, ko, "reg.example/app:v1@DIGEST"),
+            (&["v1"], &tarball, tag_only, "reg.example/app:v1@DIGEST"),
+            // …and a layout alone by its path.
+            (&["v1"], &layout, ko, "out@DIGEST"),
+            // Nothing written: the name and digest the push would have had.
+            (
+                &["latest"],
+                &Destinations::default(),
+                ko,
+                "reg.example/app:latest@DIGEST",
+            ),
+            (
+                &["v1"],
+                &Destinations::default(),
+                tag_only,
+                "reg.example/app:v1",
+            ),
+        ];
+        for (tags, to, style, expected) in cases {
+            assert_eq!(
+                printed(tags, to, style),
+                expected,
+                "{tags:?} {to:?} {style:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn commands_have_skaffolds_names() {
+        let names = [
+            Command::Build,
+            Command::Dev,
+            Command::Debug,
+            Command::Render,
+        ]
+        .map(Command::as_skaffold);
+        assert_eq!(names, ["build", "dev", "debug", "render"]);
+    }
 }
