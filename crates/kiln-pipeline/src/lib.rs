@@ -1,8 +1,9 @@
 //! The build pipeline: from a resolved plan per artifact to published images.
 //!
-//! config → [`planner`] → [`plan::ArtifactPlan`] → [`build::build_artifact`] (go list,
-//! base, kodata, go build, assembly) → [`output`] (OCI layout, tarball, registry).
-//! Progress goes out as [`events::Event`]s; this crate never prints.
+//! config → [`planner`] → [`plan::ArtifactPlan`] → [`run::run`]: [`build::build_artifact`]
+//! (base, kodata, go build, assembly) per plan, then [`run::publish_all`] ([`publish`]: OCI
+//! layout, tarball, registry, engine; SBOMs). Progress goes out as [`events::Event`]s; this
+//! crate never prints.
 
 pub mod artifact;
 pub mod artifact_cache;
