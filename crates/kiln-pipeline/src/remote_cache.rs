@@ -8,7 +8,7 @@
 //! subject's digest). The record names the image as its `subject`, so where the registry
 //! has the referrers API it is also listed as a referrer of the image (`oras discover`),
 //! and it carries the image's SBOMs as its layers. Records are pushed with the SBOM
-//! attachments' mechanism ([`crate::push::push_attachment`]): blobs, then the manifest.
+//! attachments' mechanism (`push::push_attachment`): blobs, then the manifest.
 //!
 //! Trust: a record is as trustworthy as push access to the repository, the same trust a
 //! tag already has. Untrusted builds (pull requests) use [`RemoteCacheMode::Read`].
