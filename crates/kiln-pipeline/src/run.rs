@@ -56,7 +56,8 @@ pub struct SbomPolicy {
 /// Which reference names a published artifact, as each face prints it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum References {
-    /// Skaffold's: `repository:tag@digest`, or a side-loaded image's ID tag.
+    /// Skaffold's: `repository:tag@digest` for pushed images and files alike, or for a
+    /// side-loaded (not pushed) image its image-ID tag.
     Skaffold,
     /// ko's: the reference of the last publisher in its chain (registry, tarball, OCI
     /// layout), or a side-loaded image's tag; `tag_only` drops the digest (`--tag-only`).
