@@ -91,15 +91,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     built.sort_by_key(|platform| platform.position);
     let (images, image_sboms): (Vec<Image>, Vec<Option<Descriptor>>) =
         built.into_iter().map(|p| (p.image, p.sbom)).unzip();
-    let (index, top) = if base.output_is_index() {
-        let index = index_over(plan, &base, &images);
-        ctx.store.write_bytes(&index.bytes)?;
-        let media_type = base.index_media_type.clone().unwrap_or_default();
-        let top = index.descriptor(&media_type);
-        (Some(index), top)
-    } else {
-        (None, images[0].descriptor())
-    };
+    let (index, top) = top_of(ctx, plan, &base, &images)?;
     let sboms = match image_sboms.into_iter().collect::<Option<Vec<_>>>() {
         Some(image_sboms) if plan.sbom => Some(Sboms {
             images: image_sboms,
@@ -461,6 +453,24 @@ async fn look_up_in_registry(ctx: &Context, plan: &ArtifactPlan, key: &Digest) -
         }),
     }
     lookup
+}
+
+/// What gets tagged: the index over `images` (written into the store) when the base
+/// gives an index, else the one image's manifest.
+fn top_of(
+    ctx: &Context,
+    plan: &ArtifactPlan,
+    base: &ResolvedBase,
+    images: &[Image],
+) -> Result<(Option<Blob>, Descriptor), Error> {
+    if !base.output_is_index() {
+        return Ok((None, images[0].descriptor()));
+    }
+    let index = index_over(plan, base, images);
+    ctx.store.write_bytes(&index.bytes)?;
+    let media_type = base.index_media_type.clone().unwrap_or_default();
+    let top = index.descriptor(&media_type);
+    Ok((Some(index), top))
 }
 
 fn index_over(plan: &ArtifactPlan, base: &ResolvedBase, images: &[Image]) -> Blob {
