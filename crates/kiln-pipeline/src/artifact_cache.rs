@@ -29,9 +29,9 @@ use kiln_image::{BlobStore, Descriptor, Image, ResolvedBase};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::artifact::Sboms;
 use crate::inputs::BuildInputs;
 use crate::plan::ArtifactPlan;
-use crate::sbom::Sboms;
 
 /// Bump when the meaning of an entry changes.
 const FORMAT: &str = "kiln-artifact/2";
@@ -156,7 +156,7 @@ pub async fn key(
 /// The digest of the artifact's input files alone (the files part of its [`key`], without
 /// the base, toolchain or git state): `kiln dev` rebuilds an artifact only when it moves.
 pub async fn inputs_digest(plan: &ArtifactPlan) -> Result<Digest, Error> {
-    let boundary = crate::build::kodata_boundary(
+    let boundary = crate::kodata::boundary(
         &plan.package.dir.join("kodata"),
         plan.kodata_allowed_root.as_deref(),
     )

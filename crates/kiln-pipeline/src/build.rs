@@ -2,63 +2,37 @@
 //! layer once, then `go build` + binary layer + assembly per platform, in parallel.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
+use kiln_core::media_type::LayerCompression;
 use kiln_core::naming::binary_name;
 use kiln_core::{Digest, Reference};
-use kiln_gobuild::{BuildRequest, Package};
+use kiln_gobuild::{BuildRequest, Toolchain};
 use kiln_image::assemble::base_annotations;
 use kiln_image::cache::layer::{LayerCache, file_digest};
-use kiln_image::ko_layers::{KodataBoundary, binary_layer_teed, kodata_allowed_root, kodata_layer};
-use kiln_image::{Blob, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
+use kiln_image::ko_layers::binary_layer_teed;
+use kiln_image::{BaseImage, Blob, BlobStore, Descriptor, Image, ImageSpec, Layer, ResolvedBase};
+use kiln_registry::Client;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::Error;
+use crate::artifact::{BuiltArtifact, Sboms};
 use crate::artifact_cache;
+use crate::base::registry_base;
 use crate::context::Context;
 use crate::events::{Event, EventSink, Stage};
+use crate::kodata;
 use crate::plan::{ArtifactPlan, BaseSpec};
-use crate::remote::StreamedLayer;
+use crate::push::{StreamedLayer, push_layers_early, repository_of};
 use crate::remote_cache::{self, Lookup};
-use crate::sbom::{self, Sboms};
+use crate::sbom;
 
-/// A built artifact: its platform images (in base order) and, for several platforms,
-/// the index over them. Every blob is in the context's store.
-#[derive(Clone, Debug)]
-pub struct BuiltArtifact {
-    pub plan: ArtifactPlan,
-    pub base: ResolvedBase,
-    pub images: Vec<Image>,
-    pub index: Option<Blob>,
-    /// The descriptor of what gets tagged: the index, or the single manifest.
-    pub top: Descriptor,
-    /// The SPDX documents, when the plan asked for them.
-    pub sboms: Option<Sboms>,
-    /// The key to record in the registry once pushed: set when this run built the
-    /// artifact with a cache on (a cache hit was recorded by whoever built it, and
-    /// re-recording would cost an unchanged push its one-HEAD fast path).
-    pub record_key: Option<Digest>,
-    /// The repository where a registry-cache record found this artifact complete: its
-    /// layers are there, not in the store, and publishing only tags it.
-    pub reused_from: Option<Reference>,
-    /// A record named this image but the registry lacks part of it: the push checks every
-    /// blob and manifest, even where the tag already points at the image.
-    pub repush: bool,
-}
-
-impl BuiltArtifact {
-    /// The platforms built, for messages: `linux/amd64, linux/arm64`.
-    pub fn platform_list(&self) -> String {
-        self.images
-            .iter()
-            .map(|i| i.platform.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
+/// Builds `plan`: its base, then (unless a cache has it) the kodata layer and every
+/// platform image in parallel, then the index and SBOMs, recorded in the artifact cache.
 pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltArtifact, Error> {
-    let package = plan.package.clone();
+    let package = &plan.package;
     let artifact_stage = StageEvents::new(&ctx.events, &plan.image, None);
     let resolving = artifact_stage.start(Stage::ResolvingBase);
     let base = resolve_base(ctx, plan).await?;
@@ -69,7 +43,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         platforms: base.images.iter().map(|i| i.platform.to_string()).collect(),
     });
     // Which kodata links may be followed: asked of git once, for the key and the layer.
-    let boundary = kodata_boundary(
+    let boundary = kodata::boundary(
         &package.dir.join("kodata"),
         plan.kodata_allowed_root.as_deref(),
     )
@@ -83,41 +57,9 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     // `--cache-artifacts=false` forces a build: neither cache is asked.
     let mut repush = false;
     if let Some(key) = cache_key.as_ref().filter(|_| ctx.artifact_cache) {
-        if let Some(hit) = ctx.artifact_records().get(key) {
-            ctx.events.as_ref()(Event::ArtifactCacheHit {
-                image: plan.image.clone(),
-                digest: hit.top.digest.to_string(),
-            });
-            return Ok(BuiltArtifact {
-                plan: plan.clone(),
-                base,
-                images: hit.images,
-                index: hit.index,
-                top: hit.top,
-                sboms: hit.sboms,
-                record_key: None,
-                reused_from: None,
-                repush: false,
-            });
-        }
-        if ctx.remote_cache.reads() {
-            match look_up_in_registry(ctx, plan, key).await {
-                Lookup::Found(found) => {
-                    return Ok(BuiltArtifact {
-                        plan: plan.clone(),
-                        base,
-                        images: found.images,
-                        index: found.index,
-                        top: found.top,
-                        sboms: found.sboms,
-                        record_key: None,
-                        reused_from: Some(crate::remote::repository_of(&found.record)),
-                        repush: false,
-                    });
-                }
-                Lookup::Unusable(_) => repush = true,
-                Lookup::Absent => {}
-            }
+        match look_up_caches(ctx, plan, &base, key).await {
+            Cached::Found(built) => return Ok(*built),
+            Cached::Missed { unusable_record } => repush = unusable_record,
         }
     }
     let compressing = package
@@ -125,153 +67,16 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         .join("kodata")
         .is_dir()
         .then(|| artifact_stage.start(Stage::Compressing));
-    let kodata = write_kodata_layer(ctx, plan, &package, &base, boundary).await?;
+    let kodata = kodata::write_layer(&ctx.store, plan, package, &base, boundary).await?;
     if let Some(compressing) = compressing {
         artifact_stage.finish(compressing);
     }
     let early_push = push_known_layers_early(ctx, plan, &base, &kodata);
-    let app_name = binary_name(&package.import_path);
 
     let mut tasks = JoinSet::new();
-    for (position, base_image) in base.images.iter().cloned().enumerate() {
-        let ctx_jobs = ctx.go_jobs.clone();
-        let (flags, ldflags) = plan.go.for_platform(&base_image.platform)?;
-        let request = BuildRequest {
-            dir: plan.go_dir.clone(),
-            import_path: package.import_path.clone(),
-            platform: base_image.platform.clone(),
-            flags,
-            ldflags,
-            env: plan.go.env.clone(),
-            trimpath: plan.trimpath,
-            disable_optimizations: plan.disable_optimizations,
-            output: ctx.binary_path(
-                &plan.go_dir,
-                &package.import_path,
-                &base_image.platform.slug(),
-            ),
-        };
-        let toolchain = ctx.toolchain.clone();
-        let store = ctx.store.clone();
-        let events = ctx.events.clone();
-        let image_name = plan.image.clone();
-        let capabilities = plan.linux_capabilities.clone();
-        let mut spec = ImageSpec {
-            app_name: app_name.clone(),
-            import_path: package.import_path.clone(),
-            labels: plan.labels.clone(),
-            // The base manifest's own annotations are kept, as ggcr's `mutate` keeps them
-            // for ko; the base name and digest, then the user's, go on top.
-            annotations: base_image
-                .manifest
-                .annotations
-                .clone()
-                .into_iter()
-                .chain(base_annotations(base.name.as_deref(), &base_image.digest))
-                .collect(),
-            user: plan.user.clone(),
-            created: plan.source_date_epoch,
-            kodata_created: plan.kodata_date_epoch,
-        };
-        spec.annotations.extend(plan.annotations.clone());
-        let kodata = kodata.clone();
-        let make_sbom = plan.sbom;
-        let (compression, base_display) = (plan.compression, base.display.clone());
-        // Where a new binary layer is uploaded while it is compressed, when pushing.
-        let stream_to = ctx
-            .registry
-            .clone()
-            .filter(|_| ctx.stream_pushes)
-            .zip(plan.tagged_name().parse::<kiln_core::Reference>().ok());
-        let runtime = tokio::runtime::Handle::current();
-        tasks.spawn(async move {
-            let _permit = ctx_jobs
-                .acquire_owned()
-                .await
-                .expect("semaphore is never closed");
-            let platform = request.platform.to_string();
-            let stage = StageEvents::new(&events, &image_name, Some(&platform));
-            let building = stage.start(Stage::Building);
-            let downloads = Downloads::new(&stage);
-            let binary = toolchain
-                .build(&request, &|module| downloads.heard(module))
-                .await?;
-            downloads.finish();
-            stage.finish(building);
-            let layer_binary = binary.clone();
-            let (app_name, sbom_store) = (spec.app_name.clone(), store.clone());
-            let (image, streamed) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
-                let media_type = base_image.layer_media_type(compression, &base_display)?;
-                let cache = LayerCache::new(&store);
-                let mut streamed = None;
-                let caps_hex: String = capabilities
-                    .iter()
-                    .flatten()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                let mut key_parts = vec![
-                    file_digest(&layer_binary)?.to_string(),
-                    spec.app_name.clone(),
-                    media_type.to_owned(),
-                ];
-                // Capabilities change the layer: part of the key only when set, so that
-                // layers cached without them keep their keys.
-                if !caps_hex.is_empty() {
-                    key_parts.push(format!("caps:{caps_hex}"));
-                }
-                let key_parts: Vec<&str> = key_parts.iter().map(String::as_str).collect();
-                let key = LayerCache::key(&key_parts);
-                let layer = match cache.get(&key) {
-                    Some(layer) => {
-                        events(Event::BinaryLayerReused {
-                            image: image_name,
-                            platform: base_image.platform.to_string(),
-                        });
-                        layer
-                    }
-                    None => {
-                        let compressing = stage.start(Stage::Compressing);
-                        let (stream, copy) = match &stream_to {
-                            Some((client, target)) => {
-                                let (stream, copy) = StreamedLayer::start(client, target, &runtime);
-                                (Some(stream), Some(copy))
-                            }
-                            None => (None, None),
-                        };
-                        let layer = binary_layer_teed(
-                            &store,
-                            &layer_binary,
-                            &spec.app_name,
-                            media_type,
-                            capabilities.as_deref(),
-                            copy,
-                        )?;
-                        cache.put(&key, &layer)?;
-                        stage.finish(compressing);
-                        streamed = stream.map(|s| (s, layer.descriptor.clone()));
-                        layer
-                    }
-                };
-                let image = kiln_image::assemble(&base_image, &kodata, &layer, &spec)?;
-                store.write_bytes(&image.config.bytes)?;
-                store.write_bytes(&image.manifest.bytes)?;
-                Ok((image, streamed))
-            })
-            .await??;
-            if let Some((stream, layer)) = streamed {
-                // Whether it landed or not, the push that follows checks the registry.
-                stream.finish(&layer).await;
-            }
-            // Run while this platform's binary is still the one just built.
-            let sbom = if make_sbom {
-                let sbom =
-                    sbom::image_sbom(&toolchain, &sbom_store, &binary, &app_name, &image).await?;
-                Some(sbom)
-            } else {
-                None
-            };
-            Ok::<_, Error>((position, image, sbom))
-        });
+    for (position, base_image) in base.images.iter().enumerate() {
+        let job = PlatformJob::new(ctx, plan, &base, position, base_image, &kodata)?;
+        tasks.spawn(build_platform(job));
     }
     let mut built = Vec::with_capacity(base.images.len());
     while let Some(joined) = tasks.join_next().await {
@@ -283,20 +88,10 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         // Landed or not, the push that follows checks every blob.
         let _ = early_push.await;
     }
-    built.sort_by_key(|(position, _, _)| *position);
-    let (images, image_sboms): (Vec<Image>, Vec<Option<Descriptor>>) = built
-        .into_iter()
-        .map(|(_, image, sbom)| (image, sbom))
-        .unzip();
-    let (index, top) = if base.output_is_index() {
-        let index = index_over(plan, &base, &images);
-        ctx.store.write_bytes(&index.bytes)?;
-        let media_type = base.index_media_type.clone().unwrap_or_default();
-        let top = index.descriptor(&media_type);
-        (Some(index), top)
-    } else {
-        (None, images[0].descriptor())
-    };
+    built.sort_by_key(|platform| platform.position);
+    let (images, image_sboms): (Vec<Image>, Vec<Option<Descriptor>>) =
+        built.into_iter().map(|p| (p.image, p.sbom)).unzip();
+    let (index, top) = top_of(ctx, plan, &base, &images)?;
     let sboms = match image_sboms.into_iter().collect::<Option<Vec<_>>>() {
         Some(image_sboms) if plan.sbom => Some(Sboms {
             images: image_sboms,
@@ -328,6 +123,283 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     })
 }
 
+/// What the caches know of an artifact's key.
+enum Cached {
+    /// Built before: from the local records, or complete in the registry pushed to.
+    Found(Box<BuiltArtifact>),
+    /// To be built; `unusable_record` when a registry record named an image the registry
+    /// no longer holds whole (the push then checks every blob).
+    Missed { unusable_record: bool },
+}
+
+/// The local artifact records first, then (when reading it) the registry cache.
+async fn look_up_caches(
+    ctx: &Context,
+    plan: &ArtifactPlan,
+    base: &ResolvedBase,
+    key: &Digest,
+) -> Cached {
+    let found = |images, index, top, sboms, reused_from| {
+        Cached::Found(Box::new(BuiltArtifact {
+            plan: plan.clone(),
+            base: base.clone(),
+            images,
+            index,
+            top,
+            sboms,
+            record_key: None,
+            reused_from,
+            repush: false,
+        }))
+    };
+    if let Some(hit) = ctx.artifact_records().get(key) {
+        ctx.events.as_ref()(Event::ArtifactCacheHit {
+            image: plan.image.clone(),
+            digest: hit.top.digest.to_string(),
+        });
+        return found(hit.images, hit.index, hit.top, hit.sboms, None);
+    }
+    if !ctx.remote_cache.reads() {
+        return Cached::Missed {
+            unusable_record: false,
+        };
+    }
+    match look_up_in_registry(ctx, plan, key).await {
+        Lookup::Found(hit) => {
+            let from = Some(repository_of(&hit.record));
+            found(hit.images, hit.index, hit.top, hit.sboms, from)
+        }
+        Lookup::Unusable(_) => Cached::Missed {
+            unusable_record: true,
+        },
+        Lookup::Absent => Cached::Missed {
+            unusable_record: false,
+        },
+    }
+}
+
+/// One platform's share of an artifact's build, owned, so that it runs as its own task.
+struct PlatformJob {
+    /// The platform's place in the base, which is the order of the built images.
+    position: usize,
+    /// The artifact's image name, for events.
+    image: String,
+    base_image: BaseImage,
+    base_display: String,
+    request: BuildRequest,
+    spec: ImageSpec,
+    kodata: Layer,
+    compression: LayerCompression,
+    capabilities: Option<Vec<u8>>,
+    sbom: bool,
+    /// Where a new binary layer is uploaded while it is compressed, when pushing.
+    stream_to: Option<(Client, Reference)>,
+    toolchain: Toolchain,
+    store: BlobStore,
+    events: EventSink,
+    go_jobs: Arc<Semaphore>,
+}
+
+/// One platform's image and, when the plan asks for one, its SBOM.
+struct PlatformBuilt {
+    position: usize,
+    image: Image,
+    sbom: Option<Descriptor>,
+}
+
+impl PlatformJob {
+    fn new(
+        ctx: &Context,
+        plan: &ArtifactPlan,
+        base: &ResolvedBase,
+        position: usize,
+        base_image: &BaseImage,
+        kodata: &Layer,
+    ) -> Result<Self, Error> {
+        let import_path = &plan.package.import_path;
+        let platform = &base_image.platform;
+        let (flags, ldflags) = plan.go.for_platform(platform)?;
+        let request = BuildRequest {
+            dir: plan.go_dir.clone(),
+            import_path: import_path.clone(),
+            platform: platform.clone(),
+            flags,
+            ldflags,
+            env: plan.go.env.clone(),
+            trimpath: plan.trimpath,
+            disable_optimizations: plan.disable_optimizations,
+            output: ctx.binary_path(&plan.go_dir, import_path, &platform.slug()),
+        };
+        // The base manifest's own annotations are kept, as ggcr's `mutate` keeps them for
+        // ko; the base name and digest, then the user's, go on top.
+        let mut annotations = base_image.manifest.annotations.clone();
+        annotations.extend(base_annotations(base.name.as_deref(), &base_image.digest));
+        annotations.extend(plan.annotations.clone());
+        let spec = ImageSpec {
+            app_name: binary_name(import_path),
+            import_path: import_path.clone(),
+            labels: plan.labels.clone(),
+            annotations,
+            user: plan.user.clone(),
+            created: plan.source_date_epoch,
+            kodata_created: plan.kodata_date_epoch,
+        };
+        let stream_to = ctx
+            .registry
+            .clone()
+            .filter(|_| ctx.stream_pushes)
+            .zip(plan.tagged_name().parse::<Reference>().ok());
+        Ok(PlatformJob {
+            position,
+            image: plan.image.clone(),
+            base_image: base_image.clone(),
+            base_display: base.display.clone(),
+            request,
+            spec,
+            kodata: kodata.clone(),
+            compression: plan.compression,
+            capabilities: plan.linux_capabilities.clone(),
+            sbom: plan.sbom,
+            stream_to,
+            toolchain: ctx.toolchain.clone(),
+            store: ctx.store.clone(),
+            events: ctx.events.clone(),
+            go_jobs: ctx.go_jobs.clone(),
+        })
+    }
+}
+
+/// `go build` for one platform (within the context's limit on concurrent builds), then its
+/// binary layer and image, then its SBOM.
+async fn build_platform(job: PlatformJob) -> Result<PlatformBuilt, Error> {
+    let _permit = job
+        .go_jobs
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("semaphore is never closed");
+    let platform = job.request.platform.to_string();
+    let stage = StageEvents::new(&job.events, &job.image, Some(&platform));
+    let building = stage.start(Stage::Building);
+    let downloads = Downloads::new(&stage);
+    let binary = job
+        .toolchain
+        .build(&job.request, &|module| downloads.heard(module))
+        .await?;
+    downloads.finish();
+    stage.finish(building);
+    let (position, make_sbom) = (job.position, job.sbom);
+    let (toolchain, store, app_name) = (
+        job.toolchain.clone(),
+        job.store.clone(),
+        job.spec.app_name.clone(),
+    );
+    let runtime = tokio::runtime::Handle::current();
+    let layer_binary = binary.clone();
+    let (image, streamed) = tokio::task::spawn_blocking(move || {
+        assemble_platform(job, &layer_binary, &stage, &runtime)
+    })
+    .await??;
+    if let Some((stream, layer)) = streamed {
+        // Whether it landed or not, the push that follows checks the registry.
+        stream.finish(&layer).await;
+    }
+    // Run while this platform's binary is still the one just built.
+    let sbom = if make_sbom {
+        Some(sbom::image_sbom(&toolchain, &store, &binary, &app_name, &image).await?)
+    } else {
+        None
+    };
+    Ok(PlatformBuilt {
+        position,
+        image,
+        sbom,
+    })
+}
+
+/// The blocking half of a platform's build: the binary layer (from the layer cache, or
+/// compressed, and streamed to the push target as it is), then the image over the base.
+fn assemble_platform(
+    job: PlatformJob,
+    binary: &Path,
+    stage: &StageEvents,
+    runtime: &tokio::runtime::Handle,
+) -> Result<(Image, Option<(StreamedLayer, Descriptor)>), Error> {
+    let media_type = job
+        .base_image
+        .layer_media_type(job.compression, &job.base_display)?;
+    let cache = LayerCache::new(&job.store);
+    let key = binary_layer_key(
+        binary,
+        &job.spec.app_name,
+        media_type,
+        job.capabilities.as_deref(),
+    )?;
+    let mut streamed = None;
+    let layer = match cache.get(&key) {
+        Some(layer) => {
+            (job.events)(Event::BinaryLayerReused {
+                image: job.image.clone(),
+                platform: job.base_image.platform.to_string(),
+            });
+            layer
+        }
+        None => {
+            let compressing = stage.start(Stage::Compressing);
+            let (stream, copy) = match &job.stream_to {
+                Some((client, target)) => {
+                    let (stream, copy) = StreamedLayer::start(client, target, runtime);
+                    (Some(stream), Some(copy))
+                }
+                None => (None, None),
+            };
+            let layer = binary_layer_teed(
+                &job.store,
+                binary,
+                &job.spec.app_name,
+                media_type,
+                job.capabilities.as_deref(),
+                copy,
+            )?;
+            cache.put(&key, &layer)?;
+            stage.finish(compressing);
+            streamed = stream.map(|s| (s, layer.descriptor.clone()));
+            layer
+        }
+    };
+    let image = kiln_image::assemble(&job.base_image, &job.kodata, &layer, &job.spec)?;
+    job.store.write_bytes(&image.config.bytes)?;
+    job.store.write_bytes(&image.manifest.bytes)?;
+    Ok((image, streamed))
+}
+
+/// The layer cache's key of a binary layer: the binary, its name, the media type and,
+/// only when set (so that layers cached without them keep their keys), the capabilities.
+fn binary_layer_key(
+    binary: &Path,
+    app_name: &str,
+    media_type: &str,
+    capabilities: Option<&[u8]>,
+) -> Result<Digest, Error> {
+    let mut parts = vec![
+        file_digest(binary)?.to_string(),
+        app_name.to_owned(),
+        media_type.to_owned(),
+    ];
+    let caps_hex: String = capabilities
+        .iter()
+        .copied()
+        .flatten()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if !caps_hex.is_empty() {
+        parts.push(format!("caps:{caps_hex}"));
+    }
+    Ok(LayerCache::key(
+        &parts.iter().map(String::as_str).collect::<Vec<_>>(),
+    ))
+}
+
 /// When pushing, starts uploading the layers known before `go build` (every base layer and
 /// the kodata layer) to the push target, so that they travel while Go compiles.
 fn push_known_layers_early(
@@ -350,7 +422,7 @@ fn push_known_layers_early(
         .collect();
     layers.sort_by_key(|a| a.digest.to_string());
     layers.dedup_by(|a, b| a.digest == b.digest);
-    Some(tokio::spawn(crate::remote::push_layers_early(
+    Some(tokio::spawn(push_layers_early(
         client,
         ctx.store.clone(),
         base_source,
@@ -383,6 +455,24 @@ async fn look_up_in_registry(ctx: &Context, plan: &ArtifactPlan, key: &Digest) -
     lookup
 }
 
+/// What gets tagged: the index over `images` (written into the store) when the base
+/// gives an index, else the one image's manifest.
+fn top_of(
+    ctx: &Context,
+    plan: &ArtifactPlan,
+    base: &ResolvedBase,
+    images: &[Image],
+) -> Result<(Option<Blob>, Descriptor), Error> {
+    if !base.output_is_index() {
+        return Ok((None, images[0].descriptor()));
+    }
+    let index = index_over(plan, base, images);
+    ctx.store.write_bytes(&index.bytes)?;
+    let media_type = base.index_media_type.clone().unwrap_or_default();
+    let top = index.descriptor(&media_type);
+    Ok((Some(index), top))
+}
+
 fn index_over(plan: &ArtifactPlan, base: &ResolvedBase, images: &[Image]) -> Blob {
     let pairs: Vec<(Image, Option<Descriptor>)> = images
         .iter()
@@ -398,6 +488,8 @@ fn index_over(plan: &ArtifactPlan, base: &ResolvedBase, images: &[Image]) -> Blo
     )
 }
 
+/// The base `plan` names, as the platform images it selects: the built-in base, an OCI
+/// layout's (its layers copied into the store), or a registry's.
 async fn resolve_base(ctx: &Context, plan: &ArtifactPlan) -> Result<ResolvedBase, Error> {
     let platforms = plan.platforms.clone();
     match &plan.base {
@@ -435,39 +527,9 @@ async fn resolve_base(ctx: &Context, plan: &ArtifactPlan) -> Result<ResolvedBase
         }
         BaseSpec::Registry(reference) => {
             let client = ctx.registry(&format!("base image {reference}"))?;
-            crate::remote::registry_base(client, &ctx.store, reference, &platforms).await
+            registry_base(client, &ctx.store, reference, &platforms).await
         }
     }
-}
-
-/// Where `kodata`'s symlinks may point: the allowed root, minus what git ignores in it
-/// (asked of git here, so kiln-image spawns nothing). An explicit
-/// `KO_DATA_PATH_ALLOWED_ROOT` allows everything under it, as in ko.
-pub(crate) async fn kodata_boundary(kodata: &Path, allowed_env: Option<&Path>) -> KodataBoundary {
-    let boundary = kodata_allowed_root(kodata, allowed_env);
-    if boundary.explicit || !kodata.is_dir() || !boundary.root.join(".git").exists() {
-        return boundary;
-    }
-    let ignored = kiln_gobuild::git::ignored_paths(&boundary.root).await;
-    boundary.with_ignored(ignored)
-}
-
-async fn write_kodata_layer(
-    ctx: &Context,
-    plan: &ArtifactPlan,
-    package: &Package,
-    base: &ResolvedBase,
-    boundary: KodataBoundary,
-) -> Result<Layer, Error> {
-    let kodata = package.dir.join("kodata");
-    let mtime = plan.kodata_date_epoch.unwrap_or(0).max(0) as u64;
-    let media_type = base.images[0].layer_media_type(plan.compression, &base.display)?;
-    let store = ctx.store.clone();
-    tokio::task::spawn_blocking(move || {
-        kodata_layer(&store, Some(&kodata), &boundary, mtime, media_type)
-    })
-    .await?
-    .map_err(Error::from)
 }
 
 /// Start and finish events of an artifact's stages (of one platform's, with `platform`).

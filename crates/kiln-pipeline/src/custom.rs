@@ -57,12 +57,12 @@ impl CustomPlan {
             ("IMAGE_TAG".to_owned(), self.tag.clone()),
         ];
         for dep in &self.requires {
-            let reference = built.get(&dep.image).ok_or_else(|| {
-                Error::Plan(format!(
-                    "{}: requires `{}`, which was not built in this run; select it too with -b",
-                    self.image, dep.image
-                ))
-            })?;
+            let reference = built
+                .get(&dep.image)
+                .ok_or_else(|| Error::RequiredNotBuilt {
+                    image: self.image.clone(),
+                    required: dep.image.clone(),
+                })?;
             env.push((dep.alias.clone(), reference.clone()));
         }
         Ok(env)
@@ -87,13 +87,14 @@ pub async fn build_custom(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| {
-            Error::Plan(format!(
-                "{}: starting `sh -c {}` in {}: {e}",
+        .map_err(|source| Error::Spawn {
+            command: format!(
+                "{}'s buildCommand `sh -c {}` in {}",
                 plan.image,
                 plan.build_command,
                 plan.workspace.display()
-            ))
+            ),
+            source,
         })?;
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let (_, _, status) = tokio::join!(
@@ -101,25 +102,32 @@ pub async fn build_custom(
         forward_lines(ctx, &plan.image, stderr),
         child.wait()
     );
-    let status = status
-        .map_err(|e| Error::Plan(format!("{}: waiting for the buildCommand: {e}", plan.image)))?;
+    let status = status.map_err(|source| Error::Spawn {
+        command: format!("{}'s buildCommand", plan.image),
+        source,
+    })?;
     if !status.success() {
-        return Err(Error::Plan(format!(
-            "{}: the custom buildCommand `{}` failed ({status}); its output is above",
-            plan.image, plan.build_command
-        )));
+        return Err(Error::CustomFailed {
+            image: plan.image.clone(),
+            command: plan.build_command.clone(),
+            status,
+        });
     }
     let target = plan.target();
-    let reference: Reference = target
-        .parse()
-        .map_err(|e| Error::Plan(format!("{}: `{target}`: {e}", plan.image)))?;
-    let client = ctx.registry("reading the digest a custom buildCommand pushed")?;
-    let head = client.head_manifest(&reference).await?.ok_or_else(|| {
-        Error::Plan(format!(
-            "{}: the custom buildCommand succeeded but pushed no image to {target} ($IMAGE); it must push there",
-            plan.image
-        ))
+    let reference: Reference = target.parse().map_err(|source| Error::InvalidReference {
+        image: plan.image.clone(),
+        role: "the custom buildCommand's $IMAGE",
+        source,
     })?;
+    let client = ctx.registry("reading the digest a custom buildCommand pushed")?;
+    let head =
+        client
+            .head_manifest(&reference)
+            .await?
+            .ok_or_else(|| Error::CustomPushedNothing {
+                image: plan.image.clone(),
+                target: target.clone(),
+            })?;
     Ok(format!("{target}@{}", head.digest))
 }
 

@@ -2,6 +2,9 @@
 //! field, image or command involved, so the CLI can render it with its causes.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use kiln_core::Digest;
 
 /// A failure cause that is only ever displayed (a parser's or a library's error).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -20,12 +23,7 @@ pub enum Error {
     /// A planning rule refused its inputs. `subject` is what the message is about: an
     /// image, a flag, an environment variable, or a file position.
     #[error("{subject}: {message}")]
-    Planning { subject: String, message: String },
-    /// The catch-all of the publishing files (build, remote, sbom, publish, local,
-    /// custom), which are being given their own variants; planning uses
-    /// [`Error::Planning`].
-    #[error("{0}")]
-    Plan(String),
+    Plan { subject: String, message: String },
     /// A file or directory could not be read (or resolved). The text carries the cause
     /// too, so an error embedded in another message keeps it.
     #[error("{action} {}: {source}", path.display())]
@@ -88,12 +86,105 @@ pub enum Error {
     Engine(#[from] kiln_engine::Error),
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Naming(#[from] kiln_core::naming::NamingError),
+    /// A name that must be an image reference (`role` says which) is not one.
+    #[error("{image}: {role} is not an image reference")]
+    InvalidReference {
+        image: String,
+        role: &'static str,
+        #[source]
+        source: kiln_core::reference::ReferenceError,
+    },
+    #[error("base image {base} was not found in its registry")]
+    BaseNotFound { base: String },
+    #[error("layer {digest} is neither built locally nor part of a registry base")]
+    LayerNotFound { digest: Digest },
+    #[error(
+        "cannot push {image} to {repository}: the registry {registry} refused or did not answer"
+    )]
+    RegistryUnavailable {
+        image: String,
+        repository: String,
+        registry: String,
+        #[source]
+        source: Box<kiln_registry::Error>,
+    },
+    /// SBOMs asked of an artifact built without them (`action`: "write", "attach").
+    #[error("{image}: no SBOMs to {action}: the artifact was built without them")]
+    NoSboms { image: String, action: &'static str },
+    #[error(
+        "{repository} has no OCI referrers API, so an SBOM referrer could not be found there: attach SBOMs by tag instead"
+    )]
+    NoReferrersApi { repository: String },
+    #[error("attaching the SBOM of {image}")]
+    AttachSbom {
+        image: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// Writing an artifact into a file output (`what`: "the OCI layout DIR", …).
+    #[error("{image}: writing {what}")]
+    WriteOutput {
+        image: String,
+        what: String,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error(
+        "{image}: a docker tarball holds one platform, but {count} were built ({platforms}); choose one with --platform, or write an OCI layout with --oci-layout-path"
+    )]
+    TarballPlatforms {
+        image: String,
+        count: usize,
+        platforms: String,
+    },
+    /// A load needs the platform `runner` runs (`os/arch`), which was not built.
+    #[error("{runner} {platform} images, but only {built} were built; add it with --platform")]
+    PlatformNotBuilt {
+        runner: &'static str,
+        platform: String,
+        built: String,
+    },
+    #[error(
+        "the `{tool}` CLI is not on PATH: install it, or push to a registry instead (`--push` with `-d REPO`; for `kiln ko`, KO_DOCKER_REPO=REGISTRY)"
+    )]
+    ToolNotFound { tool: &'static str },
+    /// A child process (`command`, as shown to the user) could not be started or waited for.
+    #[error("running {command}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command} did not finish within {} s", limit.as_secs())]
+    TimedOut { command: String, limit: Duration },
+    #[error("{command} failed ({status}): {stderr}")]
+    CommandFailed {
+        command: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    #[error(
+        "{image}: requires `{required}`, which was not built in this run; select it too with -b"
+    )]
+    RequiredNotBuilt { image: String, required: String },
+    #[error("{image}: the custom buildCommand `{command}` failed ({status}); its output is above")]
+    CustomFailed {
+        image: String,
+        command: String,
+        status: std::process::ExitStatus,
+    },
+    #[error(
+        "{image}: the custom buildCommand succeeded but pushed no image to {target} ($IMAGE); it must push there"
+    )]
+    CustomPushedNothing { image: String, target: String },
 }
 
 impl Error {
-    /// A planning error about `subject` (see [`Error::Planning`]).
+    /// A planning error about `subject` (see [`Error::Plan`]).
     pub fn planning(subject: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Planning {
+        Error::Plan {
             subject: subject.into(),
             message: message.into(),
         }

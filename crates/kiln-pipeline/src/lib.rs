@@ -1,10 +1,13 @@
 //! The build pipeline: from a resolved plan per artifact to published images.
 //!
-//! config → [`plan`] → [`plan::ArtifactPlan`] → [`build::build_artifact`] (go list,
-//! base, kodata, go build, assembly) → [`output`] (OCI layout, tarball, registry).
-//! Progress goes out as [`events::Event`]s; this crate never prints.
+//! config → [`plan`] → [`plan::ArtifactPlan`] → [`run::run`]: [`build::build_artifact`]
+//! (base, kodata, go build, assembly) per plan, then [`run::publish_all`] ([`publish`]: OCI
+//! layout, tarball, registry, engine; SBOMs). Progress goes out as [`events::Event`]s; this
+//! crate never prints.
 
+pub mod artifact;
 pub mod artifact_cache;
+pub mod base;
 pub mod build;
 pub mod context;
 pub mod custom;
@@ -13,23 +16,25 @@ pub mod deps;
 mod error;
 pub mod events;
 pub mod inputs;
+pub mod kodata;
 pub mod local;
 pub mod manifests;
 pub mod memo;
 pub mod output;
 pub mod plan;
 pub mod publish;
-pub mod remote;
+pub mod push;
 pub mod remote_cache;
+pub mod run;
 pub mod sbom;
 pub mod schedule;
 pub mod templates;
 pub mod watch;
 pub mod zoneinfo;
 
-pub use build::{BuiltArtifact, build_artifact};
+pub use artifact::BuiltArtifact;
+pub use build::build_artifact;
 pub use context::Context;
+pub use error::Error;
 pub use events::{Event, EventSink, Stage};
 pub use plan::{ArtifactPlan, BaseSpec, GoSettings, MainPackage};
-
-pub use error::Error;

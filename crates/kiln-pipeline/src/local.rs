@@ -14,7 +14,7 @@ use kiln_image::assemble::Image;
 use tokio::sync::mpsc;
 
 use crate::Error;
-use crate::build::BuiltArtifact;
+use crate::artifact::BuiltArtifact;
 
 /// Where an image goes when it is not pushed.
 #[derive(Clone, Debug)]
@@ -205,17 +205,16 @@ fn pick<'a>(
     artifact: &'a BuiltArtifact,
     os: &str,
     arch: &str,
-    who: &str,
+    runner: &'static str,
 ) -> Result<&'a Image, Error> {
     artifact
         .images
         .iter()
         .find(|i| i.platform.os == os && i.platform.architecture == arch)
-        .ok_or_else(|| {
-            Error::Plan(format!(
-                "{who} {os}/{arch} images, but only {} were built; add it with --platform",
-                artifact.platform_list()
-            ))
+        .ok_or_else(|| Error::PlatformNotBuilt {
+            runner,
+            platform: format!("{os}/{arch}"),
+            built: artifact.platform_list(),
         })
 }
 
@@ -334,17 +333,13 @@ async fn into_cluster(
     store: &BlobStore,
     image: &Image,
     names: &[String],
-    tool: &str,
+    tool: &'static str,
     [verb, object, cluster_flag]: [&str; 3],
     cluster: &str,
 ) -> Result<(), Error> {
-    let program = find_on_path(tool).ok_or_else(|| {
-        Error::Plan(format!(
-            "the `{tool}` CLI is not on PATH: install it, or push to a registry instead (`--push` with `-d REPO`; for `kiln ko`, KO_DOCKER_REPO=REGISTRY)"
-        ))
-    })?;
-    let dir =
-        tempfile::tempdir().map_err(|e| Error::Plan(format!("a temporary directory: {e}")))?;
+    let program = find_on_path(tool).ok_or(Error::ToolNotFound { tool })?;
+    let dir = tempfile::tempdir()
+        .map_err(|source| Error::io("creating a directory in", std::env::temp_dir(), source))?;
     let archive = dir.path().join("image.tar");
     kiln_image::tarball::write_tarball(&archive, store, image, names)?;
     let shown = format!("`{tool} {verb} {object} … {cluster_flag} {cluster}`");
@@ -356,19 +351,20 @@ async fn into_cluster(
         .kill_on_drop(true);
     let output = tokio::time::timeout(CLUSTER_LOAD_DEADLINE, command.output())
         .await
-        .map_err(|_| {
-            Error::Plan(format!(
-                "{shown} did not finish within {} s",
-                CLUSTER_LOAD_DEADLINE.as_secs()
-            ))
+        .map_err(|_| Error::TimedOut {
+            command: shown.clone(),
+            limit: CLUSTER_LOAD_DEADLINE,
         })?
-        .map_err(|e| Error::Plan(format!("running {}: {e}", program.display())))?;
+        .map_err(|source| Error::Spawn {
+            command: program.display().to_string(),
+            source,
+        })?;
     if !output.status.success() {
-        return Err(Error::Plan(format!(
-            "{shown} failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
+        return Err(Error::CommandFailed {
+            command: shown,
+            status: output.status,
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
     }
     Ok(())
 }

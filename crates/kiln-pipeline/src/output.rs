@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::build::BuiltArtifact;
+use crate::artifact::BuiltArtifact;
 use crate::context::Context;
 
 /// Copies every blob of `artifact` into the layout and records it under each `name:tag`.
@@ -38,12 +38,11 @@ pub fn write_to_layout(
 /// Writes a `docker load`-able tarball. The format holds one platform image per name.
 pub fn write_tarball(ctx: &Context, path: &Path, artifact: &BuiltArtifact) -> Result<(), Error> {
     let [image] = artifact.images.as_slice() else {
-        return Err(Error::Plan(format!(
-            "{}: a docker tarball holds one platform, but {} were built ({}); choose one with --platform, or write an OCI layout with --oci-layout-path",
-            artifact.plan.image,
-            artifact.images.len(),
-            artifact.platform_list()
-        )));
+        return Err(Error::TarballPlatforms {
+            image: artifact.plan.image.clone(),
+            count: artifact.images.len(),
+            platforms: artifact.platform_list(),
+        });
     };
     kiln_image::tarball::write_tarball(path, &ctx.store, image, &artifact.plan.tagged_names())?;
     Ok(())

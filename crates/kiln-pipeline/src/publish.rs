@@ -8,13 +8,16 @@ use std::path::PathBuf;
 use kiln_core::{Digest, Reference};
 
 use crate::Error;
-use crate::build::{BuiltArtifact, StageEvents};
+use crate::artifact::BuiltArtifact;
+use crate::base::fetch_missing_layers;
+use crate::build::StageEvents;
 use crate::context::Context;
-use crate::events::Stage;
+use crate::events::{Event, Stage};
 use crate::local::{LoadNaming, LoadTarget, Loaded, load};
 use crate::output::{write_tarball, write_to_layout};
 use crate::plan::BaseSpec;
-use crate::remote::{add_tag, fetch_missing_layers, push_artifact};
+use crate::push::{add_tag, push_artifact};
+use crate::remote_cache;
 
 /// Where built images go. Files are written before the push or load, as ko's publisher
 /// chain does.
@@ -73,12 +76,10 @@ pub async fn publish(
         fetch_missing_layers(client, &ctx.store, source, artifact).await?;
     }
     if let Some(dir) = &to.oci_layout {
-        write_to_layout(ctx, dir, artifact).map_err(|e| {
-            Error::Plan(format!(
-                "{}: writing the OCI layout {}: {e}",
-                plan.image,
-                dir.display()
-            ))
+        write_to_layout(ctx, dir, artifact).map_err(|source| Error::WriteOutput {
+            image: plan.image.clone(),
+            what: format!("the OCI layout {}", dir.display()),
+            source: Box::new(source),
         })?;
         reports.push(format!(
             "wrote OCI layout {}: {} @ {digest}",
@@ -128,13 +129,47 @@ pub async fn publish(
                 .map_err(|e| push_error(&plan.image, &target, e))?;
             reports.push(format!("pushed {target}@{digest}"));
         }
-        crate::remote_cache::record_pushed(ctx, artifact, &first).await;
+        record_pushed(ctx, artifact, &first).await;
     }
     Ok(Published {
         digest,
         loaded,
         reports,
     })
+}
+
+/// After `artifact` is pushed to `target` (all its tags written), records it when the
+/// context's mode writes and this run built it. A failed record costs other runners a
+/// build, not this one its push: it is a warning.
+async fn record_pushed(ctx: &Context, artifact: &BuiltArtifact, target: &Reference) {
+    let (Some(key), Some(client)) = (&artifact.record_key, &ctx.registry) else {
+        return;
+    };
+    if !ctx.remote_cache.writes() {
+        return;
+    }
+    let image = artifact.plan.image.clone();
+    match remote_cache::record(client, &ctx.store, target, key, artifact).await {
+        Ok(at) => ctx.events.as_ref()(Event::RegistryCacheRecorded {
+            image,
+            record: at.to_string(),
+        }),
+        Err(e) => ctx.events.as_ref()(Event::Warning(format!(
+            "{image}: pushed, but recording it in the registry cache failed: {}",
+            error_chain(&e)
+        ))),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn load_report(loaded: &Loaded, target: &LoadTarget) -> String {
@@ -159,8 +194,11 @@ fn load_report(loaded: &Loaded, target: &LoadTarget) -> String {
 }
 
 fn parse_target(image: &str, name: &str) -> Result<Reference, Error> {
-    name.parse()
-        .map_err(|e| Error::Plan(format!("{image}: cannot push to `{name}`: {e}")))
+    name.parse().map_err(|source| Error::InvalidReference {
+        image: image.to_owned(),
+        role: "the push target",
+        source,
+    })
 }
 
 fn push_error(image: &str, target: &Reference, source: Error) -> Error {

@@ -8,7 +8,7 @@
 //! subject's digest). The record names the image as its `subject`, so where the registry
 //! has the referrers API it is also listed as a referrer of the image (`oras discover`),
 //! and it carries the image's SBOMs as its layers. Records are pushed with the SBOM
-//! attachments' mechanism ([`crate::remote::push_attachment`]): blobs, then the manifest.
+//! attachments' mechanism (`push::push_attachment`): blobs, then the manifest.
 //!
 //! Trust: a record is as trustworthy as push access to the repository, the same trust a
 //! tag already has. Untrusted builds (pull requests) use [`RemoteCacheMode::Read`].
@@ -23,11 +23,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::Error;
-use crate::build::BuiltArtifact;
-use crate::context::Context;
-use crate::events::Event;
-use crate::remote::{push_attachment, registry_base, repository_of};
-use crate::sbom::{EMPTY_CONFIG_MEDIA_TYPE, Sboms, empty_config};
+use crate::artifact::{BuiltArtifact, Sboms};
+use crate::base::registry_base;
+use crate::push::{push_attachment, repository_of};
+use crate::sbom::{EMPTY_CONFIG_MEDIA_TYPE, empty_config};
 
 /// The `artifactType` of a record.
 pub const RECORD_ARTIFACT_TYPE: &str = "application/vnd.dev.kiln.artifact-record.v1+json";
@@ -332,29 +331,6 @@ pub async fn record(
     }
     push_attachment(client, &blobs, &manifest, &at).await?;
     Ok(at)
-}
-
-/// After `artifact` is pushed to `target` (all its tags written), records it when the
-/// context's mode writes and this run built it. A failed record costs other runners a
-/// build, not this one its push: it is a warning.
-pub async fn record_pushed(ctx: &Context, artifact: &BuiltArtifact, target: &Reference) {
-    let (Some(key), Some(client)) = (&artifact.record_key, &ctx.registry) else {
-        return;
-    };
-    if !ctx.remote_cache.writes() {
-        return;
-    }
-    let image = artifact.plan.image.clone();
-    match record(client, &ctx.store, target, key, artifact).await {
-        Ok(at) => ctx.events.as_ref()(Event::RegistryCacheRecorded {
-            image,
-            record: at.to_string(),
-        }),
-        Err(e) => ctx.events.as_ref()(Event::Warning(format!(
-            "{image}: pushed, but recording it in the registry cache failed: {}",
-            kiln_core::text::error_chain(&e)
-        ))),
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //!
 //! Also here: the `--sbom-dir` files (ko's names) and the two manifests that attach an SBOM
 //! in a registry, cosign's tag (`sha256-<hex>.sbom`) and an OCI 1.1 referrer. Pushing them
-//! is in [`crate::remote::attach_sbom`].
+//! is in `push.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -15,11 +15,10 @@ use kiln_gobuild::Toolchain;
 use kiln_image::ko_layers::APP_DIR;
 use kiln_image::spec::{Annotations, Index, Manifest, annotation};
 use kiln_image::{Blob, BlobStore, Descriptor, Image};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::Error;
-use crate::build::BuiltArtifact;
+use crate::artifact::BuiltArtifact;
 
 /// The layer media type of an SBOM attached by tag: cosign's `SPDXJSONMediaType`, which ko
 /// uses and `cosign download sbom` expects.
@@ -29,27 +28,6 @@ pub const SPDX_ARTIFACT_TYPE: &str = "application/spdx+json";
 /// The OCI 1.1 empty descriptor's media type, and its content `{}`.
 pub const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 const EMPTY_CONFIG: &[u8] = b"{}";
-
-/// The SPDX documents of one built artifact, as blobs in the context's store.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sboms {
-    /// One per platform image, in the order of [`BuiltArtifact::images`].
-    pub images: Vec<Descriptor>,
-    /// The index's, when the artifact is an index.
-    pub index: Option<Descriptor>,
-}
-
-/// How an SBOM is attached to its image in a registry (`--sbom-attach`; `none` is not
-/// calling [`crate::remote::attach_sboms`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SbomAttach {
-    /// As ko and cosign do: a manifest tagged `sha256-<image hex>.sbom`.
-    Tag,
-    /// An OCI 1.1 referrer (`subject` = the image), found through the referrers API.
-    Referrer,
-    /// A referrer when the registry has the referrers API, else a tag.
-    Auto,
-}
 
 /// The SBOM of one platform image: `go version -m` of its binary (named `/ko-app/<app_name>`,
 /// as in the image), the base from the manifest's annotations, the date from its config.
@@ -131,7 +109,7 @@ fn sbom_error(what: String, source: SbomError) -> Error {
 /// A document kiln assembled itself, parsed back.
 fn parse_own<T: serde::de::DeserializeOwned>(what: &str, blob: &Blob) -> Result<T, Error> {
     serde_json::from_slice(&blob.bytes)
-        .map_err(|e| Error::Plan(format!("{what} {}: invalid JSON: {e}", blob.digest)))
+        .map_err(|source| Error::invalid(format!("{what} {}", blob.digest), source))
 }
 
 /// The config's `created`, or empty when it has none (Go's zero time, for ko).
@@ -161,15 +139,15 @@ pub fn write_sbom_dir(
     artifact: &BuiltArtifact,
 ) -> Result<Vec<PathBuf>, Error> {
     let Some(sboms) = &artifact.sboms else {
-        return Err(Error::Plan(format!(
-            "{}: no SBOMs to write: the artifact was built without them",
-            artifact.plan.image
-        )));
+        return Err(Error::NoSboms {
+            image: artifact.plan.image.clone(),
+            action: "write",
+        });
     };
     let app = binary_name(&artifact.plan.package.import_path);
     let io = |path: &Path| {
         let path = path.to_owned();
-        move |source| Error::Image(kiln_image::Error::Io { path, source })
+        move |source| Error::io("writing", path, source)
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut files: Vec<(String, &Descriptor)> = artifact

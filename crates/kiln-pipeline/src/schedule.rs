@@ -7,7 +7,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::Error;
-use crate::build::{BuiltArtifact, build_artifact};
+use crate::artifact::BuiltArtifact;
+use crate::build::build_artifact;
 use crate::context::Context;
 use crate::plan::ArtifactPlan;
 
@@ -44,10 +45,10 @@ pub async fn build_all(
                 .filter(|&i| built[i].is_none())
                 .map(|i| plans[i].image.as_str())
                 .collect();
-            return Err(Error::Plan(format!(
-                "artifacts {} require each other in a cycle; remove one of their `requires`",
-                stuck.join(", ")
-            )));
+            return Err(Error::planning(
+                format!("artifacts {}", stuck.join(", ")),
+                "they require each other in a cycle; remove one of their `requires`",
+            ));
         }
         let mut wave = JoinSet::new();
         for i in ready {

@@ -194,9 +194,9 @@ impl GoTemplates {
         let mut data = self.data.clone();
         let mut defaults = vec![("CGO_ENABLED", "0".to_owned())];
         defaults.extend(
-            platform
-                .go_env()
-                .map_err(|e| Error::Plan(format!("{}{platform}: {e}", self.origin)))?,
+            platform.go_env().map_err(|e| {
+                Error::planning(format!("{}{platform}", self.origin), e.to_string())
+            })?,
         );
         for (key, value) in defaults {
             let value = data.env.entry(key.to_owned()).or_insert(value).clone();
@@ -225,7 +225,7 @@ impl GoTemplates {
                 };
                 rendered.map_err(|e| {
                     let source = if from_artifact { "ko." } else { ".ko.yaml " };
-                    Error::Plan(format!("{}{source}{field}: {e}", self.origin))
+                    Error::planning(format!("{}{source}{field}", self.origin), e.to_string())
                 })
             })
             .collect()

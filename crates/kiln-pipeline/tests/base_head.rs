@@ -51,7 +51,7 @@ async fn a_base_tag_whose_head_digest_is_wrong_is_fetched_by_tag() {
     let through: Reference = format!("{}/base/img:v1", proxy.host()).parse().unwrap();
     let store = BlobStore::open(&tmp.path().join("store")).unwrap();
     let request = PlatformRequest::parse(&["linux/amd64"]).unwrap();
-    let base = kiln_pipeline::remote::registry_base(&client, &store, &through, &request)
+    let base = kiln_pipeline::base::registry_base(&client, &store, &through, &request)
         .await
         .expect("the tag is fetched when its HEAD digest does not fetch");
     assert_eq!(base.top.digest, digest);

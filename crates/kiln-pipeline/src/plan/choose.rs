@@ -210,12 +210,12 @@ pub fn kind_cluster(env: &BTreeMap<String, String>) -> String {
         .unwrap_or_else(|| "kind".to_owned())
 }
 
-/// Where ko attaches SBOMs: `COSIGN_REPOSITORY` when set, else the image's repository.
-pub fn sbom_repository<'a>(env: &'a BTreeMap<String, String>, repository: &'a str) -> &'a str {
+/// Where ko attaches SBOMs instead of the image's own repository: `COSIGN_REPOSITORY`
+/// when set and not empty (`None`: the image's repository).
+pub fn sbom_repository(env: &BTreeMap<String, String>) -> Option<String> {
     env.get("COSIGN_REPOSITORY")
-        .map(String::as_str)
         .filter(|r| !r.is_empty())
-        .unwrap_or(repository)
+        .cloned()
 }
 
 // ---- Names and tags ----------------------------------------------------------------

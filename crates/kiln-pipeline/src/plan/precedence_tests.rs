@@ -254,13 +254,11 @@ fn kind_cluster_and_sbom_repository_precedence_is_env_then_default() {
     assert_eq!(kind_cluster(&env(&[])), "kind");
     let cosign = env(&[("COSIGN_REPOSITORY", "reg.example/sigs")]);
     assert_eq!(
-        sbom_repository(&cosign, "reg.example/app"),
-        "reg.example/sigs"
+        sbom_repository(&cosign).as_deref(),
+        Some("reg.example/sigs")
     );
-    assert_eq!(
-        sbom_repository(&env(&[("COSIGN_REPOSITORY", "")]), "reg.example/app"),
-        "reg.example/app"
-    );
+    assert_eq!(sbom_repository(&env(&[("COSIGN_REPOSITORY", "")])), None);
+    assert_eq!(sbom_repository(&env(&[])), None);
 }
 
 #[test]

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use kiln_config::ProfileSelection;
-use kiln_core::naming::tag_with_digest;
 use kiln_pipeline::custom::{CustomPlan, build_custom};
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
@@ -14,16 +13,16 @@ use kiln_pipeline::output::{BuildOutput, file_output_json};
 use kiln_pipeline::plan::run::{SkaffoldFlags, SkaffoldRun, skaffold_run};
 use kiln_pipeline::plan::skaffold::{Plans, plan_all, plan_tags, select_images};
 use kiln_pipeline::plan::{PlanOptions, choose};
-use kiln_pipeline::publish::{Destinations, publish};
-use kiln_pipeline::sbom::write_sbom_dir;
+use kiln_pipeline::publish::Destinations;
+use kiln_pipeline::run::{Command, References, RunOptions, SbomPolicy};
 use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
 
-use super::{ContextSettings, build_context, cache, now, preflight, process_env};
+use super::{ContextSettings, build_and_publish, build_context, now, preflight, process_env};
 use crate::cli::{BuildArgs, ConfigArgs};
 use crate::printer;
 
 pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
-    let session = Session::start(args, "build").await?;
+    let session = Session::start(args, Command::Build).await?;
     if session.args.skaffold.dry_run {
         // Skaffold's `--dry-run`: the names and tags a build would give, nothing built,
         // no package resolved, no module downloaded.
@@ -66,7 +65,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub async fn start(mut args: BuildArgs, command: &str) -> anyhow::Result<Session> {
+    pub async fn start(mut args: BuildArgs, command: Command) -> anyhow::Result<Session> {
         let env = process_env();
         let (configs, config_dir) = load_configs(&args.config, command, &env)?;
         // Fail before building, not after.
@@ -126,7 +125,7 @@ impl Session {
             tag: args.tag.clone(),
             env: env.clone(),
             // `skaffold debug`'s build: optimizations and trimpath off, one platform.
-            debug: command == "debug",
+            debug: command == Command::Debug,
             now_unix,
             push,
             only: Vec::new(),
@@ -136,7 +135,7 @@ impl Session {
             // Skaffold's default: on for `dev` and `debug`, off for `build`.
             single_platform: choose::single_platform_build(
                 args.skaffold.disable_multi_platform_build,
-                matches!(command, "dev" | "debug"),
+                matches!(command, Command::Dev | Command::Debug),
             ),
             now_nanos,
             config_file: Some(args.config.filename.clone()),
@@ -259,30 +258,40 @@ impl Session {
         &self,
         plans: &[ArtifactPlan],
     ) -> anyhow::Result<Vec<(BuiltArtifact, BuildOutput)>> {
-        let lease = cache::begin_build(&self.ctx, &self.options.env).await?;
-        let destinations = Destinations {
-            oci_layout: self.args.oci_layout_path.clone(),
-            tarball: self.args.tarball.clone(),
-            push: self.push,
-            load: self.load.clone(),
+        let options = RunOptions {
+            destinations: Destinations {
+                oci_layout: self.args.oci_layout_path.clone(),
+                tarball: self.args.tarball.clone(),
+                push: self.push,
+                load: self.load.clone(),
+            },
+            sboms: SbomPolicy {
+                dir: self.args.sbom_dir.clone(),
+                ..SbomPolicy::default()
+            },
+            references: References::Skaffold,
+            concurrency: self.concurrency,
         };
-        let build = build_all(
-            &self.ctx,
-            plans,
-            &self.args,
-            &destinations,
-            self.concurrency,
-        );
-        let outputs = preflight::while_checking_registries(&self.ctx, plans, self.push, build)
+        let delivered = build_and_publish(&self.ctx, &self.options.env, plans, &options)
             .await
             .map_err(|e| {
+                let failed_run = e.downcast_ref::<kiln_pipeline::Error>().is_some();
                 match preflight::docker_hub_hint(plans, self.options.default_repo.as_deref()) {
-                    Some(hint) if self.push => e.context(hint),
+                    Some(hint) if self.push && failed_run => e.context(hint),
                     _ => e,
                 }
             })?;
-        lease.finish(&self.ctx).await;
-        Ok(outputs)
+        Ok(delivered
+            .into_iter()
+            .map(|d| {
+                let output = BuildOutput {
+                    image_name: d.artifact.plan.image.clone(),
+                    tag: d.reference,
+                    runtime_type: d.artifact.plan.runtime_type.clone(),
+                };
+                (d.artifact, output)
+            })
+            .collect())
     }
 
     /// Writes --file-output and prints the references (or the --output/-q rendering).
@@ -344,14 +353,14 @@ impl Session {
 /// come back absolute, from their own folder).
 pub fn load_configs(
     args: &ConfigArgs,
-    command: &str,
+    command: Command,
     env: &BTreeMap<String, String>,
 ) -> anyhow::Result<(Vec<kiln_config::Config>, PathBuf)> {
     let config_dir = PathBuf::from(".");
     let selection = ProfileSelection {
         profiles: args.profiles.clone(),
         kube_context: args.kube_context.clone(),
-        command: Some(command.to_owned()),
+        command: Some(command.as_skaffold().to_owned()),
         auto_activation: args.profile_auto_activation,
     };
     preflight::check_config_file(&args.filename)?;
@@ -435,49 +444,6 @@ pub fn plan_only_options(
         now_nanos,
         ..PlanOptions::default()
     })
-}
-
-/// Builds every artifact (in `requires` order, `concurrency` at a time), then writes the
-/// outputs in artifact order.
-async fn build_all(
-    ctx: &Arc<Context>,
-    plans: &[ArtifactPlan],
-    args: &BuildArgs,
-    destinations: &Destinations,
-    concurrency: Option<usize>,
-) -> anyhow::Result<Vec<(BuiltArtifact, BuildOutput)>> {
-    let built = kiln_pipeline::schedule::build_all(ctx, plans, concurrency).await?;
-    let mut outputs = Vec::new();
-    for artifact in built {
-        let published = publish(ctx, &artifact, destinations).await?;
-        if let Some(dir) = &args.sbom_dir {
-            write_sbom_dir(&ctx.store, dir, &artifact)
-                .with_context(|| format!("writing SBOMs to {}", dir.display()))?;
-        }
-        // Skaffold prints `name:tag@digest` for pushed images and the image-ID tag for
-        // side-loaded ones; files alone keep the name and digest they were written under.
-        let reference = match published.loaded.filter(|_| !destinations.push) {
-            Some(loaded) => loaded.reference,
-            None => format!(
-                "{}:{}",
-                artifact.plan.repository,
-                tag_with_digest(&artifact.plan.tag, &published.digest)
-            ),
-        };
-        for report in published.reports {
-            ctx.events.as_ref()(Event::Delivered {
-                image: artifact.plan.image.clone(),
-                report,
-            });
-        }
-        let output = BuildOutput {
-            image_name: artifact.plan.image.clone(),
-            tag: reference,
-            runtime_type: artifact.plan.runtime_type.clone(),
-        };
-        outputs.push((artifact, output));
-    }
-    Ok(outputs)
 }
 
 /// What the plans' configuration files said kiln ignores (the printer says each once).

@@ -5,6 +5,7 @@
 use anyhow::Context as _;
 use kiln_pipeline::manifests::debug_image_info;
 use kiln_pipeline::output::BuildOutput;
+use kiln_pipeline::run::Command;
 use kiln_render::{Build, DebugOptions, debug_transform};
 
 use super::build::Session;
@@ -13,7 +14,7 @@ use crate::cli::DebugArgs;
 use crate::printer;
 
 pub async fn run(args: DebugArgs) -> anyhow::Result<()> {
-    let session = Session::start(args.build.clone(), "debug").await?;
+    let session = Session::start(args.build.clone(), Command::Debug).await?;
     let plans = session.plan(&session.args.build_images).await?;
     let built = session.build_artifacts(&plans).await?;
     let outputs: Vec<BuildOutput> = built.iter().map(|(_, o)| o.clone()).collect();

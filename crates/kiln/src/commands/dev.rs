@@ -14,6 +14,7 @@ use kiln_pipeline::ArtifactPlan;
 use kiln_pipeline::artifact_cache::inputs_digest;
 use kiln_pipeline::deploy::Kubectl;
 use kiln_pipeline::output::BuildOutput;
+use kiln_pipeline::run::Command;
 use kiln_pipeline::watch::{Watcher, affected, watch_dirs};
 use kiln_render::Build;
 use tokio::sync::watch;
@@ -27,7 +28,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     let stop = ctrl_c_watch();
     let skaffold_yaml =
         std::fs::canonicalize(&args.config.filename).unwrap_or(args.config.filename.clone());
-    let mut session = Session::start(args.clone(), "dev").await?;
+    let mut session = Session::start(args.clone(), Command::Dev).await?;
     let mut plans = session.plan(&session.args.build_images).await?;
     let mut deployed = Deployed::new(&session).await;
     let mut built = BuiltInputs::default();
@@ -112,7 +113,7 @@ impl BuiltInputs {
 }
 
 async fn reload(args: &BuildArgs) -> anyhow::Result<(Session, Vec<ArtifactPlan>)> {
-    let session = Session::start(args.clone(), "dev").await?;
+    let session = Session::start(args.clone(), Command::Dev).await?;
     let plans = session.plan(&session.args.build_images).await?;
     Ok((session, plans))
 }

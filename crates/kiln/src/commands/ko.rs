@@ -4,26 +4,25 @@
 //! is random).
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use kiln_core::naming::{KoNaming, ko_printed_reference, tag_only_tag, unique_tags};
-use kiln_core::{Digest, Reference};
+use kiln_core::naming::{KoNaming, tag_only_tag, unique_tags};
+use kiln_pipeline::artifact::SbomAttach;
 use kiln_pipeline::events::Reporter;
 use kiln_pipeline::local::{LoadNaming, LoadTarget};
 use kiln_pipeline::plan::PlanOptions;
 use kiln_pipeline::plan::choose::{LocalPublisher, remote_cache, sbom_repository};
 use kiln_pipeline::plan::ko::{KoOptions, KoPlanner};
 use kiln_pipeline::plan::run::{KoFlags, KoRun, ko_run};
-use kiln_pipeline::publish::{Destinations, publish};
-use kiln_pipeline::remote::attach_sboms;
-use kiln_pipeline::sbom::{SbomAttach, write_sbom_dir};
-use kiln_pipeline::{ArtifactPlan, BuiltArtifact, Context, Event};
+use kiln_pipeline::publish::Destinations;
+use kiln_pipeline::run::{References, RunOptions, SbomPolicy};
+use kiln_pipeline::{ArtifactPlan, Context};
 
 use super::{
-    ContextSettings, build_context, cache, local_engine, now_unix, preflight, process_env,
+    ContextSettings, build_and_publish, build_context, local_engine, now_unix, preflight,
+    process_env,
 };
 use crate::cli::{
     KoBuildArgs, KoBuildOptions, KoPublishArgs, KoResolveArgs, SbomAttachChoice, SbomFormat,
@@ -138,11 +137,8 @@ fn yaml_files(dir: &Path, recursive: bool) -> anyhow::Result<Vec<PathBuf>> {
 /// build starts.
 pub struct KoSession {
     publish: KoPublishArgs,
-    sbom_dir: Option<PathBuf>,
-    /// How pushed SBOMs are attached; `None` when they are not.
-    sbom_attach: Option<SbomAttach>,
     options: KoOptions,
-    destinations: Destinations,
+    run: RunOptions,
     ctx: Arc<Context>,
 }
 
@@ -213,6 +209,7 @@ impl KoSession {
             },
         )
         .await?;
+        let sbom_repository = sbom_repository(&env);
         let options = KoOptions {
             common: PlanOptions {
                 platforms: build.platform.clone(),
@@ -241,7 +238,7 @@ impl KoSession {
         if build.sbom == SbomFormat::None && build.sbom_dir.is_some() {
             bail!("--sbom-dir needs SBOMs, but --sbom=none turns them off");
         }
-        Ok(KoSession {
+        let run = RunOptions {
             destinations: Destinations {
                 oci_layout: publish.oci_layout_path.clone(),
                 tarball: publish.tarball.clone(),
@@ -251,15 +248,25 @@ impl KoSession {
                     .into_iter()
                     .collect(),
             },
-            publish: publish.clone(),
-            sbom_dir: build.sbom_dir.clone(),
-            sbom_attach: match (build.sbom, build.sbom_attach) {
-                (SbomFormat::None, _) | (_, SbomAttachChoice::None) => None,
-                (_, SbomAttachChoice::Auto) => Some(SbomAttach::Auto),
-                (_, SbomAttachChoice::Tag) => Some(SbomAttach::Tag),
-                (_, SbomAttachChoice::Referrer) => Some(SbomAttach::Referrer),
+            sboms: SbomPolicy {
+                dir: build.sbom_dir.clone(),
+                attach: match (build.sbom, build.sbom_attach) {
+                    (SbomFormat::None, _) | (_, SbomAttachChoice::None) => None,
+                    (_, SbomAttachChoice::Auto) => Some(SbomAttach::Auto),
+                    (_, SbomAttachChoice::Tag) => Some(SbomAttach::Tag),
+                    (_, SbomAttachChoice::Referrer) => Some(SbomAttach::Referrer),
+                },
+                repository: sbom_repository,
             },
+            references: References::Ko {
+                tag_only: publish.tag_only,
+            },
+            concurrency: None,
+        };
+        Ok(KoSession {
+            publish: publish.clone(),
             options,
+            run,
             ctx: Arc::new(ctx),
         })
     }
@@ -289,115 +296,23 @@ impl KoSession {
                 plans.len()
             );
         }
-        if self.destinations.tarball.is_some() && plans.len() > 1 {
+        if self.run.destinations.tarball.is_some() && plans.len() > 1 {
             bail!(
                 "--tarball holds one image, but {} packages were given; write several with --oci-layout-path",
                 plans.len()
             );
         }
-        let lease = cache::begin_build(&self.ctx, &self.options.common.env).await?;
-        let build = async { Ok(kiln_pipeline::schedule::build_all(&self.ctx, plans, None).await?) };
-        let built =
-            preflight::while_checking_registries(&self.ctx, plans, self.destinations.push, build)
-                .await?;
-        let mut refs_file = self
-            .publish
-            .image_refs
-            .as_deref()
-            .map(|path| {
-                std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))
-            })
-            .transpose()?;
-        let mut references = Vec::new();
-        for artifact in &built {
-            let published = publish(&self.ctx, artifact, &self.destinations).await?;
-            self.publish_sboms(artifact).await?;
-            let reference = match &published.loaded {
-                // ko's daemon and kind publishers return the `name:<manifest hex>` tag.
-                Some(loaded) => loaded.reference.clone(),
-                None => self.printed_reference(&artifact.plan, &published.digest)?,
-            };
-            for report in published.reports {
-                self.ctx.events.as_ref()(Event::Delivered {
-                    image: artifact.plan.image.clone(),
-                    report,
-                });
-            }
-            if let (Some(file), Some(path)) = (&mut refs_file, &self.publish.image_refs) {
-                // A loaded image exists under its printed name only.
-                let lines = match published.loaded {
-                    Some(_) => vec![reference.clone()],
-                    None => recorded_references(&reference, artifact),
-                };
-                writeln!(file, "{}", lines.join("\n"))
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            references.push(reference);
+        let delivered =
+            build_and_publish(&self.ctx, &self.options.common.env, plans, &self.run).await?;
+        if let Some(path) = &self.publish.image_refs {
+            // Written once every artifact is published: never a list of half a run.
+            let lines: String = delivered
+                .iter()
+                .flat_map(|d| &d.recorded)
+                .map(|line| format!("{line}\n"))
+                .collect();
+            std::fs::write(path, lines).with_context(|| format!("writing {}", path.display()))?;
         }
-        lease.finish(&self.ctx).await;
-        Ok(references)
+        Ok(delivered.into_iter().map(|d| d.reference).collect())
     }
-
-    /// Writes the artifact's SBOMs to --sbom-dir and, when pushing, attaches them to the
-    /// pushed images (under `COSIGN_REPOSITORY` when set, as ko does).
-    async fn publish_sboms(&self, artifact: &BuiltArtifact) -> anyhow::Result<()> {
-        if artifact.sboms.is_none() {
-            return Ok(());
-        }
-        if let Some(dir) = &self.sbom_dir {
-            write_sbom_dir(&self.ctx.store, dir, artifact)
-                .with_context(|| format!("writing SBOMs to {}", dir.display()))?;
-        }
-        let Some(mode) = self.sbom_attach.filter(|_| self.destinations.push) else {
-            return Ok(());
-        };
-        let repository = sbom_repository(&self.options.common.env, &artifact.plan.repository);
-        let target: Reference = repository
-            .parse()
-            .with_context(|| format!("SBOM repository `{repository}`"))?;
-        let client = self.ctx.registry("attaching SBOMs")?;
-        for location in attach_sboms(client, &self.ctx.store, &target, artifact, mode)
-            .await
-            .with_context(|| format!("attaching the SBOM of {}", artifact.plan.image))?
-        {
-            printer::info(&format!(
-                "{}: published SBOM {location}",
-                artifact.plan.image
-            ));
-        }
-        Ok(())
-    }
-
-    /// ko reports the reference of the last publisher in its chain (layout, tarball,
-    /// registry); with none, the name and digest the push would have had.
-    fn printed_reference(&self, plan: &ArtifactPlan, digest: &Digest) -> anyhow::Result<String> {
-        let tags = std::iter::once(&plan.tag)
-            .chain(&plan.extra_tags)
-            .collect::<Vec<_>>();
-        let to = &self.destinations;
-        Ok(if to.push {
-            ko_printed_reference(&plan.repository, &tags, digest, self.publish.tag_only)?
-        } else if to.tarball.is_some() {
-            ko_printed_reference(&plan.repository, &tags, digest, false)?
-        } else if let Some(layout) = &to.oci_layout {
-            format!("{}@{digest}", layout.display())
-        } else if self.publish.tag_only {
-            format!("{}:{}", plan.repository, plan.tag)
-        } else {
-            format!("{}:{}@{digest}", plan.repository, plan.tag)
-        })
-    }
-}
-
-/// `--image-refs` lines for one artifact: its reference, or for an index the index and
-/// every platform image by digest (ko's recorder).
-fn recorded_references(reference: &str, artifact: &BuiltArtifact) -> Vec<String> {
-    if artifact.index.is_none() {
-        return vec![reference.to_owned()];
-    }
-    let repository = &artifact.plan.repository;
-    std::iter::once(&artifact.top.digest)
-        .chain(artifact.images.iter().map(|i| &i.manifest.digest))
-        .map(|d| format!("{repository}@{d}"))
-        .collect()
 }

@@ -12,10 +12,12 @@ mod render;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kiln_pipeline::Context;
 use kiln_pipeline::remote_cache::RemoteCacheMode;
+use kiln_pipeline::run::{Delivered, RunOptions};
+use kiln_pipeline::{ArtifactPlan, Context};
 use kiln_registry::{Client, ClientOptions, Env};
 
 use crate::cli::{Command, KoCommand};
@@ -106,6 +108,21 @@ async fn build_context(
         context = context.with_streamed_pushes();
     }
     Ok(context)
+}
+
+/// Builds and publishes `plans` ([`kiln_pipeline::run::run`]) under the cache's build
+/// lease, which every build of either face takes here: from before its first cache lookup
+/// until its outputs are written. A failed run only releases it.
+async fn build_and_publish(
+    ctx: &Arc<Context>,
+    env: &BTreeMap<String, String>,
+    plans: &[ArtifactPlan],
+    options: &RunOptions,
+) -> anyhow::Result<Vec<Delivered>> {
+    let lease = cache::begin_build(ctx, env).await?;
+    let delivered = kiln_pipeline::run::run(ctx, plans, options).await?;
+    lease.finish(ctx).await;
+    Ok(delivered)
 }
 
 /// Seconds since 1970, for `dateTime` tags and `.Date` when SOURCE_DATE_EPOCH is unset.

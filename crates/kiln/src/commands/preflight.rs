@@ -6,14 +6,18 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use kiln_core::Reference;
 use kiln_core::platform::PlatformRequest;
-use kiln_pipeline::{ArtifactPlan, Context};
+use kiln_pipeline::ArtifactPlan;
+use kiln_pipeline::run::Command;
 
 use crate::cli::BuildArgs;
 
 /// The checks that need only the command line.
-pub fn check(args: &BuildArgs, command: &str) -> anyhow::Result<()> {
-    if args.skaffold.dry_run && command != "build" {
-        bail!("--dry-run is a `kiln build` flag (as in Skaffold); `kiln {command}` builds");
+pub fn check(args: &BuildArgs, command: Command) -> anyhow::Result<()> {
+    if args.skaffold.dry_run && command != Command::Build {
+        bail!(
+            "--dry-run is a `kiln build` flag (as in Skaffold); `kiln {}` builds",
+            command.as_skaffold()
+        );
     }
     if let Some(tag) = &args.tag {
         kiln_core::tag::validate_tag(tag).context("-t/--tag (or SKAFFOLD_TAG)")?;
@@ -131,62 +135,6 @@ pub fn writable_file(file: &Path, flag: &str) -> anyhow::Result<()> {
             .with_context(|| format!("{flag} {}: the file is not writable", file.display()))?;
     }
     Ok(())
-}
-
-/// Asks each registry the plans push to about their repository, concurrently with the build:
-/// an unreachable registry or refused credentials end the run at once instead of after
-/// every `go build`. A repository that does not exist yet is fine.
-pub async fn check_registries(ctx: &Context, plans: &[ArtifactPlan]) -> anyhow::Result<()> {
-    let client = ctx.registry("pushing")?;
-    let mut seen = std::collections::BTreeSet::new();
-    let checks = plans
-        .iter()
-        .filter(|p| seen.insert(p.repository.clone()))
-        .map(|plan| async move {
-            let tagged = plan.tagged_name();
-            let reference: Reference = tagged
-                .parse()
-                .with_context(|| format!("{}: `{tagged}`", plan.image))?;
-            // A blob HEAD: it reaches the registry and authenticates like a push's first
-            // request, and leaves the manifest requests to the push itself.
-            let empty = kiln_core::Digest::of(b"");
-            client
-                .blob_exists(&reference, &empty)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot push {} to {}: the registry {} refused or did not answer",
-                        plan.image,
-                        reference.name(),
-                        reference.registry
-                    )
-                })?;
-            anyhow::Ok(())
-        });
-    futures_util::future::try_join_all(checks).await?;
-    Ok(())
-}
-
-/// Runs `build`; when it pushes, the registries are checked beside it and a failure
-/// stops it at once (dropping the build kills its `go` processes).
-pub async fn while_checking_registries<T>(
-    ctx: &Context,
-    plans: &[ArtifactPlan],
-    push: bool,
-    build: impl std::future::Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
-    if !push {
-        return build.await;
-    }
-    let checked = check_registries(ctx, plans);
-    tokio::pin!(build);
-    tokio::select! {
-        outputs = &mut build => outputs,
-        checked = checked => match checked {
-            Ok(()) => build.await,
-            Err(e) => Err(e),
-        },
-    }
 }
 
 /// The hint for a push that failed with no default repo set, when an image was headed for

@@ -5,6 +5,7 @@
 use anyhow::{Context as _, bail};
 use kiln_core::Reference;
 use kiln_pipeline::output::read_build_json;
+use kiln_pipeline::run::Command;
 use kiln_render::Build;
 
 use kiln_pipeline::plan::skaffold::plan_tags;
@@ -17,12 +18,12 @@ use crate::printer;
 pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
     let text = if args.build_artifacts.is_some() || args.digest_source == DigestSource::None {
         // Nothing to plan or build: the config alone (no Go toolchain needed).
-        let (configs, config_dir) = load_configs(&args.config, "render", &process_env())?;
+        let (configs, config_dir) = load_configs(&args.config, Command::Render, &process_env())?;
         render_manifests(&config_dir, &configs, &given_builds(&args)?)?
     } else if args.digest_source == DigestSource::Tag {
         // Names and tags only: nothing is built or written, no module is downloaded.
         let env = process_env();
-        let (configs, config_dir) = load_configs(&args.config, "render", &env)?;
+        let (configs, config_dir) = load_configs(&args.config, Command::Render, &env)?;
         let options = plan_only_options(&args.config, args.tag.clone(), &env)?;
         let builds: Vec<Build> = plan_tags(&configs, &config_dir, &options)
             .await?
@@ -34,7 +35,7 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
             .collect();
         render_manifests(&config_dir, &configs, &builds)?
     } else {
-        let session = Session::start(args.build_args(), "render").await?;
+        let session = Session::start(args.build_args(), Command::Render).await?;
         session.render(&built_or_looked_up(&session, &args).await?)?
     };
     match &args.output {

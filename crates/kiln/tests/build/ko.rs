@@ -483,7 +483,7 @@ fn sboms_are_valid_spdx_written_with_kos_names_and_attached_at_kos_tag() {
     let repo = format!("{}/ko", registry.host());
     let env = [("KO_DOCKER_REPO", repo.as_str())];
     let sbom_dir = tempfile::tempdir().unwrap();
-    let refs = project.kiln_ok(
+    let out = project.kiln(
         &[
             "ko",
             "build",
@@ -495,6 +495,13 @@ fn sboms_are_valid_spdx_written_with_kos_names_and_attached_at_kos_tag() {
         ],
         &env,
     );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let refs: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     let mut names: Vec<String> = std::fs::read_dir(sbom_dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -538,6 +545,14 @@ fn sboms_are_valid_spdx_written_with_kos_names_and_attached_at_kos_tag() {
         digest.replace("sha256:", "sha256-")
     );
     let manifest = skopeo().inspect_raw(&attachment).unwrap();
+    // Each attachment is reported with where it went, after the image's own push.
+    let pushed = stderr
+        .find(&format!("pushed {repo}/example"))
+        .expect(&stderr);
+    let published = stderr
+        .find(&format!(": published SBOM {attachment}"))
+        .expect(&stderr);
+    assert!(pushed < published, "{stderr}");
     assert_eq!(manifest["layers"][0]["mediaType"], "text/spdx+json");
     let index_sbom = std::fs::read(sbom_dir.path().join("example-index.spdx.json")).unwrap();
     assert_eq!(

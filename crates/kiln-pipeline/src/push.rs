@@ -1,165 +1,18 @@
-//! Bases from registries, and pushing built artifacts to them.
-//!
-//! Base manifests and configs are cached by digest in the context's store: a digest-pinned
-//! base needs no network once cached, and a tag costs one HEAD request. Base layers are
-//! never downloaded unless an output needs their bytes (an OCI layout, a tarball, or a push
-//! to a registry that can neither find nor mount them).
-
-use std::collections::HashSet;
+//! Pushing built artifacts to registries: blobs before manifests before the tag, cross-repo
+//! mounts from remembered blob locations, SBOM attachments, and the early and streamed layer
+//! uploads that overlap a push with `go build`.
 
 use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
-use kiln_core::platform::PlatformRequest;
 use kiln_core::{Digest, Reference, media_type};
 use kiln_image::cache::Bucket;
 use kiln_image::cache::keyed::KeyedJson;
-use kiln_image::spec::{Index, Manifest};
-use kiln_image::{BlobStore, Descriptor, ResolvedBase};
+use kiln_image::{BlobStore, Descriptor};
 use kiln_registry::{BlobSource, BlobUpload, Client};
 
 use crate::Error;
-use crate::build::BuiltArtifact;
-
-/// Resolves `reference` to the platform images `request` selects.
-pub async fn registry_base(
-    client: &Client,
-    store: &BlobStore,
-    reference: &Reference,
-    request: &PlatformRequest,
-) -> Result<ResolvedBase, Error> {
-    let display = reference.to_string();
-    let (top_digest, top_bytes) = match &reference.digest {
-        Some(d) => {
-            let repo = reference.with_digest(d.clone());
-            (d.clone(), cached_manifest(client, store, &repo, d).await?)
-        }
-        None => tagged_manifest(client, store, reference, &display).await?,
-    };
-    let top_media_type = document_media_type(&top_bytes);
-    let top = Descriptor::new(&top_media_type, top_bytes.len() as u64, top_digest);
-    let manifests: Vec<Manifest> = if media_type::is_index(&top_media_type) {
-        let index: Index = serde_json::from_slice(&top_bytes)
-            .map_err(|e| Error::Plan(format!("base image {display}: invalid index: {e}")))?;
-        let selected = kiln_image::base::select_from_index(&display, &index, request)?;
-        try_join_all(selected.iter().map(|child| async {
-            let bytes = cached_manifest(
-                client,
-                store,
-                &reference.with_digest(child.digest.clone()),
-                &child.digest,
-            )
-            .await?;
-            parse_manifest(&display, &bytes)
-        }))
-        .await?
-    } else {
-        vec![parse_manifest(&display, &top_bytes)?]
-    };
-    try_join_all(manifests.iter().map(|m| async {
-        if !store.contains(&m.config.digest) {
-            let bytes = client.get_blob_bytes(reference, &m.config.digest).await?;
-            store.write_bytes(&bytes)?;
-        }
-        Ok::<_, Error>(())
-    }))
-    .await?;
-    let store = store.clone();
-    let name = reference.ggcr_name();
-    let request = request.clone();
-    tokio::task::spawn_blocking(move || {
-        kiln_image::layout::resolve_from_store(&store, &display, Some(name), top, &request)
-    })
-    .await?
-    .map_err(Error::from)
-}
-
-/// A tag's manifest: `HEAD` for its digest (free when the manifest is cached), and a `GET`
-/// by tag when the digest the `HEAD` gave does not fetch (a registry or proxy that answers
-/// `HEAD` with a wrong digest).
-async fn tagged_manifest(
-    client: &Client,
-    store: &BlobStore,
-    reference: &Reference,
-    display: &str,
-) -> Result<(Digest, Vec<u8>), Error> {
-    let head = client.head_manifest(reference).await?.ok_or_else(|| {
-        Error::Plan(format!(
-            "base image {display} was not found in its registry"
-        ))
-    })?;
-    let by_digest = reference.with_digest(head.digest.clone());
-    match cached_manifest(client, store, &by_digest, &head.digest).await {
-        Ok(bytes) => Ok((head.digest, bytes)),
-        Err(Error::Registry(e))
-            if matches!(e, kiln_registry::Error::DigestMismatch { .. })
-                || e.status() == Some(404) =>
-        {
-            let m = client
-                .get_manifest(reference, &media_type::MANIFEST_ACCEPT)
-                .await?;
-            store.write_bytes(&m.bytes)?;
-            Ok((m.digest, m.bytes))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-async fn cached_manifest(
-    client: &Client,
-    store: &BlobStore,
-    reference: &Reference,
-    digest: &Digest,
-) -> Result<Vec<u8>, Error> {
-    if store.contains(digest) {
-        return Ok(store.read(digest)?);
-    }
-    let manifest = client
-        .get_manifest(reference, &media_type::MANIFEST_ACCEPT)
-        .await?;
-    store.write_bytes(&manifest.bytes)?;
-    Ok(manifest.bytes)
-}
-
-fn parse_manifest(display: &str, bytes: &[u8]) -> Result<Manifest, Error> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::Plan(format!("base image {display}: invalid manifest: {e}")))
-}
-
-/// A stored manifest's media type: its own `mediaType`, or (for documents that omit it) an
-/// index when it lists manifests.
-fn document_media_type(bytes: &[u8]) -> String {
-    let value: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
-    match value.get("mediaType").and_then(|m| m.as_str()) {
-        Some(mt) if !mt.is_empty() => mt.to_owned(),
-        _ if value.get("manifests").is_some() => media_type::OCI_INDEX.to_owned(),
-        _ => media_type::OCI_MANIFEST.to_owned(),
-    }
-}
-
-/// Downloads (verified) every layer of `artifact` that the store lacks: outputs that write
-/// files need all bytes locally.
-pub async fn fetch_missing_layers(
-    client: &Client,
-    store: &BlobStore,
-    source: &Reference,
-    artifact: &BuiltArtifact,
-) -> Result<(), Error> {
-    let missing: HashSet<&Digest> = artifact
-        .images
-        .iter()
-        .flat_map(|i| &i.layers)
-        .map(|l| &l.digest)
-        .filter(|d| !store.contains(d))
-        .collect();
-    try_join_all(missing.into_iter().map(|digest| async move {
-        client
-            .download_blob(source, digest, &store.path(digest))
-            .await?;
-        Ok::<_, Error>(())
-    }))
-    .await?;
-    Ok(())
-}
+use crate::artifact::{BuiltArtifact, SbomAttach};
+use crate::sbom;
 
 /// Concurrent layer uploads per image (ggcr's default). Uploads of the same digest across
 /// images and artifacts are shared by the client.
@@ -357,11 +210,8 @@ async fn push_layer(
         // A base layer kiln does not hold: mounted when the base lives on this registry.
         // Otherwise, or when the registry declines the mount (the upload it falls back to
         // then fails locally for lack of the file), it is fetched once and uploaded.
-        let source = base_source.ok_or_else(|| {
-            Error::Plan(format!(
-                "layer {} is neither built locally nor part of a registry base",
-                layer.digest
-            ))
+        let source = base_source.ok_or_else(|| Error::LayerNotFound {
+            digest: layer.digest.clone(),
         })?;
         let mounted = match mount_from {
             Some(from) => match client.push_blob(target, &blob, Some(from)).await {
@@ -426,7 +276,7 @@ pub async fn attach_sbom(
     target: &Reference,
     subject: &Descriptor,
     sbom: &Descriptor,
-    mode: crate::sbom::SbomAttach,
+    mode: SbomAttach,
 ) -> Result<Reference, Error> {
     let repo = repository_of(target);
     let as_referrer = attach_as_referrer(client, &repo, &subject.digest, mode).await?;
@@ -440,13 +290,13 @@ pub async fn attach_sboms(
     store: &BlobStore,
     target: &Reference,
     artifact: &BuiltArtifact,
-    mode: crate::sbom::SbomAttach,
+    mode: SbomAttach,
 ) -> Result<Vec<Reference>, Error> {
     let Some(sboms) = &artifact.sboms else {
-        return Err(Error::Plan(format!(
-            "{}: no SBOMs to attach: the artifact was built without them",
-            artifact.plan.image
-        )));
+        return Err(Error::NoSboms {
+            image: artifact.plan.image.clone(),
+            action: "attach",
+        });
     };
     let repo = repository_of(target);
     let as_referrer = attach_as_referrer(client, &repo, &artifact.top.digest, mode).await?;
@@ -477,17 +327,15 @@ async fn attach_as_referrer(
     client: &Client,
     repo: &Reference,
     subject: &Digest,
-    mode: crate::sbom::SbomAttach,
+    mode: SbomAttach,
 ) -> Result<bool, Error> {
-    use crate::sbom::SbomAttach;
     match mode {
         SbomAttach::Tag => Ok(false),
         SbomAttach::Auto => Ok(client.supports_referrers(repo, subject).await?),
         SbomAttach::Referrer if client.supports_referrers(repo, subject).await? => Ok(true),
-        SbomAttach::Referrer => Err(Error::Plan(format!(
-            "{} has no OCI referrers API, so an SBOM referrer could not be found there: attach SBOMs by tag instead",
-            repo.name()
-        ))),
+        SbomAttach::Referrer => Err(Error::NoReferrersApi {
+            repository: repo.name(),
+        }),
     }
 }
 
@@ -503,12 +351,12 @@ async fn push_sbom_attachment(
 ) -> Result<Reference, Error> {
     let sbom_blob = BlobUpload::from_file(store.path(&sbom.digest), sbom.digest.clone(), sbom.size);
     let (config, manifest, at) = if as_referrer {
-        let manifest = crate::sbom::referrer_manifest(subject, sbom);
+        let manifest = sbom::referrer_manifest(subject, sbom);
         let at = repo.with_digest(manifest.digest.clone());
-        (crate::sbom::empty_config(), manifest, at)
+        (sbom::empty_config(), manifest, at)
     } else {
-        let (config, manifest) = crate::sbom::tag_attachment(sbom);
-        let at = repo.with_tag(&crate::sbom::sbom_tag(&subject.digest));
+        let (config, manifest) = sbom::tag_attachment(sbom);
+        let at = repo.with_tag(&sbom::sbom_tag(&subject.digest));
         (config, manifest, at)
     };
     let blobs = [sbom_blob, BlobUpload::from_bytes(config.bytes)];
