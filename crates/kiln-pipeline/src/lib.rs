@@ -11,6 +11,7 @@ pub mod custom;
 pub mod deploy;
 pub mod deps;
 pub mod events;
+pub mod helm;
 pub mod inputs;
 pub mod ko_planner;
 pub mod local;
@@ -22,9 +23,11 @@ pub mod planner;
 pub mod publish;
 pub mod remote;
 pub mod remote_cache;
+pub mod render;
 pub mod sbom;
 pub mod schedule;
 pub mod templates;
+pub mod tool;
 pub mod watch;
 pub mod zoneinfo;
 
@@ -74,6 +77,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Engine(#[from] kiln_engine::Error),
+    /// A Kubernetes tool (`kubectl`, `kustomize`, `helm`) failed or could not start.
+    #[error("`{command}` failed: {detail}")]
+    Tool { command: String, detail: String },
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }

@@ -1,0 +1,125 @@
+//! Skaffold's kubectl deployer: `kubectl [--context C] [--namespace N] apply GLOBAL… APPLY…
+//! -f - [--validate=false]` with the rendered manifests on stdin, and `kubectl … delete
+//! GLOBAL… DELETE… --ignore-not-found=true --wait=false -f -` to clean up
+//! (pkg/skaffold/deploy/kubectl/cli.go).
+
+use std::time::Duration;
+
+use kiln_config::{Deploy, KubectlFlags};
+
+use crate::Error;
+use crate::tool::{Invocation, run, run_ok};
+
+/// How long the reachability probe may take: a dev loop must not hang on a dead cluster.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug)]
+pub struct Kubectl {
+    context: Option<String>,
+    flags: KubectlFlags,
+    namespace: Option<String>,
+}
+
+impl Kubectl {
+    /// The kubectl deployer of `deploy`, if it has one; `kube_context` (the `--kube-context`
+    /// flag) wins over `deploy.kubeContext`, as in Skaffold.
+    pub fn from_config(deploy: &Deploy, kube_context: Option<&str>) -> Option<Self> {
+        let kubectl = deploy.kubectl.as_ref()?;
+        Some(Kubectl {
+            context: kube_context
+                .map(str::to_owned)
+                .or_else(|| deploy.kube_context.clone()),
+            flags: kubectl.flags.clone(),
+            namespace: kubectl.default_namespace.clone(),
+        })
+    }
+
+    /// `-n/--namespace` wins over `defaultNamespace`, as in Skaffold.
+    pub fn with_namespace(mut self, namespace: Option<&str>) -> Self {
+        if let Some(ns) = namespace.filter(|n| !n.is_empty()) {
+            self.namespace = Some(ns.to_owned());
+        }
+        self
+    }
+
+    /// `kubectl [--context C] [--namespace N] COMMAND GLOBAL… FLAGS… ARGS…`.
+    fn invocation(&self, command: &str, flags: &[String], args: &[&str]) -> Invocation {
+        let mut all = Vec::new();
+        if let Some(context) = &self.context {
+            all.extend(["--context".to_owned(), context.clone()]);
+        }
+        if let Some(ns) = &self.namespace {
+            all.extend(["--namespace".to_owned(), ns.clone()]);
+        }
+        all.push(command.to_owned());
+        all.extend(self.flags.global.iter().cloned());
+        all.extend(flags.iter().cloned());
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        Invocation::new("kubectl", all)
+    }
+
+    /// The `kubectl apply` of `manifests`.
+    pub fn apply_invocation(&self, manifests: &str) -> Invocation {
+        let mut args = vec!["-f", "-"];
+        if self.flags.disable_validation {
+            args.push("--validate=false");
+        }
+        Invocation {
+            stdin: Some(manifests.to_owned()),
+            ..self.invocation("apply", &self.flags.apply, &args)
+        }
+    }
+
+    /// The `kubectl delete` of `manifests`.
+    pub fn delete_invocation(&self, manifests: &str) -> Invocation {
+        Invocation {
+            stdin: Some(manifests.to_owned()),
+            ..self.invocation(
+                "delete",
+                &self.flags.delete,
+                &["--ignore-not-found=true", "--wait=false", "-f", "-"],
+            )
+        }
+    }
+
+    /// Whether a cluster answers: `Err` says why not (no kubectl, no kubeconfig, no
+    /// server), in kubectl's own words.
+    pub async fn reachable(&self) -> Result<(), String> {
+        // `version` takes no namespace; the global flags stay (they may name the server).
+        let probe = Kubectl {
+            namespace: None,
+            ..self.clone()
+        }
+        .invocation("version", &[], &["--request-timeout=5s"]);
+        let out = tokio::time::timeout(PROBE_TIMEOUT, run(&probe))
+            .await
+            .map_err(|_| format!("kubectl version did not answer within {PROBE_TIMEOUT:?}"))?
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            Err(stderr
+                .lines()
+                .last()
+                .unwrap_or("kubectl version failed")
+                .to_owned())
+        }
+    }
+
+    /// Applies `manifests` (a YAML stream); returns kubectl's report.
+    pub async fn apply(&self, manifests: &str) -> Result<String, Error> {
+        Ok(run_ok(&self.apply_invocation(manifests))
+            .await?
+            .trim()
+            .to_owned())
+    }
+
+    /// Deletes what `manifests` describe; returns kubectl's report.
+    pub async fn delete(&self, manifests: &str) -> Result<String, Error> {
+        Ok(run_ok(&self.delete_invocation(manifests))
+            .await?
+            .trim()
+            .to_owned())
+    }
+}

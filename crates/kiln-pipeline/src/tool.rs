@@ -1,0 +1,130 @@
+//! Running the Kubernetes tools kiln renders and deploys with (`kubectl`, `kustomize`,
+//! `helm`): the one place they are spawned, so every run is logged the same way.
+
+use std::process::{Output, Stdio};
+use std::time::Instant;
+
+use tokio::io::AsyncWriteExt as _;
+use tokio::process::Command;
+
+use crate::Error;
+
+/// One run of a tool: the program, its arguments, what it reads on stdin and the
+/// environment it gets on top of kiln's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    pub program: String,
+    pub args: Vec<String>,
+    pub stdin: Option<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Invocation {
+    pub fn new(program: &str, args: Vec<String>) -> Self {
+        Invocation {
+            program: program.to_owned(),
+            args,
+            ..Invocation::default()
+        }
+    }
+
+    /// The command line as a person would type it, for messages.
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Runs `run` to its end and returns its output, whatever its exit status; `Err` only when
+/// it cannot start (a missing program is named with where to get it).
+pub async fn run(run: &Invocation) -> Result<Output, Error> {
+    let mut cmd = Command::new(&run.program);
+    cmd.args(&run.args)
+        .envs(run.env.iter().map(|(k, v)| (k, v)))
+        .stdin(if run.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let spawned = cmd.spawn();
+    let out = match spawned {
+        Ok(mut child) => {
+            // Written while the output is read, so a tool that answers before it has read
+            // everything cannot block on a full pipe; one that exits early reports why itself.
+            let writer = child
+                .stdin
+                .take()
+                .zip(run.stdin.clone())
+                .map(|(mut stdin, text)| {
+                    tokio::spawn(async move {
+                        let _ = stdin.write_all(text.as_bytes()).await;
+                    })
+                });
+            let out = child.wait_with_output().await;
+            if let Some(writer) = writer {
+                let _ = writer.await;
+            }
+            out
+        }
+        Err(e) => Err(e),
+    };
+    tracing::debug!(
+        "ran {}",
+        kiln_core::command::describe_run(
+            cmd.as_std(),
+            &kiln_core::command::outcome(Some(&out)),
+            started.elapsed()
+        )
+    );
+    out.map_err(|e| {
+        let detail = if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "`{}` is not on PATH: install it ({})",
+                run.program,
+                where_to_get(&run.program)
+            )
+        } else {
+            format!("cannot run {}: {e}", run.program)
+        };
+        Error::Tool {
+            command: run.display(),
+            detail,
+        }
+    })
+}
+
+/// Runs `run` and returns its stdout; a non-zero exit is an error carrying its stderr.
+pub async fn run_ok(run: &Invocation) -> Result<String, Error> {
+    let out = self::run(run).await?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        return Err(Error::Tool {
+            command: run.display(),
+            detail: format!(
+                "{}: {}",
+                out.status,
+                if stderr.is_empty() { stdout } else { stderr }
+            ),
+        });
+    }
+    String::from_utf8(out.stdout).map_err(|_| Error::Tool {
+        command: run.display(),
+        detail: "its output is not UTF-8".to_owned(),
+    })
+}
+
+fn where_to_get(program: &str) -> &'static str {
+    match program {
+        "kustomize" => "`go install sigs.k8s.io/kustomize/kustomize/v5@latest`",
+        "helm" => "`go install helm.sh/helm/v3/cmd/helm@latest`",
+        "kubectl" => "https://kubernetes.io/docs/tasks/tools/",
+        _ => "see its documentation",
+    }
+}
