@@ -1,7 +1,14 @@
-//! Applying rendered manifests from `kiln dev` and `kiln debug`, as Skaffold's kubectl
-//! deployer does. No cluster is not an error: the loop then only builds.
+//! Deploying rendered manifests: once for `kiln run` and `kiln deploy` (and deleting for
+//! `kiln delete`), and after each build of `kiln dev` and `kiln debug`, where no cluster
+//! is not an error: the loop then only builds.
 
+use anyhow::Context as _;
 use kiln_pipeline::deploy::Kubectl;
+use kiln_pipeline::deploy::helm::HelmDeploy;
+use kiln_pipeline::helm::HelmContext;
+use kiln_pipeline::render::{RenderedConfig, render_configs};
+
+use crate::cli::DeployFlags;
 
 use super::build::Session;
 use crate::printer;
@@ -20,7 +27,11 @@ pub async fn deployer(session: &Session) -> Option<Kubectl> {
             .flat_map(|c| c.manifests.raw_yaml.iter().cloned())
             .collect::<Vec<_>>(),
     )
-    .is_ok_and(|(files, _)| !files.is_empty());
+    .is_ok_and(|(files, _)| !files.is_empty())
+        || session
+            .configs
+            .iter()
+            .any(|c| c.manifests.kustomize.is_some() || c.manifests.helm.is_some());
     if !has_manifests {
         return None;
     }
@@ -42,4 +53,73 @@ pub async fn apply(kubectl: &Kubectl, manifests: &str) -> anyhow::Result<()> {
         printer::info(line);
     }
     Ok(())
+}
+
+/// Renders every config with `ctx`'s images and deploys it with its deployers: `kubectl
+/// apply` of the rendered manifests where the config deploys with kubectl, `helm upgrade
+/// --install` of its `deploy.helm` releases.
+pub async fn deploy_all(
+    configs: &[kiln_config::Config],
+    ctx: &HelmContext,
+    flags: &DeployFlags,
+) -> anyhow::Result<()> {
+    let rendered = render_configs(configs, ctx, false).await?;
+    let post_renderer =
+        std::env::current_exe().context("locating kiln for helm's post-renderer")?;
+    for (config, rendered) in configs.iter().zip(&rendered) {
+        report_unmatched(rendered);
+        if let Some(kubectl) = kubectl_of(config, ctx)
+            && !rendered.documents.is_empty()
+        {
+            apply(&kubectl, &rendered.text()).await?;
+        }
+        if let Some(helm) = &config.deploy.helm {
+            let how = HelmDeploy {
+                force: flags.force,
+                post_renderer: Some(post_renderer.clone()),
+            };
+            for line in kiln_pipeline::deploy::helm::deploy(ctx, helm, &how).await? {
+                printer::info(&line);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes what every config deploys: `kubectl delete` of its rendered manifests and
+/// `helm delete` of its `deploy.helm` releases.
+pub async fn delete_all(configs: &[kiln_config::Config], ctx: &HelmContext) -> anyhow::Result<()> {
+    let rendered = render_configs(configs, ctx, false).await?;
+    for (config, rendered) in configs.iter().zip(&rendered) {
+        if let Some(kubectl) = kubectl_of(config, ctx)
+            && !rendered.documents.is_empty()
+        {
+            for line in kubectl.delete(&rendered.text()).await?.lines() {
+                printer::info(line);
+            }
+        }
+        if let Some(helm) = &config.deploy.helm {
+            for line in kiln_pipeline::deploy::helm::delete(ctx, helm).await? {
+                printer::info(&line);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The config's kubectl deployer, pointed at the run's kube context and namespace.
+fn kubectl_of(config: &kiln_config::Config, ctx: &HelmContext) -> Option<Kubectl> {
+    Some(
+        Kubectl::from_config(&config.deploy, ctx.kube_context.as_deref())?
+            .with_namespace(ctx.namespace.as_deref()),
+    )
+}
+
+/// Says which `rawYaml` patterns matched no file, as Skaffold warns.
+pub fn report_unmatched(rendered: &RenderedConfig) {
+    for pattern in &rendered.unmatched {
+        printer::info(&format!(
+            "manifests.rawYaml `{pattern}` did not match any file"
+        ));
+    }
 }

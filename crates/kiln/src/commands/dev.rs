@@ -187,7 +187,7 @@ impl Deployed {
         let Some(kubectl) = &self.kubectl else {
             return Ok(());
         };
-        deploy::apply(kubectl, &session.render(&self.latest)?).await
+        deploy::apply(kubectl, &session.render(&self.latest).await?).await
     }
 }
 
