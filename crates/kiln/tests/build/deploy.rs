@@ -1,0 +1,541 @@
+//! `kiln render`, `run`, `deploy` and `delete` on a project that looks like a real one (two
+//! ko services, a raw manifest, a kustomize overlay, a helm chart), with the real kustomize
+//! and helm (scripts/ensure-deploy-tools.sh installs them). No Kubernetes cluster can be
+//! had here: `kubectl` and `helm` are recording wrappers first on PATH that keep every
+//! invocation and its stdin; the wrapped helm runs the real helm for everything that needs
+//! no cluster (`template`, `dep build`, and an install's rendering through kiln's
+//! post-renderer).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{Project, run_ok};
+
+/// The real tool on PATH (the test set-up puts kustomize and helm there).
+fn real_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is not on PATH: run `source scripts/ensure-deploy-tools.sh` (scripts/test.sh does)")
+        })
+}
+
+/// `kubectl` and `helm` wrappers recording into `record/`: `<n>.args` (one argument a
+/// line) and `<n>.stdin`. The helm wrapper answers `get` with "not found" (nothing is
+/// installed) unless `HELM_INSTALLED=1`, runs the real helm for `template` and `dep`, and
+/// for `install`/`upgrade` runs the real `helm template` with the same arguments, keeping
+/// what the post-renderer made of the chart in `<n>.rendered`.
+struct Recorder {
+    dir: tempfile::TempDir,
+}
+
+const WRAPPER: &str = r#"#!/bin/bash
+set -u
+record="$RECORD_DIR"
+n=$(ls "$record" | grep -c '\.args$')
+n=$(printf '%03d' "$n")
+{ echo "$(basename "$0")"; printf '%s\n' "$@"; } > "$record/$n.args"
+sub=""
+for a in "$@"; do
+  case "$a" in
+    apply|delete|get|template|dep|install|upgrade) sub="$a"; break ;;
+  esac
+done
+case "$(basename "$0"):$sub" in
+  kubectl:apply|kubectl:delete) cat > "$record/$n.stdin"; echo "kubectl $sub: recorded" ;;
+  helm:get) if [ "${HELM_INSTALLED:-0}" = 1 ]; then echo "MANIFEST:"; else echo "Error: release: not found" >&2; exit 1; fi ;;
+  helm:template|helm:dep) exec "$REAL_HELM" "$@" ;;
+  helm:install|helm:upgrade)
+    args=()
+    for a in "$@"; do
+      if [ "$a" = "$sub" ]; then args+=(template); else args+=("$a"); fi
+    done
+    "$REAL_HELM" "${args[@]}" > "$record/$n.rendered" || exit 1
+    echo "Release \"frontend\" has been $sub-ed (recorded)" ;;
+  helm:delete) echo "release \"$(printf '%s' "$*")\" uninstalled (recorded)" ;;
+  *) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+"#;
+
+impl Recorder {
+    fn new() -> Recorder {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("bin")).unwrap();
+        std::fs::create_dir(dir.path().join("record")).unwrap();
+        for tool in ["kubectl", "helm"] {
+            let path = dir.path().join("bin").join(tool);
+            std::fs::write(&path, WRAPPER).unwrap();
+            run_ok(Command::new("chmod").arg("755").arg(&path));
+        }
+        Recorder { dir }
+    }
+
+    /// The environment kiln runs in: the wrappers first on PATH, the real kustomize next.
+    fn env(&self) -> Vec<(String, String)> {
+        let path = format!(
+            "{}:{}",
+            self.dir.path().join("bin").display(),
+            std::env::var("PATH").unwrap()
+        );
+        vec![
+            ("PATH".to_owned(), path),
+            (
+                "RECORD_DIR".to_owned(),
+                self.dir.path().join("record").display().to_string(),
+            ),
+            (
+                "REAL_HELM".to_owned(),
+                real_tool("helm").display().to_string(),
+            ),
+            ("RELEASE".to_owned(), "v7".to_owned()),
+            ("STAGE".to_owned(), "dev".to_owned()),
+        ]
+    }
+
+    /// Every recorded invocation, in order: its words and its stdin.
+    fn runs(&self) -> Vec<Run> {
+        let dir = self.dir.path().join("record");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".args"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|name| {
+                let stem = name.trim_end_matches(".args");
+                let read =
+                    |ext: &str| std::fs::read_to_string(dir.join(format!("{stem}.{ext}"))).ok();
+                let text = read("args").unwrap();
+                Run {
+                    words: text.lines().map(str::to_owned).collect(),
+                    stdin: read("stdin"),
+                    rendered: read("rendered"),
+                }
+            })
+            .collect()
+    }
+
+    fn clear(&self) {
+        let dir = self.dir.path().join("record");
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    words: Vec<String>,
+    stdin: Option<String>,
+    rendered: Option<String>,
+}
+
+impl Run {
+    fn line(&self) -> String {
+        self.words.join(" ")
+    }
+}
+
+fn kiln(project: &Project, recorder: &Recorder, args: &[&str]) -> std::process::Output {
+    let env = recorder.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    project.kiln(args, &env)
+}
+
+fn kiln_ok(project: &Project, recorder: &Recorder, args: &[&str]) -> String {
+    let out = kiln(project, recorder, args);
+    assert!(
+        out.status.success(),
+        "kiln {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a real tool in the project and returns its stdout.
+fn tool(project: &Project, program: &Path, args: &[&str]) -> String {
+    run_ok(Command::new(program).args(args).current_dir(project.path()))
+}
+
+/// A YAML stream's documents, trimmed, as Skaffold splits and prints them.
+fn documents(text: &str) -> Vec<String> {
+    let mut docs = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            docs.push(std::mem::take(&mut current));
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    docs.push(current);
+    docs.into_iter()
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+/// What Skaffold's documented rules give for the fixture with `api` and `web-frontend`
+/// built as `api_ref` and `frontend_ref` (`repo:tag` and `@digest` if any): the raw
+/// namespace, `kustomize build` of the overlay with the `image: api` field replaced, and
+/// `helm template` of the release with the IMAGE_REPO/IMAGE_TAG/IMAGE_DIGEST values of
+/// the frontend image, all from the real tools.
+fn expected_render(project: &Project, api_ref: &str, frontend: (&str, &str, &str)) -> Vec<String> {
+    let (repo, tag, digest) = frontend;
+    let mut docs =
+        documents(&std::fs::read_to_string(project.path().join("k8s/namespace.yaml")).unwrap());
+    let kustomized = tool(
+        project,
+        &real_tool("kustomize"),
+        &[
+            "build",
+            "--load-restrictor",
+            "LoadRestrictionsNone",
+            "deploy/overlays/dev",
+        ],
+    );
+    assert!(kustomized.contains("- image: api\n"), "{kustomized}");
+    docs.extend(documents(
+        &kustomized.replace("- image: api\n", &format!("- image: {api_ref}\n")),
+    ));
+    let image_tag = if digest.is_empty() {
+        tag.to_owned()
+    } else {
+        format!("{tag}@{digest}")
+    };
+    let templated = tool(
+        project,
+        &real_tool("helm"),
+        &[
+            "template",
+            "frontend-dev",
+            "charts/frontend",
+            "--set",
+            "replicaCount=2",
+            "--set",
+            &format!("image.repository={repo}"),
+            "--set",
+            &format!("image.tag={image_tag}"),
+            "-f",
+            "charts/frontend/values-dev.yaml",
+            "--namespace",
+            "web",
+        ],
+    );
+    assert!(templated.contains("image: api\n"), "{templated}");
+    docs.extend(documents(
+        &templated.replace("image: api\n", &format!("image: {api_ref}\n")),
+    ));
+    docs
+}
+
+#[test]
+fn render_runs_kustomize_and_helm_as_skaffold_does() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let out = kiln_ok(
+        &project,
+        &recorder,
+        &[
+            "render",
+            "--digest-source=tag",
+            "-d",
+            "registry.example/team",
+        ],
+    );
+    assert_eq!(
+        documents(&out),
+        expected_render(
+            &project,
+            "registry.example/team/api:v7",
+            ("registry.example/team/web-frontend", "v7", ""),
+        )
+    );
+    // Exactly Skaffold's helm command lines; kustomize is not wrapped (it needs no cluster).
+    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    assert_eq!(
+        lines,
+        [
+            "helm dep build charts/frontend",
+            "helm template frontend-dev charts/frontend --set replicaCount=2 \
+             --set image.repository=registry.example/team/web-frontend --set image.tag=v7 \
+             -f charts/frontend/values-dev.yaml --namespace web",
+        ]
+    );
+
+    // A template naming an image that was not built is an error naming the value.
+    project.edit(
+        "skaffold.yaml",
+        "IMAGE_REPO_web_frontend",
+        "IMAGE_REPO_nothing",
+    );
+    let failed = kiln(
+        &project,
+        &recorder,
+        &[
+            "render",
+            "--digest-source=tag",
+            "-d",
+            "registry.example/team",
+        ],
+    );
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("IMAGE_REPO_nothing"), "{stderr}");
+}
+
+#[test]
+fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passes_them() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let out_dir = tempfile::tempdir().unwrap();
+    let layout = out_dir.path().join("layout");
+    let build_json = out_dir.path().join("build.json");
+    let stdout = kiln_ok(
+        &project,
+        &recorder,
+        &[
+            "run",
+            "-p",
+            "helm-deploy",
+            "--push=false",
+            "--oci-layout-path",
+            layout.to_str().unwrap(),
+            "--file-output",
+            build_json.to_str().unwrap(),
+            "--kube-context",
+            "staging",
+            "-d",
+            "registry.example/team",
+        ],
+    );
+    // Built references on stdout, as `kiln build` prints them.
+    let refs: Vec<&str> = stdout.lines().collect();
+    assert_eq!(refs.len(), 2, "{stdout}");
+    assert!(
+        refs[0].starts_with("registry.example/team/api:v7@sha256:"),
+        "{stdout}"
+    );
+    let (frontend_repo, frontend_digest) = refs[1].split_once(":v7@").unwrap();
+    assert_eq!(frontend_repo, "registry.example/team/web-frontend");
+
+    let runs = recorder.runs();
+    let lines: Vec<String> = runs.iter().map(Run::line).collect();
+    // kubectl applies what it deploys: the raw manifest and the kustomize overlay (and the
+    // manifests.helm render, which Skaffold's kubectl deployer gets too).
+    let apply = &runs[2];
+    assert_eq!(
+        apply.line(),
+        "kubectl --context staging apply --server-side -f -",
+        "{lines:#?}"
+    );
+    let applied = documents(apply.stdin.as_deref().unwrap());
+    let expected = expected_render(&project, refs[0], (frontend_repo, "v7", frontend_digest));
+    assert_eq!(applied, expected);
+    // helm: render for kubectl (dep build, template), then the deployer: is the release
+    // installed, dep build, install with Skaffold's arguments and kiln as post-renderer.
+    assert_eq!(
+        lines[0],
+        "helm --kube-context staging dep build charts/frontend"
+    );
+    assert!(
+        lines[1].starts_with("helm --kube-context staging template frontend-dev"),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines[3],
+        "helm --kube-context staging get all --namespace web frontend-dev"
+    );
+    assert_eq!(
+        lines[4],
+        "helm --kube-context staging dep build charts/frontend"
+    );
+    let install = &runs[5].words;
+    let kiln_exe = env!("CARGO_BIN_EXE_kiln");
+    let builds_file = install
+        .iter()
+        .find_map(|w| w.strip_prefix("--build-artifacts="))
+        .expect("the post-renderer reads a build JSON");
+    let expected_install: Vec<String> = [
+        "helm",
+        "--kube-context",
+        "staging",
+        "install",
+        "frontend-dev",
+        "charts/frontend",
+        "--namespace",
+        "web",
+        "--create-namespace",
+        "--set",
+        "replicaCount=2",
+        "--set",
+        &format!("image.repository={frontend_repo}"),
+        "--set",
+        &format!("image.tag=v7@{frontend_digest}"),
+        "-f",
+        "charts/frontend/values-dev.yaml",
+        "--post-renderer",
+        kiln_exe,
+        "--post-renderer-args",
+        "filter",
+        "--post-renderer-args",
+        &format!("--build-artifacts={builds_file}"),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    assert_eq!(install, &expected_install);
+    assert_eq!(runs.len(), 6, "{lines:#?}");
+    // What helm installs is the chart through kiln's post-renderer: the images set by
+    // setValueTemplates, and the one the chart names as the artifact, replaced.
+    let installed = runs[5].rendered.as_deref().unwrap();
+    assert!(
+        installed.contains(&format!("image: \"{}\"", refs[1])),
+        "{installed}"
+    );
+    assert!(
+        installed.contains(&format!("image: {}\n", refs[0])),
+        "{installed}"
+    );
+    assert!(!installed.contains("image: api\n"), "{installed}");
+    // The post-renderer's file is gone after the deploy.
+    assert!(!Path::new(builds_file).exists());
+
+    // `kiln deploy` of that build JSON into another namespace: nothing is built; the
+    // release is installed already, so it is upgraded.
+    recorder.clear();
+    let env = recorder.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("HELM_INSTALLED", "1"));
+    let deployed = project.kiln(
+        &[
+            "deploy",
+            "-p",
+            "helm-deploy",
+            "--build-artifacts",
+            build_json.to_str().unwrap(),
+            "--kube-context",
+            "staging",
+            "-n",
+            "qa",
+            "--force",
+        ],
+        &env,
+    );
+    assert!(
+        deployed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deployed.stderr)
+    );
+    let runs = recorder.runs();
+    let lines: Vec<String> = runs.iter().map(Run::line).collect();
+    assert_eq!(
+        lines[2],
+        "kubectl --context staging --namespace qa apply --server-side -f -"
+    );
+    assert_eq!(
+        documents(runs[2].stdin.as_deref().unwrap()),
+        applied
+            .iter()
+            .map(|d| d.replace("namespace: web", "namespace: qa"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        lines[3],
+        "helm --kube-context staging get all --namespace qa frontend-dev"
+    );
+    assert!(
+        lines[5].starts_with(
+            "helm --kube-context staging upgrade frontend-dev --force charts/frontend --namespace qa --set replicaCount=2"
+        ),
+        "{lines:#?}"
+    );
+    assert!(!lines[5].contains("--create-namespace"), "only on install");
+
+    // `kiln delete`: kubectl deletes what it applied, helm deletes the release.
+    recorder.clear();
+    kiln_ok(
+        &project,
+        &recorder,
+        &["delete", "-p", "helm-deploy", "--kube-context", "staging"],
+    );
+    let runs = recorder.runs();
+    let lines: Vec<String> = runs.iter().map(Run::line).collect();
+    assert_eq!(
+        lines[2..],
+        [
+            "kubectl --context staging delete --ignore-not-found=true --wait=false -f -",
+            "helm --kube-context staging delete frontend-dev --namespace web",
+        ],
+        "{lines:#?}"
+    );
+    let deleted = documents(runs[2].stdin.as_deref().unwrap());
+    assert_eq!(deleted.len(), applied.len());
+    assert!(deleted.iter().any(|d| d.contains("name: dev-api")));
+}
+
+#[test]
+fn a_missing_tool_is_named_with_where_to_get_it() {
+    let project = Project::new("platform");
+    // Neither kustomize nor kubectl (Skaffold's fallback, `kubectl kustomize`) is there.
+    let empty = tempfile::tempdir().unwrap();
+    let no_tools = [
+        ("PATH", empty.path().to_str().unwrap()),
+        ("RELEASE", "v7"),
+        ("STAGE", "dev"),
+    ];
+    let out = project.kiln(&["render", "--digest-source=tag"], &no_tools);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`kustomize` is not on PATH"), "{stderr}");
+    assert!(
+        stderr.contains("go install sigs.k8s.io/kustomize"),
+        "{stderr}"
+    );
+}
+
+#[test]
+#[ignore = "no Kubernetes cluster on this machine"]
+fn run_deploys_to_a_real_cluster_and_delete_removes_it() {
+    // Needs a cluster in the current kube context, a registry it pulls from in
+    // KILN_TEST_REGISTRY, and the real kubectl and helm on PATH.
+    let registry = std::env::var("KILN_TEST_REGISTRY").expect("KILN_TEST_REGISTRY");
+    let project = Project::new("platform");
+    let env = [
+        ("RELEASE", "v7"),
+        ("STAGE", "dev"),
+        (
+            "KUBECONFIG",
+            &std::env::var("KUBECONFIG").unwrap_or_default(),
+        ),
+    ];
+    project.kiln_ok(&["run", "-p", "helm-deploy", "-d", &registry], &env);
+    let kubectl = |args: &[&str]| run_ok(Command::new("kubectl").args(args));
+    let image = kubectl(&[
+        "get",
+        "deployment",
+        "dev-api",
+        "-n",
+        "platform-dev",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert!(
+        image.starts_with(&format!("{registry}/api:v7@sha256:")),
+        "{image}"
+    );
+    assert!(
+        run_ok(Command::new("helm").args(["status", "frontend-dev", "-n", "web"]))
+            .contains("deployed")
+    );
+    project.kiln_ok(&["delete", "-p", "helm-deploy"], &env);
+    let gone = Command::new("kubectl")
+        .args(["get", "deployment", "dev-api", "-n", "platform-dev"])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success());
+}
