@@ -16,6 +16,11 @@ use crate::printer;
 /// The config's kubectl deployer, if it has one, manifests to apply, and a cluster that
 /// answers; otherwise says why nothing will be deployed and returns `None`.
 pub async fn deployer(session: &Session) -> Option<Kubectl> {
+    if session.configs.iter().any(|c| c.deploy.helm.is_some()) {
+        printer::info(
+            "deploy.helm releases are installed by `kiln run` and `kiln deploy`; kiln dev and debug apply the kubectl manifests only",
+        );
+    }
     let config = session.configs.first()?;
     let kubectl =
         Kubectl::from_config(&config.deploy, session.args.config.kube_context.as_deref())?;

@@ -539,3 +539,63 @@ fn run_deploys_to_a_real_cluster_and_delete_removes_it() {
         .unwrap();
     assert!(!gone.status.success());
 }
+
+#[test]
+fn run_deploy_and_delete_accept_skaffolds_flags() {
+    let project = Project::new("platform");
+    let flags: &[(&str, &[&str])] = &[
+        (
+            "run",
+            &[
+                "-n=ns",
+                "--force",
+                "--tail=false",
+                "--port-forward",
+                "--status-check=false",
+                "-l=a=b",
+                "--cleanup=false",
+                "--kubeconfig=/tmp/kc",
+                "-b=api",
+                "--push=false",
+                "--file-output=/tmp/fo",
+                "--enable-rpc=false",
+                "--toot",
+            ],
+        ),
+        (
+            "deploy",
+            &[
+                "-a=/tmp/b.json",
+                "--build-artifacts=/tmp/b.json",
+                "-i=app:v1",
+                "-n=ns",
+                "--force=false",
+                "--status-check=false",
+                "-t=v1",
+                "--kube-context=k",
+            ],
+        ),
+        (
+            "delete",
+            &[
+                "-n=ns",
+                "--kubeconfig=/tmp/kc",
+                "--detect-minikube=false",
+                "-p=p",
+            ],
+        ),
+    ];
+    for (command, flags) in flags {
+        for flag in *flags {
+            let out = project.kiln(&[command, flag, "--help"], &[]);
+            assert!(
+                out.status.success(),
+                "kiln {command} {flag}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    // A dev-loop flag is not `run`'s, as in Skaffold.
+    let out = project.kiln(&["run", "--trigger=polling", "--help"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
