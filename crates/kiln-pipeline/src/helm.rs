@@ -21,6 +21,8 @@ pub struct HelmContext {
     pub kube_context: Option<String>,
     /// `-n/--namespace`: wins over each release's `namespace`.
     pub namespace: Option<String>,
+    /// `--kubeconfig`, passed to every helm command but `plugin` (and to kubectl).
+    pub kubeconfig: Option<String>,
     /// The process environment: templates read it.
     pub env: BTreeMap<String, String>,
     /// The built images, in build order.
@@ -79,7 +81,8 @@ impl HelmContext {
         }
     }
 
-    /// `helm [--kube-context C] [secrets] ARGS… GLOBAL…`: Skaffold's `generateHelmCommand`.
+    /// `helm [secrets] [--kube-context C] ARGS… GLOBAL… [--kubeconfig K]`: Skaffold's
+    /// `generateHelmCommand`.
     fn command(&self, args: Vec<String>, flags: &HelmFlags, secrets: bool) -> Invocation {
         let mut full = Vec::new();
         if secrets {
@@ -90,6 +93,9 @@ impl HelmContext {
         }
         full.extend(args);
         full.extend(flags.global.iter().cloned());
+        if let Some(kubeconfig) = &self.kubeconfig {
+            full.extend(["--kubeconfig".to_owned(), kubeconfig.clone()]);
+        }
         Invocation::new("helm", full)
     }
 
@@ -421,6 +427,7 @@ mod tests {
         let ctx = HelmContext {
             kube_context: Some("kind-dev".to_owned()),
             namespace: None,
+            kubeconfig: None,
             env: BTreeMap::from([("STAGE".to_owned(), "dev".to_owned())]),
             builds: vec![build("app", "reg/app:v1")],
             config_dir: PathBuf::from("."),

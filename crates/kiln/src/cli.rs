@@ -195,6 +195,11 @@ pub struct DeployFlags {
     #[arg(short = 'n', long = "namespace", env = "SKAFFOLD_NAMESPACE")]
     pub namespace: Option<String>,
 
+    /// The kubeconfig kubectl and helm use (`--kubeconfig`), and whose current context is
+    /// the default kube context.
+    #[arg(long = "kubeconfig", value_name = "FILE", env = "SKAFFOLD_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
     /// `helm upgrade --force` for releases already installed.
     #[arg(long = "force", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", env = "SKAFFOLD_FORCE")]
     pub force: bool,
@@ -239,6 +244,10 @@ pub struct DeleteArgs {
     /// The namespace deleted from (as given to `kiln run -n`).
     #[arg(short = 'n', long = "namespace", env = "SKAFFOLD_NAMESPACE")]
     pub namespace: Option<String>,
+
+    /// The kubeconfig kubectl and helm use.
+    #[arg(long = "kubeconfig", value_name = "FILE", env = "SKAFFOLD_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Args)]

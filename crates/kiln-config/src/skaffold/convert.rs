@@ -60,6 +60,7 @@ const IGNORED: &[&[&str]] = &[
     &["deploy", "tolerateFailuresUntilDeadline"],
     &["deploy", "logs"],
     &["deploy", "kubectl", "hooks"],
+    &["deploy", "kubectl", "remoteManifests"],
     &["requires", "*", "googleCloudStorage"],
     &["requires", "*", "googleCloudBuildRepoV2"],
 ];

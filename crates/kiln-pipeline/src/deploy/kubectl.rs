@@ -18,6 +18,7 @@ pub struct Kubectl {
     context: Option<String>,
     flags: KubectlFlags,
     namespace: Option<String>,
+    kubeconfig: Option<String>,
 }
 
 impl Kubectl {
@@ -31,6 +32,7 @@ impl Kubectl {
                 .or_else(|| deploy.kube_context.clone()),
             flags: kubectl.flags.clone(),
             namespace: kubectl.default_namespace.clone(),
+            kubeconfig: None,
         })
     }
 
@@ -42,7 +44,14 @@ impl Kubectl {
         self
     }
 
-    /// `kubectl [--context C] [--namespace N] COMMAND GLOBAL… FLAGS… ARGS…`.
+    /// `--kubeconfig K` on every command, as Skaffold passes it.
+    pub fn with_kubeconfig(mut self, kubeconfig: Option<&str>) -> Self {
+        self.kubeconfig = kubeconfig.map(str::to_owned);
+        self
+    }
+
+    /// `kubectl [--context C] [--namespace N] [--kubeconfig K] COMMAND GLOBAL… FLAGS…
+    /// ARGS…`.
     fn invocation(&self, command: &str, flags: &[String], args: &[&str]) -> Invocation {
         let mut all = Vec::new();
         if let Some(context) = &self.context {
@@ -50,6 +59,9 @@ impl Kubectl {
         }
         if let Some(ns) = &self.namespace {
             all.extend(["--namespace".to_owned(), ns.clone()]);
+        }
+        if let Some(kubeconfig) = &self.kubeconfig {
+            all.extend(["--kubeconfig".to_owned(), kubeconfig.clone()]);
         }
         all.push(command.to_owned());
         all.extend(self.flags.global.iter().cloned());

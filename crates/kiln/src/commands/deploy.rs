@@ -116,7 +116,8 @@ pub async fn delete_all(configs: &[kiln_config::Config], ctx: &HelmContext) -> a
 fn kubectl_of(config: &kiln_config::Config, ctx: &HelmContext) -> Option<Kubectl> {
     Some(
         Kubectl::from_config(&config.deploy, ctx.kube_context.as_deref())?
-            .with_namespace(ctx.namespace.as_deref()),
+            .with_namespace(ctx.namespace.as_deref())
+            .with_kubeconfig(ctx.kubeconfig.as_deref()),
     )
 }
 

@@ -456,20 +456,32 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     );
     assert!(!lines[5].contains("--create-namespace"), "only on install");
 
-    // `kiln delete`: kubectl deletes what it applied, helm deletes the release.
+    // `kiln delete`: kubectl deletes what it applied, helm deletes the release; the
+    // kubeconfig given is passed on and its current context is the kube context.
     recorder.clear();
+    let kubeconfig = out_dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: from-file\n",
+    )
+    .unwrap();
+    let kc = kubeconfig.to_str().unwrap();
     kiln_ok(
         &project,
         &recorder,
-        &["delete", "-p", "helm-deploy", "--kube-context", "staging"],
+        &["delete", "-p", "helm-deploy", "--kubeconfig", kc],
     );
     let runs = recorder.runs();
     let lines: Vec<String> = runs.iter().map(Run::line).collect();
     assert_eq!(
         lines[2..],
         [
-            "kubectl --context staging delete --ignore-not-found=true --wait=false -f -",
-            "helm --kube-context staging delete frontend-dev --namespace web",
+            format!(
+                "kubectl --context from-file --kubeconfig {kc} delete --ignore-not-found=true --wait=false -f -"
+            ),
+            format!(
+                "helm --kube-context from-file delete frontend-dev --namespace web --kubeconfig {kc}"
+            ),
         ],
         "{lines:#?}"
     );
