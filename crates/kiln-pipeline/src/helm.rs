@@ -204,9 +204,15 @@ impl HelmContext {
         Ok(self.command(args, flags, r.use_helm_secrets))
     }
 
-    /// `helm delete NAME [--namespace N]`: Skaffold's cleanup.
-    pub fn delete(&self, release: &Release<'_>, flags: &HelmFlags) -> Invocation {
-        let mut args = vec!["delete".to_owned(), release.name.clone()];
+    /// `helm delete NAME [--namespace N]`, or with `dry_run` `helm get manifest NAME
+    /// [--namespace N]`: Skaffold's cleanup.
+    pub fn delete(&self, release: &Release<'_>, flags: &HelmFlags, dry_run: bool) -> Invocation {
+        let mut args = if dry_run {
+            vec!["get".to_owned(), "manifest".to_owned()]
+        } else {
+            vec!["delete".to_owned()]
+        };
+        args.push(release.name.clone());
         if let Some(ns) = &release.namespace {
             args.extend(["--namespace".to_owned(), ns.clone()]);
         }

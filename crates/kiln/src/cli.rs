@@ -248,6 +248,11 @@ pub struct DeleteArgs {
     /// The kubeconfig kubectl and helm use.
     #[arg(long = "kubeconfig", value_name = "FILE", env = "SKAFFOLD_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+
+    /// Delete nothing: print what would be deleted (the kubectl manifests, and each helm
+    /// release's `helm get manifest`).
+    #[arg(long = "dry-run", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", env = "SKAFFOLD_DRY_RUN")]
+    pub dry_run: bool,
 }
 
 #[derive(Clone, Debug, Args)]

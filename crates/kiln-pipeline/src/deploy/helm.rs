@@ -91,14 +91,15 @@ pub async fn deploy(
     Ok(reports)
 }
 
-/// Uninstalls every release of `helm` (`helm delete`); every release is tried, and the
-/// failures are reported together.
-pub async fn delete(ctx: &HelmContext, helm: &Helm) -> Result<Vec<String>, Error> {
+/// Uninstalls every release of `helm` (`helm delete`; with `dry_run`, returns each
+/// release's manifest instead); every release is tried, and the failures are reported
+/// together.
+pub async fn delete(ctx: &HelmContext, helm: &Helm, dry_run: bool) -> Result<Vec<String>, Error> {
     let mut reports = Vec::new();
     let mut failures = Vec::new();
     for release in &helm.releases {
         let release = ctx.release(release)?;
-        match run_ok(&ctx.delete(&release, &helm.flags)).await {
+        match run_ok(&ctx.delete(&release, &helm.flags, dry_run)).await {
             Ok(out) => reports.extend(out.lines().map(str::to_owned)),
             Err(e) => failures.push(e.to_string()),
         }

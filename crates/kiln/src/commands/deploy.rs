@@ -92,20 +92,36 @@ pub async fn deploy_all(
 }
 
 /// Deletes what every config deploys: `kubectl delete` of its rendered manifests and
-/// `helm delete` of its `deploy.helm` releases.
-pub async fn delete_all(configs: &[kiln_config::Config], ctx: &HelmContext) -> anyhow::Result<()> {
+/// `helm delete` of its `deploy.helm` releases; with `dry_run`, prints them on stdout
+/// instead, as Skaffold's `delete --dry-run` does.
+pub async fn delete_all(
+    configs: &[kiln_config::Config],
+    ctx: &HelmContext,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     let rendered = render_configs(configs, ctx, false).await?;
     for (config, rendered) in configs.iter().zip(&rendered) {
         if let Some(kubectl) = kubectl_of(config, ctx)
             && !rendered.documents.is_empty()
         {
-            for line in kubectl.delete(&rendered.text()).await?.lines() {
-                printer::info(line);
+            if dry_run {
+                for doc in &rendered.documents {
+                    printer::stdout_text(&format!("---\n{doc}\n"));
+                }
+            } else {
+                for line in kubectl.delete(&rendered.text()).await?.lines() {
+                    printer::info(line);
+                }
             }
         }
         if let Some(helm) = &config.deploy.helm {
-            for line in kiln_pipeline::deploy::helm::delete(ctx, helm).await? {
-                printer::info(&line);
+            let out = kiln_pipeline::deploy::helm::delete(ctx, helm, dry_run).await?;
+            for line in out {
+                if dry_run {
+                    printer::stdout_line(&line);
+                } else {
+                    printer::info(&line);
+                }
             }
         }
     }

@@ -86,7 +86,7 @@ pub async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
         },
         builds,
     );
-    delete_all(&configs, &ctx).await
+    delete_all(&configs, &ctx, args.dry_run).await
 }
 
 /// Helm's post-renderer: manifests on stdin, the same with the built images on stdout.

@@ -488,6 +488,39 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     let deleted = documents(runs[2].stdin.as_deref().unwrap());
     assert_eq!(deleted.len(), applied.len());
     assert!(deleted.iter().any(|d| d.contains("name: dev-api")));
+
+    // `--dry-run`: what would be deleted on stdout, nothing deleted.
+    recorder.clear();
+    let env = recorder.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("HELM_INSTALLED", "1"));
+    let dry = project.kiln(
+        &[
+            "delete",
+            "-p",
+            "helm-deploy",
+            "--kube-context",
+            "staging",
+            "--dry-run",
+        ],
+        &env,
+    );
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let printed = String::from_utf8(dry.stdout).unwrap();
+    let kubectl_part = printed
+        .strip_suffix("MANIFEST:\n")
+        .expect("helm get manifest's output last");
+    assert_eq!(documents(kubectl_part), deleted);
+    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    assert_eq!(
+        lines[2..],
+        ["helm --kube-context staging get manifest frontend-dev --namespace web"],
+        "no kubectl delete, no helm delete: {lines:#?}"
+    );
 }
 
 #[test]
