@@ -19,6 +19,7 @@ pub struct Kubectl {
     flags: KubectlFlags,
     namespace: Option<String>,
     kubeconfig: Option<String>,
+    force: bool,
 }
 
 impl Kubectl {
@@ -33,7 +34,27 @@ impl Kubectl {
             flags: kubectl.flags.clone(),
             namespace: kubectl.default_namespace.clone(),
             kubeconfig: None,
+            force: false,
         })
+    }
+
+    /// Expands `defaultNamespace` as a template over `env`, as Skaffold does.
+    pub fn expand_namespace(
+        mut self,
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Self, Error> {
+        if let Some(ns) = &self.namespace {
+            let expanded = kiln_core::template::render_skaffold(ns, env, None)
+                .map_err(|e| Error::Plan(format!("deploy.kubectl.defaultNamespace: {e}")))?;
+            self.namespace = Some(expanded).filter(|n| !n.is_empty());
+        }
+        Ok(self)
+    }
+
+    /// Skaffold's `--force`: `kubectl apply --force --grace-period=0`.
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
     }
 
     /// `-n/--namespace` wins over `defaultNamespace`, as in Skaffold.
@@ -73,6 +94,9 @@ impl Kubectl {
     /// The `kubectl apply` of `manifests`.
     pub fn apply_invocation(&self, manifests: &str) -> Invocation {
         let mut args = vec!["-f", "-"];
+        if self.force {
+            args.extend(["--force", "--grace-period=0"]);
+        }
         if self.flags.disable_validation {
             args.push("--validate=false");
         }
@@ -133,5 +157,53 @@ impl Kubectl {
             .await?
             .trim()
             .to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_and_delete_follow_skaffolds_argument_order() {
+        let deploy = Deploy {
+            kubectl: Some(kiln_config::KubectlDeploy {
+                flags: KubectlFlags {
+                    global: vec!["--v=2".to_owned()],
+                    apply: vec!["--server-side".to_owned()],
+                    delete: vec!["--cascade=foreground".to_owned()],
+                    disable_validation: true,
+                },
+                default_namespace: Some("team-{{.STAGE}}".to_owned()),
+                remote_manifests: Vec::new(),
+            }),
+            kube_context: Some("from-config".to_owned()),
+            helm: None,
+        };
+        let env = std::collections::BTreeMap::from([("STAGE".to_owned(), "dev".to_owned())]);
+        let kubectl = Kubectl::from_config(&deploy, None)
+            .unwrap()
+            .expand_namespace(&env)
+            .unwrap()
+            .with_force(true);
+        let apply = kubectl.apply_invocation("kind: X\n");
+        assert_eq!(
+            apply.display(),
+            "kubectl --context from-config --namespace team-dev apply --v=2 --server-side -f - --force --grace-period=0 --validate=false"
+        );
+        assert_eq!(apply.stdin.as_deref(), Some("kind: X\n"));
+        // The flag's context and namespace win; delete takes the delete flags.
+        let kubectl = Kubectl::from_config(&deploy, Some("flag"))
+            .unwrap()
+            .with_namespace(Some("qa"))
+            .with_kubeconfig(Some("/k"));
+        assert_eq!(
+            kubectl.delete_invocation("").display(),
+            "kubectl --context flag --namespace qa --kubeconfig /k delete --v=2 --cascade=foreground --ignore-not-found=true --wait=false -f -"
+        );
+        let unset = Kubectl::from_config(&deploy, None)
+            .unwrap()
+            .expand_namespace(&Default::default());
+        assert!(unset.unwrap_err().to_string().contains("STAGE"));
     }
 }

@@ -73,10 +73,10 @@ pub async fn deploy_all(
         std::env::current_exe().context("locating kiln for helm's post-renderer")?;
     for (config, rendered) in configs.iter().zip(&rendered) {
         report_unmatched(rendered);
-        if let Some(kubectl) = kubectl_of(config, ctx)
+        if let Some(kubectl) = kubectl_of(config, ctx)?
             && !rendered.documents.is_empty()
         {
-            apply(&kubectl, &rendered.text()).await?;
+            apply(&kubectl.with_force(flags.force), &rendered.text()).await?;
         }
         if let Some(helm) = &config.deploy.helm {
             let how = HelmDeploy {
@@ -101,7 +101,7 @@ pub async fn delete_all(
 ) -> anyhow::Result<()> {
     let rendered = render_configs(configs, ctx, false).await?;
     for (config, rendered) in configs.iter().zip(&rendered) {
-        if let Some(kubectl) = kubectl_of(config, ctx)
+        if let Some(kubectl) = kubectl_of(config, ctx)?
             && !rendered.documents.is_empty()
         {
             if dry_run {
@@ -129,12 +129,16 @@ pub async fn delete_all(
 }
 
 /// The config's kubectl deployer, pointed at the run's kube context and namespace.
-fn kubectl_of(config: &kiln_config::Config, ctx: &HelmContext) -> Option<Kubectl> {
-    Some(
-        Kubectl::from_config(&config.deploy, ctx.kube_context.as_deref())?
+fn kubectl_of(config: &kiln_config::Config, ctx: &HelmContext) -> anyhow::Result<Option<Kubectl>> {
+    let Some(kubectl) = Kubectl::from_config(&config.deploy, ctx.kube_context.as_deref()) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        kubectl
+            .expand_namespace(&ctx.env)?
             .with_namespace(ctx.namespace.as_deref())
             .with_kubeconfig(ctx.kubeconfig.as_deref()),
-    )
+    ))
 }
 
 /// Says which `rawYaml` patterns matched no file, as Skaffold warns.

@@ -435,7 +435,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     let lines: Vec<String> = runs.iter().map(Run::line).collect();
     assert_eq!(
         lines[2],
-        "kubectl --context staging --namespace qa apply --server-side -f -"
+        "kubectl --context staging --namespace qa apply --server-side -f - --force --grace-period=0"
     );
     assert_eq!(
         documents(runs[2].stdin.as_deref().unwrap()),
