@@ -144,6 +144,39 @@ impl HelmContext {
         Ok(self.command(args, flags, r.use_helm_secrets))
     }
 
+    /// `helm package CHART --destination DIR [--version V] [--app-version A]` for a
+    /// release with `packaged`.
+    pub fn package(
+        &self,
+        release: &Release<'_>,
+        flags: &HelmFlags,
+        destination: &Path,
+    ) -> Result<Option<Invocation>, Error> {
+        let Some(packaged) = &release.config.packaged else {
+            return Ok(None);
+        };
+        let r = release.config;
+        let mut args = vec![
+            "package".to_owned(),
+            release.chart.clone(),
+            "--destination".to_owned(),
+            destination.display().to_string(),
+        ];
+        if let Some(version) = packaged.version.as_deref().filter(|v| !v.is_empty()) {
+            args.extend([
+                "--version".to_owned(),
+                self.expand(r, "packaged.version", version)?,
+            ]);
+        }
+        if let Some(app) = packaged.app_version.as_deref().filter(|v| !v.is_empty()) {
+            args.extend([
+                "--app-version".to_owned(),
+                self.expand(r, "packaged.appVersion", app)?,
+            ]);
+        }
+        Ok(Some(self.command(args, flags, false)))
+    }
+
     /// `helm get all [--namespace N] NAME`: whether the release is installed.
     pub fn get(&self, release: &Release<'_>, flags: &HelmFlags) -> Invocation {
         let mut args = vec!["get".to_owned(), "all".to_owned()];

@@ -65,14 +65,23 @@ pub async fn deploy(
             ));
             continue;
         }
-        if r.packaged.is_some() {
-            reports.push(format!(
-                "helm release {}: `packaged` is not supported by kiln: the chart is installed from {} as it is",
-                release.name, release.chart
-            ));
-        }
         if let Some(dep) = ctx.dep_build(&release, &helm.flags) {
             run_ok(&dep).await?;
+        }
+        // `packaged`: install the archive `helm package` makes, as Skaffold does.
+        let package_dir = tempfile::Builder::new()
+            .prefix("kiln-helm-")
+            .tempdir()
+            .map_err(|e| Error::Plan(format!("helm release {}: {e}", release.name)))?;
+        let mut release = release;
+        if let Some(package) = ctx.package(&release, &helm.flags, package_dir.path())? {
+            let out = run_ok(&package).await?;
+            let dir = package_dir.path().display().to_string();
+            let archive = out.find(&dir).map(|i| out[i..].trim().to_owned());
+            release.chart = archive.ok_or_else(|| Error::Tool {
+                command: package.display(),
+                detail: format!("its output does not name the archive in {dir}: {out}"),
+            })?;
         }
         let overrides = OverridesFile::write(r)?;
         let install = ctx.install(

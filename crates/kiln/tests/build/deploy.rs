@@ -40,13 +40,13 @@ n=$(printf '%03d' "$n")
 sub=""
 for a in "$@"; do
   case "$a" in
-    apply|delete|get|template|dep|install|upgrade) sub="$a"; break ;;
+    apply|delete|get|template|dep|package|install|upgrade) sub="$a"; break ;;
   esac
 done
 case "$(basename "$0"):$sub" in
   kubectl:apply|kubectl:delete) cat > "$record/$n.stdin"; echo "kubectl $sub: recorded" ;;
   helm:get) if [ "${HELM_INSTALLED:-0}" = 1 ]; then echo "MANIFEST:"; else echo "Error: release: not found" >&2; exit 1; fi ;;
-  helm:template|helm:dep) exec "$REAL_HELM" "$@" ;;
+  helm:template|helm:dep|helm:package) exec "$REAL_HELM" "$@" ;;
   helm:install|helm:upgrade)
     args=()
     for a in "$@"; do
@@ -520,6 +520,57 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
         lines[2..],
         ["helm --kube-context staging get manifest frontend-dev --namespace web"],
         "no kubectl delete, no helm delete: {lines:#?}"
+    );
+}
+
+#[test]
+fn deploy_installs_a_packaged_chart_with_the_images_of_a_build_json() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let (api, frontend) = (
+        format!("reg.example/api:v1@{}", digest('a')),
+        format!("reg.example/web-frontend:v1@{}", digest('b')),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let builds = dir.path().join("build.json");
+    std::fs::write(
+        &builds,
+        format!(
+            r#"{{"builds":[{{"imageName":"api","tag":"{api}"}},{{"imageName":"web-frontend","tag":"{frontend}"}}]}}"#
+        ),
+    )
+    .unwrap();
+    kiln_ok(
+        &project,
+        &recorder,
+        &["deploy", "-p", "packaged", "-a", builds.to_str().unwrap()],
+    );
+    let runs = recorder.runs();
+    let lines: Vec<String> = runs.iter().map(Run::line).collect();
+    let package = lines
+        .iter()
+        .position(|l| l.starts_with("helm package charts/frontend --destination "))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(
+        lines[package].ends_with(" --version 0.3.1-dev --app-version v7"),
+        "{}",
+        lines[package]
+    );
+    let install = &runs[package + 1];
+    // Installed from the archive (no --kube-context: no kubeconfig here).
+    let chart = &install.words[3];
+    assert_eq!(install.words[..3], ["helm", "install", "frontend-dev"]);
+    assert!(chart.ends_with("/frontend-0.3.1-dev.tgz"), "{chart}");
+    assert!(!install.words.contains(&"--version".to_owned()));
+    let installed = install.rendered.as_deref().unwrap();
+    assert!(
+        installed.contains(&format!("image: \"{frontend}\"")),
+        "{installed}"
+    );
+    assert!(
+        installed.contains(&format!("image: {api}\n")),
+        "{installed}"
     );
 }
 
