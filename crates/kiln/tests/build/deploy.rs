@@ -289,6 +289,74 @@ fn render_runs_kustomize_and_helm_as_skaffold_does() {
 }
 
 #[test]
+fn a_skaffold_v2_config_renders_as_skaffolds_upgrade_makes_it() {
+    // The same project as Skaffold v1 users wrote it: kustomize and helm as deployers,
+    // the image named by `artifactOverrides` with the `helm` image strategy.
+    let project = Project::new("platform");
+    std::fs::write(
+        project.path().join("skaffold-v2.yaml"),
+        r#"apiVersion: skaffold/v2beta29
+kind: Config
+build:
+  tagPolicy:
+    envTemplate:
+      template: "{{.RELEASE}}"
+  artifacts:
+    - image: api
+      ko:
+        main: ./cmd/api
+    - image: web-frontend
+      ko:
+        main: ./cmd/frontend
+deploy:
+  kustomize:
+    paths: [deploy/overlays/dev]
+    buildArgs: ["--load-restrictor LoadRestrictionsNone"]
+  helm:
+    releases:
+      - name: frontend-dev
+        chartPath: charts/frontend
+        namespace: web
+        valuesFiles: [charts/frontend/values-dev.yaml]
+        setValues:
+          replicaCount: 2
+        artifactOverrides:
+          image: web-frontend
+        imageStrategy:
+          helm: {}
+"#,
+    )
+    .unwrap();
+    let recorder = Recorder::new();
+    let out = kiln_ok(
+        &project,
+        &recorder,
+        &[
+            "render",
+            "-f",
+            "skaffold-v2.yaml",
+            "--digest-source=tag",
+            "-d",
+            "registry.example/team",
+        ],
+    );
+    let mut expected = expected_render(
+        &project,
+        "registry.example/team/api:v7",
+        ("registry.example/team/web-frontend", "v7", ""),
+    );
+    expected.remove(0); // no rawYaml: v2's kustomize deployer replaces the default
+    assert_eq!(documents(&out), expected);
+    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    assert_eq!(
+        lines[1],
+        "helm template frontend-dev charts/frontend --set replicaCount=2 \
+         --set image.repository=registry.example/team/web-frontend --set image.tag=v7 \
+         -f charts/frontend/values-dev.yaml --namespace web"
+    );
+}
+
+#[test]
 fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passes_them() {
     let project = Project::new("platform");
     let recorder = Recorder::new();
