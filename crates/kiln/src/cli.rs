@@ -187,11 +187,11 @@ pub struct ConfigArgs {
     pub verbosity: Option<Verbosity>,
 }
 
-/// What `run`, `deploy` and `delete` share: where and how they deploy.
+/// What `run`, `deploy` and `delete` share: the cluster they talk to.
 #[derive(Clone, Debug, Default, Args)]
-pub struct DeployFlags {
-    /// The namespace to deploy into: wins over `deploy.kubectl.defaultNamespace` and each
-    /// helm release's `namespace`, as in Skaffold.
+pub struct ClusterFlags {
+    /// The namespace to deploy into (or delete from): wins over
+    /// `deploy.kubectl.defaultNamespace` and each helm release's `namespace`, as in Skaffold.
     #[arg(short = 'n', long = "namespace", env = "SKAFFOLD_NAMESPACE")]
     pub namespace: Option<String>,
 
@@ -199,8 +199,16 @@ pub struct DeployFlags {
     /// the default kube context.
     #[arg(long = "kubeconfig", value_name = "FILE", env = "SKAFFOLD_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+}
 
-    /// `helm upgrade --force` for releases already installed.
+/// What `run` and `deploy` share: where and how they deploy.
+#[derive(Clone, Debug, Default, Args)]
+pub struct DeployFlags {
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+
+    /// `kubectl apply --force --grace-period=0`, and `helm upgrade --force` for releases
+    /// already installed.
     #[arg(long = "force", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", env = "SKAFFOLD_FORCE")]
     pub force: bool,
 }
@@ -241,13 +249,8 @@ pub struct DeleteArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
 
-    /// The namespace deleted from (as given to `kiln run -n`).
-    #[arg(short = 'n', long = "namespace", env = "SKAFFOLD_NAMESPACE")]
-    pub namespace: Option<String>,
-
-    /// The kubeconfig kubectl and helm use.
-    #[arg(long = "kubeconfig", value_name = "FILE", env = "SKAFFOLD_KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
 
     /// Delete nothing: print what would be deleted (the kubectl manifests, and each helm
     /// release's `helm get manifest`).

@@ -352,7 +352,7 @@ impl Session {
             &self.configs,
             &self.config_dir,
             self.args.config.kube_context.as_deref(),
-            super::run::Cluster::default(),
+            &crate::cli::ClusterFlags::default(),
             builds.to_vec(),
         );
         let rendered = kiln_pipeline::render::render_configs(&self.configs, &ctx, false).await?;

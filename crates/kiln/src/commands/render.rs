@@ -17,8 +17,8 @@ use kiln_pipeline::render::{joined, render_configs};
 use super::build::{Session, load_configs, plan_only_options};
 use super::deploy::report_unmatched;
 use super::process_env;
-use super::run::{Cluster, helm_context};
-use crate::cli::{ConfigArgs, DigestSource, RenderArgs};
+use super::run::helm_context;
+use crate::cli::{ClusterFlags, ConfigArgs, DigestSource, RenderArgs};
 use crate::printer;
 
 pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
@@ -66,7 +66,7 @@ async fn render_manifests(
         configs,
         config_dir,
         config.kube_context.as_deref(),
-        Cluster::default(),
+        &ClusterFlags::default(),
         builds,
     );
     let rendered = render_configs(configs, &ctx, true).await?;

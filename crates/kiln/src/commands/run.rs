@@ -13,7 +13,7 @@ use kiln_render::Build;
 use super::build::{Session, in_config_order, load_configs, plan_only_options};
 use super::deploy::{delete_all, deploy_all};
 use super::process_env;
-use crate::cli::{DeleteArgs, DeployArgs, DeployFlags, FilterArgs, RunArgs};
+use crate::cli::{ClusterFlags, DeleteArgs, DeployArgs, FilterArgs, RunArgs};
 use crate::printer;
 
 /// Build (as `kiln build`), then render and deploy once.
@@ -29,7 +29,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         &session.configs,
         &session.config_dir,
         session.args.config.kube_context.as_deref(),
-        Cluster::of(&args.deploy),
+        &args.deploy.cluster,
         builds,
     );
     deploy_all(&session.configs, &ctx, &args.deploy).await
@@ -57,7 +57,7 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         &configs,
         &config_dir,
         args.config.kube_context.as_deref(),
-        Cluster::of(&args.deploy),
+        &args.deploy.cluster,
         builds,
     );
     deploy_all(&configs, &ctx, &args.deploy).await
@@ -80,10 +80,7 @@ pub async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
         &configs,
         &config_dir,
         args.config.kube_context.as_deref(),
-        Cluster {
-            namespace: args.namespace.clone(),
-            kubeconfig: args.kubeconfig.clone(),
-        },
+        &args.cluster,
         builds,
     );
     delete_all(&configs, &ctx, args.dry_run).await
@@ -100,22 +97,6 @@ pub fn filter(args: FilterArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `-n/--namespace` and `--kubeconfig`.
-#[derive(Clone, Debug, Default)]
-pub struct Cluster {
-    pub namespace: Option<String>,
-    pub kubeconfig: Option<std::path::PathBuf>,
-}
-
-impl Cluster {
-    fn of(flags: &DeployFlags) -> Cluster {
-        Cluster {
-            namespace: flags.namespace.clone(),
-            kubeconfig: flags.kubeconfig.clone(),
-        }
-    }
-}
-
 /// What rendering and deploying share: the kube context (the flag, then
 /// `deploy.kubeContext`, then the kubeconfig's current context, as Skaffold resolves it),
 /// the namespace, the environment and the images.
@@ -123,11 +104,11 @@ pub fn helm_context(
     configs: &[kiln_config::Config],
     config_dir: &Path,
     kube_context: Option<&str>,
-    cluster: Cluster,
+    cluster: &ClusterFlags,
     builds: Vec<Build>,
 ) -> HelmContext {
     let env: BTreeMap<String, String> = process_env();
-    let kubeconfig = cluster.kubeconfig.map(|k| k.display().to_string());
+    let kubeconfig = cluster.kubeconfig.as_ref().map(|k| k.display().to_string());
     // The kubeconfig given is where the current context comes from.
     let mut context_env = env.clone();
     if let Some(k) = &kubeconfig {
@@ -141,7 +122,7 @@ pub fn helm_context(
                 .find_map(|c| c.deploy.kube_context.as_deref()),
             &context_env,
         ),
-        namespace: cluster.namespace.filter(|n| !n.is_empty()),
+        namespace: cluster.namespace.clone().filter(|n| !n.is_empty()),
         kubeconfig,
         env,
         builds,

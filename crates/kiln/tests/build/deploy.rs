@@ -24,7 +24,7 @@ fn real_tool(name: &str) -> PathBuf {
 
 /// `kubectl` and `helm` wrappers recording into `record/`: `<n>.args` (one argument a
 /// line) and `<n>.stdin`. The helm wrapper answers `get` with "not found" (nothing is
-/// installed) unless `HELM_INSTALLED=1`, runs the real helm for `template` and `dep`, and
+/// installed) until [`Recorder::install`], runs the real helm for `template` and `dep`, and
 /// for `install`/`upgrade` runs the real `helm template` with the same arguments, keeping
 /// what the post-renderer made of the chart in `<n>.rendered`.
 struct Recorder {
@@ -45,7 +45,7 @@ for a in "$@"; do
 done
 case "$(basename "$0"):$sub" in
   kubectl:apply|kubectl:delete) cat > "$record/$n.stdin"; echo "kubectl $sub: recorded" ;;
-  helm:get) if [ "${HELM_INSTALLED:-0}" = 1 ]; then echo "MANIFEST:"; else echo "Error: release: not found" >&2; exit 1; fi ;;
+  helm:get) if [ -e "$record/../installed" ]; then echo "MANIFEST:"; else echo "Error: release: not found" >&2; exit 1; fi ;;
   helm:template|helm:dep|helm:package) exec "$REAL_HELM" "$@" ;;
   helm:install|helm:upgrade)
     args=()
@@ -117,6 +117,11 @@ impl Recorder {
                 }
             })
             .collect()
+    }
+
+    /// From now on, helm answers that the release is installed.
+    fn install(&self) {
+        std::fs::write(self.dir.path().join("installed"), "").unwrap();
     }
 
     fn clear(&self) {
@@ -476,10 +481,10 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     // `kiln deploy` of that build JSON into another namespace: nothing is built; the
     // release is installed already, so it is upgraded.
     recorder.clear();
-    let env = recorder.env();
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.push(("HELM_INSTALLED", "1"));
-    let deployed = project.kiln(
+    recorder.install();
+    kiln_ok(
+        &project,
+        &recorder,
         &[
             "deploy",
             "-p",
@@ -492,12 +497,6 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
             "qa",
             "--force",
         ],
-        &env,
-    );
-    assert!(
-        deployed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&deployed.stderr)
     );
     let runs = recorder.runs();
     let lines: Vec<String> = runs.iter().map(Run::line).collect();
@@ -559,10 +558,10 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
 
     // `--dry-run`: what would be deleted on stdout, nothing deleted.
     recorder.clear();
-    let env = recorder.env();
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.push(("HELM_INSTALLED", "1"));
-    let dry = project.kiln(
+    recorder.install();
+    let dry = kiln_ok(
+        &project,
+        &recorder,
         &[
             "delete",
             "-p",
@@ -571,14 +570,8 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
             "staging",
             "--dry-run",
         ],
-        &env,
     );
-    assert!(
-        dry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
-    let printed = String::from_utf8(dry.stdout).unwrap();
+    let printed = dry;
     let kubectl_part = printed
         .strip_suffix("MANIFEST:\n")
         .expect("helm get manifest's output last");
