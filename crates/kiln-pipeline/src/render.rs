@@ -122,10 +122,15 @@ fn kustomize_build(
 ) -> Result<Invocation, Error> {
     let path = render_skaffold(path, &helm.env, None)
         .map_err(|e| Error::Plan(format!("manifests.kustomize.paths `{path}`: {e}")))?;
+    // Skaffold joins a relative path to its working directory: kustomize gets it absolute.
     let path = if path.contains("://") || Path::new(&path).is_absolute() {
         path
     } else {
-        helm.config_dir.join(&path).display().to_string()
+        let joined = helm.config_dir.join(&path);
+        std::path::absolute(&joined)
+            .unwrap_or(joined)
+            .display()
+            .to_string()
     };
     let mut args: Vec<String> = build_args
         .iter()

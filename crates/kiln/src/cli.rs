@@ -151,7 +151,9 @@ pub struct ConfigArgs {
     )]
     pub profiles: Vec<String>,
 
-    /// Kubernetes context, for profile activation by `kubeContext`.
+    /// Kubernetes context: for profile activation by `kubeContext`, and where `run`,
+    /// `deploy` and `delete` go (default: `deploy.kubeContext`, then the kubeconfig's
+    /// current context).
     #[arg(long = "kube-context", env = "SKAFFOLD_KUBE_CONTEXT")]
     pub kube_context: Option<String>,
 

@@ -22,11 +22,11 @@ fn real_tool(name: &str) -> PathBuf {
         })
 }
 
-/// `kubectl` and `helm` wrappers recording into `record/`: `<n>.args` (one argument a
+/// `kubectl`, `helm` and `kustomize` wrappers recording into `record/`: `<n>.args` (one argument a
 /// line) and `<n>.stdin`. The helm wrapper answers `get` with "not found" (nothing is
 /// installed) until [`Recorder::install`], runs the real helm for `template` and `dep`, and
 /// for `install`/`upgrade` runs the real `helm template` with the same arguments, keeping
-/// what the post-renderer made of the chart in `<n>.rendered`.
+/// what the post-renderer made of the chart in `<n>.rendered`; kustomize runs for real.
 struct Recorder {
     dir: tempfile::TempDir,
 }
@@ -40,13 +40,14 @@ n=$(printf '%03d' "$n")
 sub=""
 for a in "$@"; do
   case "$a" in
-    apply|delete|get|template|dep|package|install|upgrade) sub="$a"; break ;;
+    apply|build|delete|get|template|dep|package|install|upgrade) sub="$a"; break ;;
   esac
 done
 case "$(basename "$0"):$sub" in
   kubectl:apply|kubectl:delete) cat > "$record/$n.stdin"; echo "kubectl $sub: recorded" ;;
   helm:get) if [ -e "$record/../installed" ]; then echo "MANIFEST:"; else echo "Error: release: not found" >&2; exit 1; fi ;;
   helm:template|helm:dep|helm:package) exec "$REAL_HELM" "$@" ;;
+  kustomize:build) exec "$REAL_KUSTOMIZE" "$@" ;;
   helm:install|helm:upgrade)
     args=()
     for a in "$@"; do
@@ -64,7 +65,7 @@ impl Recorder {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("bin")).unwrap();
         std::fs::create_dir(dir.path().join("record")).unwrap();
-        for tool in ["kubectl", "helm"] {
+        for tool in ["kubectl", "helm", "kustomize"] {
             let path = dir.path().join("bin").join(tool);
             std::fs::write(&path, WRAPPER).unwrap();
             run_ok(Command::new("chmod").arg("755").arg(&path));
@@ -88,6 +89,10 @@ impl Recorder {
             (
                 "REAL_HELM".to_owned(),
                 real_tool("helm").display().to_string(),
+            ),
+            (
+                "REAL_KUSTOMIZE".to_owned(),
+                real_tool("kustomize").display().to_string(),
             ),
             ("RELEASE".to_owned(), "v7".to_owned()),
             ("STAGE".to_owned(), "dev".to_owned()),
@@ -262,9 +267,15 @@ fn render_runs_kustomize_and_helm_as_skaffold_does() {
     );
     // Exactly Skaffold's helm command lines; kustomize is not wrapped (it needs no cluster).
     let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    let overlay = project.path().join("deploy/overlays/dev");
     assert_eq!(
         lines,
         [
+            // Each buildArgs entry split at spaces, the path made absolute, as Skaffold does.
+            &format!(
+                "kustomize build --load-restrictor LoadRestrictionsNone {}",
+                overlay.display()
+            ),
             "helm dep build charts/frontend",
             "helm template frontend-dev charts/frontend --set replicaCount=2 \
              --set image.repository=registry.example/team/web-frontend --set image.tag=v7 \
@@ -354,7 +365,7 @@ deploy:
     assert_eq!(documents(&out), expected);
     let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
     assert_eq!(
-        lines[1],
+        lines[2],
         "helm template frontend-dev charts/frontend --set replicaCount=2 \
          --set image.repository=registry.example/team/web-frontend --set image.tag=v7 \
          -f charts/frontend/values-dev.yaml --namespace web"
@@ -400,7 +411,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     let lines: Vec<String> = runs.iter().map(Run::line).collect();
     // kubectl applies what it deploys: the raw manifest and the kustomize overlay (and the
     // manifests.helm render, which Skaffold's kubectl deployer gets too).
-    let apply = &runs[2];
+    let apply = &runs[3];
     assert_eq!(
         apply.line(),
         "kubectl --context staging apply --server-side -f -",
@@ -412,22 +423,22 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     // helm: render for kubectl (dep build, template), then the deployer: is the release
     // installed, dep build, install with Skaffold's arguments and kiln as post-renderer.
     assert_eq!(
-        lines[0],
+        lines[1],
         "helm --kube-context staging dep build charts/frontend"
     );
     assert!(
-        lines[1].starts_with("helm --kube-context staging template frontend-dev"),
+        lines[2].starts_with("helm --kube-context staging template frontend-dev"),
         "{lines:#?}"
     );
     assert_eq!(
-        lines[3],
+        lines[4],
         "helm --kube-context staging get all --namespace web frontend-dev"
     );
     assert_eq!(
-        lines[4],
+        lines[5],
         "helm --kube-context staging dep build charts/frontend"
     );
-    let install = &runs[5].words;
+    let install = &runs[6].words;
     let kiln_exe = env!("CARGO_BIN_EXE_kiln");
     let builds_file = install
         .iter()
@@ -462,10 +473,10 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     .map(|s| (*s).to_owned())
     .collect();
     assert_eq!(install, &expected_install);
-    assert_eq!(runs.len(), 6, "{lines:#?}");
+    assert_eq!(runs.len(), 7, "{lines:#?}");
     // What helm installs is the chart through kiln's post-renderer: the images set by
     // setValueTemplates, and the one the chart names as the artifact, replaced.
-    let installed = runs[5].rendered.as_deref().unwrap();
+    let installed = runs[6].rendered.as_deref().unwrap();
     assert!(
         installed.contains(&format!("image: \"{}\"", refs[1])),
         "{installed}"
@@ -501,27 +512,27 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     let runs = recorder.runs();
     let lines: Vec<String> = runs.iter().map(Run::line).collect();
     assert_eq!(
-        lines[2],
+        lines[3],
         "kubectl --context staging --namespace qa apply --server-side -f - --force --grace-period=0"
     );
     assert_eq!(
-        documents(runs[2].stdin.as_deref().unwrap()),
+        documents(runs[3].stdin.as_deref().unwrap()),
         applied
             .iter()
             .map(|d| d.replace("namespace: web", "namespace: qa"))
             .collect::<Vec<_>>()
     );
     assert_eq!(
-        lines[3],
+        lines[4],
         "helm --kube-context staging get all --namespace qa frontend-dev"
     );
     assert!(
-        lines[5].starts_with(
+        lines[6].starts_with(
             "helm --kube-context staging upgrade frontend-dev --force charts/frontend --namespace qa --set replicaCount=2"
         ),
         "{lines:#?}"
     );
-    assert!(!lines[5].contains("--create-namespace"), "only on install");
+    assert!(!lines[6].contains("--create-namespace"), "only on install");
 
     // `kiln delete`: kubectl deletes what it applied, helm deletes the release; the
     // kubeconfig given is passed on and its current context is the kube context.
@@ -541,7 +552,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     let runs = recorder.runs();
     let lines: Vec<String> = runs.iter().map(Run::line).collect();
     assert_eq!(
-        lines[2..],
+        lines[3..],
         [
             format!(
                 "kubectl --context from-file --kubeconfig {kc} delete --ignore-not-found=true --wait=false -f -"
@@ -552,7 +563,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
         ],
         "{lines:#?}"
     );
-    let deleted = documents(runs[2].stdin.as_deref().unwrap());
+    let deleted = documents(runs[3].stdin.as_deref().unwrap());
     assert_eq!(deleted.len(), applied.len());
     assert!(deleted.iter().any(|d| d.contains("name: dev-api")));
 
@@ -578,7 +589,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     assert_eq!(documents(kubectl_part), deleted);
     let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
     assert_eq!(
-        lines[2..],
+        lines[3..],
         ["helm --kube-context staging get manifest frontend-dev --namespace web"],
         "no kubectl delete, no helm delete: {lines:#?}"
     );
