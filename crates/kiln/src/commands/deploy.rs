@@ -71,14 +71,17 @@ pub async fn deploy_all(
     let rendered = render_configs(configs, ctx, false).await?;
     let post_renderer =
         std::env::current_exe().context("locating kiln for helm's post-renderer")?;
+    let mut deployed = false;
     for (config, rendered) in configs.iter().zip(&rendered) {
         report_unmatched(rendered);
         if let Some(kubectl) = kubectl_of(config, ctx)?
             && !rendered.documents.is_empty()
         {
             apply(&kubectl.with_force(flags.force), &rendered.text()).await?;
+            deployed = true;
         }
         if let Some(helm) = &config.deploy.helm {
+            deployed |= !helm.releases.is_empty();
             let how = HelmDeploy {
                 force: flags.force,
                 post_renderer: Some(post_renderer.clone()),
@@ -87,6 +90,11 @@ pub async fn deploy_all(
                 printer::info(&line);
             }
         }
+    }
+    if !deployed {
+        printer::info(
+            "nothing to deploy: no config has manifests for kubectl or deploy.helm releases",
+        );
     }
     Ok(())
 }
