@@ -9,14 +9,13 @@ use tokio::process::Command;
 
 use crate::Error;
 
-/// One run of a tool: the program, its arguments, what it reads on stdin and the
-/// environment it gets on top of kiln's.
+/// One run of a tool: the program, its arguments and what it reads on stdin; it inherits
+/// kiln's environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Invocation {
     pub program: String,
     pub args: Vec<String>,
     pub stdin: Option<String>,
-    pub env: Vec<(String, String)>,
 }
 
 impl Invocation {
@@ -42,7 +41,6 @@ impl Invocation {
 pub async fn run(run: &Invocation) -> Result<Output, Error> {
     let mut cmd = Command::new(&run.program);
     cmd.args(&run.args)
-        .envs(run.env.iter().map(|(k, v)| (k, v)))
         .stdin(if run.stdin.is_some() {
             Stdio::piped()
         } else {
