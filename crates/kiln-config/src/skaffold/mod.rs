@@ -41,7 +41,7 @@ pub struct Config {
     pub deploy: Deploy,
     /// Names of the profiles applied, in application order.
     pub active_profiles: Vec<String>,
-    /// Valid Skaffold fields that kiln does not act on (`deploy.helm`, `portForward`, …), so
+    /// Valid Skaffold fields that kiln does not act on (`deploy.kpt`, `portForward`, …), so
     /// the CLI can say they were ignored instead of silently dropping them.
     pub ignored: Vec<IgnoredField>,
     /// Where the document starts.
@@ -429,7 +429,7 @@ pub struct KubectlFlags {
 /// A Skaffold field that was accepted but has no effect in kiln.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoredField {
-    /// e.g. `deploy.helm`.
+    /// e.g. `deploy.kpt`.
     pub field: String,
     pub location: Location,
 }

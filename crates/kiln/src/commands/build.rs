@@ -403,7 +403,7 @@ pub fn load_configs(
 }
 
 /// Says once, with its place, each Skaffold field that kiln accepts but does not act on
-/// (`deploy.helm`, `portForward`, …): a config is never half-applied in silence.
+/// (`deploy.kpt`, `portForward`, …): a config is never half-applied in silence.
 fn report_ignored_fields(configs: &[kiln_config::Config]) {
     for config in configs {
         for ignored in &config.ignored {
