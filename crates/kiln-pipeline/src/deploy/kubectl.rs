@@ -38,6 +38,18 @@ impl Kubectl {
         })
     }
 
+    /// A kubectl for `context` with no deployer settings: the probe of a config that
+    /// deploys with helm only.
+    pub fn for_context(context: Option<&str>) -> Self {
+        Kubectl {
+            context: context.map(str::to_owned),
+            flags: KubectlFlags::default(),
+            namespace: None,
+            kubeconfig: None,
+            force: false,
+        }
+    }
+
     /// Expands `defaultNamespace` as a template over `env`, as Skaffold does.
     pub fn expand_namespace(
         mut self,

@@ -13,18 +13,47 @@ use crate::cli::DeployFlags;
 use super::build::Session;
 use crate::printer;
 
-/// The config's kubectl deployer, if it has one, manifests to apply, and a cluster that
-/// answers; otherwise says why nothing will be deployed and returns `None`.
+/// The config's kubectl deployer for `kiln debug`, if it has one, manifests to apply, and
+/// a cluster that answers; otherwise says why nothing will be deployed and returns `None`.
 pub async fn deployer(session: &Session) -> Option<Kubectl> {
     if session.configs.iter().any(|c| c.deploy.helm.is_some()) {
         printer::info(
-            "deploy.helm releases are installed by `kiln run` and `kiln deploy`; kiln dev and debug apply the kubectl manifests only",
+            "deploy.helm releases are installed by `kiln run`, `kiln deploy` and `kiln dev`; kiln debug applies the kubectl manifests only",
         );
     }
     let config = session.configs.first()?;
     let kubectl =
         Kubectl::from_config(&config.deploy, session.args.config.kube_context.as_deref())?;
-    let has_manifests = kiln_pipeline::manifests::manifest_files(
+    if !has_kubectl_manifests(session) {
+        return None;
+    }
+    reachable(&kubectl).await.then_some(kubectl)
+}
+
+/// Whether `kiln dev` deploys after each build: the configs have something to deploy
+/// (manifests for kubectl, or `deploy.helm` releases) and a cluster answers.
+pub async fn dev_deploys(session: &Session) -> bool {
+    let context = session.args.config.kube_context.as_deref();
+    let kubectl = session
+        .configs
+        .iter()
+        .find_map(|c| Kubectl::from_config(&c.deploy, context));
+    let helm = session.configs.iter().any(|c| {
+        c.deploy
+            .helm
+            .as_ref()
+            .is_some_and(|h| !h.releases.is_empty())
+    });
+    if !helm && !(kubectl.is_some() && has_kubectl_manifests(session)) {
+        return false;
+    }
+    let probe = kubectl.unwrap_or_else(|| Kubectl::for_context(context));
+    reachable(&probe).await
+}
+
+/// Whether any config has manifests to render: rawYaml files, kustomize or helm.
+fn has_kubectl_manifests(session: &Session) -> bool {
+    kiln_pipeline::manifests::manifest_files(
         &session.config_dir,
         &session
             .configs
@@ -36,17 +65,18 @@ pub async fn deployer(session: &Session) -> Option<Kubectl> {
         || session
             .configs
             .iter()
-            .any(|c| c.manifests.kustomize.is_some() || c.manifests.helm.is_some());
-    if !has_manifests {
-        return None;
-    }
+            .any(|c| c.manifests.kustomize.is_some() || c.manifests.helm.is_some())
+}
+
+/// Whether a cluster answers kubectl; says why not when it does not.
+async fn reachable(kubectl: &Kubectl) -> bool {
     match kubectl.reachable().await {
-        Ok(()) => Some(kubectl),
+        Ok(()) => true,
         Err(why) => {
             printer::info(&format!(
                 "no Kubernetes cluster reachable ({why}): building only, nothing is deployed"
             ));
-            None
+            false
         }
     }
 }

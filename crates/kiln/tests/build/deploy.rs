@@ -40,11 +40,12 @@ n=$(printf '%03d' "$n")
 sub=""
 for a in "$@"; do
   case "$a" in
-    apply|build|delete|get|template|dep|package|install|upgrade) sub="$a"; break ;;
+    apply|build|delete|get|template|dep|package|install|upgrade|version) sub="$a"; break ;;
   esac
 done
 case "$(basename "$0"):$sub" in
   kubectl:apply|kubectl:delete) cat > "$record/$n.stdin"; echo "kubectl $sub: recorded" ;;
+  kubectl:version) echo "Server Version: v1.31.0 (recorded)" ;;
   helm:get) if [ -e "$record/../installed" ]; then echo "MANIFEST:"; else echo "Error: release: not found" >&2; exit 1; fi ;;
   helm:template|helm:dep|helm:package) exec "$REAL_HELM" "$@" ;;
   kustomize:build) exec "$REAL_KUSTOMIZE" "$@" ;;
@@ -643,6 +644,50 @@ fn deploy_installs_a_packaged_chart_with_the_images_of_a_build_json() {
     assert!(
         installed.contains(&format!("image: {api}\n")),
         "{installed}"
+    );
+}
+
+#[test]
+fn dev_deploys_each_build_with_kubectl_and_helm_when_a_cluster_answers() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let layout = tempfile::tempdir().unwrap();
+    let env = recorder.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut child = project.spawn_kiln(
+        &[
+            "dev",
+            "-p",
+            "helm-deploy",
+            "--push=false",
+            "--oci-layout-path",
+            layout.path().to_str().unwrap(),
+            "--kube-context",
+            "staging",
+        ],
+        &env,
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let lines = loop {
+        let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+        if lines.iter().any(|l| l.contains(" install frontend-dev ")) {
+            break lines;
+        }
+        assert!(
+            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "kiln dev deployed nothing: {lines:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        lines[0],
+        "kubectl --context staging version --request-timeout=5s"
+    );
+    assert!(
+        lines.contains(&"kubectl --context staging apply --server-side -f -".to_owned()),
+        "{lines:#?}"
     );
 }
 
