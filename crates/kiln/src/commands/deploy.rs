@@ -44,7 +44,8 @@ pub async fn dev_deploys(session: &Session) -> bool {
             .as_ref()
             .is_some_and(|h| !h.releases.is_empty())
     });
-    if !helm && !(kubectl.is_some() && has_kubectl_manifests(session)) {
+    let kubectl_deploys = kubectl.is_some() && has_kubectl_manifests(session);
+    if !(helm || kubectl_deploys) {
         return false;
     }
     let probe = kubectl.unwrap_or_else(|| Kubectl::for_context(context));
