@@ -27,10 +27,11 @@ impl Invocation {
         }
     }
 
-    /// The command line as a person would type it, for messages.
+    /// The command line as a person would type it, for messages, secrets redacted
+    /// (`--set db.password=<redacted>`).
     pub fn display(&self) -> String {
-        std::iter::once(self.program.as_str())
-            .chain(self.args.iter().map(String::as_str))
+        std::iter::once(self.program.clone())
+            .chain(self.args.iter().map(|a| kiln_core::command::redact_arg(a)))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -124,5 +125,27 @@ fn where_to_get(program: &str) -> &'static str {
         "helm" => "`go install helm.sh/helm/v3/cmd/helm@latest`",
         "kubectl" => "https://kubernetes.io/docs/tasks/tools/",
         _ => "see its documentation",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn failures_name_the_command_without_its_secrets() {
+        let run = Invocation::new(
+            "false",
+            vec!["--set".to_owned(), "db.password=hunter2".to_owned()],
+        );
+        let err = run_ok(&run).await.unwrap_err().to_string();
+        assert!(
+            err.contains("`false --set db.password=<redacted>` failed"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let missing = Invocation::new("kustomize-not-installed-here", Vec::new());
+        let err = run_ok(&missing).await.unwrap_err().to_string();
+        assert!(err.contains("is not on PATH"), "{err}");
     }
 }
