@@ -11,6 +11,8 @@ use kiln_config::Helm;
 use crate::Error;
 use crate::helm::{HelmContext, Install};
 use crate::render::OverridesFile;
+use futures_util::StreamExt as _;
+
 use crate::tool::{run, run_ok};
 
 /// How the releases are installed.
@@ -45,59 +47,86 @@ pub async fn deploy(
         ],
         _ => Vec::new(),
     };
+    // Skaffold's `concurrency`: releases of one `dependsOn` level at once, 1 by default,
+    // 0 for no limit.
     let mut reports = Vec::new();
-    for release in in_dependency_order(helm)? {
-        let release = ctx.release(release)?;
-        let installed = run(&ctx.get(&release, &helm.flags)).await?.status.success();
-        let r = release.config;
-        if installed
-            && (r.upgrade_on_change == Some(false)
-                || (r.upgrade_on_change.is_none() && r.remote_chart.is_some()))
-        {
-            reports.push(format!(
-                "helm release {} is installed and not upgraded ({})",
-                release.name,
-                if r.remote_chart.is_some() {
-                    "a remote chart"
-                } else {
-                    "upgradeOnChange: false"
-                }
-            ));
-            continue;
+    for level in dependency_levels(helm)? {
+        let limit = match helm.concurrency {
+            None => 1,
+            Some(n) if n <= 0 => level.len().max(1),
+            Some(n) => usize::try_from(n).unwrap_or(1),
+        };
+        let results: Vec<Result<Vec<String>, Error>> = futures_util::stream::iter(
+            level
+                .into_iter()
+                .map(|r| deploy_release(ctx, helm, how, r, &post_renderer)),
+        )
+        .buffered(limit)
+        .collect()
+        .await;
+        for result in results {
+            reports.extend(result?);
         }
-        if let Some(dep) = ctx.dep_build(&release, &helm.flags) {
-            run_ok(&dep).await?;
-        }
-        // `packaged`: install the archive `helm package` makes, as Skaffold does.
-        let package_dir = tempfile::Builder::new()
-            .prefix("kiln-helm-")
-            .tempdir()
-            .map_err(|e| Error::Plan(format!("helm release {}: {e}", release.name)))?;
-        let mut release = release;
-        if let Some(package) = ctx.package(&release, &helm.flags, package_dir.path())? {
-            let out = run_ok(&package).await?;
-            let dir = package_dir.path().display().to_string();
-            let archive = out.find(&dir).map(|i| out[i..].trim().to_owned());
-            release.chart = archive.ok_or_else(|| Error::Tool {
-                command: package.display(),
-                detail: format!("its output does not name the archive in {dir}: {out}"),
-            })?;
-        }
-        let overrides = OverridesFile::write(r)?;
-        let install = ctx.install(
-            &release,
-            &helm.flags,
-            Install {
-                upgrade: installed,
-                force: how.force,
-                overrides_file: overrides.path(),
-                post_renderer: post_renderer.clone(),
-            },
-        )?;
-        let out = run_ok(&install).await?;
-        reports.extend(out.lines().map(str::to_owned));
     }
     Ok(reports)
+}
+
+/// One release: installed or upgraded (or left alone, said why).
+async fn deploy_release(
+    ctx: &HelmContext,
+    helm: &Helm,
+    how: &HelmDeploy,
+    release: &kiln_config::HelmRelease,
+    post_renderer: &[String],
+) -> Result<Vec<String>, Error> {
+    let release = ctx.release(release)?;
+    let installed = run(&ctx.get(&release, &helm.flags)).await?.status.success();
+    let r = release.config;
+    if installed
+        && (r.upgrade_on_change == Some(false)
+            || (r.upgrade_on_change.is_none() && r.remote_chart.is_some()))
+    {
+        return Ok(vec![format!(
+            "helm release {} is installed and not upgraded ({})",
+            release.name,
+            if r.remote_chart.is_some() {
+                "a remote chart"
+            } else {
+                "upgradeOnChange: false"
+            }
+        )]);
+    }
+    if let Some(dep) = ctx.dep_build(&release, &helm.flags) {
+        run_ok(&dep).await?;
+    }
+    // `packaged`: install the archive `helm package` makes, as Skaffold does.
+    let package_dir = tempfile::Builder::new()
+        .prefix("kiln-helm-")
+        .tempdir()
+        .map_err(|e| Error::Plan(format!("helm release {}: {e}", release.name)))?;
+    let mut release = release;
+    if let Some(package) = ctx.package(&release, &helm.flags, package_dir.path())? {
+        let out = run_ok(&package).await?;
+        let dir = package_dir.path().display().to_string();
+        let archive = out.find(&dir).map(|i| out[i..].trim().to_owned());
+        release.chart = archive.ok_or_else(|| Error::Tool {
+            command: package.display(),
+            detail: format!("its output does not name the archive in {dir}: {out}"),
+        })?;
+    }
+    let overrides = OverridesFile::write(r)?;
+    let install = ctx.install(
+        &release,
+        &helm.flags,
+        Install {
+            upgrade: installed,
+            force: how.force,
+            overrides_file: overrides.path(),
+            post_renderer: post_renderer.to_vec(),
+        },
+    )?;
+    let out = run_ok(&install).await?;
+    Ok(out.lines().map(str::to_owned).collect())
 }
 
 /// Uninstalls every release of `helm` (`helm delete`; with `dry_run`, returns each
@@ -120,9 +149,9 @@ pub async fn delete(ctx: &HelmContext, helm: &Helm, dry_run: bool) -> Result<Vec
     }
 }
 
-/// The releases, each after those its `dependsOn` names (Skaffold installs them level by
-/// level); a cycle or an unknown name is an error.
-fn in_dependency_order(helm: &Helm) -> Result<Vec<&kiln_config::HelmRelease>, Error> {
+/// The releases by `dependsOn` level, as Skaffold installs them: each level's releases
+/// depend only on earlier levels'; a cycle or an unknown name is an error.
+fn dependency_levels(helm: &Helm) -> Result<Vec<Vec<&kiln_config::HelmRelease>>, Error> {
     let releases = &helm.releases;
     for r in releases {
         if let Some(missing) = r
@@ -137,8 +166,8 @@ fn in_dependency_order(helm: &Helm) -> Result<Vec<&kiln_config::HelmRelease>, Er
         }
     }
     let mut done: Vec<&str> = Vec::new();
-    let mut ordered = Vec::new();
-    while ordered.len() < releases.len() {
+    let mut levels = Vec::new();
+    while done.len() < releases.len() {
         let ready: Vec<&kiln_config::HelmRelease> = releases
             .iter()
             .filter(|r| !done.contains(&r.name.as_str()))
@@ -150,9 +179,9 @@ fn in_dependency_order(helm: &Helm) -> Result<Vec<&kiln_config::HelmRelease>, Er
             ));
         }
         done.extend(ready.iter().map(|r| r.name.as_str()));
-        ordered.extend(ready);
+        levels.push(ready);
     }
-    Ok(ordered)
+    Ok(levels)
 }
 
 /// The build JSON the post-renderer reads, for the deploy's lifetime.
@@ -187,5 +216,57 @@ impl BuildsFile {
 
     fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(name: &str, depends_on: &[&str]) -> kiln_config::HelmRelease {
+        kiln_config::HelmRelease {
+            name: name.to_owned(),
+            depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
+            ..kiln_config::HelmRelease::default()
+        }
+    }
+
+    #[test]
+    fn releases_install_level_by_level_of_depends_on() {
+        let helm = Helm {
+            releases: vec![
+                release("web", &["api", "db"]),
+                release("api", &["db"]),
+                release("db", &[]),
+                release("cache", &[]),
+            ],
+            ..Helm::default()
+        };
+        let names: Vec<Vec<&str>> = dependency_levels(&helm)
+            .unwrap()
+            .iter()
+            .map(|level| level.iter().map(|r| r.name.as_str()).collect())
+            .collect();
+        assert_eq!(names, [vec!["db", "cache"], vec!["api"], vec!["web"]]);
+        let cycle = Helm {
+            releases: vec![release("a", &["b"]), release("b", &["a"])],
+            ..Helm::default()
+        };
+        assert!(
+            dependency_levels(&cycle)
+                .unwrap_err()
+                .to_string()
+                .contains("cycle")
+        );
+        let unknown = Helm {
+            releases: vec![release("a", &["nope"])],
+            ..Helm::default()
+        };
+        assert!(
+            dependency_levels(&unknown)
+                .unwrap_err()
+                .to_string()
+                .contains("`nope`")
+        );
     }
 }
