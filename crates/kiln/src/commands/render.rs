@@ -30,15 +30,8 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
         // Names and tags only: nothing is built or written, no module is downloaded.
         let env = process_env();
         let (configs, config_dir) = load_configs(&args.config, "render", &env)?;
-        let options = plan_only_options(&args.config, args.tag.clone(), &env)?;
-        let builds: Vec<Build> = plan_tags(&configs, &config_dir, &options)
-            .await?
-            .into_iter()
-            .map(|t| Build {
-                image_name: t.image,
-                tag: t.tagged,
-            })
-            .collect();
+        let builds =
+            tagged_builds(&configs, &config_dir, &args.config, args.tag.clone(), &env).await?;
         render_manifests(&config_dir, &configs, &args.config, builds).await?
     } else {
         let session = Session::start(args.build_args(), "render").await?;
@@ -72,6 +65,26 @@ async fn render_manifests(
     let rendered = render_configs(configs, &ctx, true).await?;
     rendered.iter().for_each(report_unmatched);
     Ok(joined(&rendered))
+}
+
+/// Each artifact's name and tag from the tag policy (or `tag`), with nothing built,
+/// resolved or downloaded.
+pub async fn tagged_builds(
+    configs: &[kiln_config::Config],
+    config_dir: &Path,
+    config: &ConfigArgs,
+    tag: Option<String>,
+    env: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<Vec<Build>> {
+    let options = plan_only_options(config, tag, env)?;
+    Ok(plan_tags(configs, config_dir, &options)
+        .await?
+        .into_iter()
+        .map(|t| Build {
+            image_name: t.image,
+            tag: t.tagged,
+        })
+        .collect())
 }
 
 /// The references of `--build-artifacts`, or none for `--digest-source=none`.

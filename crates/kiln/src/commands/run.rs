@@ -7,10 +7,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use kiln_pipeline::helm::HelmContext;
-use kiln_pipeline::planner::plan_tags;
 use kiln_render::Build;
 
-use super::build::{Session, in_config_order, load_configs, plan_only_options};
+use super::build::{Session, in_config_order, load_configs};
 use super::deploy::{delete_all, deploy_all};
 use super::process_env;
 use crate::cli::{ClusterFlags, DeleteArgs, DeployArgs, FilterArgs, RunArgs};
@@ -42,15 +41,14 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     let builds = match &args.build_artifacts {
         Some(path) => super::render::read_builds(path)?,
         None => {
-            let options = plan_only_options(&args.config, args.tag.clone(), &env)?;
-            plan_tags(&configs, &config_dir, &options)
-                .await?
-                .into_iter()
-                .map(|t| Build {
-                    image_name: t.image,
-                    tag: t.tagged,
-                })
-                .collect()
+            super::render::tagged_builds(
+                &configs,
+                &config_dir,
+                &args.config,
+                args.tag.clone(),
+                &env,
+            )
+            .await?
         }
     };
     let ctx = helm_context(
