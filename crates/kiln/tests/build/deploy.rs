@@ -692,6 +692,29 @@ fn dev_deploys_each_build_with_kubectl_and_helm_when_a_cluster_answers() {
 }
 
 #[test]
+fn deploy_without_build_artifacts_deploys_the_tag_policys_images() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    // Nothing is built: the tag policy (RELEASE=v7) gives each image its tag.
+    kiln_ok(
+        &project,
+        &recorder,
+        &["deploy", "-d", "reg.example", "--kube-context", "qa"],
+    );
+    let runs = recorder.runs();
+    let apply = runs
+        .iter()
+        .find(|r| r.words.get(3).map(String::as_str) == Some("apply"))
+        .expect("kubectl apply");
+    let applied = apply.stdin.as_deref().unwrap();
+    assert!(applied.contains("image: reg.example/api:v7\n"), "{applied}");
+    assert!(
+        applied.contains("image: \"reg.example/web-frontend:v7\""),
+        "{applied}"
+    );
+}
+
+#[test]
 fn a_missing_tool_is_named_with_where_to_get_it() {
     let project = Project::new("platform");
     // Neither kustomize nor kubectl (Skaffold's fallback, `kubectl kustomize`) is there.
