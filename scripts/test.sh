@@ -2,10 +2,11 @@
 # Runs kiln's whole test suite on a fresh machine: installs what the tests need (Go, the
 # CNCF registry, skopeo, umoci, htpasswd, script for a pseudo-terminal, the SPDX
 # validator, podman as the Docker API engine with socat for its TLS front and a docker
-# client as the reader), then the checks and tests CI runs.
+# client as the reader, pinned kustomize and helm), then the checks and tests CI runs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-go.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-spdx-tools.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/ensure-deploy-tools.sh"
 cd "$repo_root"
 need=()
 for tool in docker-registry:docker-registry skopeo:skopeo umoci:umoci htpasswd:apache2-utils openssl:openssl script:bsdutils podman:podman socat:socat docker:docker.io; do

@@ -45,10 +45,10 @@ pub use ko::{
 };
 pub use skaffold::{
     Artifact, ArtifactDependency, Build, Builder, Config, ConfigDependency, CustomArtifact,
-    Dependencies, Deploy, GitCommit, GitDependency, GitVariant, IgnoredField, KoArtifact,
-    KubectlDeploy, KubectlFlags, LocalBuild, Manifests, Metadata, ProfileDependency,
-    ProfileSelection, SUPPORTED_API_VERSIONS, SkaffoldFile, Sync, SyncRule, TagComponent,
-    TagPolicy, load_skaffold, load_skaffold_configs, parse_skaffold,
+    Dependencies, Deploy, GitCommit, GitDependency, GitVariant, Helm, HelmFlags, HelmPackaged,
+    HelmRelease, IgnoredField, KoArtifact, KubectlDeploy, KubectlFlags, Kustomize, LocalBuild,
+    Manifests, Metadata, ProfileDependency, ProfileSelection, SUPPORTED_API_VERSIONS, SkaffoldFile,
+    Sync, SyncRule, TagComponent, TagPolicy, load_skaffold, load_skaffold_configs, parse_skaffold,
 };
 
 /// A 1-based position in a config file.

@@ -107,12 +107,23 @@ fn env_entry(name: &OsStr, value: Option<&OsStr>) -> String {
     format!("{name}={}", quote(&value))
 }
 
-fn redact_arg(arg: &str) -> String {
+/// One argument with its secret, if any, redacted: the value of a `--token=`-style flag,
+/// of a `NAME=value` whose name reads like a secret (helm's `--set db.password=…`), and
+/// credentials in URLs.
+pub fn redact_arg(arg: &str) -> String {
     let lower = arg.to_ascii_lowercase();
-    match SECRET_FLAGS.iter().find(|flag| lower.starts_with(*flag)) {
-        Some(flag) => format!("{}{REDACTED}", &arg[..flag.len()]),
-        None => redact_url_credentials(arg),
+    if let Some(flag) = SECRET_FLAGS.iter().find(|flag| lower.starts_with(*flag)) {
+        return format!("{}{REDACTED}", &arg[..flag.len()]);
     }
+    if let Some((name, _)) = arg.split_once('=')
+        && !name.starts_with('-')
+        && SECRET_NAMES
+            .iter()
+            .any(|s| name.to_ascii_uppercase().contains(s))
+    {
+        return format!("{name}={REDACTED}");
+    }
+    redact_url_credentials(arg)
 }
 
 /// `https://user:pass@host/…` → `https://<redacted>@host/…`, wherever it occurs (GOPROXY
@@ -188,7 +199,16 @@ mod tests {
     fn secrets_are_redacted() {
         let cmd = CommandLine::new(
             os("kubectl"),
-            ["--token=abc123", "apply", "https://u:p4ss@example.com/x"].map(os),
+            [
+                "--token=abc123",
+                "apply",
+                "https://u:p4ss@example.com/x",
+                "--set",
+                "db.password=hunter2",
+                "--set",
+                "replicas=2",
+            ]
+            .map(os),
             None,
             [
                 (os("GITHUB_TOKEN"), Some(os("ghp_secret"))),
@@ -200,7 +220,15 @@ mod tests {
             ],
         );
         let text = cmd.describe();
-        for secret in ["abc123", "p4ss", "ghp_secret", "s3cr3t", "tok@", "me:"] {
+        for secret in [
+            "abc123",
+            "p4ss",
+            "ghp_secret",
+            "s3cr3t",
+            "tok@",
+            "me:",
+            "hunter2",
+        ] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert!(
@@ -208,5 +236,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("--token=<redacted>"), "{text}");
+        assert!(text.contains("db.password=<redacted>"), "{text}");
+        assert!(text.contains("replicas=2"), "{text}");
     }
 }

@@ -265,6 +265,13 @@ fn replace(default_repo: &str, multi_level: bool, base: &str) -> String {
     truncate(format!("{default_repo}/{escaped}"), MAX_NAME_LENGTH)
 }
 
+/// An image name as the suffix of Skaffold's helm template values (`IMAGE_REPO_<suffix>`):
+/// `.`, `-`, `/` and `:` become `_`, which Go templates accept in a field name
+/// (Skaffold's `SanitizeHelmTemplateValue`).
+pub fn helm_template_suffix(image: &str) -> String {
+    image.replace(['.', '-', '/', ':'], "_")
+}
+
 /// Skaffold's `TagWithDigest`: `tag@digest`, unless `tag` already ends with `@digest`.
 pub fn tag_with_digest(tag: &str, digest: &Digest) -> String {
     let suffix = format!("@{digest}");

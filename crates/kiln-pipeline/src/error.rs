@@ -42,8 +42,8 @@ pub enum Error {
         #[source]
         source: Cause,
     },
-    /// `kubectl apply` could not be run or failed (`detail` is its standard error).
-    #[error("kubectl apply failed: {detail}")]
+    /// A deploy step failed (`detail` says which releases or manifests, and why).
+    #[error("{detail}")]
     Deploy { detail: String },
     /// The file watcher of `kiln dev` could not start or watch a directory.
     #[error("cannot watch {}: {source}", path.as_ref().map_or_else(|| "for changes".to_owned(), |p| p.display().to_string()))]
@@ -84,6 +84,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Engine(#[from] kiln_engine::Error),
+    /// A Kubernetes tool (`kubectl`, `kustomize`, `helm`) failed or could not start.
+    #[error("`{command}` failed: {detail}")]
+    Tool { command: String, detail: String },
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
     #[error(transparent)]

@@ -27,6 +27,9 @@ pub enum Command {
     Dev,
     Debug,
     Render,
+    Run,
+    Deploy,
+    Delete,
 }
 
 impl Command {
@@ -37,6 +40,9 @@ impl Command {
             Command::Dev => "dev",
             Command::Debug => "debug",
             Command::Render => "render",
+            Command::Run => "run",
+            Command::Deploy => "deploy",
+            Command::Delete => "delete",
         }
     }
 }

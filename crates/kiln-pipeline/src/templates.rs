@@ -36,6 +36,15 @@ pub fn template_inputs(env: &BTreeMap<String, String>, now_unix: i64) -> Templat
     }
 }
 
+/// [`template_inputs`] at the current time: for templates rendered while deploying
+/// (helm values, a namespace), which Skaffold also expands at that moment.
+pub fn template_inputs_now(env: &BTreeMap<String, String>) -> TemplateInputs {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    template_inputs(env, now)
+}
+
 /// Skaffold's `runCmdFunc`: the program with its arguments, in the working directory,
 /// stdin empty, its stdout trimmed; a failure, or a run past `timeout` (the process is
 /// then killed), is the template's error naming the command.

@@ -40,6 +40,10 @@ impl Cli {
             Command::Build(a) | Command::Dev(a) => a.config.verbosity,
             Command::Debug(a) => a.build.config.verbosity,
             Command::Render(a) => a.config.verbosity,
+            Command::Run(a) => a.build.config.verbosity,
+            Command::Deploy(a) => a.config.verbosity,
+            Command::Delete(a) => a.config.verbosity,
+            Command::Filter(_) => None,
             Command::Ko(KoCommand::Build(a)) => a.build.verbose.then_some(Verbosity::Debug),
             Command::Ko(KoCommand::Resolve(a)) => a.build.verbose.then_some(Verbosity::Debug),
             Command::Ko(_) | Command::Cache(_) => None,
@@ -64,6 +68,20 @@ pub enum Command {
     Debug(Box<DebugArgs>),
     /// Render the config's Kubernetes manifests with the built images (Skaffold's render).
     Render(Box<RenderArgs>),
+    /// Build, render and deploy once (Skaffold's run): `kubectl apply` of the rendered
+    /// manifests (rawYaml, kustomize, manifests.helm) and `helm upgrade --install` of the
+    /// deploy.helm releases.
+    Run(Box<RunArgs>),
+    /// Deploy images built before (Skaffold's deploy): the images of --build-artifacts, or
+    /// each artifact's name and tag from the tag policy; nothing is built.
+    Deploy(Box<DeployArgs>),
+    /// Delete what `kiln run` or `kiln deploy` deployed (Skaffold's delete): `kubectl
+    /// delete` of the rendered manifests and `helm delete` of the deploy.helm releases.
+    Delete(Box<DeleteArgs>),
+    /// Helm's post-renderer during deploys: reads manifests on stdin and writes them with
+    /// the images of --build-artifacts (Skaffold's `filter`).
+    #[command(hide = true)]
+    Filter(FilterArgs),
     /// ko's command line: `kiln ko build`, `kiln ko resolve`, with ko's flags, `.ko.yaml`
     /// and `KO_DOCKER_REPO` (kiln also answers to these when run as `ko`).
     #[command(subcommand)]
@@ -133,7 +151,9 @@ pub struct ConfigArgs {
     )]
     pub profiles: Vec<String>,
 
-    /// Kubernetes context, for profile activation by `kubeContext`.
+    /// Kubernetes context: for profile activation by `kubeContext`, and where `run`,
+    /// `deploy` and `delete` go (default: `deploy.kubeContext`, then the kubeconfig's
+    /// current context).
     #[arg(long = "kube-context", env = "SKAFFOLD_KUBE_CONTEXT")]
     pub kube_context: Option<String>,
 
@@ -167,6 +187,84 @@ pub struct ConfigArgs {
     /// Log verbosity (as `kiln -v LEVEL`).
     #[arg(short = 'v', long, value_enum, ignore_case = true)]
     pub verbosity: Option<Verbosity>,
+}
+
+/// What `run`, `deploy` and `delete` share: the cluster they talk to.
+#[derive(Clone, Debug, Default, Args)]
+pub struct ClusterFlags {
+    /// The namespace to deploy into (or delete from): wins over
+    /// `deploy.kubectl.defaultNamespace` and each helm release's `namespace`, as in Skaffold.
+    #[arg(short = 'n', long = "namespace", env = "SKAFFOLD_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The kubeconfig kubectl and helm use (`--kubeconfig`), and whose current context is
+    /// the default kube context.
+    #[arg(long = "kubeconfig", value_name = "FILE", env = "SKAFFOLD_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// What `run` and `deploy` share: where and how they deploy.
+#[derive(Clone, Debug, Default, Args)]
+pub struct DeployFlags {
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+
+    /// `kubectl apply --force --grace-period=0`, and `helm upgrade --force` for releases
+    /// already installed.
+    #[arg(long = "force", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", env = "SKAFFOLD_FORCE")]
+    pub force: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+
+    #[command(flatten)]
+    pub deploy: DeployFlags,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// Deploy the images of this build JSON (`kiln build --file-output`).
+    #[arg(
+        short = 'a',
+        long = "build-artifacts",
+        value_name = "FILE",
+        env = "SKAFFOLD_BUILD_ARTIFACTS"
+    )]
+    pub build_artifacts: Option<PathBuf>,
+
+    /// Without --build-artifacts: use this tag instead of the tag policy's.
+    #[arg(short = 't', long, env = "SKAFFOLD_TAG")]
+    pub tag: Option<String>,
+
+    #[command(flatten)]
+    pub deploy: DeployFlags,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+
+    /// Delete nothing: print what would be deleted (the kubectl manifests, and each helm
+    /// release's `helm get manifest`).
+    #[arg(long = "dry-run", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", env = "SKAFFOLD_DRY_RUN")]
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct FilterArgs {
+    /// The build JSON whose images go into the manifests.
+    #[arg(long = "build-artifacts", value_name = "FILE")]
+    pub build_artifacts: PathBuf,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -1,4 +1,5 @@
-//! The Skaffold v2.24 flags of `build`, `dev`, `debug` and `render` that kiln accepts
+//! The Skaffold v2.24 flags of `build`, `dev`, `debug`, `render`, `run`, `deploy` and
+//! `delete` that kiln accepts
 //! without acting on them, in one table, so that scripts written for Skaffold keep working.
 //! The flags that change kiln's results are typed clap fields in `cli.rs`; this table holds
 //! the rest (Skaffold's cmd/skaffold/app/cmd/flags.go and cmd.go). Each flag also reads
@@ -46,10 +47,14 @@ const BUILD: &str = "build";
 const DEV: &str = "dev";
 const DEBUG: &str = "debug";
 const RENDER: &str = "render";
+const RUN: &str = "run";
+const DEPLOY: &str = "deploy";
+const DELETE: &str = "delete";
 /// The root's persistent flags: accepted before or after any command.
 const ROOT: &str = "all";
 
-const NO_CLUSTER: &str = "kiln's deploy is a plain `kubectl apply` of the rendered manifests";
+const NO_CLUSTER: &str =
+    "kiln deploys with `kubectl apply` and `helm upgrade --install`, and watches nothing";
 const NO_DEV_API: &str = "kiln dev rebuilds on every file change and has no control API";
 const NO_EVENTS: &str = "kiln has no event or RPC API";
 
@@ -93,21 +98,21 @@ pub const ACCEPTED: &[Flag] = &[
         "remote-cache-dir",
         None,
         Value,
-        &[BUILD, DEV, DEBUG, RENDER],
+        &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
         Ignored("kiln does not follow remote `requires` configs"),
     ),
     flag(
         "sync-remote-cache",
         None,
         Value,
-        &[BUILD, DEV, DEBUG, RENDER],
+        &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
         Ignored("kiln does not follow remote `requires` configs"),
     ),
     flag(
         "propagate-profiles",
         None,
         Bool,
-        &[BUILD, DEV, DEBUG, RENDER],
+        &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
         Ignored("kiln always propagates -p profiles to required configs (Skaffold's default)"),
     ),
     // Cluster, deploy and status checking.
@@ -115,152 +120,182 @@ pub const ACCEPTED: &[Flag] = &[
         "namespace",
         Some('n'),
         Value,
-        &[BUILD, DEV, DEBUG, RENDER],
+        &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "label",
         Some('l'),
         List,
-        &[DEV, DEBUG, RENDER],
+        &[DEV, DEBUG, RENDER, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "kubeconfig",
         None,
         Value,
-        &[BUILD, DEV, DEBUG],
+        &[BUILD, DEV, DEBUG, RUN, DEPLOY, DELETE],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "minikube-profile",
         None,
         Value,
-        &[BUILD, DEV, DEBUG],
+        &[BUILD, DEV, DEBUG, RUN, DEPLOY, DELETE],
         Satisfied,
     ),
     flag(
         "detect-minikube",
         None,
         Bool,
-        &[BUILD, DEV, DEBUG],
+        &[BUILD, DEV, DEBUG, RUN, DEPLOY, DELETE],
         Satisfied,
     ),
     flag(
         "check-cluster-node-platforms",
         None,
         Bool,
-        &[BUILD, DEV, DEBUG],
+        &[BUILD, DEV, DEBUG, RUN, DEPLOY, DELETE],
         Ignored("kiln builds for --platform (or the config's platforms), never the cluster's"),
     ),
-    flag("tail", None, Bool, &[DEV, DEBUG], Ignored(NO_CLUSTER)),
-    flag("force", None, Bool, &[DEV, DEBUG], Ignored(NO_CLUSTER)),
-    flag("cleanup", None, Bool, &[DEV, DEBUG], Ignored(NO_CLUSTER)),
-    flag("no-prune", None, Bool, &[DEV, DEBUG], Satisfied),
-    flag("no-prune-children", None, Bool, &[DEV, DEBUG], Satisfied),
+    flag(
+        "tail",
+        None,
+        Bool,
+        &[DEV, DEBUG, RUN, DEPLOY],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "force",
+        None,
+        Bool,
+        &[DEV, DEBUG, RUN, DEPLOY],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "cleanup",
+        None,
+        Bool,
+        &[DEV, DEBUG, RUN, DEPLOY],
+        Ignored(NO_CLUSTER),
+    ),
+    flag(
+        "no-prune",
+        None,
+        Bool,
+        &[DEV, DEBUG, RUN, DEPLOY],
+        Satisfied,
+    ),
+    flag(
+        "no-prune-children",
+        None,
+        Bool,
+        &[DEV, DEBUG, RUN, DEPLOY],
+        Satisfied,
+    ),
     flag(
         "port-forward",
         None,
         OptionalValue,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "status-check",
         None,
         OptionalValue,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "iterative-status-check",
         None,
         Bool,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "tolerate-failures-until-deadline",
         None,
         Bool,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "fast-fail-status-check",
         None,
         Bool,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "status-check-selectors",
         None,
         Value,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "wait-for-deletions",
         None,
         Bool,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "wait-for-deletions-max",
         None,
         Value,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "wait-for-deletions-delay",
         None,
         Value,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "cloud-run-project",
         None,
         Value,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY, DELETE],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "cloud-run-location",
         None,
         Value,
-        &[DEV, DEBUG],
+        &[DEV, DEBUG, RUN, DEPLOY, DELETE],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "enable-platform-node-affinity",
         None,
         Bool,
-        &[DEV, DEBUG, RENDER],
+        &[DEV, DEBUG, RENDER, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "enable-gke-arm-node-toleration",
         None,
         Bool,
-        &[DEV, DEBUG, RENDER],
+        &[DEV, DEBUG, RENDER, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
     flag(
         "hydration-dir",
         None,
         Value,
-        &[DEV, DEBUG, RENDER],
+        &[DEV, DEBUG, RENDER, RUN, DEPLOY],
         Satisfied,
     ),
     flag(
         "resource-selector-rules-file",
         None,
         Value,
-        &[DEV, DEBUG, RENDER],
+        &[DEV, DEBUG, RENDER, RUN, DEPLOY],
         Ignored("kiln rewrites `image` fields only, by Skaffold's default rules"),
     ),
     // The dev loop.
@@ -295,69 +330,93 @@ pub const ACCEPTED: &[Flag] = &[
         &[DEV, DEBUG],
         Satisfied,
     ),
-    flag("auto-create-config", None, Bool, &[DEV, DEBUG], Satisfied),
-    flag("auto", None, Bool, &[DEV, DEBUG], Satisfied),
+    flag(
+        "auto-create-config",
+        None,
+        Bool,
+        &[DEV, DEBUG, RUN],
+        Satisfied,
+    ),
+    flag("auto", None, Bool, &[DEV, DEBUG, RUN], Satisfied),
     flag(
         "render-only",
         None,
         Bool,
-        &[DEV],
+        &[DEV, RUN],
         Ignored("deprecated in Skaffold; use `kiln render`"),
     ),
     flag(
         "digest-source",
         None,
         Value,
-        &[DEV],
-        Ignored("kiln dev always deploys the images it built"),
+        &[DEV, RUN],
+        Ignored("kiln dev and run always deploy the images they built"),
     ),
     // Events, RPC and notifications.
     flag(
         "enable-rpc",
         None,
         Bool,
-        &[BUILD, DEV, DEBUG, RENDER],
+        &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
         Ignored(NO_EVENTS),
     ),
     flag(
         "wait-for-connection",
         None,
         Bool,
-        &[BUILD, DEV, DEBUG, RENDER],
+        &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
         Ignored(NO_EVENTS),
     ),
     flag(
         "event-log-file",
         None,
         Value,
-        &[BUILD, DEV, DEBUG, RENDER],
+        &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
         Ignored(NO_EVENTS),
     ),
     flag(
         "last-log-file",
         None,
         Value,
-        &[BUILD, DEV, DEBUG, RENDER],
+        &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
         Ignored(NO_EVENTS),
     ),
     flag(
         "rpc-port",
         None,
         Value,
-        &[BUILD, DEV, DEBUG],
+        &[BUILD, DEV, DEBUG, RUN, DEPLOY, DELETE],
         Ignored(NO_EVENTS),
     ),
     flag(
         "rpc-http-port",
         None,
         Value,
-        &[BUILD, DEV, DEBUG],
+        &[BUILD, DEV, DEBUG, RUN, DEPLOY, DELETE],
         Ignored(NO_EVENTS),
     ),
-    flag("toot", None, Bool, &[BUILD, DEV, DEBUG], Satisfied),
-    flag("mute-logs", None, List, &[BUILD, DEV, DEBUG], Satisfied),
+    flag(
+        "toot",
+        None,
+        Bool,
+        &[BUILD, DEV, DEBUG, RUN, DEPLOY, DELETE],
+        Satisfied,
+    ),
+    flag(
+        "mute-logs",
+        None,
+        List,
+        &[BUILD, DEV, DEBUG, RUN, DEPLOY, DELETE],
+        Satisfied,
+    ),
     // Build.
-    flag("skip-tests", None, Bool, &[BUILD, DEV, DEBUG], Satisfied),
+    flag(
+        "skip-tests",
+        None,
+        Bool,
+        &[BUILD, DEV, DEBUG, RUN, DEPLOY, DELETE],
+        Satisfied,
+    ),
     // Debug.
     flag(
         "protocols",
@@ -371,24 +430,40 @@ pub const ACCEPTED: &[Flag] = &[
         "images",
         Some('i'),
         List,
-        &[RENDER],
-        Ignored("kiln render takes prebuilt images from --build-artifacts only"),
+        &[RENDER, DEPLOY],
+        Ignored("kiln takes prebuilt images from --build-artifacts only"),
     ),
     flag("loud", None, Bool, &[RENDER], Satisfied),
+    // Run and deploy.
+    flag(
+        "render-output",
+        None,
+        Value,
+        &[RUN],
+        Ignored("use `kiln render -o FILE` to keep the rendered manifests"),
+    ),
+    flag(
+        "load-images",
+        None,
+        Bool,
+        &[DEPLOY],
+        Ignored("kiln deploy loads no images: `kiln build` loads or pushes them"),
+    ),
+    flag("build-concurrency", None, Value, &[DEPLOY], Satisfied),
     flag("offline", None, Bool, &[RENDER], Satisfied),
     flag(
         "set",
         None,
         List,
-        &[RENDER],
-        Ignored("kiln has no Helm renderer to pass values to"),
+        &[RENDER, DELETE],
+        Ignored("kiln applies no manifest overrides: set helm values in the release's `setValues`"),
     ),
     flag(
         "set-value-file",
         None,
         Value,
-        &[RENDER],
-        Ignored("kiln has no Helm renderer to pass values to"),
+        &[RENDER, DELETE],
+        Ignored("kiln applies no manifest overrides: set helm values in the release's `setValues`"),
     ),
 ];
 
@@ -399,7 +474,7 @@ const HEADING: &str = "Skaffold flags accepted without effect (see README)";
 /// another part of kiln already defines (with an effect) is left to that definition.
 pub fn augment(cli: Command) -> Command {
     let mut cli = add(cli, ROOT);
-    for command in [BUILD, DEV, DEBUG, RENDER] {
+    for command in [BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE] {
         cli = cli.mut_subcommand(command, |sub| add(add(sub, ROOT), command));
     }
     cli

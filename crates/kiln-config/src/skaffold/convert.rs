@@ -2,16 +2,18 @@
 
 use std::path::PathBuf;
 
+use indexmap::IndexMap;
+
 use super::raw::{
-    RawArtifact, RawBuild, RawConfig, RawConfigDependency, RawDeploy, RawKo, RawManifests, RawSync,
-    RawTagPolicy,
+    RawArtifact, RawBuild, RawConfig, RawConfigDependency, RawDeploy, RawHelm, RawHelmRelease,
+    RawKo, RawKubectlFlags, RawManifests, RawSync, RawTagPolicy,
 };
 use super::version::Version;
 use super::{
     Artifact, ArtifactDependency, Build, Builder, Config, ConfigDependency, CustomArtifact,
-    Dependencies, Deploy, GitCommit, GitDependency, GitVariant, IgnoredField, KoArtifact,
-    KubectlDeploy, KubectlFlags, LocalBuild, Manifests, Metadata, ProfileDependency, Sync,
-    SyncRule, TagComponent, TagPolicy,
+    Dependencies, Deploy, GitCommit, GitDependency, GitVariant, Helm, HelmFlags, HelmPackaged,
+    HelmRelease, IgnoredField, KoArtifact, KubectlDeploy, KubectlFlags, Kustomize, LocalBuild,
+    Manifests, Metadata, ProfileDependency, Sync, SyncRule, TagComponent, TagPolicy,
 };
 use crate::error::{FileCtx, Seg, path_string};
 use crate::yaml::Node;
@@ -43,23 +45,22 @@ const IGNORED: &[&[&str]] = &[
     &["build", "artifacts", "*", "hooks"],
     &["build", "artifacts", "*", "sync", "hooks"],
     &["manifests", "remoteManifests"],
-    &["manifests", "kustomize"],
-    &["manifests", "helm"],
     &["manifests", "kpt"],
     &["manifests", "hooks"],
     &["manifests", "transform"],
     &["manifests", "validate"],
     &["manifests", "output"],
     &["deploy", "docker"],
-    &["deploy", "helm"],
+    &["deploy", "helm", "hooks"],
     &["deploy", "kpt"],
-    &["deploy", "kustomize"],
+    &["deploy", "kustomize", "hooks"],
     &["deploy", "cloudrun"],
     &["deploy", "statusCheck"],
     &["deploy", "statusCheckDeadlineSeconds"],
     &["deploy", "tolerateFailuresUntilDeadline"],
     &["deploy", "logs"],
     &["deploy", "kubectl", "hooks"],
+    &["deploy", "kubectl", "remoteManifests"],
     &["requires", "*", "googleCloudStorage"],
     &["requires", "*", "googleCloudBuildRepoV2"],
 ];
@@ -121,7 +122,7 @@ pub(super) fn config(
         .map(config_dependency)
         .collect();
     let build = build(&cx, raw.build)?;
-    let (manifests, deploy) = manifests_and_deploy(raw.manifests, raw.deploy, tree);
+    let (manifests, deploy) = manifests_and_deploy(&cx, raw.manifests, raw.deploy, version)?;
     Ok(Config {
         api_version: version.name().to_owned(),
         metadata,
@@ -545,62 +546,307 @@ fn sync(
     Ok(sync)
 }
 
-/// `manifests` and `deploy`, with Skaffold's `SetDefaultRenderer` / `SetDefaultDeployer`.
+/// `manifests` and `deploy`, with Skaffold's `SetDefaultRenderer` / `SetDefaultDeployer`,
+/// and for skaffold/v2 the upgrade Skaffold applies: `deploy.kustomize` becomes
+/// `manifests.kustomize` plus a kubectl deployer, `deploy.helm` both `manifests.helm` and
+/// `deploy.helm`, with `artifactOverrides` as `setValueTemplates`.
 fn manifests_and_deploy(
+    cx: &Cx<'_>,
     raw_m: Option<RawManifests>,
     raw_d: Option<RawDeploy>,
-    tree: &Node,
-) -> (Manifests, Deploy) {
+    version: Version,
+) -> Result<(Manifests, Deploy), ConfigError> {
+    let tree = cx.tree;
+    let (raw_yaml, raw_kustomize, raw_helm) =
+        raw_m.map_or((None, None, None), |m| (m.raw_yaml, m.kustomize, m.helm));
     let mut manifests = Manifests {
-        raw_yaml: raw_m.and_then(|m| m.raw_yaml).unwrap_or_default(),
+        raw_yaml: raw_yaml.unwrap_or_default(),
+        kustomize: raw_kustomize.map(|k| kustomize(k.paths, k.build_args)),
+        helm: None,
     };
+    if let Some(raw) = raw_helm {
+        manifests.helm = Some(helm(cx, raw, &["manifests", "helm"], false)?);
+    }
     let set = |path: &[&str]| {
         path.iter()
             .try_fold(tree, |n, k| n.get(k))
             .is_some_and(|n| !n.is_null())
     };
-    let kube_context = raw_d
-        .as_ref()
-        .and_then(|d| d.kube_context.clone())
-        .filter(|k| !k.is_empty());
-    let mut kubectl = raw_d.and_then(|d| d.kubectl).map(|k| {
-        let flags = k
-            .flags
-            .map_or_else(KubectlFlags::default, |f| KubectlFlags {
-                global: f.global.unwrap_or_default(),
-                apply: f.apply.unwrap_or_default(),
-                delete: f.delete.unwrap_or_default(),
-                disable_validation: f.disable_validation.unwrap_or(false),
-            });
-        KubectlDeploy {
-            flags,
-            default_namespace: k.default_namespace,
-            remote_manifests: k.remote_manifests.unwrap_or_default(),
-        }
+    let (kube_context, raw_kubectl, raw_deploy_helm, raw_deploy_kustomize) = raw_d
+        .map_or((None, None, None, None), |d| {
+            (d.kube_context, d.kubectl, d.helm, d.kustomize)
+        });
+    let kube_context = kube_context.filter(|k| !k.is_empty());
+    let mut kubectl = raw_kubectl.map(|k| KubectlDeploy {
+        flags: k.flags.map_or_else(KubectlFlags::default, kubectl_flags),
+        default_namespace: k.default_namespace,
+        remote_manifests: k.remote_manifests.unwrap_or_default(),
     });
+    let mut deploy_helm = match raw_deploy_helm {
+        Some(raw) => Some(helm(cx, raw, &["deploy", "helm"], version.is_v2_schema())?),
+        None => None,
+    };
+    if let Some(raw) = raw_deploy_kustomize {
+        // skaffold/v2 only (the version gate refuses it later): Skaffold's upgrade.
+        manifests.kustomize = Some(kustomize(raw.paths, raw.build_args));
+        let flags = raw.flags.map_or_else(KubectlFlags::default, kubectl_flags);
+        kubectl = Some(match kubectl {
+            None => KubectlDeploy {
+                flags,
+                default_namespace: raw.default_namespace,
+                remote_manifests: Vec::new(),
+            },
+            Some(mut k) => {
+                let segs = [key("deploy"), key("kustomize")];
+                if let (Some(a), Some(b)) = (&k.default_namespace, &raw.default_namespace)
+                    && a != b
+                {
+                    return Err(cx.invalid(
+                        &segs,
+                        "can't merge defaultNamespace property from kustomize into kubectl deployer, property is already set with different value",
+                        None,
+                    ));
+                }
+                if k.flags.disable_validation != flags.disable_validation {
+                    return Err(cx.invalid(
+                        &segs,
+                        "can't merge disableValidation property from kustomize into kubectl deployer, property is already set with different value",
+                        None,
+                    ));
+                }
+                k.default_namespace = raw.default_namespace.or(k.default_namespace);
+                k.flags.global.extend(flags.global);
+                k.flags.apply.extend(flags.apply);
+                k.flags.delete.extend(flags.delete);
+                k
+            }
+        });
+    }
+    if version.is_v2_schema() {
+        // Skaffold v1's helm deployer rendered too: the releases are both.
+        if let Some(h) = &deploy_helm {
+            manifests.helm = Some(Helm {
+                concurrency: None,
+                ..h.clone()
+            });
+        }
+    } else if let (Some(deploy), Some(render)) = (&mut deploy_helm, &manifests.helm) {
+        // Skaffold's deployer takes the render config's releases and flags.
+        deploy.releases = render.releases.clone();
+        deploy.flags = render.flags.clone();
+    }
     let other_renderer = set(&["manifests", "kpt"])
-        || set(&["manifests", "kustomize"])
-        || set(&["manifests", "helm"])
-        || set(&["deploy", "kustomize"])
-        || set(&["deploy", "helm"])
+        || manifests.kustomize.is_some()
+        || manifests.helm.is_some()
+        || deploy_helm.is_some()
         || set(&["deploy", "docker"])
         || set(&["deploy", "cloudrun"]);
     if manifests.raw_yaml.is_empty() && !other_renderer {
         manifests.raw_yaml = vec![DEFAULT_RAW_YAML.to_owned()];
     }
-    let other_deployer = ["docker", "helm", "kpt", "cloudrun", "kustomize"]
-        .iter()
-        .any(|d| set(&["deploy", d]));
+    let other_deployer = deploy_helm.is_some()
+        || ["docker", "kpt", "cloudrun"]
+            .iter()
+            .any(|d| set(&["deploy", d]));
     if kubectl.is_none() && !other_deployer {
         kubectl = Some(KubectlDeploy::default());
     }
-    (
+    Ok((
         manifests,
         Deploy {
             kubectl,
             kube_context,
+            helm: deploy_helm,
         },
-    )
+    ))
+}
+
+fn kubectl_flags(f: RawKubectlFlags) -> KubectlFlags {
+    KubectlFlags {
+        global: f.global.unwrap_or_default(),
+        apply: f.apply.unwrap_or_default(),
+        delete: f.delete.unwrap_or_default(),
+        disable_validation: f.disable_validation.unwrap_or(false),
+    }
+}
+
+/// `kustomize`, with `paths` defaulting to `["."]` as Skaffold documents (and its
+/// skaffold/v2 upgrade does).
+fn kustomize(paths: Option<Vec<String>>, build_args: Option<Vec<String>>) -> Kustomize {
+    let paths = paths.filter(|p| !p.is_empty());
+    Kustomize {
+        paths: paths.unwrap_or_else(|| vec![".".to_owned()]),
+        build_args: build_args.unwrap_or_default(),
+    }
+}
+
+/// A `helm` section at `at`; `upgrade_v2` applies skaffold/v2's `artifactOverrides`
+/// and `imageStrategy` as Skaffold's upgrade does.
+fn helm(cx: &Cx<'_>, raw: RawHelm, at: &[&str], upgrade_v2: bool) -> Result<Helm, ConfigError> {
+    let flags = raw.flags.map_or_else(HelmFlags::default, |f| HelmFlags {
+        global: f.global.unwrap_or_default(),
+        install: f.install.unwrap_or_default(),
+        upgrade: f.upgrade.unwrap_or_default(),
+        dep_build: f.dep_build.unwrap_or_default(),
+        template: f.template.unwrap_or_default(),
+    });
+    let mut releases = Vec::new();
+    for (i, r) in raw.releases.unwrap_or_default().into_iter().enumerate() {
+        let mut segs: Vec<Seg> = at.iter().map(|k| key(k)).collect();
+        segs.extend([key("releases"), Seg::Index(i)]);
+        releases.push(helm_release(cx, r, &segs, upgrade_v2)?);
+    }
+    Ok(Helm {
+        releases,
+        flags,
+        concurrency: raw.concurrency,
+    })
+}
+
+fn helm_release(
+    cx: &Cx<'_>,
+    r: RawHelmRelease,
+    segs: &[Seg],
+    upgrade_v2: bool,
+) -> Result<HelmRelease, ConfigError> {
+    let chart_path = r.chart_path.filter(|p| !p.is_empty());
+    let remote_chart = r.remote_chart.filter(|p| !p.is_empty());
+    if chart_path.is_some() && remote_chart.is_some() {
+        return Err(cx.invalid(
+            segs,
+            format!(
+                "helm release `{}` sets both `chartPath` and `remoteChart`: only one chart source may be given",
+                r.name
+            ),
+            None,
+        ));
+    }
+    let node = node_at(cx.tree, segs);
+    let field = |name: &str| node.and_then(|n| n.get(name));
+    let mut templates: IndexMap<String, String> =
+        flat_map(field("setValueTemplates")).into_iter().collect();
+    let mut set_values: IndexMap<String, String> =
+        flat_map(field("setValues")).into_iter().collect();
+    let overrides = flat_map(field("artifactOverrides"));
+    if upgrade_v2 && !overrides.is_empty() {
+        let convention = r.image_strategy.as_ref().and_then(|s| s.helm.as_ref());
+        for (k, image) in overrides {
+            let v = kiln_core::naming::helm_template_suffix(&image);
+            match convention {
+                Some(c) => {
+                    templates.insert(
+                        format!("{k}.tag"),
+                        format!("{{{{.IMAGE_TAG_{v}}}}}@{{{{.IMAGE_DIGEST_{v}}}}}"),
+                    );
+                    if c.explicit_registry.unwrap_or(false) {
+                        templates.insert(
+                            format!("{k}.registry"),
+                            format!("{{{{.IMAGE_DOMAIN_{v}}}}}"),
+                        );
+                        templates.insert(
+                            format!("{k}.repository"),
+                            format!("{{{{.IMAGE_REPO_NO_DOMAIN_{v}}}}}"),
+                        );
+                    } else {
+                        templates.insert(
+                            format!("{k}.repository"),
+                            format!("{{{{.IMAGE_REPO_{v}}}}}"),
+                        );
+                    }
+                }
+                None => {
+                    templates.insert(k, format!("{{{{.IMAGE_FULLY_QUALIFIED_{v}}}}}"));
+                }
+            }
+        }
+    }
+    templates.sort_keys();
+    set_values.sort_keys();
+    let mut set_files: Vec<(String, String)> =
+        r.set_files.unwrap_or_default().into_iter().collect();
+    set_files.sort();
+    Ok(HelmRelease {
+        name: r.name,
+        chart_path,
+        remote_chart,
+        values_files: r.values_files.unwrap_or_default(),
+        namespace: r.namespace.filter(|n| !n.is_empty()),
+        version: r.version.filter(|v| !v.is_empty()),
+        set_values: set_values.into_iter().collect(),
+        set_value_templates: templates.into_iter().collect(),
+        set_files,
+        create_namespace: r.create_namespace.unwrap_or(false),
+        wait: r.wait.unwrap_or(false),
+        recreate_pods: r.recreate_pods.unwrap_or(false),
+        skip_build_dependencies: r.skip_build_dependencies.unwrap_or(false),
+        skip_tests: r.skip_tests.unwrap_or(false),
+        use_helm_secrets: r.use_helm_secrets.unwrap_or(false),
+        repo: r.repo.filter(|v| !v.is_empty()),
+        upgrade_on_change: r.upgrade_on_change,
+        overrides: field("overrides")
+            .filter(|n| matches!(n.value, crate::yaml::Value::Map(ref e) if !e.is_empty()))
+            .map(|n| to_json(n).to_string()),
+        packaged: r.packaged.map(|p| HelmPackaged {
+            version: p.version,
+            app_version: p.app_version,
+        }),
+        depends_on: r.depends_on.unwrap_or_default(),
+    })
+}
+
+/// Skaffold's `FlatMap`: nested keys joined with `.`, list items as `key[i]`, scalars as
+/// written.
+fn flat_map(node: Option<&Node>) -> Vec<(String, String)> {
+    fn walk(node: &Node, prefix: String, out: &mut Vec<(String, String)>) {
+        use crate::yaml::Value;
+        match &node.value {
+            Value::Map(entries) => {
+                for e in entries {
+                    let k = if prefix.is_empty() {
+                        e.key.clone()
+                    } else {
+                        format!("{prefix}.{}", e.key)
+                    };
+                    walk(&e.value, k, out);
+                }
+            }
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, format!("{prefix}[{i}]"), out);
+                }
+            }
+            Value::Scalar(s) => out.push((prefix, s.text.clone())),
+            Value::Null => out.push((prefix, String::new())),
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(node) = node.filter(|n| matches!(n.value, crate::yaml::Value::Map(_))) {
+        walk(node, String::new(), &mut out);
+    }
+    out
+}
+
+/// A YAML node as JSON, scalars typed by the core schema (for helm `overrides`).
+fn to_json(node: &Node) -> serde_json::Value {
+    use crate::yaml::{Typed, Value};
+    match &node.value {
+        Value::Map(entries) => serde_json::Value::Object(
+            entries
+                .iter()
+                .map(|e| (e.key.clone(), to_json(&e.value)))
+                .collect(),
+        ),
+        Value::Seq(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
+        Value::Null => serde_json::Value::Null,
+        Value::Scalar(s) => match s.typed() {
+            Typed::Null => serde_json::Value::Null,
+            Typed::Bool(b) => b.into(),
+            Typed::Int(i) => i64::try_from(i).map_or_else(|_| s.text.clone().into(), Into::into),
+            Typed::Float(f) => serde_json::Number::from_f64(f)
+                .map_or_else(|| s.text.clone().into(), serde_json::Value::Number),
+            Typed::Str(t) => t.into(),
+        },
+    }
 }
 
 fn ignored(tree: &Node) -> Vec<IgnoredField> {

@@ -41,7 +41,7 @@ pub struct Config {
     pub deploy: Deploy,
     /// Names of the profiles applied, in application order.
     pub active_profiles: Vec<String>,
-    /// Valid Skaffold fields that kiln does not act on (`deploy.helm`, `portForward`, …), so
+    /// Valid Skaffold fields that kiln does not act on (`deploy.kpt`, `portForward`, …), so
     /// the CLI can say they were ignored instead of silently dropping them.
     pub ignored: Vec<IgnoredField>,
     /// Where the document starts.
@@ -320,6 +320,81 @@ pub struct Manifests {
     /// Globs of Kubernetes YAML; Skaffold's default `["k8s/*.yaml"]` when no renderer or
     /// deployer is configured.
     pub raw_yaml: Vec<String>,
+    /// `manifests.kustomize` (skaffold/v2's `deploy.kustomize` ends up here too).
+    pub kustomize: Option<Kustomize>,
+    /// `manifests.helm` (skaffold/v2's `deploy.helm` ends up here too).
+    pub helm: Option<Helm>,
+}
+
+/// `manifests.kustomize`: folders `kustomize build` renders.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Kustomize {
+    /// Folders holding a kustomization, templated with the environment; `["."]` when
+    /// none are given, as Skaffold documents.
+    pub paths: Vec<String>,
+    /// Passed to `kustomize build` before the path, each split at spaces.
+    pub build_args: Vec<String>,
+}
+
+/// `manifests.helm` and `deploy.helm`: releases and the flags passed to `helm`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Helm {
+    pub releases: Vec<HelmRelease>,
+    pub flags: HelmFlags,
+    /// `deploy.helm.concurrency`: releases installed at once (0: no limit; default 1).
+    pub concurrency: Option<i64>,
+}
+
+/// `helm.flags`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HelmFlags {
+    /// Passed to every `helm` command.
+    pub global: Vec<String>,
+    pub install: Vec<String>,
+    pub upgrade: Vec<String>,
+    pub dep_build: Vec<String>,
+    pub template: Vec<String>,
+}
+
+/// `helm.releases[]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HelmRelease {
+    /// Templated with the environment.
+    pub name: String,
+    /// A local chart (folder or packaged `.tgz`), templated with the environment.
+    pub chart_path: Option<String>,
+    /// A chart `helm` fetches itself (`repo/chart`, `oci://…`, a URL).
+    pub remote_chart: Option<String>,
+    pub values_files: Vec<String>,
+    pub namespace: Option<String>,
+    pub version: Option<String>,
+    /// `setValues`, flattened as Skaffold does (`a.b`, `list[0]`), sorted by key.
+    pub set_values: Vec<(String, String)>,
+    /// `setValueTemplates`, flattened and sorted; values are templates over the
+    /// environment and the built images (`IMAGE_REPO_<name>`, …).
+    pub set_value_templates: Vec<(String, String)>,
+    /// `setFiles`, sorted by key.
+    pub set_files: Vec<(String, String)>,
+    pub create_namespace: bool,
+    pub wait: bool,
+    pub recreate_pods: bool,
+    pub skip_build_dependencies: bool,
+    pub skip_tests: bool,
+    pub use_helm_secrets: bool,
+    pub repo: Option<String>,
+    pub upgrade_on_change: Option<bool>,
+    /// `overrides` as a JSON document (a valid YAML values file), when given.
+    pub overrides: Option<String>,
+    /// `packaged` (`helm package` before installing).
+    pub packaged: Option<HelmPackaged>,
+    pub depends_on: Vec<String>,
+}
+
+/// `releases[].packaged`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HelmPackaged {
+    pub version: Option<String>,
+    pub app_version: Option<String>,
 }
 
 /// `deploy`.
@@ -329,6 +404,9 @@ pub struct Deploy {
     pub kubectl: Option<KubectlDeploy>,
     /// `deploy.kubeContext`.
     pub kube_context: Option<String>,
+    /// `deploy.helm`: releases installed with `helm upgrade --install`. When the config
+    /// also has `manifests.helm`, its releases and flags are these (Skaffold copies them).
+    pub helm: Option<Helm>,
 }
 
 /// `deploy.kubectl`.
@@ -351,7 +429,7 @@ pub struct KubectlFlags {
 /// A Skaffold field that was accepted but has no effect in kiln.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoredField {
-    /// e.g. `deploy.helm`.
+    /// e.g. `deploy.kpt`.
     pub field: String,
     pub location: Location,
 }

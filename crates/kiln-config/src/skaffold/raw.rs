@@ -345,9 +345,9 @@ pub(crate) struct RawManifests {
     #[serde(default)]
     pub(crate) remote_manifests: Ignored,
     #[serde(default)]
-    pub(crate) kustomize: Ignored,
+    pub(crate) kustomize: Option<RawKustomize>,
     #[serde(default)]
-    pub(crate) helm: Ignored,
+    pub(crate) helm: Option<RawHelm>,
     #[serde(default)]
     pub(crate) kpt: Ignored,
     #[serde(default)]
@@ -368,11 +368,11 @@ pub(crate) struct RawDeploy {
     #[serde(default)]
     pub(crate) docker: Ignored,
     #[serde(default)]
-    pub(crate) helm: Ignored,
+    pub(crate) helm: Option<RawHelm>,
     #[serde(default)]
     pub(crate) kpt: Ignored,
     #[serde(default)]
-    pub(crate) kustomize: Ignored,
+    pub(crate) kustomize: Option<RawKustomizeDeploy>,
     #[serde(default)]
     pub(crate) cloudrun: Ignored,
     #[serde(default)]
@@ -414,6 +414,137 @@ pub(crate) struct RawKubectlFlags {
     pub(crate) delete: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) disable_validation: Option<bool>,
+}
+
+/// `manifests.kustomize`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawKustomize {
+    #[serde(default)]
+    pub(crate) paths: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) build_args: Option<Vec<String>>,
+}
+
+/// skaffold/v2's `deploy.kustomize`: a renderer and a kubectl deployer in one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawKustomizeDeploy {
+    #[serde(default)]
+    pub(crate) paths: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) flags: Option<RawKubectlFlags>,
+    #[serde(default)]
+    pub(crate) build_args: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) default_namespace: Option<String>,
+    #[serde(default)]
+    pub(crate) hooks: Ignored,
+}
+
+/// `manifests.helm` and `deploy.helm` (the latter adds `concurrency` and `hooks`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawHelm {
+    #[serde(default)]
+    pub(crate) releases: Option<Vec<RawHelmRelease>>,
+    #[serde(default)]
+    pub(crate) flags: Option<RawHelmFlags>,
+    #[serde(default)]
+    pub(crate) concurrency: Option<i64>,
+    #[serde(default)]
+    pub(crate) hooks: Ignored,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawHelmFlags {
+    #[serde(default)]
+    pub(crate) global: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) install: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) upgrade: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) dep_build: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) template: Option<Vec<String>>,
+}
+
+/// `releases[]`. The maps Skaffold flattens (`setValues`, `setValueTemplates`,
+/// `artifactOverrides`) and the free-form `overrides` are read from the tree itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawHelmRelease {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) chart_path: Option<String>,
+    #[serde(default)]
+    pub(crate) remote_chart: Option<String>,
+    #[serde(default)]
+    pub(crate) values_files: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) namespace: Option<String>,
+    #[serde(default)]
+    pub(crate) version: Option<String>,
+    #[serde(default)]
+    pub(crate) set_values: Ignored,
+    #[serde(default)]
+    pub(crate) set_value_templates: Ignored,
+    #[serde(default)]
+    pub(crate) set_files: Option<IndexMap<String, String>>,
+    #[serde(default)]
+    pub(crate) create_namespace: Option<bool>,
+    #[serde(default)]
+    pub(crate) wait: Option<bool>,
+    #[serde(default)]
+    pub(crate) recreate_pods: Option<bool>,
+    #[serde(default)]
+    pub(crate) skip_build_dependencies: Option<bool>,
+    #[serde(default)]
+    pub(crate) skip_tests: Option<bool>,
+    #[serde(default)]
+    pub(crate) use_helm_secrets: Option<bool>,
+    #[serde(default)]
+    pub(crate) repo: Option<String>,
+    #[serde(default)]
+    pub(crate) upgrade_on_change: Option<bool>,
+    #[serde(default)]
+    pub(crate) overrides: Ignored,
+    #[serde(default)]
+    pub(crate) packaged: Option<RawHelmPackaged>,
+    #[serde(default)]
+    pub(crate) depends_on: Option<Vec<String>>,
+    /// skaffold/v2 only (Skaffold's upgrade turns them into `setValueTemplates`).
+    #[serde(default)]
+    pub(crate) artifact_overrides: Ignored,
+    #[serde(default)]
+    pub(crate) image_strategy: Option<RawHelmImageStrategy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawHelmPackaged {
+    #[serde(default)]
+    pub(crate) version: Option<String>,
+    #[serde(default)]
+    pub(crate) app_version: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawHelmImageStrategy {
+    #[serde(default)]
+    pub(crate) fqn: Ignored,
+    #[serde(default)]
+    pub(crate) helm: Option<RawHelmConvention>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RawHelmConvention {
+    #[serde(default)]
+    pub(crate) explicit_registry: Option<bool>,
 }
 
 /// A profile: activation and patches, plus the pipeline sections it overlays.

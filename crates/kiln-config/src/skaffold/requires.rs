@@ -209,14 +209,23 @@ impl Walk<'_> {
     }
 }
 
-/// Skaffold's `MakeFilePathsAbsolute` for the paths kiln reads: artifact contexts and raw
-/// manifests, resolved against the required file's folder.
+/// Skaffold's `MakeFilePathsAbsolute` for the paths kiln reads: artifact contexts, raw
+/// manifests, kustomize paths and helm charts and files, resolved against the required
+/// file's folder.
 fn absolutize(config: &mut Config, folder: &Path) {
     let base = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
     for artifact in &mut config.build.artifacts {
         artifact.context = base.join(&artifact.context);
     }
-    for pattern in &mut config.manifests.raw_yaml {
-        *pattern = base.join(&*pattern).display().to_string();
+    let join = |path: &mut String| *path = base.join(&*path).display().to_string();
+    config.manifests.raw_yaml.iter_mut().for_each(join);
+    if let Some(k) = &mut config.manifests.kustomize {
+        k.paths.iter_mut().for_each(join);
+    }
+    let helms = [&mut config.manifests.helm, &mut config.deploy.helm];
+    for release in helms.into_iter().flatten().flat_map(|h| &mut h.releases) {
+        release.chart_path.iter_mut().for_each(join);
+        release.values_files.iter_mut().for_each(join);
+        release.set_files.iter_mut().for_each(|(_, f)| join(f));
     }
 }

@@ -847,7 +847,148 @@ fn other_deployers_suppress_kubectl_defaults() {
     let c = only(&c);
     assert!(c.deploy.kubectl.is_none());
     assert!(c.manifests.raw_yaml.is_empty());
-    assert_eq!(c.ignored[0].field, "deploy.helm");
+    assert!(
+        c.deploy
+            .helm
+            .as_ref()
+            .is_some_and(|h| h.releases.is_empty())
+    );
+    assert!(c.ignored.is_empty());
+}
+
+#[test]
+fn helm_and_kustomize_sections_are_typed() {
+    let text = format!(
+        r#"{}manifests:
+  kustomize:
+    buildArgs: ["--load-restrictor LoadRestrictionsNone"]
+  helm:
+    flags: {{template: ["--skip-crds"], global: ["--debug"]}}
+    releases:
+    - name: web
+      chartPath: charts/web
+      valuesFiles: [charts/web/values-dev.yaml]
+      namespace: apps
+      setValues: {{replicas: 2, ingress: {{enabled: true, hosts: [a.example, b.example]}}}}
+      setValueTemplates: {{image.repository: "{{{{.IMAGE_REPO_app}}}}", image.tag: "{{{{.IMAGE_TAG_app}}}}"}}
+      overrides: {{resources: {{limits: {{cpu: 1}}}}}}
+deploy:
+  helm:
+    releases: [{{name: other, remoteChart: bitnami/redis}}]
+"#,
+        minimal("skaffold/v4beta11")
+    );
+    let file = parse(&text).expect("helm and kustomize");
+    let c = only(&file);
+    let k = c.manifests.kustomize.as_ref().expect("kustomize");
+    assert_eq!(k.paths, ["."], "Skaffold's documented default");
+    assert_eq!(k.build_args, ["--load-restrictor LoadRestrictionsNone"]);
+    let h = c.manifests.helm.as_ref().expect("helm");
+    assert_eq!(h.flags.template, ["--skip-crds"]);
+    let r = &h.releases[0];
+    assert_eq!(r.chart_path.as_deref(), Some("charts/web"));
+    assert_eq!(
+        r.set_values,
+        [
+            ("ingress.enabled".to_owned(), "true".to_owned()),
+            ("ingress.hosts[0]".to_owned(), "a.example".to_owned()),
+            ("ingress.hosts[1]".to_owned(), "b.example".to_owned()),
+            ("replicas".to_owned(), "2".to_owned()),
+        ]
+    );
+    assert_eq!(
+        r.set_value_templates,
+        [
+            (
+                "image.repository".to_owned(),
+                "{{.IMAGE_REPO_app}}".to_owned()
+            ),
+            ("image.tag".to_owned(), "{{.IMAGE_TAG_app}}".to_owned()),
+        ]
+    );
+    assert_eq!(
+        r.overrides.as_deref(),
+        Some(r#"{"resources":{"limits":{"cpu":1}}}"#)
+    );
+    // The deployer takes the render config's releases, as Skaffold's does.
+    let d = c.deploy.helm.as_ref().expect("deploy.helm");
+    assert_eq!(d.releases, h.releases);
+    assert!(c.deploy.kubectl.is_none());
+    assert!(c.manifests.raw_yaml.is_empty());
+}
+
+#[test]
+fn skaffold_v2_helm_and_kustomize_deployers_are_upgraded_as_skaffold_does() {
+    let text = format!(
+        r#"{}deploy:
+  kubectl:
+    flags: {{apply: ["--force"]}}
+  kustomize:
+    paths: [k8s/overlays/dev]
+    defaultNamespace: dev
+    flags: {{apply: ["--server-side"]}}
+  helm:
+    releases:
+    - name: fqn
+      chartPath: charts/a
+      artifactOverrides: {{image: gcr.io/x/app-one}}
+    - name: conv
+      chartPath: charts/b
+      artifactOverrides: {{image: app}}
+      imageStrategy: {{helm: {{explicitRegistry: true}}}}
+"#,
+        minimal("skaffold/v2beta29")
+    );
+    let file = parse(&text).expect("v2 deployers");
+    let c = only(&file);
+    assert_eq!(
+        c.manifests.kustomize.as_ref().unwrap().paths,
+        ["k8s/overlays/dev"]
+    );
+    let kubectl = c.deploy.kubectl.as_ref().unwrap();
+    assert_eq!(kubectl.flags.apply, ["--force", "--server-side"]);
+    assert_eq!(kubectl.default_namespace.as_deref(), Some("dev"));
+    let h = c.manifests.helm.as_ref().unwrap();
+    assert_eq!(
+        h.releases[0].set_value_templates,
+        [(
+            "image".to_owned(),
+            "{{.IMAGE_FULLY_QUALIFIED_gcr_io_x_app_one}}".to_owned()
+        )]
+    );
+    assert_eq!(
+        h.releases[1].set_value_templates,
+        [
+            (
+                "image.registry".to_owned(),
+                "{{.IMAGE_DOMAIN_app}}".to_owned()
+            ),
+            (
+                "image.repository".to_owned(),
+                "{{.IMAGE_REPO_NO_DOMAIN_app}}".to_owned()
+            ),
+            (
+                "image.tag".to_owned(),
+                "{{.IMAGE_TAG_app}}@{{.IMAGE_DIGEST_app}}".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(c.deploy.helm.as_ref().unwrap().releases, h.releases);
+
+    let v3 = format!(
+        "{}deploy: {{helm: {{releases: [{{name: a, chartPath: c, artifactOverrides: {{image: app}}}}]}}}}\n",
+        minimal("skaffold/v3")
+    );
+    let err = parse(&v3)
+        .expect_err("artifactOverrides is gone in v3")
+        .to_string();
+    assert!(err.contains("setValueTemplates"), "{err}");
+    let both = format!(
+        "{}manifests: {{helm: {{releases: [{{name: a, chartPath: c, remoteChart: r}}]}}}}\n",
+        minimal("skaffold/v4beta1")
+    );
+    let err = parse(&both).expect_err("two chart sources").to_string();
+    assert!(err.contains("only one chart source"), "{err}");
 }
 
 #[test]

@@ -182,6 +182,22 @@ const PIPELINE_GATES: &[Gate] = &[
         until: Some("skaffold/v2beta29"),
         hint: Some("since skaffold/v3alpha1 kustomize is configured under `manifests.kustomize`"),
     },
+    Gate {
+        path: &["deploy", "helm", "releases", "*", "artifactOverrides"],
+        since: None,
+        until: Some("skaffold/v2beta29"),
+        hint: Some(
+            "since skaffold/v3alpha1 images are set with `setValueTemplates` (`{{.IMAGE_FULLY_QUALIFIED_<name>}}`)",
+        ),
+    },
+    Gate {
+        path: &["deploy", "helm", "releases", "*", "imageStrategy"],
+        since: None,
+        until: Some("skaffold/v2beta29"),
+        hint: Some(
+            "since skaffold/v3alpha1 images are set with `setValueTemplates` (`{{.IMAGE_REPO_<name>}}`, `{{.IMAGE_TAG_<name>}}`)",
+        ),
+    },
     since(&["deploy", "cloudrun"], "skaffold/v3alpha1"),
     since(
         &["deploy", "tolerateFailuresUntilDeadline"],

@@ -1,7 +1,7 @@
 //! `kiln build`: Skaffold's build command for ko artifacts.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
@@ -36,7 +36,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
 }
 
 /// `outputs` in the order their artifacts appear in the configs, as Skaffold reports them.
-fn in_config_order(
+pub(crate) fn in_config_order(
     configs: &[kiln_config::Config],
     mut outputs: Vec<BuildOutput>,
 ) -> Vec<BuildOutput> {
@@ -328,9 +328,19 @@ impl Session {
         Ok(())
     }
 
-    /// The config's manifests with `builds`' references in their `image` fields.
-    pub fn render(&self, builds: &[kiln_render::Build]) -> anyhow::Result<String> {
-        render_manifests(&self.config_dir, &self.configs, builds)
+    /// The config's manifests (rawYaml, kustomize, manifests.helm) with `builds`'
+    /// references in their `image` fields.
+    pub async fn render(&self, builds: &[kiln_render::Build]) -> anyhow::Result<String> {
+        let ctx = super::run::helm_context(
+            &self.configs,
+            &self.config_dir,
+            self.args.config.kube_context.as_deref(),
+            &crate::cli::ClusterFlags::default(),
+            builds.to_vec(),
+        );
+        let rendered = kiln_pipeline::render::render_configs(&self.configs, &ctx, false).await?;
+        rendered.iter().for_each(super::deploy::report_unmatched);
+        Ok(kiln_pipeline::render::joined(&rendered))
     }
 
     /// Paths kiln writes to, which must never count as source changes.
@@ -376,7 +386,7 @@ pub fn load_configs(
 }
 
 /// Says once, with its place, each Skaffold field that kiln accepts but does not act on
-/// (`deploy.helm`, `portForward`, …): a config is never half-applied in silence.
+/// (`deploy.kpt`, `portForward`, …): a config is never half-applied in silence.
 fn report_ignored_fields(configs: &[kiln_config::Config]) {
     for config in configs {
         for ignored in &config.ignored {
@@ -389,22 +399,6 @@ fn report_ignored_fields(configs: &[kiln_config::Config]) {
             ));
         }
     }
-}
-
-/// The manifests of `configs` with `builds`' references in their `image` fields; patterns
-/// that match no file are reported, as Skaffold warns of them.
-pub fn render_manifests(
-    config_dir: &Path,
-    configs: &[kiln_config::Config],
-    builds: &[kiln_render::Build],
-) -> anyhow::Result<String> {
-    let (text, unmatched) = kiln_pipeline::manifests::render(config_dir, configs, builds)?;
-    for pattern in unmatched {
-        printer::info(&format!(
-            "manifests.rawYaml `{pattern}` did not match any file"
-        ));
-    }
-    Ok(text)
 }
 
 /// The flags of `args` that decide run-wide settings (see [`skaffold_run`]).

@@ -25,7 +25,7 @@ pub async fn run(args: DebugArgs) -> anyhow::Result<()> {
         .iter()
         .map(|(artifact, output)| debug_image_info(artifact, &output.tag))
         .collect::<Result<Vec<_>, _>>()?;
-    let manifests = session.render(&builds)?;
+    let manifests = session.render(&builds).await?;
     let debuggable = debug_transform(&manifests, &images, &DebugOptions::default())
         .context("rewriting the manifests for debugging")?;
     if let Some(path) = &args.render_output {

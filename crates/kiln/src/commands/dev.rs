@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use kiln_core::Digest;
 use kiln_pipeline::ArtifactPlan;
 use kiln_pipeline::artifact_cache::inputs_digest;
-use kiln_pipeline::deploy::Kubectl;
 use kiln_pipeline::output::BuildOutput;
 use kiln_pipeline::run::Command;
 use kiln_pipeline::watch::{Watcher, affected, watch_dirs};
@@ -21,7 +20,7 @@ use tokio::sync::watch;
 
 use super::build::Session;
 use super::deploy;
-use crate::cli::BuildArgs;
+use crate::cli::{BuildArgs, ClusterFlags, DeployFlags};
 use crate::printer;
 
 pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
@@ -50,7 +49,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
             match reload(&args).await {
                 Ok((new_session, new_plans)) => {
                     (session, plans) = (new_session, new_plans);
-                    deployed.kubectl = deploy::deployer(&session).await;
+                    deployed.cluster = deploy::dev_deploys(&session).await;
                     built.changed(&plans).await;
                     plans.clone()
                 }
@@ -165,17 +164,18 @@ async fn stopped(stop: &watch::Receiver<bool>) {
     }
 }
 
-/// The deploy side of the loop: the kubectl deployer (when a cluster answered at start) and
-/// the latest image of every artifact, since a round rebuilds only some of them.
+/// The deploy side of the loop: whether to deploy (something to deploy, and a cluster
+/// answered at start) and the latest image of every artifact, since a round rebuilds only
+/// some of them.
 struct Deployed {
-    kubectl: Option<Kubectl>,
+    cluster: bool,
     latest: Vec<Build>,
 }
 
 impl Deployed {
     async fn new(session: &Session) -> Self {
         Deployed {
-            kubectl: deploy::deployer(session).await,
+            cluster: deploy::dev_deploys(session).await,
             latest: Vec::new(),
         }
     }
@@ -185,10 +185,19 @@ impl Deployed {
             self.latest.retain(|b| b.image_name != output.image_name);
             self.latest.push(Build::from(output));
         }
-        let Some(kubectl) = &self.kubectl else {
+        if !self.cluster {
             return Ok(());
-        };
-        deploy::apply(kubectl, &session.render(&self.latest)?).await
+        }
+        // As `kiln run` deploys: kubectl applies the rendered manifests, helm upgrades the
+        // deploy.helm releases.
+        let ctx = super::run::helm_context(
+            &session.configs,
+            &session.config_dir,
+            session.args.config.kube_context.as_deref(),
+            &ClusterFlags::default(),
+            self.latest.clone(),
+        );
+        deploy::deploy_all(&session.configs, &ctx, &DeployFlags::default()).await
     }
 }
 

@@ -9,6 +9,7 @@ mod ko;
 mod ko_login;
 mod preflight;
 mod render;
+mod run;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,6 +30,10 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Dev(args) => dev::run(*args).await,
         Command::Debug(args) => debug::run(*args).await,
         Command::Render(args) => render::run(*args).await,
+        Command::Run(args) => run::run(*args).await,
+        Command::Deploy(args) => run::deploy(*args).await,
+        Command::Delete(args) => run::delete(*args).await,
+        Command::Filter(args) => run::filter(args),
         Command::Ko(KoCommand::Build(args)) => ko::build(*args).await,
         Command::Ko(KoCommand::Resolve(args)) => ko::resolve(*args).await,
         Command::Ko(KoCommand::Version) => ko_login::version(),

@@ -7,6 +7,7 @@ mod support;
 mod cache;
 mod cli;
 mod debug;
+mod deploy;
 mod dev;
 mod engine;
 mod errors;

@@ -1,0 +1,268 @@
+//! Skaffold's helm deployer (pkg/skaffold/deploy/helm): per release, in `dependsOn`
+//! order, `helm get all` to learn whether it is installed, `helm dep build`, then
+//! `helm install` or `helm upgrade` with Skaffold's arguments and kiln as the
+//! `--post-renderer` that puts the built images into the chart's output; `helm delete`
+//! to clean up.
+
+use std::path::{Path, PathBuf};
+
+use kiln_config::Helm;
+
+use crate::Error;
+use crate::helm::{HelmContext, Install};
+use crate::render::OverridesFile;
+use futures_util::StreamExt as _;
+
+use crate::tool::{run, run_ok};
+
+/// How the releases are installed.
+#[derive(Clone, Debug, Default)]
+pub struct HelmDeploy {
+    /// Skaffold's `--force`: `helm upgrade --force`.
+    pub force: bool,
+    /// The kiln executable, run by helm as `kiln filter --build-artifacts FILE` over the
+    /// chart's output (Skaffold's post-renderer is `skaffold filter`).
+    pub post_renderer: Option<PathBuf>,
+}
+
+/// Installs or upgrades every release of `helm`; returns what to report (helm's output
+/// and why a release was left alone).
+pub async fn deploy(
+    ctx: &HelmContext,
+    helm: &Helm,
+    how: &HelmDeploy,
+) -> Result<Vec<String>, Error> {
+    let builds_file = match (&how.post_renderer, ctx.builds.is_empty()) {
+        (Some(_), false) => Some(BuildsFile::write(&ctx.builds)?),
+        _ => None,
+    };
+    let post_renderer: Vec<String> = match (&how.post_renderer, &builds_file) {
+        (Some(exe), Some(file)) => vec![
+            "--post-renderer".to_owned(),
+            exe.display().to_string(),
+            "--post-renderer-args".to_owned(),
+            "filter".to_owned(),
+            "--post-renderer-args".to_owned(),
+            format!("--build-artifacts={}", file.path().display()),
+        ],
+        _ => Vec::new(),
+    };
+    // Skaffold's `concurrency`: releases of one `dependsOn` level at once, 1 by default,
+    // 0 for no limit.
+    let mut reports = Vec::new();
+    for level in dependency_levels(helm)? {
+        let limit = match helm.concurrency {
+            None => 1,
+            Some(n) if n <= 0 => level.len().max(1),
+            Some(n) => usize::try_from(n).unwrap_or(1),
+        };
+        let results: Vec<Result<Vec<String>, Error>> = futures_util::stream::iter(
+            level
+                .into_iter()
+                .map(|r| deploy_release(ctx, helm, how, r, &post_renderer)),
+        )
+        .buffered(limit)
+        .collect()
+        .await;
+        for result in results {
+            reports.extend(result?);
+        }
+    }
+    Ok(reports)
+}
+
+/// One release: installed or upgraded (or left alone, said why).
+async fn deploy_release(
+    ctx: &HelmContext,
+    helm: &Helm,
+    how: &HelmDeploy,
+    release: &kiln_config::HelmRelease,
+    post_renderer: &[String],
+) -> Result<Vec<String>, Error> {
+    let release = ctx.release(release)?;
+    let installed = run(&ctx.get(&release, &helm.flags)).await?.status.success();
+    let r = release.config;
+    if installed
+        && (r.upgrade_on_change == Some(false)
+            || (r.upgrade_on_change.is_none() && r.remote_chart.is_some()))
+    {
+        return Ok(vec![format!(
+            "helm release {} is installed and not upgraded ({})",
+            release.name,
+            if r.remote_chart.is_some() {
+                "a remote chart"
+            } else {
+                "upgradeOnChange: false"
+            }
+        )]);
+    }
+    if let Some(dep) = ctx.dep_build(&release, &helm.flags) {
+        run_ok(&dep).await?;
+    }
+    // `packaged`: install the archive `helm package` makes, as Skaffold does.
+    let package_dir = tempfile::Builder::new()
+        .prefix("kiln-helm-")
+        .tempdir()
+        .map_err(|e| Error::io("creating a directory in", std::env::temp_dir(), e))?;
+    let mut release = release;
+    if let Some(package) = ctx.package(&release, &helm.flags, package_dir.path())? {
+        let out = run_ok(&package).await?;
+        let dir = package_dir.path().display().to_string();
+        let archive = out.find(&dir).map(|i| out[i..].trim().to_owned());
+        release.chart = archive.ok_or_else(|| Error::Tool {
+            command: package.display(),
+            detail: format!("its output does not name the archive in {dir}: {out}"),
+        })?;
+    }
+    let overrides = OverridesFile::write(r)?;
+    let install = ctx.install(
+        &release,
+        &helm.flags,
+        Install {
+            upgrade: installed,
+            force: how.force,
+            overrides_file: overrides.path(),
+            post_renderer: post_renderer.to_vec(),
+        },
+    )?;
+    let out = run_ok(&install).await?;
+    Ok(out.lines().map(str::to_owned).collect())
+}
+
+/// Uninstalls every release of `helm` (`helm delete`; with `dry_run`, returns each
+/// release's manifest instead); every release is tried, and the failures are reported
+/// together.
+pub async fn delete(ctx: &HelmContext, helm: &Helm, dry_run: bool) -> Result<Vec<String>, Error> {
+    let mut reports = Vec::new();
+    let mut failures = Vec::new();
+    for release in &helm.releases {
+        let release = ctx.release(release)?;
+        match run_ok(&ctx.delete(&release, &helm.flags, dry_run)).await {
+            Ok(out) => reports.extend(out.lines().map(str::to_owned)),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    if failures.is_empty() {
+        Ok(reports)
+    } else {
+        Err(Error::Deploy {
+            detail: failures.join("\n"),
+        })
+    }
+}
+
+/// The releases by `dependsOn` level, as Skaffold installs them: each level's releases
+/// depend only on earlier levels'; a cycle or an unknown name is an error.
+fn dependency_levels(helm: &Helm) -> Result<Vec<Vec<&kiln_config::HelmRelease>>, Error> {
+    let releases = &helm.releases;
+    for r in releases {
+        if let Some(missing) = r
+            .depends_on
+            .iter()
+            .find(|d| !releases.iter().any(|o| &o.name == *d))
+        {
+            return Err(Error::planning(
+                format!("helm release `{}`", r.name),
+                format!("depends on `{missing}`, which is not a release of this config"),
+            ));
+        }
+    }
+    let mut done: Vec<&str> = Vec::new();
+    let mut levels = Vec::new();
+    while done.len() < releases.len() {
+        let ready: Vec<&kiln_config::HelmRelease> = releases
+            .iter()
+            .filter(|r| !done.contains(&r.name.as_str()))
+            .filter(|r| r.depends_on.iter().all(|d| done.contains(&d.as_str())))
+            .collect();
+        if ready.is_empty() {
+            return Err(Error::planning(
+                "deploy.helm.releases",
+                "the releases depend on each other in a cycle (`dependsOn`)",
+            ));
+        }
+        done.extend(ready.iter().map(|r| r.name.as_str()));
+        levels.push(ready);
+    }
+    Ok(levels)
+}
+
+/// The build JSON the post-renderer reads, for the deploy's lifetime.
+struct BuildsFile {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl BuildsFile {
+    fn write(builds: &[kiln_render::Build]) -> Result<BuildsFile, Error> {
+        let outputs: Vec<crate::output::BuildOutput> = builds
+            .iter()
+            .map(|b| crate::output::BuildOutput {
+                image_name: b.image_name.clone(),
+                tag: b.tag.clone(),
+                runtime_type: None,
+            })
+            .collect();
+        let (dir, path) = crate::tool::temp_file(
+            "builds.json",
+            crate::output::file_output_json(&outputs).as_bytes(),
+        )?;
+        Ok(BuildsFile { _dir: dir, path })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(name: &str, depends_on: &[&str]) -> kiln_config::HelmRelease {
+        kiln_config::HelmRelease {
+            name: name.to_owned(),
+            depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
+            ..kiln_config::HelmRelease::default()
+        }
+    }
+
+    #[test]
+    fn releases_install_level_by_level_of_depends_on() {
+        let helm = Helm {
+            releases: vec![
+                release("web", &["api", "db"]),
+                release("api", &["db"]),
+                release("db", &[]),
+                release("cache", &[]),
+            ],
+            ..Helm::default()
+        };
+        let names: Vec<Vec<&str>> = dependency_levels(&helm)
+            .unwrap()
+            .iter()
+            .map(|level| level.iter().map(|r| r.name.as_str()).collect())
+            .collect();
+        assert_eq!(names, [vec!["db", "cache"], vec!["api"], vec!["web"]]);
+        let cycle = Helm {
+            releases: vec![release("a", &["b"]), release("b", &["a"])],
+            ..Helm::default()
+        };
+        assert!(
+            dependency_levels(&cycle)
+                .unwrap_err()
+                .to_string()
+                .contains("cycle")
+        );
+        let unknown = Helm {
+            releases: vec![release("a", &["nope"])],
+            ..Helm::default()
+        };
+        assert!(
+            dependency_levels(&unknown)
+                .unwrap_err()
+                .to_string()
+                .contains("`nope`")
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! Deploying rendered manifests as Skaffold's deployers do: `kubectl` (which also deploys
+//! what kustomize and `manifests.helm` render; skaffold/v2's kustomize deployer became
+//! this one) and `helm` (releases installed by helm itself).
+
+pub mod helm;
+pub mod kubectl;
+
+pub use kubectl::Kubectl;

@@ -1,0 +1,188 @@
+//! Rendering every config's manifests as Skaffold's renderers do, in Skaffold's order per
+//! config: `rawYaml` files, `kustomize build` of each kustomize path, `helm template` of
+//! each helm release; each tool's output then gets Skaffold's image replacement
+//! (kiln-render, the same as for `rawYaml`).
+
+use std::path::{Path, PathBuf};
+
+use kiln_config::{Config, HelmFlags, HelmRelease};
+use kiln_core::template::render_skaffold;
+
+use crate::templates::template_inputs_now;
+
+use crate::Error;
+use crate::helm::HelmContext;
+use crate::manifests::{join_documents, split_documents};
+use crate::tool::{Invocation, run_ok};
+
+/// One config's rendered manifests.
+#[derive(Clone, Debug, Default)]
+pub struct RenderedConfig {
+    /// The documents, trimmed, in order.
+    pub documents: Vec<String>,
+    /// `rawYaml` patterns that matched no file (Skaffold warns of them).
+    pub unmatched: Vec<String>,
+}
+
+impl RenderedConfig {
+    /// The documents as one YAML stream.
+    pub fn text(&self) -> String {
+        join_documents(&self.documents)
+    }
+}
+
+/// Every config's manifests, one entry per config.
+pub async fn render_configs(
+    configs: &[Config],
+    helm: &HelmContext,
+    render_command: bool,
+) -> Result<Vec<RenderedConfig>, Error> {
+    let mut out = Vec::new();
+    for config in configs {
+        out.push(render_config(config, helm, render_command).await?);
+    }
+    Ok(out)
+}
+
+/// All configs' documents as one stream, as `skaffold render` prints them.
+pub fn joined(rendered: &[RenderedConfig]) -> String {
+    let docs: Vec<&str> = rendered
+        .iter()
+        .flat_map(|r| r.documents.iter().map(String::as_str))
+        .collect();
+    join_documents(&docs)
+}
+
+/// The helm releases a config renders: `manifests.helm`'s, and for `kiln render` also
+/// those of `deploy.helm` that `manifests.helm` does not name (Skaffold renders a v2
+/// config's legacy helm deployer that way, with no flags).
+pub fn helm_releases(config: &Config, render_command: bool) -> Vec<(&HelmRelease, HelmFlags)> {
+    let mut releases: Vec<(&HelmRelease, HelmFlags)> = config
+        .manifests
+        .helm
+        .iter()
+        .flat_map(|h| h.releases.iter().map(|r| (r, h.flags.clone())))
+        .collect();
+    if render_command && let Some(deploy) = &config.deploy.helm {
+        for release in &deploy.releases {
+            if !releases.iter().any(|(r, _)| r.name == release.name) {
+                releases.push((release, HelmFlags::default()));
+            }
+        }
+    }
+    releases
+}
+
+async fn render_config(
+    config: &Config,
+    helm: &HelmContext,
+    render_command: bool,
+) -> Result<RenderedConfig, Error> {
+    let builds = &helm.builds;
+    let (raw, unmatched) =
+        crate::manifests::render(&helm.config_dir, std::slice::from_ref(config), builds)?;
+    let mut documents: Vec<String> = split_documents(&raw)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let mut push = |what: String, text: &str| -> Result<(), Error> {
+        let replaced =
+            kiln_render::replace_images(text, builds).map_err(|e| Error::invalid(what, e))?;
+        documents.extend(split_documents(&replaced).into_iter().map(str::to_owned));
+        Ok(())
+    };
+    if let Some(kustomize) = &config.manifests.kustomize {
+        for path in &kustomize.paths {
+            let run = kustomize_build(helm, path, &kustomize.build_args)?;
+            let text = run_ok(&run).await?;
+            push(format!("the output of `{}`", run.display()), &text)?;
+        }
+    }
+    for (release, flags) in helm_releases(config, render_command) {
+        let release = helm.release(release)?;
+        if let Some(dep) = helm.dep_build(&release, &flags) {
+            run_ok(&dep).await?;
+        }
+        let overrides = OverridesFile::write(release.config)?;
+        let run = helm.template(&release, &flags, overrides.path())?;
+        let text = run_ok(&run).await?;
+        push(format!("the output of `{}`", run.display()), &text)?;
+    }
+    Ok(RenderedConfig {
+        documents,
+        unmatched,
+    })
+}
+
+/// `kustomize build BUILDARGS… PATH` (each build arg split at spaces, as Skaffold does),
+/// or `kubectl [--context C] kustomize …` when kustomize is not installed, as Skaffold
+/// falls back.
+fn kustomize_build(
+    helm: &HelmContext,
+    path: &str,
+    build_args: &[String],
+) -> Result<Invocation, Error> {
+    let path =
+        render_skaffold(path, &helm.env, None, &template_inputs_now(&helm.env)).map_err(|e| {
+            Error::planning(format!("manifests.kustomize.paths `{path}`"), e.to_string())
+        })?;
+    // Skaffold joins a relative path to its working directory: kustomize gets it absolute.
+    let path = if path.contains("://") || Path::new(&path).is_absolute() {
+        path
+    } else {
+        let joined = helm.config_dir.join(&path);
+        std::path::absolute(&joined)
+            .unwrap_or(joined)
+            .display()
+            .to_string()
+    };
+    let mut args: Vec<String> = build_args
+        .iter()
+        .flat_map(|a| a.split(' ').map(str::to_owned))
+        .collect();
+    args.push(path);
+    if on_path("kustomize", &helm.env) || !on_path("kubectl", &helm.env) {
+        return Ok(Invocation::new(
+            "kustomize",
+            std::iter::once("build".to_owned()).chain(args).collect(),
+        ));
+    }
+    let mut full = Vec::new();
+    if let Some(context) = &helm.kube_context {
+        full.extend(["--context".to_owned(), context.clone()]);
+    }
+    if let Some(ns) = &helm.namespace {
+        full.extend(["--namespace".to_owned(), ns.clone()]);
+    }
+    full.push("kustomize".to_owned());
+    full.extend(args);
+    Ok(Invocation::new("kubectl", full))
+}
+
+fn on_path(program: &str, env: &std::collections::BTreeMap<String, String>) -> bool {
+    env.get("PATH")
+        .is_some_and(|path| std::env::split_paths(path).any(|dir| dir.join(program).is_file()))
+}
+
+/// A release's `overrides`, written as a values file for the command's lifetime
+/// (Skaffold writes `skaffold-overrides.yaml` into the working directory; kiln keeps the
+/// name but not the place, so the source tree stays untouched).
+pub struct OverridesFile {
+    /// The directory (removed on drop) and the file in it.
+    file: Option<(tempfile::TempDir, PathBuf)>,
+}
+
+impl OverridesFile {
+    pub fn write(release: &HelmRelease) -> Result<OverridesFile, Error> {
+        let Some(json) = &release.overrides else {
+            return Ok(OverridesFile { file: None });
+        };
+        // JSON is YAML: helm reads it as a values file.
+        let file = crate::tool::temp_file("skaffold-overrides.yaml", json.as_bytes())?;
+        Ok(OverridesFile { file: Some(file) })
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.file.as_ref().map(|(_, file)| file.as_path())
+    }
+}

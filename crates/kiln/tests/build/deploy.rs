@@ -1,0 +1,837 @@
+//! `kiln render`, `run`, `deploy` and `delete` on a project that looks like a real one (two
+//! ko services, a raw manifest, a kustomize overlay, a helm chart), with the real kustomize
+//! and helm (scripts/ensure-deploy-tools.sh installs them). No Kubernetes cluster can be
+//! had here: `kubectl` and `helm` are recording wrappers first on PATH that keep every
+//! invocation and its stdin; the wrapped helm runs the real helm for everything that needs
+//! no cluster (`template`, `dep build`, and an install's rendering through kiln's
+//! post-renderer).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{Project, run_ok};
+
+/// The real tool on PATH (the test set-up puts kustomize and helm there).
+fn real_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is not on PATH: run `source scripts/ensure-deploy-tools.sh` (scripts/test.sh does)")
+        })
+}
+
+/// `kubectl`, `helm` and `kustomize` wrappers recording into `record/`: `<n>.args` (one argument a
+/// line) and `<n>.stdin`. The helm wrapper answers `get` with "not found" (nothing is
+/// installed) until [`Recorder::install`], runs the real helm for `template` and `dep`, and
+/// for `install`/`upgrade` runs the real `helm template` with the same arguments, keeping
+/// what the post-renderer made of the chart in `<n>.rendered`; kustomize runs for real.
+struct Recorder {
+    dir: tempfile::TempDir,
+}
+
+const WRAPPER: &str = r#"#!/bin/bash
+set -u
+record="$RECORD_DIR"
+n=$(ls "$record" | grep -c '\.args$')
+n=$(printf '%03d' "$n")
+{ echo "$(basename "$0")"; printf '%s\n' "$@"; } > "$record/$n.args"
+sub=""
+for a in "$@"; do
+  case "$a" in
+    apply|build|delete|get|template|dep|package|install|upgrade|version) sub="$a"; break ;;
+  esac
+done
+case "$(basename "$0"):$sub" in
+  kubectl:apply|kubectl:delete) cat > "$record/$n.stdin"; echo "kubectl $sub: recorded" ;;
+  kubectl:version) echo "Server Version: v1.31.0 (recorded)" ;;
+  helm:get) if [ -e "$record/../installed" ]; then echo "MANIFEST:"; else echo "Error: release: not found" >&2; exit 1; fi ;;
+  helm:template|helm:dep|helm:package) exec "$REAL_HELM" "$@" ;;
+  kustomize:build) exec "$REAL_KUSTOMIZE" "$@" ;;
+  helm:install|helm:upgrade)
+    args=()
+    for a in "$@"; do
+      if [ "$a" = "$sub" ]; then args+=(template); else args+=("$a"); fi
+    done
+    "$REAL_HELM" "${args[@]}" > "$record/$n.rendered" || exit 1
+    echo "Release \"frontend\" has been $sub-ed (recorded)" ;;
+  helm:delete) echo "release \"$(printf '%s' "$*")\" uninstalled (recorded)" ;;
+  *) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+"#;
+
+impl Recorder {
+    fn new() -> Recorder {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("bin")).unwrap();
+        std::fs::create_dir(dir.path().join("record")).unwrap();
+        for tool in ["kubectl", "helm", "kustomize"] {
+            let path = dir.path().join("bin").join(tool);
+            std::fs::write(&path, WRAPPER).unwrap();
+            run_ok(Command::new("chmod").arg("755").arg(&path));
+        }
+        Recorder { dir }
+    }
+
+    /// The environment kiln runs in: the wrappers first on PATH, the real kustomize next.
+    fn env(&self) -> Vec<(String, String)> {
+        let path = format!(
+            "{}:{}",
+            self.dir.path().join("bin").display(),
+            std::env::var("PATH").unwrap()
+        );
+        vec![
+            ("PATH".to_owned(), path),
+            (
+                "RECORD_DIR".to_owned(),
+                self.dir.path().join("record").display().to_string(),
+            ),
+            (
+                "REAL_HELM".to_owned(),
+                real_tool("helm").display().to_string(),
+            ),
+            (
+                "REAL_KUSTOMIZE".to_owned(),
+                real_tool("kustomize").display().to_string(),
+            ),
+            ("RELEASE".to_owned(), "v7".to_owned()),
+            ("STAGE".to_owned(), "dev".to_owned()),
+        ]
+    }
+
+    /// Every recorded invocation, in order: its words and its stdin.
+    fn runs(&self) -> Vec<Run> {
+        let dir = self.dir.path().join("record");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".args"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|name| {
+                let stem = name.trim_end_matches(".args");
+                let read =
+                    |ext: &str| std::fs::read_to_string(dir.join(format!("{stem}.{ext}"))).ok();
+                let text = read("args").unwrap();
+                Run {
+                    words: text.lines().map(str::to_owned).collect(),
+                    stdin: read("stdin"),
+                    rendered: read("rendered"),
+                }
+            })
+            .collect()
+    }
+
+    /// From now on, helm answers that the release is installed.
+    fn install(&self) {
+        std::fs::write(self.dir.path().join("installed"), "").unwrap();
+    }
+
+    fn clear(&self) {
+        let dir = self.dir.path().join("record");
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    words: Vec<String>,
+    stdin: Option<String>,
+    rendered: Option<String>,
+}
+
+impl Run {
+    fn line(&self) -> String {
+        self.words.join(" ")
+    }
+}
+
+fn kiln(project: &Project, recorder: &Recorder, args: &[&str]) -> std::process::Output {
+    let env = recorder.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    project.kiln(args, &env)
+}
+
+fn kiln_ok(project: &Project, recorder: &Recorder, args: &[&str]) -> String {
+    let out = kiln(project, recorder, args);
+    assert!(
+        out.status.success(),
+        "kiln {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a real tool in the project and returns its stdout.
+fn tool(project: &Project, program: &Path, args: &[&str]) -> String {
+    run_ok(Command::new(program).args(args).current_dir(project.path()))
+}
+
+/// A YAML stream's documents, trimmed, as Skaffold splits and prints them.
+fn documents(text: &str) -> Vec<String> {
+    let mut docs = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            docs.push(std::mem::take(&mut current));
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    docs.push(current);
+    docs.into_iter()
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+/// What Skaffold's documented rules give for the fixture with `api` and `web-frontend`
+/// built as `api_ref` and `frontend_ref` (`repo:tag` and `@digest` if any): the raw
+/// namespace, `kustomize build` of the overlay with the `image: api` field replaced, and
+/// `helm template` of the release with the IMAGE_REPO/IMAGE_TAG/IMAGE_DIGEST values of
+/// the frontend image, all from the real tools.
+fn expected_render(project: &Project, api_ref: &str, frontend: (&str, &str, &str)) -> Vec<String> {
+    let (repo, tag, digest) = frontend;
+    let mut docs =
+        documents(&std::fs::read_to_string(project.path().join("k8s/namespace.yaml")).unwrap());
+    let kustomized = tool(
+        project,
+        &real_tool("kustomize"),
+        &[
+            "build",
+            "--load-restrictor",
+            "LoadRestrictionsNone",
+            "deploy/overlays/dev",
+        ],
+    );
+    assert!(kustomized.contains("- image: api\n"), "{kustomized}");
+    docs.extend(documents(
+        &kustomized.replace("- image: api\n", &format!("- image: {api_ref}\n")),
+    ));
+    let image_tag = if digest.is_empty() {
+        tag.to_owned()
+    } else {
+        format!("{tag}@{digest}")
+    };
+    let templated = tool(
+        project,
+        &real_tool("helm"),
+        &[
+            "template",
+            "frontend-dev",
+            "charts/frontend",
+            "--set",
+            "replicaCount=2",
+            "--set",
+            &format!("image.repository={repo}"),
+            "--set",
+            &format!("image.tag={image_tag}"),
+            "-f",
+            "charts/frontend/values-dev.yaml",
+            "--namespace",
+            "web",
+        ],
+    );
+    assert!(templated.contains("image: api\n"), "{templated}");
+    docs.extend(documents(
+        &templated.replace("image: api\n", &format!("image: {api_ref}\n")),
+    ));
+    docs
+}
+
+#[test]
+fn render_runs_kustomize_and_helm_as_skaffold_does() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let out = kiln_ok(
+        &project,
+        &recorder,
+        &[
+            "render",
+            "--digest-source=tag",
+            "-d",
+            "registry.example/team",
+        ],
+    );
+    assert_eq!(
+        documents(&out),
+        expected_render(
+            &project,
+            "registry.example/team/api:v7",
+            ("registry.example/team/web-frontend", "v7", ""),
+        )
+    );
+    // Exactly Skaffold's helm command lines; kustomize is not wrapped (it needs no cluster).
+    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    let overlay = project.path().join("deploy/overlays/dev");
+    assert_eq!(
+        lines,
+        [
+            // Each buildArgs entry split at spaces, the path made absolute, as Skaffold does.
+            &format!(
+                "kustomize build --load-restrictor LoadRestrictionsNone {}",
+                overlay.display()
+            ),
+            "helm dep build charts/frontend",
+            "helm template frontend-dev charts/frontend --set replicaCount=2 \
+             --set image.repository=registry.example/team/web-frontend --set image.tag=v7 \
+             -f charts/frontend/values-dev.yaml --namespace web",
+        ]
+    );
+
+    // A template naming an image that was not built is an error naming the value.
+    project.edit(
+        "skaffold.yaml",
+        "IMAGE_REPO_web_frontend",
+        "IMAGE_REPO_nothing",
+    );
+    let failed = kiln(
+        &project,
+        &recorder,
+        &[
+            "render",
+            "--digest-source=tag",
+            "-d",
+            "registry.example/team",
+        ],
+    );
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("IMAGE_REPO_nothing"), "{stderr}");
+}
+
+#[test]
+fn a_skaffold_v2_config_renders_as_skaffolds_upgrade_makes_it() {
+    // The same project as Skaffold v1 users wrote it: kustomize and helm as deployers,
+    // the image named by `artifactOverrides` with the `helm` image strategy.
+    let project = Project::new("platform");
+    std::fs::write(
+        project.path().join("skaffold-v2.yaml"),
+        r#"apiVersion: skaffold/v2beta29
+kind: Config
+build:
+  tagPolicy:
+    envTemplate:
+      template: "{{.RELEASE}}"
+  artifacts:
+    - image: api
+      ko:
+        main: ./cmd/api
+    - image: web-frontend
+      ko:
+        main: ./cmd/frontend
+deploy:
+  kustomize:
+    paths: [deploy/overlays/dev]
+    buildArgs: ["--load-restrictor LoadRestrictionsNone"]
+  helm:
+    releases:
+      - name: frontend-dev
+        chartPath: charts/frontend
+        namespace: web
+        valuesFiles: [charts/frontend/values-dev.yaml]
+        setValues:
+          replicaCount: 2
+        artifactOverrides:
+          image: web-frontend
+        imageStrategy:
+          helm: {}
+"#,
+    )
+    .unwrap();
+    let recorder = Recorder::new();
+    let out = kiln_ok(
+        &project,
+        &recorder,
+        &[
+            "render",
+            "-f",
+            "skaffold-v2.yaml",
+            "--digest-source=tag",
+            "-d",
+            "registry.example/team",
+        ],
+    );
+    let mut expected = expected_render(
+        &project,
+        "registry.example/team/api:v7",
+        ("registry.example/team/web-frontend", "v7", ""),
+    );
+    expected.remove(0); // no rawYaml: v2's kustomize deployer replaces the default
+    assert_eq!(documents(&out), expected);
+    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    assert_eq!(
+        lines[2],
+        "helm template frontend-dev charts/frontend --set replicaCount=2 \
+         --set image.repository=registry.example/team/web-frontend --set image.tag=v7 \
+         -f charts/frontend/values-dev.yaml --namespace web"
+    );
+}
+
+#[test]
+fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passes_them() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let out_dir = tempfile::tempdir().unwrap();
+    let layout = out_dir.path().join("layout");
+    let build_json = out_dir.path().join("build.json");
+    let stdout = kiln_ok(
+        &project,
+        &recorder,
+        &[
+            "run",
+            "-p",
+            "helm-deploy",
+            "--push=false",
+            "--oci-layout-path",
+            layout.to_str().unwrap(),
+            "--file-output",
+            build_json.to_str().unwrap(),
+            "--kube-context",
+            "staging",
+            "-d",
+            "registry.example/team",
+        ],
+    );
+    // Built references on stdout, as `kiln build` prints them.
+    let refs: Vec<&str> = stdout.lines().collect();
+    assert_eq!(refs.len(), 2, "{stdout}");
+    assert!(
+        refs[0].starts_with("registry.example/team/api:v7@sha256:"),
+        "{stdout}"
+    );
+    let (frontend_repo, frontend_digest) = refs[1].split_once(":v7@").unwrap();
+    assert_eq!(frontend_repo, "registry.example/team/web-frontend");
+
+    let runs = recorder.runs();
+    let lines: Vec<String> = runs.iter().map(Run::line).collect();
+    // kubectl applies what it deploys: the raw manifest and the kustomize overlay (and the
+    // manifests.helm render, which Skaffold's kubectl deployer gets too).
+    let apply = &runs[3];
+    assert_eq!(
+        apply.line(),
+        "kubectl --context staging apply --server-side -f -",
+        "{lines:#?}"
+    );
+    let applied = documents(apply.stdin.as_deref().unwrap());
+    let expected = expected_render(&project, refs[0], (frontend_repo, "v7", frontend_digest));
+    assert_eq!(applied, expected);
+    // helm: render for kubectl (dep build, template), then the deployer: is the release
+    // installed, dep build, install with Skaffold's arguments and kiln as post-renderer.
+    assert_eq!(
+        lines[1],
+        "helm --kube-context staging dep build charts/frontend"
+    );
+    assert!(
+        lines[2].starts_with("helm --kube-context staging template frontend-dev"),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines[4],
+        "helm --kube-context staging get all --namespace web frontend-dev"
+    );
+    assert_eq!(
+        lines[5],
+        "helm --kube-context staging dep build charts/frontend"
+    );
+    let install = &runs[6].words;
+    let kiln_exe = env!("CARGO_BIN_EXE_kiln");
+    let builds_file = install
+        .iter()
+        .find_map(|w| w.strip_prefix("--build-artifacts="))
+        .expect("the post-renderer reads a build JSON");
+    let expected_install: Vec<String> = [
+        "helm",
+        "--kube-context",
+        "staging",
+        "install",
+        "frontend-dev",
+        "charts/frontend",
+        "--namespace",
+        "web",
+        "--create-namespace",
+        "--set",
+        "replicaCount=2",
+        "--set",
+        &format!("image.repository={frontend_repo}"),
+        "--set",
+        &format!("image.tag=v7@{frontend_digest}"),
+        "-f",
+        "charts/frontend/values-dev.yaml",
+        "--post-renderer",
+        kiln_exe,
+        "--post-renderer-args",
+        "filter",
+        "--post-renderer-args",
+        &format!("--build-artifacts={builds_file}"),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    assert_eq!(install, &expected_install);
+    assert_eq!(runs.len(), 7, "{lines:#?}");
+    // What helm installs is the chart through kiln's post-renderer: the images set by
+    // setValueTemplates, and the one the chart names as the artifact, replaced.
+    let installed = runs[6].rendered.as_deref().unwrap();
+    assert!(
+        installed.contains(&format!("image: \"{}\"", refs[1])),
+        "{installed}"
+    );
+    assert!(
+        installed.contains(&format!("image: {}\n", refs[0])),
+        "{installed}"
+    );
+    assert!(!installed.contains("image: api\n"), "{installed}");
+    // The post-renderer's file is gone after the deploy.
+    assert!(!Path::new(builds_file).exists());
+
+    // `kiln deploy` of that build JSON into another namespace: nothing is built; the
+    // release is installed already, so it is upgraded.
+    recorder.clear();
+    recorder.install();
+    kiln_ok(
+        &project,
+        &recorder,
+        &[
+            "deploy",
+            "-p",
+            "helm-deploy",
+            "--build-artifacts",
+            build_json.to_str().unwrap(),
+            "--kube-context",
+            "staging",
+            "-n",
+            "qa",
+            "--force",
+        ],
+    );
+    let runs = recorder.runs();
+    let lines: Vec<String> = runs.iter().map(Run::line).collect();
+    assert_eq!(
+        lines[3],
+        "kubectl --context staging --namespace qa apply --server-side -f - --force --grace-period=0"
+    );
+    assert_eq!(
+        documents(runs[3].stdin.as_deref().unwrap()),
+        applied
+            .iter()
+            .map(|d| d.replace("namespace: web", "namespace: qa"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        lines[4],
+        "helm --kube-context staging get all --namespace qa frontend-dev"
+    );
+    assert!(
+        lines[6].starts_with(
+            "helm --kube-context staging upgrade frontend-dev --force charts/frontend --namespace qa --set replicaCount=2"
+        ),
+        "{lines:#?}"
+    );
+    assert!(!lines[6].contains("--create-namespace"), "only on install");
+
+    // `kiln delete`: kubectl deletes what it applied, helm deletes the release; the
+    // kubeconfig given is passed on and its current context is the kube context.
+    recorder.clear();
+    let kubeconfig = out_dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: from-file\n",
+    )
+    .unwrap();
+    let kc = kubeconfig.to_str().unwrap();
+    kiln_ok(
+        &project,
+        &recorder,
+        &["delete", "-p", "helm-deploy", "--kubeconfig", kc],
+    );
+    let runs = recorder.runs();
+    let lines: Vec<String> = runs.iter().map(Run::line).collect();
+    assert_eq!(
+        lines[3..],
+        [
+            format!(
+                "kubectl --context from-file --kubeconfig {kc} delete --ignore-not-found=true --wait=false -f -"
+            ),
+            format!(
+                "helm --kube-context from-file delete frontend-dev --namespace web --kubeconfig {kc}"
+            ),
+        ],
+        "{lines:#?}"
+    );
+    let deleted = documents(runs[3].stdin.as_deref().unwrap());
+    assert_eq!(deleted.len(), applied.len());
+    assert!(deleted.iter().any(|d| d.contains("name: dev-api")));
+
+    // `--dry-run`: what would be deleted on stdout, nothing deleted.
+    recorder.clear();
+    recorder.install();
+    let dry = kiln_ok(
+        &project,
+        &recorder,
+        &[
+            "delete",
+            "-p",
+            "helm-deploy",
+            "--kube-context",
+            "staging",
+            "--dry-run",
+        ],
+    );
+    let printed = dry;
+    let kubectl_part = printed
+        .strip_suffix("MANIFEST:\n")
+        .expect("helm get manifest's output last");
+    assert_eq!(documents(kubectl_part), deleted);
+    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    assert_eq!(
+        lines[3..],
+        ["helm --kube-context staging get manifest frontend-dev --namespace web"],
+        "no kubectl delete, no helm delete: {lines:#?}"
+    );
+}
+
+#[test]
+fn deploy_installs_a_packaged_chart_with_the_images_of_a_build_json() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let (api, frontend) = (
+        format!("reg.example/api:v1@{}", digest('a')),
+        format!("reg.example/web-frontend:v1@{}", digest('b')),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let builds = dir.path().join("build.json");
+    std::fs::write(
+        &builds,
+        format!(
+            r#"{{"builds":[{{"imageName":"api","tag":"{api}"}},{{"imageName":"web-frontend","tag":"{frontend}"}}]}}"#
+        ),
+    )
+    .unwrap();
+    kiln_ok(
+        &project,
+        &recorder,
+        &["deploy", "-p", "packaged", "-a", builds.to_str().unwrap()],
+    );
+    let runs = recorder.runs();
+    let lines: Vec<String> = runs.iter().map(Run::line).collect();
+    let package = lines
+        .iter()
+        .position(|l| l.starts_with("helm package charts/frontend --destination "))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(
+        lines[package].ends_with(" --version 0.3.1-dev --app-version v7"),
+        "{}",
+        lines[package]
+    );
+    let install = &runs[package + 1];
+    // Installed from the archive (no --kube-context: no kubeconfig here).
+    let chart = &install.words[3];
+    assert_eq!(install.words[..3], ["helm", "install", "frontend-dev"]);
+    assert!(chart.ends_with("/frontend-0.3.1-dev.tgz"), "{chart}");
+    assert!(!install.words.contains(&"--version".to_owned()));
+    let installed = install.rendered.as_deref().unwrap();
+    assert!(
+        installed.contains(&format!("image: \"{frontend}\"")),
+        "{installed}"
+    );
+    assert!(
+        installed.contains(&format!("image: {api}\n")),
+        "{installed}"
+    );
+}
+
+#[test]
+fn dev_deploys_each_build_with_kubectl_and_helm_when_a_cluster_answers() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let layout = tempfile::tempdir().unwrap();
+    let env = recorder.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut child = project.spawn_kiln(
+        &[
+            "dev",
+            "-p",
+            "helm-deploy",
+            "--push=false",
+            "--oci-layout-path",
+            layout.path().to_str().unwrap(),
+            "--kube-context",
+            "staging",
+        ],
+        &env,
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let lines = loop {
+        let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+        if lines.iter().any(|l| l.contains(" install frontend-dev ")) {
+            break lines;
+        }
+        assert!(
+            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "kiln dev deployed nothing: {lines:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        lines[0],
+        "kubectl --context staging version --request-timeout=5s"
+    );
+    assert!(
+        lines.contains(&"kubectl --context staging apply --server-side -f -".to_owned()),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn deploy_without_build_artifacts_deploys_the_tag_policys_images() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    // Nothing is built: the tag policy (RELEASE=v7) gives each image its tag.
+    kiln_ok(
+        &project,
+        &recorder,
+        &["deploy", "-d", "reg.example", "--kube-context", "qa"],
+    );
+    let runs = recorder.runs();
+    let apply = runs
+        .iter()
+        .find(|r| r.words.get(3).map(String::as_str) == Some("apply"))
+        .expect("kubectl apply");
+    let applied = apply.stdin.as_deref().unwrap();
+    assert!(applied.contains("image: reg.example/api:v7\n"), "{applied}");
+    assert!(
+        applied.contains("image: \"reg.example/web-frontend:v7\""),
+        "{applied}"
+    );
+}
+
+#[test]
+fn a_missing_tool_is_named_with_where_to_get_it() {
+    let project = Project::new("platform");
+    // Neither kustomize nor kubectl (Skaffold's fallback, `kubectl kustomize`) is there.
+    let empty = tempfile::tempdir().unwrap();
+    let no_tools = [
+        ("PATH", empty.path().to_str().unwrap()),
+        ("RELEASE", "v7"),
+        ("STAGE", "dev"),
+    ];
+    let out = project.kiln(&["render", "--digest-source=tag"], &no_tools);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`kustomize` is not on PATH"), "{stderr}");
+    assert!(
+        stderr.contains("go install sigs.k8s.io/kustomize"),
+        "{stderr}"
+    );
+}
+
+#[test]
+#[ignore = "no Kubernetes cluster on this machine"]
+fn run_deploys_to_a_real_cluster_and_delete_removes_it() {
+    // Needs a cluster in the current kube context, a registry it pulls from in
+    // KILN_TEST_REGISTRY, and the real kubectl and helm on PATH.
+    let registry = std::env::var("KILN_TEST_REGISTRY").expect("KILN_TEST_REGISTRY");
+    let project = Project::new("platform");
+    let env = [
+        ("RELEASE", "v7"),
+        ("STAGE", "dev"),
+        (
+            "KUBECONFIG",
+            &std::env::var("KUBECONFIG").unwrap_or_default(),
+        ),
+    ];
+    project.kiln_ok(&["run", "-p", "helm-deploy", "-d", &registry], &env);
+    let kubectl = |args: &[&str]| run_ok(Command::new("kubectl").args(args));
+    let image = kubectl(&[
+        "get",
+        "deployment",
+        "dev-api",
+        "-n",
+        "platform-dev",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert!(
+        image.starts_with(&format!("{registry}/api:v7@sha256:")),
+        "{image}"
+    );
+    assert!(
+        run_ok(Command::new("helm").args(["status", "frontend-dev", "-n", "web"]))
+            .contains("deployed")
+    );
+    project.kiln_ok(&["delete", "-p", "helm-deploy"], &env);
+    let gone = Command::new("kubectl")
+        .args(["get", "deployment", "dev-api", "-n", "platform-dev"])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success());
+}
+
+#[test]
+fn run_deploy_and_delete_accept_skaffolds_flags() {
+    let project = Project::new("platform");
+    let flags: &[(&str, &[&str])] = &[
+        (
+            "run",
+            &[
+                "-n=ns",
+                "--force",
+                "--tail=false",
+                "--port-forward",
+                "--status-check=false",
+                "-l=a=b",
+                "--cleanup=false",
+                "--kubeconfig=/tmp/kc",
+                "-b=api",
+                "--push=false",
+                "--file-output=/tmp/fo",
+                "--enable-rpc=false",
+                "--toot",
+            ],
+        ),
+        (
+            "deploy",
+            &[
+                "-a=/tmp/b.json",
+                "--build-artifacts=/tmp/b.json",
+                "-i=app:v1",
+                "-n=ns",
+                "--force=false",
+                "--status-check=false",
+                "-t=v1",
+                "--kube-context=k",
+            ],
+        ),
+        (
+            "delete",
+            &[
+                "-n=ns",
+                "--kubeconfig=/tmp/kc",
+                "--detect-minikube=false",
+                "-p=p",
+            ],
+        ),
+    ];
+    for (command, flags) in flags {
+        for flag in *flags {
+            let out = project.kiln(&[command, flag, "--help"], &[]);
+            assert!(
+                out.status.success(),
+                "kiln {command} {flag}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    // A dev-loop flag is not `run`'s, as in Skaffold.
+    let out = project.kiln(&["run", "--trigger=polling", "--help"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
