@@ -74,9 +74,17 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         plan.kodata_allowed_root.as_deref(),
     )
     .await;
+    // The key needs the package graph, which `go list` may download modules for: a
+    // graph Go cannot load gives no key, and `go build` reports why.
     let cache_key = if ctx.artifact_cache || ctx.remote_cache.reads() {
-        let (version, env) = (&ctx.toolchain.version, &ctx.process_env);
-        Some(artifact_cache::key(plan, &base, &boundary, version, env).await?)
+        match crate::go_inputs::of(ctx, plan, &base, &artifact_stage).await? {
+            Some(go_inputs) => {
+                let (version, env) = (&ctx.toolchain.version, &ctx.process_env);
+                let key = artifact_cache::key(plan, &base, &boundary, &go_inputs, version, env);
+                Some(key.await?)
+            }
+            None => None,
+        }
     } else {
         None
     };

@@ -35,12 +35,16 @@ pub struct BuildInputs {
 }
 
 impl BuildInputs {
-    pub fn of(plan: &ArtifactPlan) -> Result<Self, Error> {
-        let mut files: Vec<PathBuf> = plan
-            .go_dir
+    /// The module files of `go_dir` and each directory above it, in hashing order.
+    pub fn module_files(go_dir: &Path) -> Vec<PathBuf> {
+        go_dir
             .ancestors()
             .flat_map(|dir| MODULE_FILES.map(|f| dir.join(f)))
-            .collect();
+            .collect()
+    }
+
+    pub fn of(plan: &ArtifactPlan) -> Result<Self, Error> {
+        let mut files = Self::module_files(&plan.go_dir);
         match &plan.ko_config_path {
             Some(path) => files.push(path.clone()),
             None => files.extend(

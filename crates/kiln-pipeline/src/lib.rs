@@ -11,6 +11,7 @@ pub mod custom;
 pub mod deploy;
 pub mod deps;
 pub mod events;
+pub mod go_inputs;
 pub mod inputs;
 pub mod ko_planner;
 pub mod local;

@@ -18,7 +18,10 @@ use kiln_image::layer_cache::file_digest;
 
 use crate::Error;
 
-fn go_env_parts(env: &BTreeMap<String, String>, build_env: &[(String, String)]) -> Vec<String> {
+pub(crate) fn go_env_parts(
+    env: &BTreeMap<String, String>,
+    build_env: &[(String, String)],
+) -> Vec<String> {
     env.iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .chain(build_env.iter().cloned())

@@ -85,9 +85,14 @@ impl Project {
             .env("HOME", self.cache.path())
             .env("KILN_CACHE", self.cache.path().join("kiln"))
             .env("GOCACHE", go_cache())
+            .env("GOMODCACHE", go_mod_cache())
             .env("GOPATH", self.cache.path().join("gopath"))
-            .env("GOPROXY", "off")
             .env("GOTOOLCHAIN", "local");
+        for name in GO_PROXY_SETTINGS {
+            if let Some(value) = std::env::var_os(name) {
+                cmd.env(name, value);
+            }
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -127,9 +132,26 @@ impl Project {
     }
 }
 
+/// Where modules come from, taken from the test run's environment when set (else Go's
+/// defaults: the public proxy and checksum database), so tests download as `go` would.
+const GO_PROXY_SETTINGS: [&str; 6] = [
+    "GOPROXY",
+    "GOSUMDB",
+    "GONOSUMDB",
+    "GONOPROXY",
+    "GOPRIVATE",
+    "GOINSECURE",
+];
+
 /// One Go build cache shared by every test: it only speeds up compiles, it is never an input.
 fn go_cache() -> PathBuf {
     std::env::temp_dir().join("kiln-tests-gocache")
+}
+
+/// One module cache shared by every test: each pinned module is downloaded once per
+/// machine (go.sum verifies it), and concurrent tests share it under Go's own file locks.
+pub fn go_mod_cache() -> PathBuf {
+    std::env::temp_dir().join("kiln-tests-gomodcache")
 }
 
 pub fn git(dir: &Path, args: &[&str]) {
