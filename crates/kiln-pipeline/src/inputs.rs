@@ -1,6 +1,7 @@
-//! The one list of an artifact's build inputs. The artifact cache key hashes exactly these
-//! files and `kiln dev` watches exactly these paths, so a change that would give a different
-//! image always triggers a rebuild, and nothing else does.
+//! An artifact's watched inputs: what `kiln dev` watches (Skaffold's `dependencies` globs,
+//! the module files, the ko config, kodata). The artifact cache key hashes the module
+//! files, ko config and kodata from here, and, instead of the globs, the sources `go`
+//! reads (`go_inputs.rs`), so a list that misses a package cannot serve a stale image.
 
 use std::path::{Path, PathBuf};
 

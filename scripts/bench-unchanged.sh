@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The unchanged-build row of scripts/bench.sh (section 1 for the app, 7c for the controller),
+# for two kiln binaries timed in the same hyperfine run: KILN_BEFORE and KILN_AFTER (e.g.
+# builds of two commits), each against the no-op `go build` of the same package. Each
+# binary has its own warm KILN_CACHE; Go's caches are shared. BENCHMARKS.md records a run.
+# Usage: KILN_BEFORE=... KILN_AFTER=... [RUNS=20] scripts/bench-unchanged.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/ensure-go.sh"
+command -v hyperfine >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null; }
+: "${KILN_BEFORE:?a kiln binary}" "${KILN_AFTER:?a kiln binary}"
+work=$(mktemp -d)
+trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
+export CGO_ENABLED=0 GOFLAGS="-trimpath -modcacherw" GOMODCACHE="$work/gomod"
+
+# app: examples/hello; controller: scripts/bench-fixtures/controller (modules via the proxy).
+setup() { # name, source dir
+  local dir="$work/$1"
+  cp -r "$2" "$dir"
+  printf 'apiVersion: skaffold/v4beta14\nkind: Config\nbuild:\n  tagPolicy: {sha256: {}}\n  artifacts:\n    - image: %s\n      ko: {}\n' "$1" > "$dir/skaffold.yaml"
+  printf '/out/\n/gobin/\n' > "$dir/.gitignore"
+  git -C "$dir" init -q && git -C "$dir" add -A && git -C "$dir" -c user.name=b -c user.email=b@b commit -qm "$1"
+  (cd "$dir" && go build -o gobin/app .)
+}
+setup app "$repo_root/examples/hello"
+setup controller "$repo_root/scripts/bench-fixtures/controller"
+
+for name in app controller; do
+  cd "$work/$name"
+  build="build --push=false --oci-layout-path out --platform linux/amd64 -q"
+  # Warm each binary's own cache (its first build writes the entry).
+  KILN_CACHE="$work/cache-before" "$KILN_BEFORE" $build >/dev/null
+  KILN_CACHE="$work/cache-after" "$KILN_AFTER" $build >/dev/null
+  echo "## $name"
+  hyperfine --style basic --warmup 2 --runs "${RUNS:-20}" -N \
+    -n before "env KILN_CACHE=$work/cache-before $KILN_BEFORE $build" \
+    -n after "env KILN_CACHE=$work/cache-after $KILN_AFTER $build" \
+    -n "go build (no-op)" "go build -o gobin/app ."
+done
