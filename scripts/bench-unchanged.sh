@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The unchanged-build row of scripts/bench.sh (section 1 for the app, 7c for the controller),
-# for two kiln binaries timed in the same hyperfine run: KILN_BEFORE and KILN_AFTER (e.g.
+# and (app only) its one-line-edit row into an OCI layout, for two kiln binaries timed in
+# the same hyperfine run: KILN_BEFORE and KILN_AFTER (e.g.
 # builds of two commits), each against the no-op `go build` of the same package. Each
 # binary has its own warm KILN_CACHE; Go's caches are shared. BENCHMARKS.md records a run.
 # Usage: KILN_BEFORE=... KILN_AFTER=... [RUNS=20] scripts/bench-unchanged.sh
@@ -36,3 +37,13 @@ for name in app controller; do
     -n after "env KILN_CACHE=$work/cache-after $KILN_AFTER $build" \
     -n "go build (no-op)" "go build -o gobin/app ."
 done
+
+# One-line edit of the app → OCI layout: the key lists the graph again after an edit.
+cd "$work/app"
+echo 0 > "$work/edits"
+edit="n=\$((\$(cat $work/edits)+1)); echo \$n > $work/edits; sed -i \"s/^var version = .*/var version = \\\"v\$n\\\"/\" $work/app/main.go"
+echo "## app, one-line edit"
+hyperfine --style basic --warmup 1 --runs "${EDIT_RUNS:-10}" \
+  --prepare "$edit" -n before "KILN_CACHE=$work/cache-before $KILN_BEFORE $build" \
+  --prepare "$edit" -n after "KILN_CACHE=$work/cache-after $KILN_AFTER $build" \
+  --prepare "$edit" -n "go build" "go build -o gobin/app ."

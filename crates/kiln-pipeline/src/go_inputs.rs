@@ -60,6 +60,9 @@ struct Stamp {
     dirs: BTreeMap<PathBuf, String>,
 }
 
+/// One `go list -deps` to run: a platform's flags and environment.
+type Listing = (Vec<String>, Vec<(String, String)>);
+
 /// The graph's inputs for `plan` built on `base`'s platforms; `None` when Go cannot load
 /// the graph (a missing package or module, a syntax error in an import block): then
 /// nothing is cached and `go build` reports the problem in its own words.
@@ -69,7 +72,7 @@ pub(crate) async fn of(
     base: &ResolvedBase,
     stage: &StageEvents,
 ) -> Result<Option<GoInputs>, Error> {
-    let mut requests = Vec::new();
+    let mut requests: Vec<Listing> = Vec::new();
     for image in &base.images {
         let (flags, _) = plan.go.for_platform(&image.platform)?;
         let platform_env = image
@@ -145,11 +148,7 @@ fn inputs(graph: Graph, stamp: Stamp) -> GoInputs {
 /// What can change the graph besides its own files: the toolchain, the package, the Go
 /// environment, each platform's flags and environment, and the module files above the Go
 /// directory (go.mod, go.sum, go.work, vendor/modules.txt: present or not, and content).
-fn memo_key(
-    ctx: &Context,
-    plan: &ArtifactPlan,
-    requests: &[(Vec<String>, Vec<(String, String)>)],
-) -> Result<Digest, Error> {
+fn memo_key(ctx: &Context, plan: &ArtifactPlan, requests: &[Listing]) -> Result<Digest, Error> {
     let mut parts = vec![
         "godeps/1".to_owned(),
         ctx.toolchain.version.clone(),
