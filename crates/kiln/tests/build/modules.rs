@@ -23,15 +23,7 @@ fn layout_build(project: &Project, env: &[(&str, &str)]) -> (Vec<String>, String
         "--platform",
         "linux/amd64",
     ];
-    let out = project.kiln(&args, env);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
-    let refs = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    (refs, stderr)
+    project.kiln_ok_logged(&args, env)
 }
 
 /// What the image's binary prints, run under chroot from the layout's rootfs.

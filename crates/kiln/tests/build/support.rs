@@ -117,6 +117,19 @@ impl Project {
         );
     }
 
+    /// Runs kiln, expecting success: (stdout lines, stderr).
+    pub fn kiln_ok_logged(&self, args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
+        let out = self.kiln(args, env);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "kiln {args:?} failed:\n{stderr}");
+        let refs = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        (refs, stderr)
+    }
+
     pub fn kiln_ok(&self, args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
         let out = self.kiln(args, env);
         assert!(
