@@ -119,7 +119,23 @@ pub(crate) async fn of(
     {
         return Ok(None);
     }
-    let graph = graph_of(&packages);
+    let mut graph = graph_of(&packages);
+    // A workspace file named by GOWORK (the build's, else the process's) rather than found
+    // above the Go directory: its `use` and `replace` lines shape the graph too.
+    let gowork = plan
+        .go
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "GOWORK")
+        .map(|(_, v)| v);
+    if let Some(file) = gowork.or_else(|| ctx.process_env.get("GOWORK"))
+        && !matches!(file.as_str(), "" | "off" | "auto")
+    {
+        let file = plan.go_dir.join(file);
+        graph.files.insert(file.with_extension("work.sum"));
+        graph.files.insert(file);
+    }
     let listed_graph = graph.clone();
     let stamp = blocking(move || stamp_of(&listed_graph)).await?;
     memo.put(
