@@ -8,8 +8,8 @@
 //! modules from the module cache by version and go.sum hash; never the hand-written
 //! `dependencies` globs, which only say what `kiln dev` watches), go.mod, go.sum, go.work,
 //! vendor/modules.txt, .ko.yaml and the kodata tree, and the git HEAD and dirty state Go
-//! stamps into the binary. Entries are written atomically and checked when read: a corrupt entry or a
-//! missing blob (a cache trim evicts files one by one) is a miss, never an error.
+//! stamps into the binary. Entries are written atomically and checked when read: a corrupt
+//! entry or a missing blob (a cache trim evicts files one by one) is a miss, never an error.
 //!
 //! The key is machine-independent, because runners share it through the registry
 //! (`remote_cache.rs`): files are named relative to the Go directory, the Go directory
@@ -36,7 +36,7 @@ use crate::plan::ArtifactPlan;
 use crate::sbom::Sboms;
 
 /// Bump when the meaning of an entry changes.
-const FORMAT: &str = "kiln-artifact/3";
+const FORMAT: &str = "kiln-artifact/2";
 
 /// Go's own environment knobs that change what it compiles. With `-trimpath`, the
 /// locations of Go's caches, module sources and toolchain do not reach the binary (the
