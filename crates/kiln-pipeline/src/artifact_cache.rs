@@ -110,12 +110,17 @@ pub async fn key(
         .collect::<Result<Vec<_>, Error>>()?;
     let (plan, base, go_version) = (plan.clone(), base.clone(), go_version.to_owned());
     let boundary = boundary.clone();
-    let go_files: Vec<(String, &String)> = go_inputs
-        .files
-        .iter()
-        .map(|(path, digest)| (relative_name(path, &plan.go_dir), digest))
-        .collect();
-    let go_files = serde_json::json!({"files": go_files, "modules": go_inputs.modules});
+    let named = |entries: &BTreeMap<std::path::PathBuf, String>| -> Vec<(String, String)> {
+        entries
+            .iter()
+            .map(|(path, digest)| (relative_name(path, &plan.go_dir), digest.clone()))
+            .collect()
+    };
+    let go_files = serde_json::json!({
+        "files": named(&go_inputs.files),
+        "dirs": named(&go_inputs.dirs),
+        "modules": go_inputs.modules,
+    });
     let env: Vec<(String, String)> = process_env
         .iter()
         .filter(|(k, _)| reaches_go(k, plan.trimpath))

@@ -74,20 +74,33 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         plan.kodata_allowed_root.as_deref(),
     )
     .await;
-    // The key needs the package graph, which `go list` may download modules for: a
-    // graph Go cannot load gives no key, and `go build` reports why.
-    let cache_key = if ctx.artifact_cache || ctx.remote_cache.reads() {
-        match crate::go_inputs::of(ctx, plan, &base, &artifact_stage).await? {
-            Some(go_inputs) => {
-                let (version, env) = (&ctx.toolchain.version, &ctx.process_env);
-                let key = artifact_cache::key(plan, &base, &boundary, &go_inputs, version, env);
-                Some(key.await?)
-            }
-            None => None,
+    // The key needs the package graph (`go_inputs.rs`), which `go list` may download
+    // modules for: a graph Go cannot load gives no key, and `go build` reports why. After
+    // an edit, the remembered graph's key is looked up and the graph is listed again
+    // while `go build` runs; the result is stored under the key of the listed graph.
+    let key_of = async |go_inputs: Option<crate::go_inputs::GoInputs>| match go_inputs {
+        Some(go_inputs) => {
+            let (version, env) = (&ctx.toolchain.version, &ctx.process_env);
+            let key = artifact_cache::key(plan, &base, &boundary, &go_inputs, version, env);
+            key.await.map(Some)
         }
-    } else {
-        None
+        None => Ok(None),
     };
+    let mut relist = None;
+    let mut cache_key = None;
+    if ctx.artifact_cache || ctx.remote_cache.reads() {
+        use crate::go_inputs::Remembered;
+        let (lister, remembered) = crate::go_inputs::remembered(ctx, plan, &base).await?;
+        let go_inputs = match remembered {
+            Remembered::Current(go_inputs) => Some(go_inputs),
+            Remembered::Stale(go_inputs) => {
+                relist = Some(lister);
+                Some(go_inputs)
+            }
+            Remembered::Unknown => lister.list(&artifact_stage).await?,
+        };
+        cache_key = key_of(go_inputs).await?;
+    }
     // `--cache-artifacts=false` forces a build: neither cache is asked.
     let mut repush = false;
     if let Some(key) = cache_key.as_ref().filter(|_| ctx.artifact_cache) {
@@ -133,7 +146,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         .join("kodata")
         .is_dir()
         .then(|| artifact_stage.start(Stage::Compressing));
-    let kodata = write_kodata_layer(ctx, plan, &package, &base, boundary).await?;
+    let kodata = write_kodata_layer(ctx, plan, &package, &base, boundary.clone()).await?;
     if let Some(compressing) = compressing {
         artifact_stage.finish(compressing);
     }
@@ -282,10 +295,24 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         });
     }
     let mut built = Vec::with_capacity(base.images.len());
-    while let Some(joined) = tasks.join_next().await {
-        // The first failure cancels the other platforms' builds (dropping the JoinSet
-        // aborts them, and kill_on_drop stops their `go` processes).
-        built.push(joined??);
+    let builds = async {
+        while let Some(joined) = tasks.join_next().await {
+            // The first failure cancels the other platforms' builds (dropping the JoinSet
+            // aborts them, and kill_on_drop stops their `go` processes).
+            built.push(joined??);
+        }
+        Ok::<_, Error>(())
+    };
+    let relisted = async {
+        match &relist {
+            Some(lister) => lister.list(&artifact_stage).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (builds, relisted) = tokio::join!(builds, relisted);
+    builds?;
+    if let Some(go_inputs) = relisted? {
+        cache_key = key_of(go_inputs).await?;
     }
     if let Some(early_push) = early_push {
         // Landed or not, the push that follows checks every blob.

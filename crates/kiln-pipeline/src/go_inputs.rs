@@ -9,7 +9,9 @@
 //! modules it needs, reported as the downloading-modules stage. It is remembered with the
 //! content of its files and the listings of its directories: while none of those move
 //! (nor the Go settings and module files in the memo's key), no import can have changed,
-//! so an unchanged build runs no `go list`.
+//! so an unchanged build runs no `go list`. After an edit the remembered graph's key is
+//! still sound to look up ([`Remembered::Stale`]), and the graph is listed again while
+//! `go build` runs, off the critical path.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,6 +35,9 @@ use crate::plan::ArtifactPlan;
 pub struct GoInputs {
     /// Absolute path → sha256 of every file of the graph on this disk.
     pub files: BTreeMap<PathBuf, String>,
+    /// Absolute path → digest of the listing of each folder whose listing decides the
+    /// graph (a new file there can join it).
+    pub dirs: BTreeMap<PathBuf, String>,
     /// `path version sum` (and `=> replacement …`) of each module read from the cache.
     pub modules: BTreeSet<String>,
 }
@@ -49,7 +54,7 @@ struct Graph {
 
 /// A graph with what its files and directories held when it was listed.
 #[derive(Serialize, Deserialize)]
-struct Remembered {
+struct Memo {
     graph: Graph,
     stamp: Stamp,
 }
@@ -63,15 +68,35 @@ struct Stamp {
 /// One `go list -deps` to run: a platform's flags and environment.
 type Listing = (Vec<String>, Vec<(String, String)>);
 
-/// The graph's inputs for `plan` built on `base`'s platforms; `None` when Go cannot load
-/// the graph (a missing package or module, a syntax error in an import block): then
-/// nothing is cached and `go build` reports the problem in its own words.
-pub(crate) async fn of(
-    ctx: &Context,
-    plan: &ArtifactPlan,
+/// What is known of the graph before listing it.
+pub(crate) enum Remembered {
+    /// Remembered, and none of its files or folders moved: this is the graph.
+    Current(GoInputs),
+    /// Remembered, but some of its files or folders moved (an edit). Its key, over what
+    /// those files and folders hold now, can only find an entry built from exactly them
+    /// (entries are only stored under the keys of current graphs, and a graph is a
+    /// function of its own files, folders, module files and settings, all in the key), so
+    /// it may be looked up while `go list` runs again.
+    Stale(GoInputs),
+    /// Nothing remembered: list the graph first.
+    Unknown,
+}
+
+/// Runs `go list -deps` for an artifact's platforms and remembers the answer.
+pub(crate) struct Lister<'a> {
+    ctx: &'a Context,
+    plan: &'a ArtifactPlan,
+    requests: Vec<Listing>,
+    memo_key: Digest,
+}
+
+/// What is remembered of the graph of `plan` built on `base`'s platforms, and the lister
+/// that lists it anew.
+pub(crate) async fn remembered<'a>(
+    ctx: &'a Context,
+    plan: &'a ArtifactPlan,
     base: &ResolvedBase,
-    stage: &StageEvents,
-) -> Result<Option<GoInputs>, Error> {
+) -> Result<(Lister<'a>, Remembered), Error> {
     let mut requests: Vec<Listing> = Vec::new();
     for image in &base.images {
         let (flags, _) = plan.go.for_platform(&image.platform)?;
@@ -90,62 +115,83 @@ pub(crate) async fn of(
             requests.push((flags, env));
         }
     }
+    let memo_key = memo_key(ctx, plan, &requests)?;
+    let lister = Lister {
+        ctx,
+        plan,
+        requests,
+        memo_key,
+    };
     let memo = KeyedJson::new(ctx.cache_dir.join("memo"));
-    let key = memo_key(ctx, plan, &requests)?;
-    if let Some(remembered) = memo.get::<Remembered>(&key) {
-        let graph = remembered.graph.clone();
-        let stamp = blocking(move || stamp_of(&graph)).await?;
-        if stamp == remembered.stamp {
-            return Ok(Some(inputs(remembered.graph, stamp)));
+    let Some(remembered) = memo.get::<Memo>(&lister.memo_key) else {
+        return Ok((lister, Remembered::Unknown));
+    };
+    let graph = remembered.graph.clone();
+    let stamp = blocking(move || stamp_of(&graph)).await?;
+    let current = stamp == remembered.stamp;
+    let inputs = inputs(remembered.graph, stamp);
+    Ok(match current {
+        true => (lister, Remembered::Current(inputs)),
+        false => (lister, Remembered::Stale(inputs)),
+    })
+}
+
+impl Lister<'_> {
+    /// The graph's inputs as `go list -deps` gives them now, remembered; `None` when Go
+    /// cannot load the graph (a missing package or module, a syntax error in an import
+    /// block): then nothing is cached and `go build` reports the problem in its own words.
+    /// Modules it downloads are reported as `stage`'s downloading-modules stage.
+    pub(crate) async fn list(&self, stage: &StageEvents) -> Result<Option<GoInputs>, Error> {
+        let (ctx, plan) = (self.ctx, self.plan);
+        let downloads = Downloads::new(stage);
+        let on_download = |module: &str| downloads.heard(module);
+        let listings = self.requests.iter().map(|(flags, env)| {
+            ctx.toolchain.list_deps(
+                &plan.go_dir,
+                &plan.package.import_path,
+                flags,
+                env,
+                &on_download,
+            )
+        });
+        let listed = futures_util::future::try_join_all(listings).await;
+        downloads.finish();
+        let packages: Vec<DepPackage> = listed?.into_iter().flatten().collect();
+        if packages
+            .iter()
+            .any(|p| p.error.is_some() || !p.deps_errors.is_empty())
+        {
+            return Ok(None);
         }
+        let mut graph = graph_of(&packages);
+        // A workspace file named by GOWORK (the build's, else the process's) rather than
+        // found above the Go directory: its `use` and `replace` lines shape the graph too.
+        let gowork = plan
+            .go
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "GOWORK")
+            .map(|(_, v)| v);
+        if let Some(file) = gowork.or_else(|| ctx.process_env.get("GOWORK"))
+            && !matches!(file.as_str(), "" | "off" | "auto")
+        {
+            let file = plan.go_dir.join(file);
+            graph.files.insert(file.with_extension("work.sum"));
+            graph.files.insert(file);
+        }
+        let listed_graph = graph.clone();
+        let stamp = blocking(move || stamp_of(&listed_graph)).await?;
+        let memo = KeyedJson::new(ctx.cache_dir.join("memo"));
+        memo.put(
+            &self.memo_key,
+            &Memo {
+                graph: graph.clone(),
+                stamp: stamp.clone(),
+            },
+        )?;
+        Ok(Some(inputs(graph, stamp)))
     }
-    let downloads = Downloads::new(stage);
-    let on_download = |module: &str| downloads.heard(module);
-    let listings = requests.iter().map(|(flags, env)| {
-        ctx.toolchain.list_deps(
-            &plan.go_dir,
-            &plan.package.import_path,
-            flags,
-            env,
-            &on_download,
-        )
-    });
-    let listed = futures_util::future::try_join_all(listings).await;
-    downloads.finish();
-    let packages: Vec<DepPackage> = listed?.into_iter().flatten().collect();
-    if packages
-        .iter()
-        .any(|p| p.error.is_some() || !p.deps_errors.is_empty())
-    {
-        return Ok(None);
-    }
-    let mut graph = graph_of(&packages);
-    // A workspace file named by GOWORK (the build's, else the process's) rather than found
-    // above the Go directory: its `use` and `replace` lines shape the graph too.
-    let gowork = plan
-        .go
-        .env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "GOWORK")
-        .map(|(_, v)| v);
-    if let Some(file) = gowork.or_else(|| ctx.process_env.get("GOWORK"))
-        && !matches!(file.as_str(), "" | "off" | "auto")
-    {
-        let file = plan.go_dir.join(file);
-        graph.files.insert(file.with_extension("work.sum"));
-        graph.files.insert(file);
-    }
-    let listed_graph = graph.clone();
-    let stamp = blocking(move || stamp_of(&listed_graph)).await?;
-    memo.put(
-        &key,
-        &Remembered {
-            graph: graph.clone(),
-            stamp: stamp.clone(),
-        },
-    )?;
-    Ok(Some(inputs(graph, stamp)))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -157,6 +203,7 @@ async fn blocking<T: Send + 'static>(
 fn inputs(graph: Graph, stamp: Stamp) -> GoInputs {
     GoInputs {
         files: stamp.files,
+        dirs: stamp.dirs,
         modules: graph.modules,
     }
 }

@@ -242,6 +242,41 @@ fn edits_to_any_package_go_reads_rebuild_whatever_dependencies_paths_say() {
     std::fs::write(project.path().join("NOTES.md"), "not read by go\n").unwrap();
     let (_, stderr) = layout_build(&project, &env);
     assert!(stderr.contains(HIT), "a file go does not read:\n{stderr}");
+
+    // Undoing an edit finds the image built before it.
+    project.edit("cmd/inventory/main.go", "\"edited\"", "\"again\"");
+    layout_build(&project, &env);
+    project.edit("cmd/inventory/main.go", "\"again\"", "\"edited\"");
+    let (undone, stderr) = layout_build(&project, &env);
+    assert!(stderr.contains(HIT), "an edit undone:\n{stderr}");
+    assert_eq!(undone, added);
+
+    // An edit that imports a new package: the graph grows, and the new package is an
+    // input from then on.
+    std::fs::create_dir_all(project.path().join("internal/banner")).unwrap();
+    std::fs::write(
+        project.path().join("internal/banner/banner.go"),
+        "package banner\n\nconst Text = \"== banner one ==\"\n",
+    )
+    .unwrap();
+    project.edit(
+        "cmd/inventory/main.go",
+        "\"example.com/modapp/internal/catalog\"\n",
+        "\"example.com/modapp/internal/banner\"\n\t\"example.com/modapp/internal/catalog\"\n",
+    );
+    project.edit(
+        "cmd/inventory/main.go",
+        "fmt.Printf(\"inventory %s\\n\", version)",
+        "fmt.Println(banner.Text)\n\t\t\tfmt.Printf(\"inventory %s\\n\", version)",
+    );
+    let (_, stderr) = layout_build(&project, &env);
+    assert!(!stderr.contains(HIT), "a new import:\n{stderr}");
+    let (_, stderr) = layout_build(&project, &env);
+    assert!(stderr.contains(HIT), "nothing changed since:\n{stderr}");
+    project.edit("internal/banner/banner.go", "banner one", "banner two");
+    let (refs, stderr) = layout_build(&project, &env);
+    assert!(!stderr.contains(HIT), "the new package edited:\n{stderr}");
+    assert!(run_built(&project, &refs[0]).contains("== banner two =="));
 }
 
 #[test]
