@@ -47,3 +47,28 @@ hyperfine --style basic --warmup 1 --runs "${EDIT_RUNS:-10}" \
   --prepare "$edit" -n before "KILN_CACHE=$work/cache-before $KILN_BEFORE $build" \
   --prepare "$edit" -n after "KILN_CACHE=$work/cache-after $KILN_AFTER $build" \
   --prepare "$edit" -n "go build" "go build -o gobin/app ."
+
+# The same two rows with the binaries alternating run by run (hyperfine runs one command's
+# runs, then the other's, so a machine whose load moves favours one): median, mean, min.
+alternate() { # label, pairs, then 1 to edit before each build
+  python3 - "$1" "$2" "$3" "$KILN_BEFORE" "$KILN_AFTER" "$work" $build <<'PY'
+import os, statistics, subprocess, sys, time
+label, pairs, edit, before, after, work, build = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7:]
+times, n = {before: [], after: []}, 0
+for i in range(pairs):
+    for kiln in ([before, after] if i % 2 == 0 else [after, before]):
+        if edit:
+            n += 1
+            subprocess.run(["sed", "-i", f's/^var version = .*/var version = "alt{n}"/', "main.go"], check=True)
+        env = dict(os.environ, KILN_CACHE=f"{work}/cache-{'before' if kiln == before else 'after'}")
+        start = time.time()
+        subprocess.run([kiln, *build], env=env, check=True, stdout=subprocess.DEVNULL)
+        times[kiln].append(time.time() - start)
+for name, kiln in (("before", before), ("after", after)):
+    t = times[kiln]
+    print(f"{label} {name}: median {1000*statistics.median(t):.1f} ms, mean {1000*statistics.mean(t):.1f} ms, min {1000*min(t):.1f} ms")
+PY
+}
+echo "## alternating"
+alternate "app, unchanged" "${RUNS:-20}" 0
+alternate "app, one-line edit" "${EDIT_RUNS:-10}" 1

@@ -94,7 +94,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         let go_inputs = match remembered {
             Remembered::Current(go_inputs) => Some(go_inputs),
             Remembered::Stale(go_inputs) => {
-                relist = Some(lister);
+                relist = Some((lister, go_inputs.clone()));
                 Some(go_inputs)
             }
             Remembered::Unknown => lister.list(&artifact_stage).await?,
@@ -305,14 +305,17 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     };
     let relisted = async {
         match &relist {
-            Some(lister) => lister.list(&artifact_stage).await.map(Some),
+            Some((lister, _)) => lister.list(&artifact_stage).await.map(Some),
             None => Ok(None),
         }
     };
     let (builds, relisted) = tokio::join!(builds, relisted);
     builds?;
-    if let Some(go_inputs) = relisted? {
-        cache_key = key_of(go_inputs).await?;
+    // An edit that moved no import leaves the graph, and so the key, as looked up.
+    if let (Some(listed), Some((_, looked_up))) = (relisted?, &relist)
+        && listed.as_ref() != Some(looked_up)
+    {
+        cache_key = key_of(listed).await?;
     }
     if let Some(early_push) = early_push {
         // Landed or not, the push that follows checks every blob.
