@@ -4,8 +4,9 @@
 //! The key covers everything that reaches the image: the plan (Go settings after templating,
 //! labels, epochs, platforms), the resolved base digests (so a moved `:latest` is a miss,
 //! which Skaffold misses), the Go toolchain, the Go-related environment, what `go` reads
-//! (`go_inputs.rs`: the files of every package of the dependency graph on this disk, the
-//! modules from the module cache by version and go.sum hash; never the hand-written
+//! (`go_inputs.rs`: the files of every package of the dependency graph on this disk and
+//! the listings of their folders, the modules from the module cache by version and go.sum
+//! hash; never the hand-written
 //! `dependencies` globs, which only say what `kiln dev` watches), go.mod, go.sum, go.work,
 //! vendor/modules.txt, .ko.yaml and the kodata tree, and the git HEAD and dirty state Go
 //! stamps into the binary. Entries are written atomically and checked when read: a corrupt
