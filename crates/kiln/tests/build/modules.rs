@@ -338,3 +338,31 @@ fn a_go_line_newer_than_the_toolchain_is_a_clear_error_and_gotoolchain_reaches_g
         "go tried to switch toolchains:\n{stderr}"
     );
 }
+
+#[test]
+fn a_workspace_file_named_by_gowork_is_an_input() {
+    let project = Project::new("workspace");
+    let go_work = project.path().join("go.work");
+    let named = project.path().join("team.work");
+    std::fs::rename(&go_work, &named).unwrap();
+    std::fs::create_dir_all(project.path().join("third_party/shout2")).unwrap();
+    for file in ["go.mod", "shout.go"] {
+        let text = std::fs::read_to_string(project.path().join("third_party/shout").join(file))
+            .unwrap()
+            .replace("(patched fork)", "(second fork)");
+        std::fs::write(project.path().join("third_party/shout2").join(file), text).unwrap();
+    }
+    let gowork = named.display().to_string();
+    let env = [("GOWORK", gowork.as_str()), ("GOFLAGS", "-buildvcs=false")];
+    let (refs, _) = layout_build(&project, &env);
+    assert!(run_built(&project, &refs[0]).contains("REPLACED (patched fork)"));
+    let (_, stderr) = layout_build(&project, &env);
+    assert!(stderr.contains(HIT), "{stderr}");
+    // The workspace file's own `replace` wins over the module's: the image follows it.
+    let mut text = std::fs::read_to_string(&named).unwrap();
+    text.push_str("\nreplace example.com/shout v1.4.0 => ./third_party/shout2\n");
+    std::fs::write(&named, text).unwrap();
+    let (refs, stderr) = layout_build(&project, &env);
+    assert!(!stderr.contains(HIT), "{stderr}");
+    assert!(run_built(&project, &refs[0]).contains("REPLACED (second fork)"));
+}
