@@ -12,6 +12,7 @@ if ! command -v go >/dev/null 2>&1; then
   real_go=$(ls -d "$venv"/lib/python*/site-packages/go/bin 2>/dev/null | head -n 1)
   export PATH="${real_go:+$real_go:}$venv/bin:$PATH"
 fi
-# There is no module proxy to reach: test programs are stdlib-only or vendored.
-export GOPROXY=off
+# Modules come through the user's GOPROXY (Go's default proxy when unset); the tests share
+# one module cache and one build cache (crates/kiln/tests/build/support.rs), so each pinned
+# module is downloaded once per machine. The installed toolchain is the one tested.
 export GOTOOLCHAIN=local

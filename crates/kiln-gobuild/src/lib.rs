@@ -10,7 +10,7 @@ mod list;
 mod toolchain;
 
 pub use build::{BuildRequest, reject_toolexec};
-pub use list::Package;
+pub use list::{DepModule, DepPackage, Package};
 pub use toolchain::Toolchain;
 
 use std::path::PathBuf;
@@ -104,6 +104,16 @@ pub enum Error {
         "{flag} is not allowed in {source_name}: it would run an arbitrary program during the build"
     )]
     Toolexec { flag: String, source_name: String },
+    #[error(
+        "{} asks for Go {required} (its `go` line), but the installed Go is {running} and GOTOOLCHAIN={setting} keeps go from switching. Install Go {required} or newer, set GOTOOLCHAIN=auto to let go download that toolchain, or lower the `go` line",
+        file.display()
+    )]
+    GoTooOld {
+        file: PathBuf,
+        required: String,
+        running: String,
+        setting: String,
+    },
     #[error("unexpected output from `{command}`: {detail}")]
     Output { command: String, detail: String },
 }

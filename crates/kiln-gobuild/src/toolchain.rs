@@ -74,6 +74,11 @@ impl Toolchain {
         let (out, ()) = tokio::join!(child.wait_with_output(), read_stderr);
         crate::log_run(&command, Some(&out), started);
         let mut out = out.map_err(spawn_error)?;
+        if !out.status.success()
+            && let Some(error) = too_new(&String::from_utf8_lossy(&stderr_bytes), dir)
+        {
+            return Err(error);
+        }
         out.stderr = stderr_bytes;
         Ok(out)
     }
@@ -130,6 +135,31 @@ async fn run(command: &mut Command, what: &str) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Go's refusal of a go.mod or go.work that asks for a newer Go than it may run
+/// (`go: ../go.mod requires go >= 1.27 (running go 1.26.8; GOTOOLCHAIN=local)`), with the
+/// file named from `dir`, where go ran.
+fn too_new(stderr: &str, dir: &Path) -> Option<Error> {
+    stderr.lines().find_map(|line| {
+        let (file, rest) = line.strip_prefix("go: ")?.split_once(" requires go >= ")?;
+        let (required, rest) = rest.split_once(" (running go ")?;
+        let (running, setting) = rest.split_once("; GOTOOLCHAIN=")?;
+        // Go names the file from where it ran: `../go.mod` becomes the go.mod above `dir`.
+        let mut path = dir.to_path_buf();
+        for part in Path::new(file).components() {
+            match part {
+                std::path::Component::ParentDir => _ = path.pop(),
+                other => path.push(other),
+            }
+        }
+        Some(Error::GoTooOld {
+            file: path,
+            required: required.to_owned(),
+            running: running.to_owned(),
+            setting: setting.trim_end_matches(')').to_owned(),
+        })
+    })
+}
+
 /// The module in a `go: downloading example.com/m v1.2.3` line of `go build`'s stderr.
 fn downloaded_module(line: &str) -> Option<&str> {
     line.strip_prefix("go: downloading ")
@@ -138,6 +168,22 @@ fn downloaded_module(line: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_go_line_newer_than_the_toolchain_names_the_file_and_the_ways_out() {
+        let stderr = "go: ../go.mod requires go >= 1.99 (running go 1.26.8; GOTOOLCHAIN=local)\n";
+        let error = too_new(stderr, Path::new("/src/app")).unwrap().to_string();
+        for part in [
+            "/src/go.mod asks for Go 1.99",
+            "the installed Go is 1.26.8",
+            "GOTOOLCHAIN=local",
+            "Install Go 1.99 or newer",
+            "GOTOOLCHAIN=auto",
+        ] {
+            assert!(error.contains(part), "{part} in {error}");
+        }
+        assert!(too_new("go: cannot find main module", Path::new("/")).is_none());
+    }
 
     #[test]
     fn module_downloads_are_recognised_in_go_output() {

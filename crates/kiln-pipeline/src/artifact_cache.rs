@@ -3,11 +3,14 @@
 //!
 //! The key covers everything that reaches the image: the plan (Go settings after templating,
 //! labels, epochs, platforms), the resolved base digests (so a moved `:latest` is a miss,
-//! which Skaffold misses), the Go toolchain, the Go-related environment, the content of
-//! the dependency files plus go.mod, go.sum, go.work, .ko.yaml and the kodata tree (Skaffold
-//! watches only `**/*.go` by default), and the git HEAD and dirty state Go stamps into the
-//! binary. Entries are written atomically and checked when read: a corrupt entry or a
-//! missing blob (a cache trim evicts files one by one) is a miss, never an error.
+//! which Skaffold misses), the Go toolchain, the Go-related environment, what `go` reads
+//! (`go_inputs.rs`: the files of every package of the dependency graph on this disk and
+//! the listings of their folders, the modules from the module cache by version and go.sum
+//! hash; never the hand-written
+//! `dependencies` globs, which only say what `kiln dev` watches), go.mod, go.sum, go.work,
+//! vendor/modules.txt, .ko.yaml and the kodata tree, and the git HEAD and dirty state Go
+//! stamps into the binary. Entries are written atomically and checked when read: a corrupt
+//! entry or a missing blob (a cache trim evicts files one by one) is a miss, never an error.
 //!
 //! The key is machine-independent, because runners share it through the registry
 //! (`remote_cache.rs`): files are named relative to the Go directory, the Go directory
@@ -30,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::artifact::Sboms;
+use crate::go_inputs::GoInputs;
 use crate::inputs::BuildInputs;
 use crate::plan::ArtifactPlan;
 
@@ -73,12 +77,13 @@ fn relative_name(path: &Path, from: &Path) -> String {
     path.display().to_string()
 }
 
-/// Computes the key of `plan` built on `base`, whose kodata links stay inside `boundary`.
-/// Reads every input file once.
+/// Computes the key of `plan` built on `base` from `go_inputs`, whose kodata links stay
+/// inside `boundary`. Reads every other input file once.
 pub async fn key(
     plan: &ArtifactPlan,
     base: &ResolvedBase,
     boundary: &KodataBoundary,
+    go_inputs: &GoInputs,
     go_version: &str,
     process_env: &BTreeMap<String, String>,
 ) -> Result<Digest, Error> {
@@ -107,13 +112,24 @@ pub async fn key(
         .collect::<Result<Vec<_>, Error>>()?;
     let (plan, base, go_version) = (plan.clone(), base.clone(), go_version.to_owned());
     let boundary = boundary.clone();
+    let named = |entries: &BTreeMap<std::path::PathBuf, String>| -> Vec<(String, String)> {
+        entries
+            .iter()
+            .map(|(path, digest)| (relative_name(path, &plan.go_dir), digest.clone()))
+            .collect()
+    };
+    let go_files = serde_json::json!({
+        "files": named(&go_inputs.files),
+        "dirs": named(&go_inputs.dirs),
+        "modules": go_inputs.modules,
+    });
     let env: Vec<(String, String)> = process_env
         .iter()
         .filter(|(k, _)| reaches_go(k, plan.trimpath))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        let files = input_files(&plan, &boundary)?;
+        let files = module_config_and_kodata_files(&plan, &boundary)?;
         // Without -trimpath the absolute directory is compiled into the binary.
         let go_dir = if plan.trimpath {
             relative_name(&plan.go_dir, &plan.workspace)
@@ -146,6 +162,7 @@ pub async fn key(
             "base": base.top.digest,
             "base_images": base.images.iter().map(|i| i.digest.to_string()).collect::<Vec<_>>(),
             "platforms": base.images.iter().map(|i| i.platform.to_string()).collect::<Vec<_>>(),
+            "go_inputs": go_files,
             "files": files,
         });
         Ok(Digest::of(document.to_string().as_bytes()))
@@ -153,8 +170,9 @@ pub async fn key(
     .await?
 }
 
-/// The digest of the artifact's input files alone (the files part of its [`key`], without
-/// the base, toolchain or git state): `kiln dev` rebuilds an artifact only when it moves.
+/// The digest of the artifact's watched files (its `dependencies` globs, module and ko
+/// config files, kodata; no base, toolchain or git state): `kiln dev` rebuilds an artifact
+/// only when it moves, as Skaffold's watcher does.
 pub async fn inputs_digest(plan: &ArtifactPlan) -> Result<Digest, Error> {
     let boundary = crate::kodata::boundary(
         &plan.package.dir.join("kodata"),
@@ -163,30 +181,41 @@ pub async fn inputs_digest(plan: &ArtifactPlan) -> Result<Digest, Error> {
     .await;
     let plan = plan.clone();
     tokio::task::spawn_blocking(move || {
-        let files = serde_json::json!(input_files(&plan, &boundary)?);
+        let mut files = dependency_files(&plan)?;
+        files.extend(module_config_and_kodata_files(&plan, &boundary)?);
+        let files = serde_json::json!(files);
         Ok(Digest::of(files.to_string().as_bytes()))
     })
     .await?
 }
 
-/// `(name, sha256)` of every file of the artifact's [`BuildInputs`]: dependency files
-/// (relative to the workspace), the module and ko config files (relative to the Go
-/// directory), and the kodata tree (by image path), whose symlinks stay inside `boundary`.
-fn input_files(
-    plan: &ArtifactPlan,
-    boundary: &KodataBoundary,
-) -> Result<Vec<(String, String)>, Error> {
-    let hash = |path: &Path| {
-        file_digest(path)
-            .map(|d| d.to_string())
-            .map_err(Error::from)
-    };
+fn hash(path: &Path) -> Result<String, Error> {
+    file_digest(path)
+        .map(|d| d.to_string())
+        .map_err(Error::from)
+}
+
+/// `(name, sha256)` of the files the artifact's `dependencies` globs match, relative to
+/// the workspace.
+fn dependency_files(plan: &ArtifactPlan) -> Result<Vec<(String, String)>, Error> {
     let inputs = BuildInputs::of(plan)?;
     let mut files = Vec::new();
     for relative in inputs.dependencies.files(&inputs.workspace)? {
         let digest = hash(&inputs.workspace.join(&relative))?;
         files.push((format!("deps:{relative}"), digest));
     }
+    Ok(files)
+}
+
+/// `(name, sha256)` of the module and ko config files of the artifact's [`BuildInputs`]
+/// (relative to the Go directory) and of its kodata tree (by image path), whose symlinks
+/// stay inside `boundary`.
+fn module_config_and_kodata_files(
+    plan: &ArtifactPlan,
+    boundary: &KodataBoundary,
+) -> Result<Vec<(String, String)>, Error> {
+    let inputs = BuildInputs::of(plan)?;
+    let mut files = Vec::new();
     for path in inputs.files.iter().filter(|p| p.is_file()) {
         let name = relative_name(path, &plan.go_dir);
         files.push((format!("file:{name}"), hash(path)?));

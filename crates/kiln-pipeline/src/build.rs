@@ -48,12 +48,33 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         plan.kodata_allowed_root.as_deref(),
     )
     .await;
-    let cache_key = if ctx.artifact_cache || ctx.remote_cache.reads() {
-        let (version, env) = (&ctx.toolchain.version, &ctx.process_env);
-        Some(artifact_cache::key(plan, &base, &boundary, version, env).await?)
-    } else {
-        None
+    // The key needs the package graph (`go_inputs.rs`), which `go list` may download
+    // modules for: a graph Go cannot load gives no key, and `go build` reports why. After
+    // an edit, the remembered graph's key is looked up and the graph is listed again
+    // while `go build` runs; the result is stored under the key of the listed graph.
+    let key_of = async |go_inputs: Option<crate::go_inputs::GoInputs>| match go_inputs {
+        Some(go_inputs) => {
+            let (version, env) = (&ctx.toolchain.version, &ctx.process_env);
+            let key = artifact_cache::key(plan, &base, &boundary, &go_inputs, version, env);
+            key.await.map(Some)
+        }
+        None => Ok(None),
     };
+    let mut relist = None;
+    let mut cache_key = None;
+    if ctx.artifact_cache || ctx.remote_cache.reads() {
+        use crate::go_inputs::Remembered;
+        let (lister, remembered) = crate::go_inputs::remembered(ctx, plan, &base).await?;
+        let go_inputs = match remembered {
+            Remembered::Current(go_inputs) => Some(go_inputs),
+            Remembered::Stale(go_inputs) => {
+                relist = Some((lister, go_inputs.clone()));
+                Some(go_inputs)
+            }
+            Remembered::Unknown => lister.list(&artifact_stage).await?,
+        };
+        cache_key = key_of(go_inputs).await?;
+    }
     // `--cache-artifacts=false` forces a build: neither cache is asked.
     let mut repush = false;
     if let Some(key) = cache_key.as_ref().filter(|_| ctx.artifact_cache) {
@@ -67,7 +88,7 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         .join("kodata")
         .is_dir()
         .then(|| artifact_stage.start(Stage::Compressing));
-    let kodata = kodata::write_layer(&ctx.store, plan, package, &base, boundary).await?;
+    let kodata = kodata::write_layer(&ctx.store, plan, package, &base, boundary.clone()).await?;
     if let Some(compressing) = compressing {
         artifact_stage.finish(compressing);
     }
@@ -79,10 +100,27 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         tasks.spawn(build_platform(job));
     }
     let mut built = Vec::with_capacity(base.images.len());
-    while let Some(joined) = tasks.join_next().await {
-        // The first failure cancels the other platforms' builds (dropping the JoinSet
-        // aborts them, and kill_on_drop stops their `go` processes).
-        built.push(joined??);
+    let builds = async {
+        while let Some(joined) = tasks.join_next().await {
+            // The first failure cancels the other platforms' builds (dropping the JoinSet
+            // aborts them, and kill_on_drop stops their `go` processes).
+            built.push(joined??);
+        }
+        Ok::<_, Error>(())
+    };
+    let relisted = async {
+        match &relist {
+            Some((lister, _)) => lister.list(&artifact_stage).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (builds, relisted) = tokio::join!(builds, relisted);
+    builds?;
+    // An edit that moved no import leaves the graph, and so the key, as looked up.
+    if let (Some(listed), Some((_, looked_up))) = (relisted?, &relist)
+        && listed.as_ref() != Some(looked_up)
+    {
+        cache_key = key_of(listed).await?;
     }
     if let Some(early_push) = early_push {
         // Landed or not, the push that follows checks every blob.

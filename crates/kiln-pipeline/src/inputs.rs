@@ -1,6 +1,7 @@
-//! The one list of an artifact's build inputs. The artifact cache key hashes exactly these
-//! files and `kiln dev` watches exactly these paths, so a change that would give a different
-//! image always triggers a rebuild, and nothing else does.
+//! An artifact's watched inputs: what `kiln dev` watches (Skaffold's `dependencies` globs,
+//! the module files, the ko config, kodata). The artifact cache key hashes the module
+//! files, ko config and kodata from here, and, instead of the globs, the sources `go`
+//! reads (`go_inputs.rs`), so a list that misses a package cannot serve a stale image.
 
 use std::path::{Path, PathBuf};
 
@@ -35,12 +36,16 @@ pub struct BuildInputs {
 }
 
 impl BuildInputs {
-    pub fn of(plan: &ArtifactPlan) -> Result<Self, Error> {
-        let mut files: Vec<PathBuf> = plan
-            .go_dir
+    /// The module files of `go_dir` and each directory above it, in hashing order.
+    pub fn module_files(go_dir: &Path) -> Vec<PathBuf> {
+        go_dir
             .ancestors()
             .flat_map(|dir| MODULE_FILES.map(|f| dir.join(f)))
-            .collect();
+            .collect()
+    }
+
+    pub fn of(plan: &ArtifactPlan) -> Result<Self, Error> {
+        let mut files = Self::module_files(&plan.go_dir);
         match &plan.ko_config_path {
             Some(path) => files.push(path.clone()),
             None => files.extend(

@@ -15,6 +15,7 @@ pub mod deploy;
 pub mod deps;
 mod error;
 pub mod events;
+pub mod go_inputs;
 pub mod helm;
 pub mod inputs;
 pub mod kodata;

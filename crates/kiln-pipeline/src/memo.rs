@@ -19,7 +19,10 @@ use kiln_image::cache::layer::file_digest;
 
 use crate::Error;
 
-fn go_env_parts(env: &BTreeMap<String, String>, build_env: &[(String, String)]) -> Vec<String> {
+pub(crate) fn go_env_parts(
+    env: &BTreeMap<String, String>,
+    build_env: &[(String, String)],
+) -> Vec<String> {
     env.iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .chain(build_env.iter().cloned())

@@ -13,6 +13,7 @@ mod engine;
 mod errors;
 mod ko;
 mod layout;
+mod modules;
 mod progress;
 mod push;
 mod remote_cache;

@@ -226,11 +226,15 @@ fn module_downloads_are_a_stage_of_their_own() {
     );
     project.edit("skaffold.yaml", "main: ./cmd/beta", "main: ./cmd/gamma");
     let goproxy = format!("file://{}", proxy.path().display());
+    // A module cache of its own, so the module is downloaded whatever other tests fetched
+    // (-modcacherw: it can be deleted afterwards).
+    let mod_cache = tempfile::tempdir().unwrap();
     let mut env = ENV.to_vec();
     env.extend([
         ("GOPROXY", goproxy.as_str()),
         ("GOSUMDB", "off"),
-        ("GOFLAGS", "-mod=mod"),
+        ("GOFLAGS", "-mod=mod -modcacherw"),
+        ("GOMODCACHE", mod_cache.path().to_str().unwrap()),
     ]);
     let out = project.kiln(&layout_build("beta"), &env);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -53,15 +53,7 @@ fn tag_digest(name_and_tag: &str) -> String {
 
 /// Runs kiln, expecting success; returns (stdout lines, stderr).
 fn build(project: &Project, args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
-    let out = project.kiln(args, env);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "kiln {args:?} failed:\n{stderr}");
-    let refs = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    (refs, stderr)
+    project.kiln_ok_logged(args, env)
 }
 
 fn uploads(registry: &Registry) -> usize {

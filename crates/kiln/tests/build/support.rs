@@ -85,9 +85,14 @@ impl Project {
             .env("HOME", self.cache.path())
             .env("KILN_CACHE", self.cache.path().join("kiln"))
             .env("GOCACHE", go_cache())
+            .env("GOMODCACHE", go_mod_cache())
             .env("GOPATH", self.cache.path().join("gopath"))
-            .env("GOPROXY", "off")
             .env("GOTOOLCHAIN", "local");
+        for name in GO_PROXY_SETTINGS {
+            if let Some(value) = std::env::var_os(name) {
+                cmd.env(name, value);
+            }
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -112,6 +117,19 @@ impl Project {
         );
     }
 
+    /// Runs kiln, expecting success: (stdout lines, stderr).
+    pub fn kiln_ok_logged(&self, args: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
+        let out = self.kiln(args, env);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "kiln {args:?} failed:\n{stderr}");
+        let refs = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        (refs, stderr)
+    }
+
     pub fn kiln_ok(&self, args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
         let out = self.kiln(args, env);
         assert!(
@@ -127,9 +145,26 @@ impl Project {
     }
 }
 
+/// Where modules come from, taken from the test run's environment when set (else Go's
+/// defaults: the public proxy and checksum database), so tests download as `go` would.
+const GO_PROXY_SETTINGS: [&str; 6] = [
+    "GOPROXY",
+    "GOSUMDB",
+    "GONOSUMDB",
+    "GONOPROXY",
+    "GOPRIVATE",
+    "GOINSECURE",
+];
+
 /// One Go build cache shared by every test: it only speeds up compiles, it is never an input.
 fn go_cache() -> PathBuf {
     std::env::temp_dir().join("kiln-tests-gocache")
+}
+
+/// One module cache shared by every test: each pinned module is downloaded once per
+/// machine (go.sum verifies it), and concurrent tests share it under Go's own file locks.
+pub fn go_mod_cache() -> PathBuf {
+    std::env::temp_dir().join("kiln-tests-gomodcache")
 }
 
 pub fn git(dir: &Path, args: &[&str]) {
