@@ -10,9 +10,8 @@ install_go_tool() { # NAME VERSION PACKAGE
     return
   fi
   echo "kiln: installing $name $version (go install $package@$version) into $tools_bin" >&2
-  # ensure-go.sh turns the module proxy off for the tests; these installs need it, with
-  # Go's default proxy setting (an empty GOPROXY).
-  GOPROXY= GOFLAGS= GOBIN="$tools_bin" go install "$package@$version"
+  # The user's GOFLAGS (say -mod=vendor) must not reach an install of another module.
+  GOFLAGS= GOBIN="$tools_bin" go install "$package@$version"
   echo "$version" >"$stamp"
 }
 install_go_tool kustomize v5.8.1 sigs.k8s.io/kustomize/kustomize/v5

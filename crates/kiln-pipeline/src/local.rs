@@ -90,15 +90,14 @@ pub fn kube_context(
     files.iter().find_map(|file| current_context(file))
 }
 
+/// The `current-context` of one kubeconfig file (read by kiln-yaml, as every YAML kiln
+/// reads); a file that is missing or is not YAML names none.
 fn current_context(file: &Path) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct KubeConfig {
-        #[serde(rename = "current-context", default)]
-        current_context: Option<String>,
-    }
     let text = std::fs::read_to_string(file).ok()?;
-    let config: KubeConfig = serde_saphyr::from_str(&text).ok()?;
-    config.current_context.filter(|c| !c.is_empty())
+    let documents = kiln_yaml::parse(&text).ok()?;
+    let config = kiln_yaml::tree::document(documents.first()?).ok()?;
+    let name = config.get("current-context")?.as_str()?;
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// How loaded images are named: Skaffold's `name:tag` plus the image-ID tag it prints, or
