@@ -7,6 +7,7 @@
 pub mod caps;
 pub mod command;
 pub mod digest;
+pub mod env;
 pub mod gotime;
 pub mod grammar;
 pub mod media_type;

@@ -4,12 +4,22 @@
 
 use std::path::Path;
 
+use kiln_core::env::Env;
 use kiln_core::tag::{GitCommitVariant, GitOutputs};
 use kiln_core::template::GitInfo;
 use tokio::process::Command;
 
-async fn git<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Option<String> {
-    let out = crate::output(Command::new("git").args(args).current_dir(dir))
+/// `git`, started from the environment snapshot (`GIT_DIR`, `HOME` for the global config,
+/// `safe.directory` all come from it), in `dir`.
+fn command(dir: &Path, env: &Env) -> Command {
+    let mut command = Command::new("git");
+    env.apply(command.as_std_mut());
+    command.current_dir(dir);
+    command
+}
+
+async fn git<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S], env: &Env) -> Option<String> {
+    let out = crate::output(command(dir, env).args(args), env)
         .await
         .ok()?;
     out.status
@@ -17,17 +27,18 @@ async fn git<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Option<String
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-async fn inside_work_tree(dir: &Path) -> bool {
-    git(dir, &["rev-parse", "--is-inside-work-tree"])
+async fn inside_work_tree(dir: &Path, env: &Env) -> bool {
+    git(dir, &["rev-parse", "--is-inside-work-tree"], env)
         .await
         .as_deref()
         == Some("true")
 }
 
 /// Paths under the work tree `root` that git ignores (`.gitignore`, `info/exclude`, the
-/// global excludes), absolute; an ignored directory stands for everything in it. Empty
-/// outside a repository or without git.
-pub async fn ignored_paths(root: &Path) -> Vec<std::path::PathBuf> {
+/// global excludes), absolute; an ignored directory stands for everything in it. An error
+/// says why git could not answer (not installed, a repository it refuses, no repository):
+/// the caller must never read that as "nothing is ignored".
+pub async fn ignored_paths(root: &Path, env: &Env) -> Result<Vec<std::path::PathBuf>, String> {
     let args = [
         "ls-files",
         "-z",
@@ -36,23 +47,34 @@ pub async fn ignored_paths(root: &Path) -> Vec<std::path::PathBuf> {
         "--exclude-standard",
         "--directory",
     ];
-    let Some(out) = git(root, &args).await else {
-        return Vec::new();
-    };
-    out.split('\0')
+    let out = crate::output(command(root, env).args(args), env)
+        .await
+        .map_err(|e| format!("git could not be run ({e}); install git"))?;
+    if !out.status.success() {
+        if let Some(problem) = repository_problem(root, env).await {
+            return Err(problem);
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first = stderr.lines().next().unwrap_or_default().trim();
+        return Err(format!(
+            "`git ls-files` failed in {}: {first}",
+            root.display()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split('\0')
         .filter(|p| !p.is_empty())
         .map(|p| root.join(p.trim_end_matches('/')))
-        .collect()
+        .collect())
 }
 
 /// Why git will not work in `dir`, when the reason is not simply "no repository here": git
 /// missing, or a repository it refuses ("dubious ownership": owned by another user, as in
 /// containers and CI checkouts), with the fix.
-pub async fn repository_problem(dir: &Path) -> Option<String> {
+pub async fn repository_problem(dir: &Path, env: &Env) -> Option<String> {
     let out = match crate::output(
-        Command::new("git")
-            .args(["rev-parse", "--is-inside-work-tree"])
-            .current_dir(dir),
+        command(dir, env).args(["rev-parse", "--is-inside-work-tree"]),
+        env,
     )
     .await
     {
@@ -72,15 +94,15 @@ pub async fn repository_problem(dir: &Path) -> Option<String> {
 /// ko's `.Git` template values for the repository containing `dir` (ko's
 /// `pkg/internal/git/info.go` commands). Outside a repository, or without git, the
 /// defaults: empty strings and a clean tree, as ko renders them.
-pub async fn template_info(dir: &Path) -> GitInfo {
-    if !inside_work_tree(dir).await {
+pub async fn template_info(dir: &Path, env: &Env) -> GitInfo {
+    if !inside_work_tree(dir, env).await {
         return GitInfo::default();
     }
     let (branch, show, status, tag) = tokio::join!(
-        git(dir, &["rev-parse", "--abbrev-ref", "HEAD"]),
-        git(dir, &["show", "-s", "--format=%h%n%H%n%ct", "HEAD"]),
-        git(dir, &["status", "--porcelain"]),
-        git(dir, &["describe", "--tags", "--abbrev=0"]),
+        git(dir, &["rev-parse", "--abbrev-ref", "HEAD"], env),
+        git(dir, &["show", "-s", "--format=%h%n%H%n%ct", "HEAD"], env),
+        git(dir, &["status", "--porcelain"], env),
+        git(dir, &["describe", "--tags", "--abbrev=0"], env),
     );
     let show = show.unwrap_or_default();
     let mut lines = show.lines();
@@ -97,11 +119,11 @@ pub async fn template_info(dir: &Path) -> GitInfo {
 /// What Skaffold's gitCommit tagger reads for `variant`, run in the artifact's workspace
 /// `dir` (dirtiness is `git status . --porcelain` there, as Skaffold checks it). `None`
 /// when `dir` is not in a repository.
-pub async fn tag_outputs(dir: &Path, variant: GitCommitVariant) -> Option<GitOutputs> {
-    if !inside_work_tree(dir).await {
+pub async fn tag_outputs(dir: &Path, variant: GitCommitVariant, env: &Env) -> Option<GitOutputs> {
+    if !inside_work_tree(dir, env).await {
         return None;
     }
-    let prefix = git(dir, &["rev-parse", "--show-prefix"])
+    let prefix = git(dir, &["rev-parse", "--show-prefix"], env)
         .await
         .unwrap_or_default();
     let workspace = match prefix.trim_end_matches('/') {
@@ -117,11 +139,11 @@ pub async fn tag_outputs(dir: &Path, variant: GitCommitVariant) -> Option<GitOut
         async move {
             // Tree variants name the workspace relative to the repository root.
             let top = if root_relative {
-                git(dir, &["rev-parse", "--show-toplevel"]).await
+                git(dir, &["rev-parse", "--show-toplevel"], env).await
             } else {
                 None
             };
-            git(top.as_deref().map_or(dir, Path::new), &args)
+            git(top.as_deref().map_or(dir, Path::new), &args, env)
                 .await
                 .filter(|s| !s.is_empty())
         }
@@ -136,7 +158,7 @@ pub async fn tag_outputs(dir: &Path, variant: GitCommitVariant) -> Option<GitOut
     let (primary, fallback, status) = tokio::join!(
         run(variant),
         fallback,
-        git(dir, &["status", ".", "--porcelain"]),
+        git(dir, &["status", ".", "--porcelain"], env),
     );
     let mut outputs = GitOutputs {
         dirty: status.is_some_and(|s| !s.is_empty()),
@@ -159,10 +181,10 @@ pub async fn tag_outputs(dir: &Path, variant: GitCommitVariant) -> Option<GitOut
 /// What Go stamps into a binary about the repository around `dir` (`vcs.revision` and
 /// `vcs.modified`): the HEAD commit and whether anything in the work tree differs. `None`
 /// outside a repository.
-pub async fn vcs_state(dir: &Path) -> Option<(String, bool)> {
+pub async fn vcs_state(dir: &Path, env: &Env) -> Option<(String, bool)> {
     let (head, status) = tokio::join!(
-        git(dir, &["rev-parse", "HEAD"]),
-        git(dir, &["status", "--porcelain"]),
+        git(dir, &["rev-parse", "HEAD"], env),
+        git(dir, &["status", "--porcelain"], env),
     );
     Some((head?, status.is_some_and(|s| !s.is_empty())))
 }
@@ -173,6 +195,7 @@ mod tests {
 
     #[tokio::test]
     async fn ignored_paths_come_from_git() {
+        let env = &Env::capture();
         let dir = std::env::temp_dir().join(format!("kiln-git-ignored-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("build/out")).unwrap();
@@ -180,9 +203,10 @@ mod tests {
         std::fs::write(dir.join(".env"), "TOKEN=x\n").unwrap();
         std::fs::write(dir.join("build/out/a"), "a\n").unwrap();
         std::fs::write(dir.join("kept"), "k\n").unwrap();
-        assert!(ignored_paths(&dir).await.is_empty(), "not a repository yet");
-        git(&dir, &["init", "-q"]).await.expect("git init");
-        let mut ignored = ignored_paths(&dir).await;
+        let refused = ignored_paths(&dir, env).await.unwrap_err();
+        assert!(refused.contains("not a git repository"), "{refused}");
+        git(&dir, &["init", "-q"], env).await.expect("git init");
+        let mut ignored = ignored_paths(&dir, env).await.unwrap();
         ignored.sort();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(ignored, [dir.join(".env"), dir.join("build")]);
@@ -191,15 +215,16 @@ mod tests {
     #[tokio::test]
     #[ignore = "needs root, to give the repository another owner (run with --ignored as root)"]
     async fn a_repository_owned_by_someone_else_is_reported_as_such() {
+        let env = &Env::capture();
         let dir = std::env::temp_dir().join(format!("kiln-git-owner-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        git(&dir, &["init", "-q"]).await.expect("git init");
-        assert_eq!(repository_problem(&dir).await, None);
+        git(&dir, &["init", "-q"], env).await.expect("git init");
+        assert_eq!(repository_problem(&dir, env).await, None);
         for entry in [dir.clone(), dir.join(".git")] {
             std::os::unix::fs::chown(&entry, Some(65534), Some(65534)).expect("chown (root)");
         }
-        let problem = repository_problem(&dir).await;
+        let problem = repository_problem(&dir, env).await;
         std::fs::remove_dir_all(&dir).unwrap();
         let problem = problem.expect("git refuses the repository");
         assert!(

@@ -17,29 +17,35 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use kiln_core::command::CommandLine;
+use kiln_core::env::Env;
 use tokio::process::Command;
 
-/// Runs `command` to completion (killing it if the caller is dropped), logging it.
-pub(crate) async fn output(command: &mut Command) -> std::io::Result<std::process::Output> {
+/// Runs `command` (started from `env`) to completion, killing it if the caller is dropped,
+/// and logs it.
+pub(crate) async fn output(
+    command: &mut Command,
+    env: &Env,
+) -> std::io::Result<std::process::Output> {
     let started = Instant::now();
     let out = command.kill_on_drop(true).output().await;
-    log_run(command, Some(&out), started);
+    log_run(command, Some(&out), started, env);
     out
 }
 
-/// Logs at debug level what ran, where, with which added environment, how it ended and for
-/// how long.
+/// Logs at debug level what ran, where, with which environment changes over the snapshot
+/// `env`, how it ended and for how long.
 pub(crate) fn log_run(
     command: &Command,
     out: Option<&std::io::Result<std::process::Output>>,
     started: Instant,
+    env: &Env,
 ) {
     let std = command.as_std();
     let line = CommandLine::new(
         std.get_program(),
         std.get_args(),
         std.get_current_dir(),
-        std.get_envs(),
+        env.changes(std.get_envs()),
     );
     let outcome = kiln_core::command::outcome(out.map(|r| r.as_ref().map(|o| o.status)));
     tracing::debug!("ran {}", line.describe_run(&outcome, started.elapsed()));

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
 
+use kiln_core::env::Env;
 use kiln_core::sbom::GoBuildInfo;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -12,25 +13,38 @@ use tokio::process::Command;
 use crate::Error;
 
 /// A Go toolchain, identified by its binary and `go version` (part of every cache key:
-/// a new toolchain compiles different bytes).
+/// a new toolchain compiles different bytes), and the environment every `go` it runs
+/// starts from.
 #[derive(Clone, Debug)]
 pub struct Toolchain {
     pub go: PathBuf,
     pub version: String,
+    pub env: Env,
 }
 
 impl Toolchain {
-    /// Uses `go_path` (ko's `KO_GO_PATH`) or `go` from PATH.
-    pub async fn discover(go_path: Option<PathBuf>) -> Result<Self, Error> {
+    /// Uses `go_path` (ko's `KO_GO_PATH`) or `go` from the environment's PATH.
+    pub async fn discover(go_path: Option<PathBuf>, env: Env) -> Result<Self, Error> {
         let go = go_path.unwrap_or_else(|| PathBuf::from("go"));
-        let out = run(Command::new(&go).arg("version"), &go.display().to_string()).await?;
-        Ok(Toolchain {
+        let mut toolchain = Toolchain {
             go,
-            version: out.trim().to_owned(),
-        })
+            version: String::new(),
+            env,
+        };
+        let what = toolchain.go.display().to_string();
+        let out = run(toolchain.command().arg("version"), &what, &toolchain.env).await?;
+        toolchain.version = out.trim().to_owned();
+        Ok(toolchain)
     }
 
-    /// Runs `go <args>` in `dir` with `env` over the inherited environment, returning its
+    /// `go`, started from the environment snapshot.
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.go);
+        self.env.apply(command.as_std_mut());
+        command
+    }
+
+    /// Runs `go <args>` in `dir` with `env` over the snapshot, returning its
     /// output whatever the exit status: each caller turns a failure into its own error.
     /// stderr is read line by line as it comes, so that `on_download` hears each module Go
     /// fetches (`example.com/m v1.2.3`) while it happens.
@@ -41,7 +55,7 @@ impl Toolchain {
         env: &[(String, String)],
         on_download: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<std::process::Output, Error> {
-        let mut command = Command::new(&self.go);
+        let mut command = self.command();
         command
             .args(args)
             .current_dir(dir)
@@ -72,7 +86,7 @@ impl Toolchain {
             }
         };
         let (out, ()) = tokio::join!(child.wait_with_output(), read_stderr);
-        crate::log_run(&command, Some(&out), started);
+        crate::log_run(&command, Some(&out), started, &self.env);
         let mut out = out.map_err(spawn_error)?;
         if !out.status.success()
             && let Some(error) = too_new(&String::from_utf8_lossy(&stderr_bytes), dir)
@@ -84,10 +98,11 @@ impl Toolchain {
     }
 
     /// `go env -json`, for the `.GoEnv` template variable.
-    pub async fn env(&self) -> Result<BTreeMap<String, String>, Error> {
+    pub async fn go_env(&self) -> Result<BTreeMap<String, String>, Error> {
         let out = run(
-            Command::new(&self.go).args(["env", "-json"]),
+            self.command().args(["env", "-json"]),
             "go env -json",
+            &self.env,
         )
         .await?;
         serde_json::from_str(&out).map_err(|e| Error::Output {
@@ -102,8 +117,9 @@ impl Toolchain {
     pub async fn build_info(&self, binary: &Path, image_path: &str) -> Result<GoBuildInfo, Error> {
         let command = format!("go version -m {}", binary.display());
         let out = run(
-            Command::new(&self.go).args(["version", "-m"]).arg(binary),
+            self.command().args(["version", "-m"]).arg(binary),
             &command,
+            &self.env,
         )
         .await?;
         let mut info = GoBuildInfo::parse(&out).map_err(|e| Error::Output {
@@ -116,16 +132,22 @@ impl Toolchain {
 }
 
 /// Runs a command to completion (killing it if the caller is dropped).
-async fn spawn(command: &mut Command, program: &str) -> Result<std::process::Output, Error> {
-    crate::output(command).await.map_err(|source| Error::Spawn {
-        program: program.to_owned(),
-        source,
-    })
+async fn spawn(
+    command: &mut Command,
+    program: &str,
+    env: &Env,
+) -> Result<std::process::Output, Error> {
+    crate::output(command, env)
+        .await
+        .map_err(|source| Error::Spawn {
+            program: program.to_owned(),
+            source,
+        })
 }
 
 /// Runs a command to completion, returning stdout, or stderr in the error.
-async fn run(command: &mut Command, what: &str) -> Result<String, Error> {
-    let out = spawn(command, what).await?;
+async fn run(command: &mut Command, what: &str, env: &Env) -> Result<String, Error> {
+    let out = spawn(command, what, env).await?;
     if !out.status.success() {
         return Err(Error::Output {
             command: what.to_owned(),
@@ -192,5 +214,33 @@ mod tests {
             Some("golang.org/x/sys v0.30.0")
         );
         assert_eq!(downloaded_module("./main.go:3:2: undefined: x"), None);
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+
+    /// `go` must see the snapshot it is handed and nothing else: not the test process's
+    /// HOME or GOPATH, which would move GOPATH and the module cache behind the key's back.
+    #[tokio::test]
+    async fn go_sees_the_snapshot_and_nothing_else_of_the_process_environment() {
+        let process = Env::capture();
+        let home = std::env::temp_dir().join(format!("kiln-snapshot-home-{}", std::process::id()));
+        let home_text = home.display().to_string();
+        let snapshot = Env::from_vars([
+            ("PATH", process.get("PATH").expect("PATH is set")),
+            ("HOME", home_text.as_str()),
+            ("GOFLAGS", "-tags=from_the_snapshot"),
+            ("GOTOOLCHAIN", "local"),
+        ]);
+        let toolchain = Toolchain::discover(None, snapshot)
+            .await
+            .expect("go on PATH");
+        let go_env = toolchain.go_env().await.expect("go env -json");
+        assert_eq!(go_env["GOFLAGS"], "-tags=from_the_snapshot");
+        assert_eq!(go_env["GOPATH"], format!("{home_text}/go"));
+        assert_eq!(go_env["GOMODCACHE"], format!("{home_text}/go/pkg/mod"));
+        assert_ne!(process.get("HOME"), Some(home_text.as_str()));
     }
 }

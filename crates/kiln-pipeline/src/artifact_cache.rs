@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use kiln_core::env::Env;
 use kiln_core::{Digest, Platform};
 use kiln_image::cache::Bucket;
 use kiln_image::cache::keyed::KeyedJson;
@@ -85,23 +86,24 @@ pub async fn key(
     boundary: &KodataBoundary,
     go_inputs: &GoInputs,
     go_version: &str,
-    process_env: &BTreeMap<String, String>,
+    env: &Env,
 ) -> Result<Digest, Error> {
     // Go stamps the commit and dirty state into binaries, unless told not to: then a new
     // commit that changes no input reuses the image, on any runner.
     // The build's own env wins over the process's (kiln_gobuild sets it last).
     let build_goflags = plan.go.env.iter().rev().find(|(k, _)| k == "GOFLAGS");
     let goflags = build_goflags
-        .map(|(_, v)| v)
-        .or_else(|| process_env.get("GOFLAGS"));
+        .map(|(_, v)| v.as_str())
+        .or_else(|| env.get("GOFLAGS"));
     let stamps_vcs = !plan
         .go
         .flags
         .iter()
+        .map(String::as_str)
         .chain(goflags)
         .any(|f| f.split_whitespace().any(|f| f == "-buildvcs=false"));
     let vcs = match stamps_vcs {
-        true => kiln_gobuild::git::vcs_state(&plan.go_dir).await,
+        true => kiln_gobuild::git::vcs_state(&plan.go_dir, env).await,
         false => None,
     };
     // Per-platform templates can give each platform its own flags.
@@ -123,7 +125,8 @@ pub async fn key(
         "dirs": named(&go_inputs.dirs),
         "modules": go_inputs.modules,
     });
-    let env: Vec<(String, String)> = process_env
+    let env: Vec<(String, String)> = env
+        .vars()
         .iter()
         .filter(|(k, _)| reaches_go(k, plan.trimpath))
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -173,12 +176,13 @@ pub async fn key(
 /// The digest of the artifact's watched files (its `dependencies` globs, module and ko
 /// config files, kodata; no base, toolchain or git state): `kiln dev` rebuilds an artifact
 /// only when it moves, as Skaffold's watcher does.
-pub async fn inputs_digest(plan: &ArtifactPlan) -> Result<Digest, Error> {
+pub async fn inputs_digest(plan: &ArtifactPlan, env: &Env) -> Result<Digest, Error> {
     let boundary = crate::kodata::boundary(
         &plan.package.dir.join("kodata"),
         plan.kodata_allowed_root.as_deref(),
+        env,
     )
-    .await;
+    .await?;
     let plan = plan.clone();
     tokio::task::spawn_blocking(move || {
         let mut files = dependency_files(&plan)?;

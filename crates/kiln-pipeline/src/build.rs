@@ -46,15 +46,16 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
     let boundary = kodata::boundary(
         &package.dir.join("kodata"),
         plan.kodata_allowed_root.as_deref(),
+        ctx.env(),
     )
-    .await;
+    .await?;
     // The key needs the package graph (`go_inputs.rs`), which `go list` may download
     // modules for: a graph Go cannot load gives no key, and `go build` reports why. After
     // an edit, the remembered graph's key is looked up and the graph is listed again
     // while `go build` runs; the result is stored under the key of the listed graph.
     let key_of = async |go_inputs: Option<crate::go_inputs::GoInputs>| match go_inputs {
         Some(go_inputs) => {
-            let (version, env) = (&ctx.toolchain.version, &ctx.process_env);
+            let (version, env) = (&ctx.toolchain.version, ctx.env());
             let key = artifact_cache::key(plan, &base, &boundary, &go_inputs, version, env);
             key.await.map(Some)
         }

@@ -21,8 +21,6 @@ pub struct Context {
     pub go_jobs: Arc<Semaphore>,
     /// The registry client, when bases or outputs live in registries.
     pub registry: Option<kiln_registry::Client>,
-    /// The process environment (its Go variables are part of the artifact cache key).
-    pub process_env: std::collections::BTreeMap<String, String>,
     /// `--cache-artifacts`: reuse unchanged artifacts without building them.
     pub artifact_cache: bool,
     /// `--cache-file`: where the artifact records live (default: the store's `artifacts/`).
@@ -51,7 +49,6 @@ impl Context {
             events,
             go_jobs: Arc::new(Semaphore::new(jobs.max(1))),
             registry: None,
-            process_env: Default::default(),
             artifact_cache: false,
             artifact_records: None,
             remote_cache: Default::default(),
@@ -71,12 +68,8 @@ impl Context {
         self
     }
 
-    /// Turns the artifact cache on, keyed with `process_env`.
-    pub fn with_artifact_cache(
-        mut self,
-        process_env: std::collections::BTreeMap<String, String>,
-    ) -> Self {
-        self.process_env = process_env;
+    /// Turns the artifact cache on.
+    pub fn with_artifact_cache(mut self) -> Self {
         self.artifact_cache = true;
         self
     }
@@ -89,16 +82,16 @@ impl Context {
         }
     }
 
-    /// Shares artifacts through the registry as `mode` says (see `remote_cache.rs`),
-    /// keyed with `process_env` as the local cache is.
-    pub fn with_remote_cache(
-        mut self,
-        mode: crate::remote_cache::RemoteCacheMode,
-        process_env: std::collections::BTreeMap<String, String>,
-    ) -> Self {
-        self.process_env = process_env;
+    /// Shares artifacts through the registry as `mode` says (see `remote_cache.rs`).
+    pub fn with_remote_cache(mut self, mode: crate::remote_cache::RemoteCacheMode) -> Self {
         self.remote_cache = mode;
         self
+    }
+
+    /// The environment snapshot: every child process starts from it, and the artifact key
+    /// hashes its Go variables.
+    pub fn env(&self) -> &kiln_core::env::Env {
+        &self.toolchain.env
     }
 
     /// The registry client, or an error explaining why a registry is needed.

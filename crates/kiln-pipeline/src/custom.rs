@@ -77,7 +77,9 @@ pub async fn build_custom(
     built: &BTreeMap<String, String>,
 ) -> Result<String, Error> {
     let env = plan.env(built)?;
-    let mut child = tokio::process::Command::new("sh")
+    let mut command = tokio::process::Command::new("sh");
+    ctx.env().apply(command.as_std_mut());
+    let mut child = command
         .arg("-c")
         .arg(&plan.build_command)
         .current_dir(&plan.workspace)

@@ -45,6 +45,18 @@ pub enum Error {
     /// A deploy step failed (`detail` says which releases or manifests, and why).
     #[error("{detail}")]
     Deploy { detail: String },
+    /// git could not say which files it ignores in the repository around a `kodata`
+    /// directory, so kiln cannot tell which of its symlinks are safe to follow.
+    #[error(
+        "{}: git cannot say which files it ignores in the repository at {} ({reason}); kiln follows kodata's symlinks only to files git does not ignore. Fix git, or set KO_DATA_PATH_ALLOWED_ROOT to the folder kodata may read",
+        kodata.display(),
+        root.display()
+    )]
+    KodataRepository {
+        kodata: PathBuf,
+        root: PathBuf,
+        reason: String,
+    },
     /// The file watcher of `kiln dev` could not start or watch a directory.
     #[error("cannot watch {}: {source}", path.as_ref().map_or_else(|| "for changes".to_owned(), |p| p.display().to_string()))]
     Watch {
@@ -152,7 +164,7 @@ pub enum Error {
     #[error(
         "the `{tool}` CLI is not on PATH: install it, or push to a registry instead (`--push` with `-d REPO`; for `kiln ko`, KO_DOCKER_REPO=REGISTRY)"
     )]
-    ToolNotFound { tool: &'static str },
+    ToolNotFound { tool: String },
     /// A child process (`command`, as shown to the user) could not be started or waited for.
     #[error("running {command}")]
     Spawn {

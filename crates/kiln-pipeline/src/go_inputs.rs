@@ -172,9 +172,9 @@ impl Lister<'_> {
             .iter()
             .rev()
             .find(|(k, _)| k == "GOWORK")
-            .map(|(_, v)| v);
-        if let Some(file) = gowork.or_else(|| ctx.process_env.get("GOWORK"))
-            && !matches!(file.as_str(), "" | "off" | "auto")
+            .map(|(_, v)| v.as_str());
+        if let Some(file) = gowork.or_else(|| ctx.env().get("GOWORK"))
+            && !matches!(file, "" | "off" | "auto")
         {
             let file = plan.go_dir.join(file);
             graph.files.insert(file.with_extension("work.sum"));
@@ -218,7 +218,7 @@ fn memo_key(ctx: &Context, plan: &ArtifactPlan, requests: &[Listing]) -> Result<
         plan.go_dir.display().to_string(),
         plan.package.import_path.clone(),
     ];
-    parts.extend(crate::memo::go_env_parts(&ctx.process_env, &[]));
+    parts.extend(crate::memo::go_env_parts(ctx.env(), &[]));
     for (flags, env) in requests {
         parts.push(format!("flags={flags:?} env={env:?}"));
     }

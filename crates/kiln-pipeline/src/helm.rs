@@ -3,6 +3,7 @@
 //! arguments of `helm template`, `dep build`, `install`/`upgrade`, `get` and `delete`, in
 //! Skaffold's order. Pure: nothing runs here.
 
+use kiln_core::env::Env;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -25,8 +26,8 @@ pub struct HelmContext {
     pub namespace: Option<String>,
     /// `--kubeconfig`, passed to every helm command but `plugin` (and to kubectl).
     pub kubeconfig: Option<String>,
-    /// The process environment: templates read it.
-    pub env: BTreeMap<String, String>,
+    /// The environment snapshot: templates read it.
+    pub env: Env,
     /// The built images, in build order.
     pub builds: Vec<kiln_render::Build>,
     /// Where relative chart and values paths are resolved from.
@@ -47,12 +48,14 @@ impl HelmContext {
     /// `ExpandEnvTemplateOrFail`).
     pub fn release<'a>(&self, release: &'a HelmRelease) -> Result<Release<'a>, Error> {
         let expand = |what: &str, text: &str| {
-            render_skaffold(text, &self.env, None, &template_inputs_now(&self.env)).map_err(|e| {
-                Error::planning(
-                    format!("helm release `{}`: {what}", release.name),
-                    e.to_string(),
-                )
-            })
+            render_skaffold(text, self.env.vars(), None, &template_inputs_now(&self.env)).map_err(
+                |e| {
+                    Error::planning(
+                        format!("helm release `{}`: {what}", release.name),
+                        e.to_string(),
+                    )
+                },
+            )
         };
         let chart = match (&release.chart_path, &release.remote_chart) {
             (Some(path), _) => self.path(&expand("chartPath", path)?),
@@ -259,7 +262,7 @@ impl HelmContext {
     }
 
     fn expand(&self, r: &HelmRelease, what: &str, text: &str) -> Result<String, Error> {
-        render_skaffold(text, &self.env, None, &template_inputs_now(&self.env)).map_err(|e| {
+        render_skaffold(text, self.env.vars(), None, &template_inputs_now(&self.env)).map_err(|e| {
             Error::planning(format!("helm release `{}`: {what}", r.name), e.to_string())
         })
     }
@@ -282,7 +285,7 @@ impl HelmContext {
             };
             args.extend(["--set-file".to_owned(), format!("{k}={file}")]);
         }
-        let mut values = self.env.clone();
+        let mut values = self.env.vars().clone();
         values.extend(image_values(&self.builds));
         let expand = |what: &str, text: &str| {
             render_skaffold(text, &values, None, &template_inputs_now(&self.env)).map_err(|e| {
@@ -321,7 +324,7 @@ pub struct Install<'a> {
 }
 
 /// `~/x` → `$HOME/x`, as Skaffold's `homedir.Expand`.
-fn expand_home(path: &str, env: &BTreeMap<String, String>) -> String {
+fn expand_home(path: &str, env: &Env) -> String {
     match (path.strip_prefix("~/"), env.get("HOME")) {
         (Some(rest), Some(home)) => format!("{home}/{rest}"),
         _ => path.to_owned(),
@@ -474,7 +477,7 @@ mod tests {
             kube_context: Some("kind-dev".to_owned()),
             namespace: None,
             kubeconfig: None,
-            env: BTreeMap::from([("STAGE".to_owned(), "dev".to_owned())]),
+            env: Env::from_vars([("STAGE", "dev")]),
             builds: vec![build("app", "reg/app:v1")],
             config_dir: PathBuf::from("."),
         };

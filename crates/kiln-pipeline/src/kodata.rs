@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use kiln_core::env::Env;
 use kiln_gobuild::Package;
 use kiln_image::ResolvedBase;
 use kiln_image::ko_layers::{KodataBoundary, kodata_allowed_root, kodata_layer};
@@ -13,14 +14,26 @@ use crate::plan::ArtifactPlan;
 
 /// Where `kodata`'s symlinks may point: the allowed root, minus what git ignores in it
 /// (asked of git here, so kiln-image spawns nothing). An explicit
-/// `KO_DATA_PATH_ALLOWED_ROOT` allows everything under it, as in ko.
-pub(crate) async fn boundary(kodata: &Path, allowed_env: Option<&Path>) -> KodataBoundary {
+/// `KO_DATA_PATH_ALLOWED_ROOT` allows everything under it, as in ko. In a repository git
+/// cannot read (git missing, "dubious ownership"), nothing is known to be safe: an error,
+/// never a boundary that lets a link reach an ignored `.env`.
+pub(crate) async fn boundary(
+    kodata: &Path,
+    allowed_env: Option<&Path>,
+    env: &Env,
+) -> Result<KodataBoundary, Error> {
     let boundary = kodata_allowed_root(kodata, allowed_env);
     if boundary.explicit || !kodata.is_dir() || !boundary.root.join(".git").exists() {
-        return boundary;
+        return Ok(boundary);
     }
-    let ignored = kiln_gobuild::git::ignored_paths(&boundary.root).await;
-    boundary.with_ignored(ignored)
+    match kiln_gobuild::git::ignored_paths(&boundary.root, env).await {
+        Ok(ignored) => Ok(boundary.with_ignored(ignored)),
+        Err(reason) => Err(Error::KodataRepository {
+            kodata: kodata.to_owned(),
+            root: boundary.root,
+            reason,
+        }),
+    }
 }
 
 /// The kodata layer of `package` (empty when it has no `kodata` directory), in the store.

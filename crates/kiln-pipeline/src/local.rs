@@ -2,7 +2,7 @@
 //! contexts), and loading a built image into a Docker-compatible engine or into kind's
 //! nodes (`kind load image-archive`), as Skaffold and ko side-load.
 
-use std::collections::BTreeMap;
+use kiln_core::env::Env;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -75,11 +75,7 @@ pub fn skaffold_loads(push: bool, writes_files: bool) -> bool {
 /// The kube context Skaffold would use: `--kube-context`, else the skaffold.yaml's
 /// `deploy.kubeContext`, else `current-context` of the first KUBECONFIG file that sets
 /// one (`~/.kube/config` without KUBECONFIG).
-pub fn kube_context(
-    flag: Option<&str>,
-    configured: Option<&str>,
-    env: &BTreeMap<String, String>,
-) -> Option<String> {
+pub fn kube_context(flag: Option<&str>, configured: Option<&str>, env: &Env) -> Option<String> {
     if let Some(name) = flag.or(configured).filter(|n| !n.is_empty()) {
         return Some(name.to_owned());
     }
@@ -120,12 +116,14 @@ pub struct Loaded {
     pub platform: Option<String>,
 }
 
-/// Loads `artifact` into `target` under the names `naming` gives it.
+/// Loads `artifact` into `target` under the names `naming` gives it (`kind` and `k3d`
+/// start from `env`).
 pub async fn load(
     store: &BlobStore,
     artifact: &BuiltArtifact,
     target: &LoadTarget,
     naming: LoadNaming,
+    env: &Env,
 ) -> Result<Loaded, Error> {
     let plan = &artifact.plan;
     let wrap = |source: Error| Error::Load {
@@ -161,7 +159,7 @@ pub async fn load(
                 LoadTarget::Kind { .. } => ("kind", ["load", "image-archive", "--name"]),
                 _ => ("k3d", ["image", "import", "--cluster"]),
             };
-            into_cluster(store, image, &names, tool, args, cluster)
+            into_cluster(store, image, &names, tool, args, cluster, env)
                 .await
                 .map_err(wrap)?;
             true
@@ -332,17 +330,25 @@ async fn into_cluster(
     store: &BlobStore,
     image: &Image,
     names: &[String],
-    tool: &'static str,
+    tool: &str,
     [verb, object, cluster_flag]: [&str; 3],
     cluster: &str,
+    env: &Env,
 ) -> Result<(), Error> {
-    let program = find_on_path(tool).ok_or(Error::ToolNotFound { tool })?;
+    let program = env
+        .path_candidates(tool)
+        .into_iter()
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| Error::ToolNotFound {
+            tool: tool.to_owned(),
+        })?;
     let dir = tempfile::tempdir()
         .map_err(|source| Error::io("creating a directory in", std::env::temp_dir(), source))?;
     let archive = dir.path().join("image.tar");
     kiln_image::tarball::write_tarball(&archive, store, image, names)?;
     let shown = format!("`{tool} {verb} {object} … {cluster_flag} {cluster}`");
     let mut command = tokio::process::Command::new(&program);
+    env.apply(command.as_std_mut());
     command
         .args([verb, object])
         .arg(&archive)
@@ -366,13 +372,6 @@ async fn into_cluster(
         });
     }
     Ok(())
-}
-
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]
@@ -425,7 +424,7 @@ mod tests {
         std::fs::write(&empty, "apiVersion: v1\nkind: Config\n").unwrap();
         std::fs::write(&kind, "apiVersion: v1\ncurrent-context: kind-dev\n").unwrap();
         let list = std::env::join_paths([&empty, &kind]).unwrap();
-        let env = BTreeMap::from([("KUBECONFIG".to_owned(), list.to_str().unwrap().to_owned())]);
+        let env = Env::from_vars([("KUBECONFIG", &list)]);
         assert_eq!(kube_context(None, None, &env).as_deref(), Some("kind-dev"));
         assert_eq!(
             kube_context(None, Some("minikube"), &env).as_deref(),
@@ -435,7 +434,7 @@ mod tests {
             kube_context(Some("gke"), Some("minikube"), &env).as_deref(),
             Some("gke")
         );
-        let home = BTreeMap::from([("HOME".to_owned(), dir.path().display().to_string())]);
+        let home = Env::from_vars([("HOME", dir.path())]);
         assert_eq!(kube_context(None, None, &home), None);
     }
 }

@@ -8,10 +8,10 @@
 //! behind a remembered answer, `go build` then produces no executable, which kiln-gobuild
 //! refuses. Patterns with `...`, files and import paths always run `go list`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use kiln_core::env::Env;
 use kiln_gobuild::{Package, Toolchain};
 use kiln_image::cache::Bucket;
 use kiln_image::cache::keyed::KeyedJson;
@@ -19,11 +19,10 @@ use kiln_image::cache::layer::file_digest;
 
 use crate::Error;
 
-pub(crate) fn go_env_parts(
-    env: &BTreeMap<String, String>,
-    build_env: &[(String, String)],
-) -> Vec<String> {
-    env.iter()
+/// The Go variables of the snapshot, with the build's own over them, as key parts.
+pub(crate) fn go_env_parts(env: &Env, build_env: &[(String, String)]) -> Vec<String> {
+    env.vars()
+        .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .chain(build_env.iter().cloned())
         .filter(|(k, _)| k.starts_with("GO") || k.starts_with("CGO_"))
@@ -36,19 +35,18 @@ pub(crate) fn go_env_parts(
 pub async fn toolchain(
     go_path: Option<PathBuf>,
     cache_dir: &Path,
-    env: &BTreeMap<String, String>,
+    env: &Env,
 ) -> Result<Toolchain, Error> {
     let found = go_path.clone().or_else(|| {
-        env.get("PATH")?
-            .split(':')
-            .map(|dir| Path::new(dir).join("go"))
+        env.path_candidates("go")
+            .into_iter()
             .find(|candidate| candidate.is_file())
     });
     let Some(go) = found else {
-        return Ok(Toolchain::discover(go_path).await?);
+        return Ok(Toolchain::discover(go_path, env.clone()).await?);
     };
     let Ok(meta) = std::fs::metadata(&go) else {
-        return Ok(Toolchain::discover(Some(go)).await?);
+        return Ok(Toolchain::discover(Some(go), env.clone()).await?);
     };
     let mtime = meta
         .modified()
@@ -61,13 +59,14 @@ pub async fn toolchain(
         go.display().to_string(),
         meta.len().to_string(),
         mtime.to_string(),
-        env.get("GOROOT").cloned().unwrap_or_default(),
-        env.get("GOTOOLCHAIN").cloned().unwrap_or_default(),
+        env.get("GOROOT").unwrap_or_default().to_owned(),
+        env.get("GOTOOLCHAIN").unwrap_or_default().to_owned(),
     ]);
     if let Some(version) = memo.get::<String>(&key) {
-        return Ok(Toolchain { go, version });
+        let env = env.clone();
+        return Ok(Toolchain { go, version, env });
     }
-    let toolchain = Toolchain::discover(Some(go)).await?;
+    let toolchain = Toolchain::discover(Some(go), env.clone()).await?;
     memo.put(&key, &toolchain.version)?;
     Ok(toolchain)
 }
@@ -79,12 +78,11 @@ pub async fn resolve_main(
     cache_dir: &Path,
     go_dir: &Path,
     pattern: &str,
-    env: &BTreeMap<String, String>,
     build_env: &[(String, String)],
     on_download: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Package, Error> {
     let resolve = || toolchain.resolve_main(go_dir, pattern, build_env, on_download);
-    let Some(key) = list_key(toolchain, go_dir, pattern, env, build_env)? else {
+    let Some(key) = list_key(toolchain, go_dir, pattern, build_env)? else {
         return Ok(resolve().await?);
     };
     let memo = KeyedJson::new(Bucket::Memo.path(cache_dir));
@@ -100,7 +98,6 @@ fn list_key(
     toolchain: &Toolchain,
     go_dir: &Path,
     pattern: &str,
-    env: &BTreeMap<String, String>,
     build_env: &[(String, String)],
 ) -> Result<Option<kiln_core::Digest>, Error> {
     let local_dir = (pattern == "." || pattern.starts_with("./") || pattern.starts_with("../"))
@@ -124,7 +121,7 @@ fn list_key(
         pattern.to_owned(),
         names.join("/"),
     ];
-    parts.extend(go_env_parts(env, build_env));
+    parts.extend(go_env_parts(&toolchain.env, build_env));
     for dir in go_dir.ancestors() {
         for file in ["go.mod", "go.work"] {
             let path = dir.join(file);

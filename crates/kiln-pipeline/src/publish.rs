@@ -101,7 +101,7 @@ pub async fn publish(
         let loading = stage.start(Stage::Loading {
             target: target.describe(),
         });
-        let done = load(&ctx.store, artifact, target, *naming).await?;
+        let done = load(&ctx.store, artifact, target, *naming, ctx.env()).await?;
         stage.finish(loading);
         reports.push(load_report(&done, target));
         loaded.get_or_insert(done);

@@ -3,6 +3,7 @@
 //! each helm release; each tool's output then gets Skaffold's image replacement
 //! (kiln-render, the same as for `rawYaml`).
 
+use kiln_core::env::Env;
 use std::path::{Path, PathBuf};
 
 use kiln_config::{Config, HelmFlags, HelmRelease};
@@ -94,18 +95,18 @@ async fn render_config(
     if let Some(kustomize) = &config.manifests.kustomize {
         for path in &kustomize.paths {
             let run = kustomize_build(helm, path, &kustomize.build_args)?;
-            let text = run_ok(&run).await?;
+            let text = run_ok(&run, &helm.env).await?;
             push(format!("the output of `{}`", run.display()), &text)?;
         }
     }
     for (release, flags) in helm_releases(config, render_command) {
         let release = helm.release(release)?;
         if let Some(dep) = helm.dep_build(&release, &flags) {
-            run_ok(&dep).await?;
+            run_ok(&dep, &helm.env).await?;
         }
         let overrides = OverridesFile::write(release.config)?;
         let run = helm.template(&release, &flags, overrides.path())?;
-        let text = run_ok(&run).await?;
+        let text = run_ok(&run, &helm.env).await?;
         push(format!("the output of `{}`", run.display()), &text)?;
     }
     Ok(RenderedConfig {
@@ -122,8 +123,8 @@ fn kustomize_build(
     path: &str,
     build_args: &[String],
 ) -> Result<Invocation, Error> {
-    let path =
-        render_skaffold(path, &helm.env, None, &template_inputs_now(&helm.env)).map_err(|e| {
+    let path = render_skaffold(path, helm.env.vars(), None, &template_inputs_now(&helm.env))
+        .map_err(|e| {
             Error::planning(format!("manifests.kustomize.paths `{path}`"), e.to_string())
         })?;
     // Skaffold joins a relative path to its working directory: kustomize gets it absolute.
@@ -159,7 +160,7 @@ fn kustomize_build(
     Ok(Invocation::new("kubectl", full))
 }
 
-fn on_path(program: &str, env: &std::collections::BTreeMap<String, String>) -> bool {
+fn on_path(program: &str, env: &Env) -> bool {
     env.get("PATH")
         .is_some_and(|path| std::env::split_paths(path).any(|dir| dir.join(program).is_file()))
 }

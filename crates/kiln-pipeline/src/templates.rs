@@ -4,6 +4,7 @@
 //! environment, then the build's `env` (gobuild.go `buildEnv`, `createTemplateData`). So for
 //! linux/arm64 `{{.GoEnv.GOARCH}}-{{.GoEnv.CGO_ENABLED}}` is `arm64-0`.
 
+use kiln_core::env::Env;
 use std::collections::BTreeMap;
 
 use std::io::Read;
@@ -25,9 +26,9 @@ pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
 /// What Skaffold's template functions read in this run: `env`/`expandenv` the
 /// environment snapshot, `now` and the date functions `now_unix`, and `cmd` runs
 /// processes in the current directory with that environment, for at most [`CMD_TIMEOUT`].
-pub fn template_inputs(env: &BTreeMap<String, String>, now_unix: i64) -> TemplateInputs {
+pub fn template_inputs(env: &Env, now_unix: i64) -> TemplateInputs {
     TemplateInputs {
-        environment: env.clone(),
+        environment: env.vars().clone(),
         now_unix: Some(now_unix),
         commands: Some(Arc::new(CmdRunner {
             env: env.clone(),
@@ -38,7 +39,7 @@ pub fn template_inputs(env: &BTreeMap<String, String>, now_unix: i64) -> Templat
 
 /// [`template_inputs`] at the current time: for templates rendered while deploying
 /// (helm values, a namespace), which Skaffold also expands at that moment.
-pub fn template_inputs_now(env: &BTreeMap<String, String>) -> TemplateInputs {
+pub fn template_inputs_now(env: &Env) -> TemplateInputs {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -51,17 +52,16 @@ pub fn template_inputs_now(env: &BTreeMap<String, String>) -> TemplateInputs {
 #[derive(Debug)]
 pub struct CmdRunner {
     /// The environment the command starts from (nothing else is inherited).
-    pub env: BTreeMap<String, String>,
+    pub env: Env,
     pub timeout: Duration,
 }
 
 impl CommandRunner for CmdRunner {
     fn run(&self, program: &str, args: &[String]) -> Result<String, String> {
         let mut command = Command::new(program);
-        command
+        self.env
+            .apply(&mut command)
             .args(args)
-            .env_clear()
-            .envs(&self.env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -246,7 +246,7 @@ mod cmd_tests {
     use super::*;
 
     fn templates(ldflag: &str, timeout: Duration) -> GoTemplates {
-        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let env = Env::capture();
         let mut inputs = template_inputs(&env, 0);
         inputs.commands = Some(Arc::new(CmdRunner {
             env: env.clone(),
@@ -256,7 +256,7 @@ mod cmd_tests {
             origin: "app: ".to_owned(),
             ldflags: vec![ldflag.to_owned()],
             ldflags_from_artifact: true,
-            skaffold_env: env,
+            skaffold_env: env.vars().clone(),
             inputs,
             ..GoTemplates::default()
         }

@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Instant;
 
+use kiln_core::env::Env;
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
 use crate::Error;
 
-/// One run of a tool: the program, its arguments and what it reads on stdin; it inherits
-/// kiln's environment.
+/// One run of a tool: the program, its arguments and what it reads on stdin; it starts
+/// from the environment snapshot it is run with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Invocation {
     pub program: String,
@@ -38,10 +39,11 @@ impl Invocation {
     }
 }
 
-/// Runs `run` to its end and returns its output, whatever its exit status; `Err` only when
-/// it cannot start (a missing program is named with where to get it).
-pub async fn run(run: &Invocation) -> Result<Output, Error> {
+/// Runs `run`, started from `env`, to its end and returns its output, whatever its exit
+/// status; `Err` only when it cannot start (a missing program is named with where to get it).
+pub async fn run(run: &Invocation, env: &Env) -> Result<Output, Error> {
     let mut cmd = Command::new(&run.program);
+    env.apply(cmd.as_std_mut());
     cmd.args(&run.args)
         .stdin(if run.stdin.is_some() {
             Stdio::piped()
@@ -79,7 +81,7 @@ pub async fn run(run: &Invocation) -> Result<Output, Error> {
         std.get_program(),
         std.get_args(),
         std.get_current_dir(),
-        std.get_envs(),
+        env.changes(std.get_envs()),
     );
     let outcome = kiln_core::command::outcome(Some(out.as_ref().map(|o| o.status)));
     tracing::debug!("ran {}", line.describe_run(&outcome, started.elapsed()));
@@ -101,8 +103,8 @@ pub async fn run(run: &Invocation) -> Result<Output, Error> {
 }
 
 /// Runs `run` and returns its stdout; a non-zero exit is an error carrying its stderr.
-pub async fn run_ok(run: &Invocation) -> Result<String, Error> {
-    let out = self::run(run).await?;
+pub async fn run_ok(run: &Invocation, env: &Env) -> Result<String, Error> {
+    let out = self::run(run, env).await?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
         let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
@@ -152,14 +154,17 @@ mod tests {
             "false",
             vec!["--set".to_owned(), "db.password=hunter2".to_owned()],
         );
-        let err = run_ok(&run).await.unwrap_err().to_string();
+        let err = run_ok(&run, &Env::capture()).await.unwrap_err().to_string();
         assert!(
             err.contains("`false --set db.password=<redacted>` failed"),
             "{err}"
         );
         assert!(!err.contains("hunter2"), "{err}");
         let missing = Invocation::new("kustomize-not-installed-here", Vec::new());
-        let err = run_ok(&missing).await.unwrap_err().to_string();
+        let err = run_ok(&missing, &Env::capture())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is not on PATH"), "{err}");
     }
 }

@@ -3,16 +3,16 @@
 //! go into kiln-core, which stays free of I/O. Go's `time.LoadLocation` reads the same
 //! files (`$ZONEINFO` first, then /usr/share/zoneinfo); `Local` is `$TZ` or /etc/localtime.
 
-use std::collections::BTreeMap;
+use kiln_core::env::Env;
 use std::path::{Component, Path, PathBuf};
 
 use kiln_core::gotime::FixedZone;
 
 /// The zone `name` at `unix_seconds`, or `None` when no zoneinfo file describes it.
-pub fn zone_at(name: &str, env: &BTreeMap<String, String>, unix_seconds: i64) -> Option<FixedZone> {
+pub fn zone_at(name: &str, env: &Env, unix_seconds: i64) -> Option<FixedZone> {
     let bytes = match name {
         "Local" => match env.get("TZ") {
-            Some(tz) if tz.is_empty() => return Some(FixedZone::utc()),
+            Some("") => return Some(FixedZone::utc()),
             Some(tz) => read_named(tz.trim_start_matches(':'), env)?,
             None => std::fs::read("/etc/localtime").ok()?,
         },
@@ -28,7 +28,7 @@ pub fn zone_at(name: &str, env: &BTreeMap<String, String>, unix_seconds: i64) ->
 
 /// The TZif bytes of an IANA name; names that could leave the zoneinfo directory are
 /// refused.
-fn read_named(name: &str, env: &BTreeMap<String, String>) -> Option<Vec<u8>> {
+fn read_named(name: &str, env: &Env) -> Option<Vec<u8>> {
     let relative = Path::new(name);
     if relative.is_absolute() {
         return std::fs::read(relative).ok();
@@ -52,8 +52,7 @@ mod tests {
 
     #[test]
     fn tokyo_is_nine_hours_east_named_jst() {
-        let zone =
-            zone_at("Asia/Tokyo", &BTreeMap::new(), 1_700_000_000).expect("tzdata installed");
+        let zone = zone_at("Asia/Tokyo", &Env::default(), 1_700_000_000).expect("tzdata installed");
         assert_eq!(
             zone,
             FixedZone {
@@ -65,7 +64,7 @@ mod tests {
 
     #[test]
     fn berlin_follows_daylight_saving() {
-        let env = BTreeMap::new();
+        let env = Env::default();
         // 2023-07-01 and 2023-01-01, 12:00 UTC.
         assert_eq!(
             zone_at("Europe/Berlin", &env, 1_688_212_800).unwrap().name,
@@ -81,7 +80,7 @@ mod tests {
 
     #[test]
     fn unknown_and_escaping_names_are_none() {
-        let env = BTreeMap::new();
+        let env = Env::default();
         assert_eq!(zone_at("Mars/Olympus", &env, 0), None);
         assert_eq!(zone_at("../../etc/passwd", &env, 0), None);
     }

@@ -48,7 +48,9 @@ async fn setup() -> Setup {
         .unwrap();
     assert!(copied.success());
     let cache = tempfile::tempdir().unwrap();
-    let toolchain = Toolchain::discover(None).await.expect("go on PATH");
+    let toolchain = Toolchain::discover(None, kiln_core::env::Env::capture())
+        .await
+        .expect("go on PATH");
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();
     let sink = events.clone();
     let ctx = Context::new(
@@ -58,7 +60,7 @@ async fn setup() -> Setup {
         Arc::new(move |e| sink.lock().unwrap().push(e)),
     )
     .unwrap()
-    .with_artifact_cache(Default::default());
+    .with_artifact_cache();
     Setup {
         project,
         cache,

@@ -27,8 +27,8 @@ use kiln_core::reference::DOCKER_HUB;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt as _;
 
-use crate::env::{Env, Secret};
 use crate::error::Error;
+use crate::{Env, Secret};
 
 /// What to authenticate with.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -333,12 +333,9 @@ pub(crate) async fn resolve(
 pub fn credential_helper(env: &Env, name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt as _;
     let exe = format!("docker-credential-{name}");
-    let path = env.var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(&exe))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    env.path_candidates(&exe).into_iter().find(|p| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 const HELPER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -371,9 +368,9 @@ async fn run_helper(
         )
     })?;
     let mut command = tokio::process::Command::new(&path);
+    env.apply(command.as_std_mut());
     command
         .arg("get")
-        .envs(env.overrides())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -394,7 +391,7 @@ async fn run_helper(
         std.get_program(),
         std.get_args(),
         std.get_current_dir(),
-        std.get_envs(),
+        env.changes(std.get_envs()),
     )
     .describe_run(&outcome, started.elapsed());
     tracing::debug!("ran {ran}");

@@ -27,8 +27,8 @@
 mod challenge;
 mod client;
 mod credentials;
-mod env;
 mod error;
+mod secret;
 mod tls;
 mod transport;
 
@@ -42,8 +42,9 @@ use kiln_core::Digest;
 pub use challenge::{Challenge, parse as parse_www_authenticate};
 pub use client::Client;
 pub use credentials::{config_key, credential_helper, docker_config_file, login_helper};
-pub use env::{Env, Secret};
 pub use error::{AuthInfo, Ctx, Error, Op, RegistryErrorEntry};
+pub use kiln_core::env::Env;
+pub use secret::Secret;
 
 /// Receives [`RegistryEvent`]s (progress bars, logs). Called inline: keep it cheap.
 pub type RegistryEventSink = Arc<dyn Fn(RegistryEvent) + Send + Sync>;
@@ -97,7 +98,7 @@ impl ClientOptions {
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        ClientOptions::with_env(concat!("kiln/", env!("CARGO_PKG_VERSION")), Env::process())
+        ClientOptions::with_env(concat!("kiln/", env!("CARGO_PKG_VERSION")), Env::capture())
     }
 }
 
@@ -147,11 +148,10 @@ impl Timeouts {
     /// The defaults with `idle` (and at most as much `connect`) from `KILN_REGISTRY_TIMEOUT`.
     pub fn from_env(env: &Env) -> Result<Timeouts, Error> {
         let mut t = Timeouts::default();
-        let Some(raw) = env.var_os(TIMEOUT_VAR).filter(|v| !v.is_empty()) else {
+        let Some(raw) = env.get(TIMEOUT_VAR).filter(|v| !v.is_empty()) else {
             return Ok(t);
         };
-        let raw = raw.to_string_lossy();
-        let idle = parse_duration(&raw)
+        let idle = parse_duration(raw)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| {
                 Error::Config(format!(

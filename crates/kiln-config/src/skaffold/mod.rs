@@ -435,7 +435,7 @@ pub struct IgnoredField {
 }
 
 /// Reads and loads `path`. The only I/O is reading that file; `env` answers environment
-/// lookups for profile activation (pass `&|k| std::env::var(k).ok()` for the real one).
+/// lookups for profile activation (the CLI answers them from its environment snapshot).
 pub fn load_skaffold(
     path: &Path,
     selection: &ProfileSelection,

@@ -80,7 +80,10 @@ async fn deploy_release(
     post_renderer: &[String],
 ) -> Result<Vec<String>, Error> {
     let release = ctx.release(release)?;
-    let installed = run(&ctx.get(&release, &helm.flags)).await?.status.success();
+    let installed = run(&ctx.get(&release, &helm.flags), &ctx.env)
+        .await?
+        .status
+        .success();
     let r = release.config;
     if installed
         && (r.upgrade_on_change == Some(false)
@@ -97,7 +100,7 @@ async fn deploy_release(
         )]);
     }
     if let Some(dep) = ctx.dep_build(&release, &helm.flags) {
-        run_ok(&dep).await?;
+        run_ok(&dep, &ctx.env).await?;
     }
     // `packaged`: install the archive `helm package` makes, as Skaffold does.
     let package_dir = tempfile::Builder::new()
@@ -106,7 +109,7 @@ async fn deploy_release(
         .map_err(|e| Error::io("creating a directory in", std::env::temp_dir(), e))?;
     let mut release = release;
     if let Some(package) = ctx.package(&release, &helm.flags, package_dir.path())? {
-        let out = run_ok(&package).await?;
+        let out = run_ok(&package, &ctx.env).await?;
         let dir = package_dir.path().display().to_string();
         let archive = out.find(&dir).map(|i| out[i..].trim().to_owned());
         release.chart = archive.ok_or_else(|| Error::Tool {
@@ -125,7 +128,7 @@ async fn deploy_release(
             post_renderer: post_renderer.to_vec(),
         },
     )?;
-    let out = run_ok(&install).await?;
+    let out = run_ok(&install, &ctx.env).await?;
     Ok(out.lines().map(str::to_owned).collect())
 }
 
@@ -137,7 +140,7 @@ pub async fn delete(ctx: &HelmContext, helm: &Helm, dry_run: bool) -> Result<Vec
     let mut failures = Vec::new();
     for release in &helm.releases {
         let release = ctx.release(release)?;
-        match run_ok(&ctx.delete(&release, &helm.flags, dry_run)).await {
+        match run_ok(&ctx.delete(&release, &helm.flags, dry_run), &ctx.env).await {
             Ok(out) => reports.extend(out.lines().map(str::to_owned)),
             Err(e) => failures.push(e.to_string()),
         }

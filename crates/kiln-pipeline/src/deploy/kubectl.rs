@@ -3,6 +3,7 @@
 //! GLOBAL… DELETE… --ignore-not-found=true --wait=false -f -` to clean up
 //! (pkg/skaffold/deploy/kubectl/cli.go).
 
+use kiln_core::env::Env;
 use std::time::Duration;
 
 use kiln_config::{Deploy, KubectlFlags};
@@ -20,12 +21,14 @@ pub struct Kubectl {
     namespace: Option<String>,
     kubeconfig: Option<String>,
     force: bool,
+    /// What kubectl starts from; `defaultNamespace` templates read it too.
+    env: Env,
 }
 
 impl Kubectl {
     /// The kubectl deployer of `deploy`, if it has one; `kube_context` (the `--kube-context`
     /// flag) wins over `deploy.kubeContext`, as in Skaffold.
-    pub fn from_config(deploy: &Deploy, kube_context: Option<&str>) -> Option<Self> {
+    pub fn from_config(deploy: &Deploy, kube_context: Option<&str>, env: &Env) -> Option<Self> {
         let kubectl = deploy.kubectl.as_ref()?;
         Some(Kubectl {
             context: kube_context
@@ -35,32 +38,31 @@ impl Kubectl {
             namespace: kubectl.default_namespace.clone(),
             kubeconfig: None,
             force: false,
+            env: env.clone(),
         })
     }
 
     /// A kubectl for `context` with no deployer settings: the probe of a config that
     /// deploys with helm only.
-    pub fn for_context(context: Option<&str>) -> Self {
+    pub fn for_context(context: Option<&str>, env: &Env) -> Self {
         Kubectl {
             context: context.map(str::to_owned),
             flags: KubectlFlags::default(),
             namespace: None,
             kubeconfig: None,
             force: false,
+            env: env.clone(),
         }
     }
 
-    /// Expands `defaultNamespace` as a template over `env`, as Skaffold does.
-    pub fn expand_namespace(
-        mut self,
-        env: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Self, Error> {
+    /// Expands `defaultNamespace` as a template over the environment, as Skaffold does.
+    pub fn expand_namespace(mut self) -> Result<Self, Error> {
         if let Some(ns) = &self.namespace {
             let expanded = kiln_core::template::render_skaffold(
                 ns,
-                env,
+                self.env.vars(),
                 None,
-                &crate::templates::template_inputs_now(env),
+                &crate::templates::template_inputs_now(&self.env),
             )
             .map_err(|e| Error::planning("deploy.kubectl.defaultNamespace", e.to_string()))?;
             self.namespace = Some(expanded).filter(|n| !n.is_empty());
@@ -144,7 +146,7 @@ impl Kubectl {
             ..self.clone()
         }
         .invocation("version", &[], &["--request-timeout=5s"]);
-        let out = tokio::time::timeout(PROBE_TIMEOUT, run(&probe))
+        let out = tokio::time::timeout(PROBE_TIMEOUT, run(&probe, &self.env))
             .await
             .map_err(|_| format!("kubectl version did not answer within {PROBE_TIMEOUT:?}"))?
             .map_err(|e| e.to_string())?;
@@ -162,7 +164,7 @@ impl Kubectl {
 
     /// Applies `manifests` (a YAML stream); returns kubectl's report.
     pub async fn apply(&self, manifests: &str) -> Result<String, Error> {
-        Ok(run_ok(&self.apply_invocation(manifests))
+        Ok(run_ok(&self.apply_invocation(manifests), &self.env)
             .await?
             .trim()
             .to_owned())
@@ -170,7 +172,7 @@ impl Kubectl {
 
     /// Deletes what `manifests` describe; returns kubectl's report.
     pub async fn delete(&self, manifests: &str) -> Result<String, Error> {
-        Ok(run_ok(&self.delete_invocation(manifests))
+        Ok(run_ok(&self.delete_invocation(manifests), &self.env)
             .await?
             .trim()
             .to_owned())
@@ -197,10 +199,10 @@ mod tests {
             kube_context: Some("from-config".to_owned()),
             helm: None,
         };
-        let env = std::collections::BTreeMap::from([("STAGE".to_owned(), "dev".to_owned())]);
-        let kubectl = Kubectl::from_config(&deploy, None)
+        let env = Env::from_vars([("STAGE", "dev")]);
+        let kubectl = Kubectl::from_config(&deploy, None, &env)
             .unwrap()
-            .expand_namespace(&env)
+            .expand_namespace()
             .unwrap()
             .with_force(true);
         let apply = kubectl.apply_invocation("kind: X\n");
@@ -210,7 +212,7 @@ mod tests {
         );
         assert_eq!(apply.stdin.as_deref(), Some("kind: X\n"));
         // The flag's context and namespace win; delete takes the delete flags.
-        let kubectl = Kubectl::from_config(&deploy, Some("flag"))
+        let kubectl = Kubectl::from_config(&deploy, Some("flag"), &env)
             .unwrap()
             .with_namespace(Some("qa"))
             .with_kubeconfig(Some("/k"));
@@ -218,9 +220,9 @@ mod tests {
             kubectl.delete_invocation("").display(),
             "kubectl --context flag --namespace qa --kubeconfig /k delete --v=2 --cascade=foreground --ignore-not-found=true --wait=false -f -"
         );
-        let unset = Kubectl::from_config(&deploy, None)
+        let unset = Kubectl::from_config(&deploy, None, &Env::default())
             .unwrap()
-            .expand_namespace(&Default::default());
+            .expand_namespace();
         assert!(unset.unwrap_err().to_string().contains("STAGE"));
     }
 }

@@ -3,6 +3,7 @@
 //! defaults) and returns the one that wins. Nothing here reads a file, runs a process or
 //! looks at the clock, so every rule is unit-tested without Go (`plan/tests.rs`).
 
+use kiln_core::env::Env;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -24,12 +25,8 @@ use crate::remote_cache::RemoteCacheMode;
 /// Skaffold's default repo: `--default-repo`, else `SKAFFOLD_DEFAULT_REPO`, else the
 /// global config's `default-repo`; an empty winner means none (Skaffold's
 /// `--default-repo=""` turns it off).
-pub fn default_repo(
-    flag: Option<&str>,
-    env: &BTreeMap<String, String>,
-    global: Option<&str>,
-) -> Option<String> {
-    flag.or_else(|| env.get("SKAFFOLD_DEFAULT_REPO").map(String::as_str))
+pub fn default_repo(flag: Option<&str>, env: &Env, global: Option<&str>) -> Option<String> {
+    flag.or_else(|| env.get("SKAFFOLD_DEFAULT_REPO"))
         .or(global)
         .filter(|r| !r.is_empty())
         .map(str::to_owned)
@@ -64,7 +61,7 @@ pub fn skaffold_push(
 }
 
 /// Skaffold's global config file: `-c/--config`, else `$HOME/.skaffold/config`.
-pub fn global_config_path(flag: Option<&Path>, env: &BTreeMap<String, String>) -> PathBuf {
+pub fn global_config_path(flag: Option<&Path>, env: &Env) -> PathBuf {
     match flag {
         Some(path) => path.to_owned(),
         None => env
@@ -98,10 +95,7 @@ pub fn single_platform_build(flag: Option<bool>, dev_or_debug: bool) -> bool {
 /// The layer compression of a run: `--compression`, else the `KILN_COMPRESSION`
 /// environment variable (an environment knob, so skaffold.yaml stays Skaffold's schema),
 /// else gzip.
-pub fn compression(
-    flag: Option<LayerCompression>,
-    env: &BTreeMap<String, String>,
-) -> Result<LayerCompression, Error> {
+pub fn compression(flag: Option<LayerCompression>, env: &Env) -> Result<LayerCompression, Error> {
     if let Some(chosen) = flag {
         return Ok(chosen);
     }
@@ -143,11 +137,14 @@ pub struct KoDestination {
 /// into the engine (an empty repo becoming `ko.local`), a `kind.local` prefix loads into
 /// kind, and an empty repo cannot be pushed to. Side-loading never pushes.
 pub fn ko_destination(
-    env: &BTreeMap<String, String>,
+    env: &Env,
     local_flag: bool,
     push_flag: bool,
 ) -> Result<KoDestination, Error> {
-    let mut repo = env.get("KO_DOCKER_REPO").cloned().unwrap_or_default();
+    let mut repo = env
+        .get("KO_DOCKER_REPO")
+        .map(str::to_owned)
+        .unwrap_or_default();
     if local_flag && repo.is_empty() {
         repo = "ko.local".to_owned();
     }
@@ -203,19 +200,19 @@ pub fn ko_insecure_registries(flag: bool, repo: &str) -> Result<Vec<String>, Err
 }
 
 /// The kind cluster ko loads into: `KIND_CLUSTER_NAME`, else `kind`.
-pub fn kind_cluster(env: &BTreeMap<String, String>) -> String {
+pub fn kind_cluster(env: &Env) -> String {
     env.get("KIND_CLUSTER_NAME")
         .filter(|c| !c.is_empty())
-        .cloned()
+        .map(str::to_owned)
         .unwrap_or_else(|| "kind".to_owned())
 }
 
 /// Where ko attaches SBOMs instead of the image's own repository: `COSIGN_REPOSITORY`
 /// when set and not empty (`None`: the image's repository).
-pub fn sbom_repository(env: &BTreeMap<String, String>) -> Option<String> {
+pub fn sbom_repository(env: &Env) -> Option<String> {
     env.get("COSIGN_REPOSITORY")
         .filter(|r| !r.is_empty())
-        .cloned()
+        .map(str::to_owned)
 }
 
 // ---- Names and tags ----------------------------------------------------------------
@@ -353,12 +350,12 @@ pub fn custom_platforms(flag: &[String], own: &[String], configured: &[String]) 
 pub fn ko_platforms(
     flag: &[String],
     ko_default: &[String],
-    env: &BTreeMap<String, String>,
+    env: &Env,
 ) -> Result<PlatformRequest, Error> {
     let flag = given_platforms(flag);
     let go_env: Vec<&str> = ["GOOS", "GOARCH", "GOARM"]
         .into_iter()
-        .filter(|k| env.get(*k).is_some_and(|v| !v.is_empty()))
+        .filter(|k| env.get(k).is_some_and(|v| !v.is_empty()))
         .collect();
     let explicit = if !flag.is_empty() {
         Some((flag.as_slice(), "--platform"))
@@ -565,11 +562,8 @@ pub fn ko_build_env(
 }
 
 /// The environment templates and `go build` see: the process's, then the build's on top.
-pub fn final_env(
-    env: &BTreeMap<String, String>,
-    build_env: &[(String, String)],
-) -> BTreeMap<String, String> {
-    let mut out = env.clone();
+pub fn final_env(env: &Env, build_env: &[(String, String)]) -> BTreeMap<String, String> {
+    let mut out = env.vars().clone();
     out.extend(build_env.iter().cloned());
     out
 }
@@ -625,7 +619,7 @@ pub fn capabilities(ko: &KoConfig, build: Option<&KoBuild>) -> Result<Option<Vec
 // ---- Values from the environment -----------------------------------------------------
 
 /// A `SOURCE_DATE_EPOCH`-style variable: unset or empty is none, else whole seconds.
-pub fn epoch(env: &BTreeMap<String, String>, name: &str) -> Result<Option<i64>, Error> {
+pub fn epoch(env: &Env, name: &str) -> Result<Option<i64>, Error> {
     env.get(name)
         .filter(|v| !v.is_empty())
         .map(|v| {
@@ -642,7 +636,7 @@ pub fn epoch(env: &BTreeMap<String, String>, name: &str) -> Result<Option<i64>, 
 }
 
 /// `KO_DATA_PATH_ALLOWED_ROOT`, if set.
-pub fn kodata_allowed_root(env: &BTreeMap<String, String>) -> Option<PathBuf> {
+pub fn kodata_allowed_root(env: &Env) -> Option<PathBuf> {
     env.get("KO_DATA_PATH_ALLOWED_ROOT").map(PathBuf::from)
 }
 
@@ -669,13 +663,13 @@ pub fn key_values(entries: &[String], flag: &str) -> Result<BTreeMap<String, Str
 pub fn skaffold_labels<'a>(
     image: &str,
     labels: impl IntoIterator<Item = (&'a String, &'a String)>,
-    env: &BTreeMap<String, String>,
+    env: &Env,
     inputs: &TemplateInputs,
 ) -> Result<BTreeMap<String, String>, Error> {
     labels
         .into_iter()
         .map(|(k, v)| {
-            render_skaffold(v, env, None, inputs)
+            render_skaffold(v, env.vars(), None, inputs)
                 .map(|v| (k.clone(), v))
                 .map_err(|e| Error::planning(format!("{image}: ko.labels.{k}"), e.to_string()))
         })
@@ -684,13 +678,9 @@ pub fn skaffold_labels<'a>(
 
 /// The variables Skaffold adds for templates in an artifact's `ko.env` and flags:
 /// `IMAGE_REPO`, `IMAGE_NAME` (the repository split at its last `/`) and `IMAGE_TAG`.
-pub fn skaffold_template_env(
-    env: &BTreeMap<String, String>,
-    repository: &str,
-    tag: &str,
-) -> BTreeMap<String, String> {
+pub fn skaffold_template_env(env: &Env, repository: &str, tag: &str) -> BTreeMap<String, String> {
     let (repo_part, name_part) = repository.rsplit_once('/').unwrap_or(("", repository));
-    let mut out = env.clone();
+    let mut out = env.vars().clone();
     out.insert("IMAGE_REPO".into(), repo_part.to_owned());
     out.insert("IMAGE_NAME".into(), name_part.to_owned());
     out.insert("IMAGE_TAG".into(), tag.to_owned());

@@ -66,7 +66,7 @@ impl<'t> KoPlanner<'t> {
         let env = &options.common.env;
         let wd = std::fs::canonicalize(wd)
             .map_err(|e| Error::io("resolving the working directory", wd, e))?;
-        let ko_config = kiln_config::load_ko_config(&wd, &|k| env.get(k).cloned())?;
+        let ko_config = kiln_config::load_ko_config(&wd, &|k| env.get(k).map(str::to_owned))?;
         let builds = resolve_ko_builds(toolchain, &wd, &ko_config, &options.common).await?;
         let platforms =
             choose::ko_platforms(&options.common.platforms, &ko_config.default_platforms, env)?;

@@ -192,8 +192,8 @@ pub struct PlanOptions {
     pub platforms: Vec<String>,
     /// `-t/--tag`.
     pub tag: Option<String>,
-    /// The process environment, read once by the CLI.
-    pub env: BTreeMap<String, String>,
+    /// The environment snapshot, taken once by the CLI.
+    pub env: kiln_core::env::Env,
     /// Debug builds: optimizations off and trimpath off, as `skaffold debug` does.
     pub debug: bool,
     /// The current time, for `dateTime` tags and `.Date` when SOURCE_DATE_EPOCH is unset.

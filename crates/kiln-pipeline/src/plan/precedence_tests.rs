@@ -13,14 +13,17 @@ use kiln_core::media_type::LayerCompression;
 use kiln_core::platform::PlatformRequest;
 use kiln_core::sprig::TemplateInputs;
 
+use kiln_core::env::Env;
+
 use super::BaseSpec;
 use super::choose::*;
 
-fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+fn env(pairs: &[(&str, &str)]) -> Env {
+    Env::from_vars(pairs.iter().copied())
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    env(pairs).vars().clone()
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -30,8 +33,10 @@ fn strings(items: &[&str]) -> Vec<String> {
 /// A `.ko.yaml` as ko reads it, `KO_*` variables of `vars` applied.
 fn ko_yaml(text: &str, vars: &[(&str, &str)]) -> KoConfig {
     let vars = env(vars);
-    kiln_config::parse_ko_config(text, Path::new("/src/.ko.yaml"), &|k| vars.get(k).cloned())
-        .expect("valid .ko.yaml")
+    kiln_config::parse_ko_config(text, Path::new("/src/.ko.yaml"), &|k| {
+        vars.get(k).map(str::to_owned)
+    })
+    .expect("valid .ko.yaml")
 }
 
 fn shown(request: Result<PlatformRequest, crate::Error>) -> String {
@@ -50,12 +55,7 @@ fn shown(request: Result<PlatformRequest, crate::Error>) -> String {
 fn default_repo_precedence_is_flag_then_env_then_global_config() {
     let set = env(&[("SKAFFOLD_DEFAULT_REPO", "env.example/r")]);
     let unset = env(&[]);
-    let rows: [(
-        Option<&str>,
-        &BTreeMap<String, String>,
-        Option<&str>,
-        Option<&str>,
-    ); 7] = [
+    let rows: [(Option<&str>, &Env, Option<&str>, Option<&str>); 7] = [
         (
             Some("flag.example/r"),
             &set,
@@ -666,7 +666,7 @@ fn env_precedence_is_artifact_then_ko_build_then_default() {
         &env(&[("FROM", "process"), ("KEEP", "1")]),
         &pairs(&[("FROM", "build")]),
     );
-    assert_eq!(merged, env(&[("FROM", "build"), ("KEEP", "1")]));
+    assert_eq!(merged, map(&[("FROM", "build"), ("KEEP", "1")]));
     let err = ko_build_env(Some(&build(&["NOEQUALS"], &[], &[])), &ko)
         .unwrap_err()
         .to_string();
@@ -700,7 +700,7 @@ fn go_settings_precedence_cgo_default_yields_to_the_environment() {
             strings(&["-toolexec=x"]),
             Vec::new(),
             Vec::new(),
-            &env(&[]),
+            &map(&[]),
             "f"
         )
         .is_err()
@@ -710,7 +710,7 @@ fn go_settings_precedence_cgo_default_yields_to_the_environment() {
             Vec::new(),
             Vec::new(),
             Vec::new(),
-            &env(&[("GOFLAGS", "-toolexec=x")]),
+            &map(&[("GOFLAGS", "-toolexec=x")]),
             "f"
         )
         .is_err()
@@ -757,10 +757,10 @@ fn labels_precedence_renders_the_process_environment_only() {
         &TemplateInputs::default(),
     )
     .unwrap();
-    assert_eq!(rendered, env(&[("team", "core"), ("fixed", "x")]));
+    assert_eq!(rendered, map(&[("team", "core"), ("fixed", "x")]));
     assert_eq!(
         key_values(&strings(&["a=1", "b=2=3"]), "--image-label").unwrap(),
-        env(&[("a", "1"), ("b", "2=3")])
+        map(&[("a", "1"), ("b", "2=3")])
     );
 }
 

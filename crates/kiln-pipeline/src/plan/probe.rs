@@ -30,7 +30,6 @@ pub(crate) async fn resolve_package(
         &options.cache_dir,
         go_dir,
         main.as_go_arg(),
-        &options.env,
         build_env,
         &|module| downloads.heard(module),
     )
@@ -66,12 +65,12 @@ pub(crate) async fn template_data(
             .any(|t| t.contains(needle))
     };
     let git = if mentions(".Git") {
-        kiln_gobuild::git::template_info(dir).await
+        kiln_gobuild::git::template_info(dir, &toolchain.env).await
     } else {
         Default::default()
     };
     let go_env = if mentions("GoEnv") {
-        toolchain.env().await?
+        toolchain.go_env().await?
     } else {
         BTreeMap::new()
     };

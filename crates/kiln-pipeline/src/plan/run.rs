@@ -4,7 +4,7 @@
 //! `--push` select. The rules are [`super::choose`]'s; this module only gathers their
 //! inputs (the kubeconfig and Skaffold's global config are files).
 
-use std::collections::BTreeMap;
+use kiln_core::env::Env;
 use std::path::Path;
 
 use kiln_config::{Config, GlobalConfig};
@@ -47,7 +47,7 @@ pub struct SkaffoldRun {
 pub fn skaffold_run(
     flags: &SkaffoldFlags<'_>,
     configs: &[Config],
-    env: &BTreeMap<String, String>,
+    env: &Env,
 ) -> Result<SkaffoldRun, Error> {
     let kube_context = crate::local::kube_context(
         flags.kube_context,
@@ -80,7 +80,7 @@ pub fn skaffold_run(
 pub fn global_config(
     flag: Option<&Path>,
     kube_context: Option<&str>,
-    env: &BTreeMap<String, String>,
+    env: &Env,
 ) -> Result<GlobalConfig, Error> {
     let path = choose::global_config_path(flag, env);
     Ok(kiln_config::load_global_config(&path, kube_context)?)
@@ -109,7 +109,7 @@ pub struct KoRun {
 
 /// Decides a `kiln ko` run's settings from its flags and `KO_DOCKER_REPO`,
 /// `KIND_CLUSTER_NAME`.
-pub fn ko_run(flags: KoFlags, env: &BTreeMap<String, String>) -> Result<KoRun, Error> {
+pub fn ko_run(flags: KoFlags, env: &Env) -> Result<KoRun, Error> {
     let destination = choose::ko_destination(env, flags.local, flags.push)?;
     Ok(KoRun {
         insecure_registries: choose::ko_insecure_registries(

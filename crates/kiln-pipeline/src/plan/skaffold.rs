@@ -59,6 +59,7 @@ pub async fn plan_all(
     let graph = Graph {
         artifacts: configs.iter().flat_map(|c| &c.build.artifacts).collect(),
         config_dir,
+        env: &options.env,
     };
     let mut plans = Plans::default();
     for config in configs {
@@ -165,6 +166,7 @@ pub async fn plan_tags(
     let graph = Graph {
         artifacts: configs.iter().flat_map(|c| &c.build.artifacts).collect(),
         config_dir,
+        env: &options.env,
     };
     let mut tagged = Vec::new();
     for config in configs {
@@ -248,7 +250,8 @@ async fn plan_artifact(
             ),
         )
     })?;
-    let ko_config = kiln_config::load_ko_config(&go_dir, &|k| options.env.get(k).cloned())?;
+    let ko_config =
+        kiln_config::load_ko_config(&go_dir, &|k| options.env.get(k).map(str::to_owned))?;
 
     choose::check_ko_uri_repo(image, options.push, options.default_repo.as_deref())?;
     let repository = repository_of(image, options)?;

@@ -45,6 +45,8 @@ pub(super) struct Graph<'a> {
     pub artifacts: Vec<&'a Artifact>,
     /// Artifact contexts are relative to it.
     pub config_dir: &'a Path,
+    /// What a `dependencies.command` starts from.
+    pub env: &'a kiln_core::env::Env,
 }
 
 impl Graph<'_> {
@@ -56,7 +58,7 @@ impl Graph<'_> {
         artifact: &Artifact,
         workspace: &Path,
     ) -> Result<Vec<PathBuf>, Error> {
-        let mut files: Vec<PathBuf> = input_files(artifact, workspace)?
+        let mut files: Vec<PathBuf> = input_files(artifact, workspace, self.env)?
             .iter()
             .map(|f| workspace.join(f))
             .collect();
@@ -99,7 +101,11 @@ fn relative_to(path: &Path, base: &Path) -> String {
 
 /// The files an `inputDigest` tag hashes: the artifact's `dependencies` (for a custom
 /// artifact, the list its `dependencies.command` prints, as Skaffold runs it).
-fn input_files(artifact: &Artifact, workspace: &Path) -> Result<Vec<String>, Error> {
+fn input_files(
+    artifact: &Artifact,
+    workspace: &Path,
+    env: &kiln_core::env::Env,
+) -> Result<Vec<String>, Error> {
     let image = &artifact.image;
     let Some(custom) = &artifact.custom else {
         return crate::deps::dependency_files(workspace, &artifact.ko.dependencies);
@@ -116,7 +122,8 @@ fn input_files(artifact: &Artifact, workspace: &Path) -> Result<Vec<String>, Err
     // Skaffold splits the command on spaces and runs it without a shell.
     let mut words = command.split(' ');
     let program = words.next().unwrap_or_default();
-    let out = std::process::Command::new(program)
+    let out = env
+        .apply(&mut std::process::Command::new(program))
         .args(words)
         .current_dir(workspace)
         .output()
@@ -154,13 +161,13 @@ async fn compute_tag(
     let tag = match policy {
         TagPolicy::GitCommit(git) => {
             let variant = git.variant;
-            match kiln_gobuild::git::tag_outputs(workspace, variant).await {
+            match kiln_gobuild::git::tag_outputs(workspace, variant, &options.env).await {
                 Some(outputs) => git_commit_tag(variant, &git.prefix, git.ignore_changes, &outputs)
                     .map_err(tag_error)?,
                 None => {
                     return Err(Error::planning(
                         image,
-                        match kiln_gobuild::git::repository_problem(workspace).await {
+                        match kiln_gobuild::git::repository_problem(workspace, &options.env).await {
                             Some(problem) => {
                                 format!("the gitCommit tag policy: {problem}")
                             }
@@ -176,7 +183,7 @@ async fn compute_tag(
         TagPolicy::Sha256 => "latest".to_owned(),
         TagPolicy::EnvTemplate { template } => env_template_tag(
             template,
-            &options.env,
+            options.env.vars(),
             image,
             &template_inputs(&options.env, options.now_unix),
         )

@@ -13,9 +13,9 @@ use url::Url;
 
 use super::endpoint::{Endpoint, api_host};
 use super::{Inner, Scopes, lock, transport_error};
+use crate::Secret;
 use crate::challenge::Challenge;
 use crate::credentials::{self, Credential, Resolved};
-use crate::env::Secret;
 use crate::error::{AuthInfo, Ctx, Error, Op, parse_error_body, redact_url, redact_url_text};
 use crate::tls;
 

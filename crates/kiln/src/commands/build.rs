@@ -1,5 +1,6 @@
 //! `kiln build`: Skaffold's build command for ko artifacts.
 
+use kiln_core::env::Env;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -91,7 +92,7 @@ impl Session {
                     "build.local.useDockerCLI is not supported: kiln loads images through the engine's API, not the docker CLI",
                 );
             }
-            if kube_context.as_deref() == Some("minikube") && !env.contains_key("DOCKER_HOST") {
+            if kube_context.as_deref() == Some("minikube") && env.get("DOCKER_HOST").is_none() {
                 printer::info(
                     "kube context minikube without DOCKER_HOST: images go to the local engine, not minikube's; run `eval $(minikube docker-env)` first to load into minikube's",
                 );
@@ -364,7 +365,7 @@ impl Session {
 pub fn load_configs(
     args: &ConfigArgs,
     command: Command,
-    env: &BTreeMap<String, String>,
+    env: &Env,
 ) -> anyhow::Result<(Vec<kiln_config::Config>, PathBuf)> {
     let config_dir = PathBuf::from(".");
     let selection = ProfileSelection {
@@ -378,7 +379,7 @@ pub fn load_configs(
     let configs = kiln_config::load_skaffold_configs(
         &args.filename,
         &selection,
-        &|k| env.get(k).cloned(),
+        &|k| env.get(k).map(str::to_owned),
         &args.modules,
     )?;
     report_ignored_fields(&configs);
@@ -417,7 +418,7 @@ fn skaffold_flags(args: &BuildArgs) -> SkaffoldFlags<'_> {
 pub fn plan_only_options(
     args: &ConfigArgs,
     tag: Option<String>,
-    env: &BTreeMap<String, String>,
+    env: &Env,
 ) -> anyhow::Result<PlanOptions> {
     let global = kiln_pipeline::plan::run::global_config(
         args.global_config.as_deref(),

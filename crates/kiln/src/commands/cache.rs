@@ -1,7 +1,7 @@
 //! `kiln cache size|trim|prune`, and the hold every build keeps on the cache. The policy
 //! (bound, least recently used first, locking) is `kiln_image::cache::gc`'s.
 
-use std::collections::BTreeMap;
+use kiln_core::env::Env;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -13,7 +13,7 @@ use super::cache_dir;
 use crate::cli::CacheCommand;
 use crate::printer::{self, size};
 
-pub fn run(command: CacheCommand, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
+pub fn run(command: CacheCommand, env: &Env) -> anyhow::Result<()> {
     let cache = cache_dir(env);
     match command {
         CacheCommand::Size => report_size(&cache, max_size(env)?),
@@ -23,8 +23,8 @@ pub fn run(command: CacheCommand, env: &BTreeMap<String, String>) -> anyhow::Res
 }
 
 /// The bound from `KILN_CACHE_MAX_SIZE`.
-pub fn max_size(env: &BTreeMap<String, String>) -> anyhow::Result<u64> {
-    Ok(gc::max_size(env.get(MAX_SIZE_VAR).map(String::as_str))?)
+pub fn max_size(env: &Env) -> anyhow::Result<u64> {
+    Ok(gc::max_size(env.get(MAX_SIZE_VAR))?)
 }
 
 fn waiting() {
@@ -85,10 +85,7 @@ pub struct BuildLease {
 
 /// Takes the hold for a build with `ctx` (waiting for a running trim, if any). A bad
 /// `KILN_CACHE_MAX_SIZE` stops the build here, before anything is built.
-pub async fn begin_build(
-    ctx: &Context,
-    env: &BTreeMap<String, String>,
-) -> anyhow::Result<BuildLease> {
+pub async fn begin_build(ctx: &Context, env: &Env) -> anyhow::Result<BuildLease> {
     let max_size = max_size(env)?;
     let cache = ctx.cache_dir.clone();
     let lease = tokio::task::spawn_blocking({

@@ -22,8 +22,11 @@ pub async fn deployer(session: &Session) -> Option<Kubectl> {
         );
     }
     let config = session.configs.first()?;
-    let kubectl =
-        Kubectl::from_config(&config.deploy, session.args.config.kube_context.as_deref())?;
+    let kubectl = Kubectl::from_config(
+        &config.deploy,
+        session.args.config.kube_context.as_deref(),
+        session.ctx.env(),
+    )?;
     if !has_kubectl_manifests(session) {
         return None;
     }
@@ -37,7 +40,7 @@ pub async fn dev_deploys(session: &Session) -> bool {
     let kubectl = session
         .configs
         .iter()
-        .find_map(|c| Kubectl::from_config(&c.deploy, context));
+        .find_map(|c| Kubectl::from_config(&c.deploy, context, session.ctx.env()));
     let helm = session.configs.iter().any(|c| {
         c.deploy
             .helm
@@ -48,7 +51,7 @@ pub async fn dev_deploys(session: &Session) -> bool {
     if !(helm || kubectl_deploys) {
         return false;
     }
-    let probe = kubectl.unwrap_or_else(|| Kubectl::for_context(context));
+    let probe = kubectl.unwrap_or_else(|| Kubectl::for_context(context, session.ctx.env()));
     reachable(&probe).await
 }
 
@@ -169,12 +172,13 @@ pub async fn delete_all(
 
 /// The config's kubectl deployer, pointed at the run's kube context and namespace.
 fn kubectl_of(config: &kiln_config::Config, ctx: &HelmContext) -> anyhow::Result<Option<Kubectl>> {
-    let Some(kubectl) = Kubectl::from_config(&config.deploy, ctx.kube_context.as_deref()) else {
+    let Some(kubectl) = Kubectl::from_config(&config.deploy, ctx.kube_context.as_deref(), &ctx.env)
+    else {
         return Ok(None);
     };
     Ok(Some(
         kubectl
-            .expand_namespace(&ctx.env)?
+            .expand_namespace()?
             .with_namespace(ctx.namespace.as_deref())
             .with_kubeconfig(ctx.kubeconfig.as_deref()),
     ))

@@ -7,6 +7,7 @@
 //! at once (its `go` processes are killed and its temporary files removed as the build is
 //! dropped).
 
+use kiln_core::env::Env;
 use std::collections::HashMap;
 
 use kiln_core::Digest;
@@ -31,7 +32,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
     let mut plans = session.plan(&session.args.build_images).await?;
     let mut deployed = Deployed::new(&session).await;
     let mut built = BuiltInputs::default();
-    built.changed(&plans).await;
+    built.changed(&plans, session.ctx.env()).await;
     if !round(&session, &plans, &mut deployed, &stop).await {
         return Ok(());
     }
@@ -50,7 +51,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
                 Ok((new_session, new_plans)) => {
                     (session, plans) = (new_session, new_plans);
                     deployed.cluster = deploy::dev_deploys(&session).await;
-                    built.changed(&plans).await;
+                    built.changed(&plans, session.ctx.env()).await;
                     plans.clone()
                 }
                 Err(e) => {
@@ -66,7 +67,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
             match session.plan(&images).await {
                 Ok(replanned) => {
                     merge(&mut plans, &replanned);
-                    built.changed(&replanned).await
+                    built.changed(&replanned, session.ctx.env()).await
                 }
                 Err(e) => {
                     printer::error(&e);
@@ -98,10 +99,10 @@ struct BuiltInputs(HashMap<String, Option<Digest>>);
 impl BuiltInputs {
     /// The plans whose inputs differ from their last build's, now recorded as built. An
     /// input that cannot be read counts as a change: the build then says what is wrong.
-    async fn changed(&mut self, plans: &[ArtifactPlan]) -> Vec<ArtifactPlan> {
+    async fn changed(&mut self, plans: &[ArtifactPlan], env: &Env) -> Vec<ArtifactPlan> {
         let mut changed = Vec::new();
         for plan in plans {
-            let digest = inputs_digest(plan).await.ok();
+            let digest = inputs_digest(plan, env).await.ok();
             let previous = self.0.insert(plan.image.clone(), digest.clone());
             if digest.is_none() || previous != Some(digest) {
                 changed.push(plan.clone());

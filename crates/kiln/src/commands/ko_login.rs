@@ -9,7 +9,6 @@
 //! and the helper are kiln-registry's (`credentials.rs`), so the push that follows reads
 //! what this wrote.
 
-use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -27,7 +26,7 @@ pub fn version() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn login(args: KoLoginArgs, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
+pub fn login(args: KoLoginArgs, env: &Env) -> anyhow::Result<()> {
     let password = if args.password_stdin {
         if args.password.is_some() {
             bail!("--password and --password-stdin are exclusive: pass one");
@@ -47,8 +46,7 @@ pub fn login(args: KoLoginArgs, env: &BTreeMap<String, String>) -> anyhow::Resul
     }
     let host = registry_host(&args.server)?;
     let server = kiln_registry::config_key(host);
-    let env = Env::from_vars(env.clone());
-    let path = kiln_registry::docker_config_file(&env).context(
+    let path = kiln_registry::docker_config_file(env).context(
         "neither DOCKER_CONFIG nor HOME is set: kiln cannot tell where docker's config.json is",
     )?;
     let mut config = read_config(&path)?;
@@ -56,13 +54,13 @@ pub fn login(args: KoLoginArgs, env: &BTreeMap<String, String>) -> anyhow::Resul
         .with_context(|| format!("reading {}", path.display()))?;
     match helper {
         Some(helper) => {
-            let program = kiln_registry::credential_helper(&env, &helper).with_context(|| {
+            let program = kiln_registry::credential_helper(env, &helper).with_context(|| {
                 format!(
                     "docker-credential-{helper} (named in {}) was not found on PATH",
                     path.display()
                 )
             })?;
-            store_in_helper(&program, &server, &username, &password)?
+            store_in_helper(&program, env, &server, &username, &password)?
         }
         None => {
             let auth =
@@ -129,9 +127,17 @@ fn write_config(path: &PathBuf, config: &Map<String, Value>) -> anyhow::Result<(
     Ok(())
 }
 
-/// `docker-credential-<helper> store` (`program`) with the credential on stdin.
-fn store_in_helper(program: &Path, server: &str, user: &str, secret: &str) -> anyhow::Result<()> {
-    let mut child = std::process::Command::new(program)
+/// `docker-credential-<helper> store` (`program`, started from `env`) with the credential
+/// on stdin.
+fn store_in_helper(
+    program: &Path,
+    env: &Env,
+    server: &str,
+    user: &str,
+    secret: &str,
+) -> anyhow::Result<()> {
+    let mut child = env
+        .apply(&mut std::process::Command::new(program))
         .arg("store")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

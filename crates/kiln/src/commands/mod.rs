@@ -11,7 +11,6 @@ mod preflight;
 mod render;
 mod run;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -42,16 +41,14 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// The process environment, read once: the pipeline takes it as data so that it stays
-/// testable and never reads the environment behind the caller's back.
-fn process_env() -> BTreeMap<String, String> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
+/// The environment snapshot, taken once per command: the pipeline takes it as data, every
+/// child process starts from it, and nothing reads the environment behind its back.
+fn process_env() -> Env {
+    Env::capture()
 }
 
 /// `$KILN_CACHE`, else `$XDG_CACHE_HOME/kiln`, else `~/.cache/kiln`.
-fn cache_dir(env: &BTreeMap<String, String>) -> PathBuf {
+fn cache_dir(env: &Env) -> PathBuf {
     if let Some(dir) = env.get("KILN_CACHE").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
@@ -83,17 +80,12 @@ pub struct ContextSettings {
 
 /// The Go toolchain (`KO_GO_PATH` or `go`), the cache, the registry client and the progress
 /// display, set up the same way for every building command.
-async fn build_context(
-    env: &BTreeMap<String, String>,
-    settings: ContextSettings,
-) -> anyhow::Result<Context> {
+async fn build_context(env: &Env, settings: ContextSettings) -> anyhow::Result<Context> {
     let go_path = env.get("KO_GO_PATH").map(Into::into);
     let cache = cache_dir(env);
     let toolchain = kiln_pipeline::memo::toolchain(go_path, &cache, env).await?;
-    let mut client_options = ClientOptions::with_env(
-        concat!("kiln/", env!("CARGO_PKG_VERSION")),
-        Env::from_vars(env.clone()),
-    );
+    let mut client_options =
+        ClientOptions::with_env(concat!("kiln/", env!("CARGO_PKG_VERSION")), env.clone());
     client_options.insecure_registries = settings.insecure_registries;
     let progress = printer::Progress::new(settings.quiet);
     client_options.events = Some(progress.registry_sink());
@@ -104,10 +96,10 @@ async fn build_context(
     let mut context = Context::new(toolchain, &cache, jobs, progress.event_sink())?
         .with_registry(Client::new(client_options)?);
     if settings.cache_artifacts {
-        context = context.with_artifact_cache(env.clone());
+        context = context.with_artifact_cache();
     }
     if settings.remote_cache.reads() {
-        context = context.with_remote_cache(settings.remote_cache, env.clone());
+        context = context.with_remote_cache(settings.remote_cache);
     }
     if settings.push {
         context = context.with_streamed_pushes();
@@ -120,7 +112,7 @@ async fn build_context(
 /// until its outputs are written. A failed run only releases it.
 async fn build_and_publish(
     ctx: &Arc<Context>,
-    env: &BTreeMap<String, String>,
+    env: &Env,
     plans: &[ArtifactPlan],
     options: &RunOptions,
 ) -> anyhow::Result<Vec<Delivered>> {
@@ -146,8 +138,8 @@ fn now() -> (i64, u32) {
 
 /// The engine side-loaded images go to (the one the docker CLI would use), checked to
 /// answer before anything is built, so a stopped engine fails the run at once.
-async fn local_engine(env: &BTreeMap<String, String>) -> anyhow::Result<kiln_engine::Engine> {
-    let endpoint = kiln_engine::resolve(&|k| env.get(k).cloned())?;
+async fn local_engine(env: &Env) -> anyhow::Result<kiln_engine::Engine> {
+    let endpoint = kiln_engine::resolve(&|k| env.get(k).map(str::to_owned))?;
     let engine = kiln_engine::Engine::new(endpoint)?;
     engine.ping().await?;
     Ok(engine)

@@ -5,6 +5,7 @@
 
 use anyhow::{Context as _, bail};
 use kiln_core::Reference;
+use kiln_core::env::Env;
 use kiln_pipeline::output::read_build_json;
 use kiln_pipeline::run::Command;
 use kiln_render::Build;
@@ -75,7 +76,7 @@ pub async fn tagged_builds(
     config_dir: &Path,
     config: &ConfigArgs,
     tag: Option<String>,
-    env: &std::collections::BTreeMap<String, String>,
+    env: &Env,
 ) -> anyhow::Result<Vec<Build>> {
     let options = plan_only_options(config, tag, env)?;
     Ok(plan_tags(configs, config_dir, &options)

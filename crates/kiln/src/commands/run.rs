@@ -2,7 +2,6 @@
 //! deploy. The work is in kiln-pipeline (`render`, `deploy`); this module picks the images
 //! and prints.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -106,13 +105,13 @@ pub fn helm_context(
     cluster: &ClusterFlags,
     builds: Vec<Build>,
 ) -> HelmContext {
-    let env: BTreeMap<String, String> = process_env();
+    let env = process_env();
     let kubeconfig = cluster.kubeconfig.as_ref().map(|k| k.display().to_string());
     // The kubeconfig given is where the current context comes from.
-    let mut context_env = env.clone();
-    if let Some(k) = &kubeconfig {
-        context_env.insert("KUBECONFIG".to_owned(), k.clone());
-    }
+    let context_env = match &kubeconfig {
+        Some(k) => env.with([("KUBECONFIG", k)]),
+        None => env.clone(),
+    };
     HelmContext {
         kube_context: kiln_pipeline::local::kube_context(
             kube_context,

@@ -241,17 +241,14 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// Needs a Kubernetes cluster in kubectl's current context; without one (as on CI here) it
-/// has nothing to check and returns, as the issue allows.
 #[test]
+#[ignore = "needs a Kubernetes cluster in kubectl's current context; none can be had here (run with --ignored against one)"]
 fn dev_applies_the_manifests_with_the_new_image_when_a_cluster_is_reachable() {
     let reachable = Command::new("kubectl")
         .args(["version", "--request-timeout=5s"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !reachable {
-        return;
-    }
+    assert!(reachable, "no cluster answers in kubectl's current context");
     let kubeconfig = std::env::var_os("KUBECONFIG").unwrap_or_else(|| {
         std::path::Path::new(&std::env::var_os("HOME").unwrap())
             .join(".kube/config")

@@ -148,6 +148,38 @@ fn kodata_symlinks_to_git_config_or_ignored_files_are_refused() {
     );
 }
 
+/// Without git's answer, a link to an ignored `.env` would look safe: git missing (or a
+/// repository it refuses) is an error before anything is built, never "nothing ignored".
+#[test]
+fn kodata_in_a_repository_git_cannot_read_is_refused() {
+    let project = Project::new("multi");
+    std::fs::write(project.path().join(".gitignore"), "secret.env\n").unwrap();
+    std::fs::write(project.path().join("secret.env"), "TOKEN=x\n").unwrap();
+    std::os::unix::fs::symlink(
+        "../../../secret.env",
+        project.path().join("cmd/alpha/kodata/env"),
+    )
+    .unwrap();
+    // A PATH with go on it and no git.
+    let bin = tempfile::tempdir().unwrap();
+    let go = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join("go"))
+        .find(|go| go.is_file())
+        .expect("go on PATH");
+    std::os::unix::fs::symlink(go, bin.path().join("go")).unwrap();
+    let path = bin.path().display().to_string();
+    let env = [ENV, &[("PATH", path.as_str())]].concat();
+    let err = fails(&project, &["-b", "alpha"], &env);
+    assert!(
+        err.contains("cmd/alpha/kodata")
+            && err.contains("git cannot say which files it ignores")
+            && err.contains("install git")
+            && err.contains("KO_DATA_PATH_ALLOWED_ROOT"),
+        "{err}"
+    );
+    assert!(!err.contains("built linux"), "nothing was built: {err}");
+}
+
 #[test]
 fn pushing_a_ko_uri_image_needs_a_default_repo() {
     let project = Project::new("nested");
