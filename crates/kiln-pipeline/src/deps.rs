@@ -2,7 +2,7 @@
 //! workspace (the artifact's context) matching `dependencies.paths` and none of
 //! `dependencies.ignore`. They feed the `inputDigest` tag (and what a rebuild watches).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use kiln_config::Dependencies;
@@ -70,17 +70,19 @@ fn glob_set(workspace: &Path, patterns: &[String], field: &str) -> Result<GlobSe
         .map_err(|e| Error::invalid(format!("ko.{field}"), e))
 }
 
+/// Every non-directory under `dir` (links not followed, `.git` skipped), relative to `root`.
 fn walk(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<(), Error> {
-    let io = |path: &Path, e: std::io::Error| Error::io("reading", path, e);
-    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
-        let entry = entry.map_err(|e| io(dir, e))?;
-        let path: PathBuf = entry.path();
-        let kind = entry.file_type().map_err(|e| io(&path, e))?;
-        if kind.is_dir() {
-            if entry.file_name() != ".git" {
-                walk(root, &path, files)?;
-            }
-        } else if let Ok(relative) = path.strip_prefix(root)
+    let entries = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| !(e.file_type().is_dir() && e.file_name() == ".git"));
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Walk {
+            path: dir.to_owned(),
+            source,
+        })?;
+        if !entry.file_type().is_dir()
+            && let Ok(relative) = entry.path().strip_prefix(root)
             && let Some(relative) = relative.to_str()
         {
             files.push(relative.to_owned());

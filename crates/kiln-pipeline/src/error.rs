@@ -45,6 +45,13 @@ pub enum Error {
     /// A deploy step failed (`detail` says which releases or manifests, and why).
     #[error("{detail}")]
     Deploy { detail: String },
+    /// A directory walk failed (unreadable entry, a symlink loop).
+    #[error("reading {}: {source}", path.display())]
+    Walk {
+        path: PathBuf,
+        #[source]
+        source: walkdir::Error,
+    },
     /// git could not say which files it ignores in the repository around a `kodata`
     /// directory, so kiln cannot tell which of its symlinks are safe to follow.
     #[error(

@@ -81,19 +81,39 @@ fn glob(pattern: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(out)
 }
 
+/// `path` itself, or every file under the directory `path`, depth first in name order
+/// (links followed; a link loop is an error).
 fn files_under(path: &Path) -> Result<Vec<PathBuf>, Error> {
-    if !path.is_dir() {
-        return Ok(vec![path.to_owned()]);
-    }
+    walk_sorted(path, usize::MAX)
+}
+
+/// ko's `-f DIR`: the directory's `.yaml`, `.yml` and `.json` files in name order,
+/// subdirectories' too when `recursive` (`-R`).
+pub fn ko_yaml_files(dir: &Path, recursive: bool) -> Result<Vec<PathBuf>, Error> {
+    let depth = if recursive { usize::MAX } else { 1 };
+    let mut files = walk_sorted(dir, depth)?;
+    files.retain(|f| {
+        f.extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+    });
+    Ok(files)
+}
+
+/// The files (not directories) under `root` to `max_depth`, in name order, links followed.
+fn walk_sorted(root: &Path, max_depth: usize) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| Error::io("reading", path, e))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for entry in entries {
-        files.extend(files_under(&entry)?);
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .max_depth(max_depth)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|source| Error::Walk {
+            path: root.to_owned(),
+            source,
+        })?;
+        if !entry.file_type().is_dir() {
+            files.push(entry.into_path());
+        }
     }
     Ok(files)
 }

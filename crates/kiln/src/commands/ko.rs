@@ -94,7 +94,7 @@ fn read_inputs(filenames: &[PathBuf], recursive: bool) -> anyhow::Result<Vec<(St
                 .context("reading standard input")?;
             inputs.push(("<stdin>".to_owned(), text));
         } else if path.is_dir() {
-            for file in yaml_files(path, recursive)? {
+            for file in kiln_pipeline::manifests::ko_yaml_files(path, recursive)? {
                 inputs.push(read_input(&file)?);
             }
         } else {
@@ -108,29 +108,6 @@ fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading {} (given with -f)", path.display()))?;
     Ok((path.display().to_string(), text))
-}
-
-fn yaml_files(dir: &Path, recursive: bool) -> anyhow::Result<Vec<PathBuf>> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", dir.display()))?;
-    entries.sort();
-    let mut files = Vec::new();
-    for entry in entries {
-        if entry.is_dir() {
-            if recursive {
-                files.extend(yaml_files(&entry, true)?);
-            }
-        } else if entry
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-        {
-            files.push(entry);
-        }
-    }
-    Ok(files)
 }
 
 /// One `kiln ko` run: the publishing choices and the build context, checked before any
