@@ -134,13 +134,7 @@ fn kodata_symlinks_to_git_config_or_ignored_files_are_refused() {
         "{err}"
     );
     std::fs::remove_file(&link).unwrap();
-    std::fs::write(project.path().join(".gitignore"), "secret.env\n").unwrap();
-    std::fs::write(project.path().join("secret.env"), "TOKEN=x\n").unwrap();
-    std::os::unix::fs::symlink(
-        "../../../secret.env",
-        project.path().join("cmd/alpha/kodata/env"),
-    )
-    .unwrap();
+    link_kodata_to_an_ignored_secret(&project);
     let err = fails(&project, &[], ENV);
     assert!(
         err.contains("kodata/env") && err.contains("git ignores"),
@@ -148,11 +142,8 @@ fn kodata_symlinks_to_git_config_or_ignored_files_are_refused() {
     );
 }
 
-/// Without git's answer, a link to an ignored `.env` would look safe: git missing (or a
-/// repository it refuses) is an error before anything is built, never "nothing ignored".
-#[test]
-fn kodata_in_a_repository_git_cannot_read_is_refused() {
-    let project = Project::new("multi");
+/// A git-ignored `secret.env` at the project's root, and alpha's `kodata/env` linking to it.
+fn link_kodata_to_an_ignored_secret(project: &Project) {
     std::fs::write(project.path().join(".gitignore"), "secret.env\n").unwrap();
     std::fs::write(project.path().join("secret.env"), "TOKEN=x\n").unwrap();
     std::os::unix::fs::symlink(
@@ -160,6 +151,14 @@ fn kodata_in_a_repository_git_cannot_read_is_refused() {
         project.path().join("cmd/alpha/kodata/env"),
     )
     .unwrap();
+}
+
+/// Without git's answer, a link to an ignored `.env` would look safe: git missing (or a
+/// repository it refuses) is an error before anything is built, never "nothing ignored".
+#[test]
+fn kodata_in_a_repository_git_cannot_read_is_refused() {
+    let project = Project::new("multi");
+    link_kodata_to_an_ignored_secret(&project);
     // A PATH with go on it and no git.
     let bin = tempfile::tempdir().unwrap();
     let go = std::env::split_paths(&std::env::var_os("PATH").unwrap())
