@@ -165,7 +165,7 @@ fn debug_verbosity_shows_each_command_with_its_directory_added_environment_and_d
     }
     assert!(go_build.trim_end().ends_with('s'), "{go_build}");
     assert!(
-        stderr.contains("ran `git ") && stderr.contains("go list "),
+        stderr.contains("git rev-parse ") && stderr.contains("go list "),
         "git and go list are shown too: {stderr}"
     );
     assert!(!stderr.contains("hunter2"), "secrets never shown: {stderr}");
