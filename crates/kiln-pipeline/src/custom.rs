@@ -11,6 +11,7 @@ use kiln_core::Reference;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use crate::events::Event;
+use crate::output::BuildOutput;
 use crate::{Context, Error};
 
 /// One custom artifact, resolved: what to run, where, and the reference it must push.
@@ -67,6 +68,53 @@ impl CustomPlan {
         }
         Ok(env)
     }
+}
+
+/// Runs every custom artifact's command, each after those it requires, once the ko images
+/// in `built` are published; returns their outputs in the order they ran.
+pub async fn build_all(
+    ctx: &Context,
+    plans: &[CustomPlan],
+    built: &[BuildOutput],
+) -> Result<Vec<BuildOutput>, Error> {
+    let mut references: BTreeMap<String, String> = built
+        .iter()
+        .map(|o| (o.image_name.clone(), o.tag.clone()))
+        .collect();
+    let mut outputs = Vec::new();
+    let mut pending: Vec<&CustomPlan> = plans.iter().collect();
+    while !pending.is_empty() {
+        // kiln-config rejects cycles, so some plan is always ready.
+        let Some(i) = pending.iter().position(|p| {
+            p.requires
+                .iter()
+                .all(|r| !pending.iter().any(|q| q.image == r.image))
+        }) else {
+            return Err(Error::planning(
+                "custom artifacts",
+                "they require each other in a cycle",
+            ));
+        };
+        let plan = pending.remove(i);
+        let reference =
+            build_custom(ctx, plan, &references)
+                .await
+                .map_err(|e| Error::Artifact {
+                    image: plan.image.clone(),
+                    source: Box::new(e),
+                })?;
+        ctx.events.as_ref()(Event::Delivered {
+            image: plan.image.clone(),
+            report: format!("pushed {reference} (by its buildCommand)"),
+        });
+        references.insert(plan.image.clone(), reference.clone());
+        outputs.push(BuildOutput {
+            image_name: plan.image.clone(),
+            tag: reference,
+            runtime_type: plan.runtime_type.clone(),
+        });
+    }
+    Ok(outputs)
 }
 
 /// Runs the artifact's `buildCommand` with `sh -c` in its context, reporting each line it

@@ -42,6 +42,31 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    /// The command line asks for something the run cannot do (`message` names the flag
+    /// and the fix).
+    #[error("{message}")]
+    Usage { message: String },
+    /// An output path given by `flag` cannot be written.
+    #[error("{flag} {}: {problem}", path.display())]
+    Unwritable {
+        flag: &'static str,
+        path: PathBuf,
+        problem: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    /// `--digest-source=remote` found no image under a tag the tag policy gives.
+    #[error(
+        "failed to resolve the digest of {reference}: does the image exist remotely? Build and push it first, or render with --digest-source=local or --digest-source=tag"
+    )]
+    NotPushed { reference: String },
+    /// A failure with the likely reason and its fix said first.
+    #[error("{hint}")]
+    Hinted {
+        hint: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// A deploy step failed (`detail` says which releases or manifests, and why).
     #[error("{detail}")]
     Deploy { detail: String },
@@ -218,6 +243,13 @@ impl Error {
             action,
             path: path.into(),
             source,
+        }
+    }
+
+    /// A command line the run cannot honour (see [`Error::Usage`]).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
         }
     }
 

@@ -78,6 +78,15 @@ pub enum Event {
         image: String,
         builder: String,
     },
+    /// The cache is over its bound at the end of a build, but this build used all of it,
+    /// so nothing could be removed.
+    CacheOverBound {
+        bytes: u64,
+        max_size: u64,
+    },
+    /// Something the run wants said plainly, once (a field or builder kiln does not act
+    /// on, why nothing is deployed, a deploy tool's report); shown even with `-q`.
+    Notice(String),
     Warning(String),
 }
 

@@ -31,6 +31,7 @@ pub mod render;
 pub mod run;
 pub mod sbom;
 pub mod schedule;
+pub mod session;
 pub mod templates;
 pub mod tool;
 pub mod watch;

@@ -79,6 +79,23 @@ pub fn read_build_json(text: &str) -> Result<Vec<BuildOutput>, serde_json::Error
     serde_json::from_str::<OwnedBuildsDocument>(text).map(|d| d.builds)
 }
 
+/// The images of a build JSON file (`kiln build --file-output`, Skaffold's
+/// `--build-artifacts`).
+pub fn read_build_file(path: &Path) -> Result<Vec<kiln_render::Build>, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io("reading --build-artifacts", path, e))?;
+    let outputs = read_build_json(&text).map_err(|e| {
+        Error::invalid(
+            format!(
+                "--build-artifacts {}: not a build JSON (`{{\"builds\":[{{\"imageName\":…,\"tag\":…}}]}}`, as `kiln build --file-output` writes)",
+                path.display()
+            ),
+            e,
+        )
+    })?;
+    Ok(outputs.into_iter().map(kiln_render::Build::from).collect())
+}
+
 /// A build result as the manifest renderers take it.
 impl From<BuildOutput> for kiln_render::Build {
     fn from(output: BuildOutput) -> Self {

@@ -353,30 +353,6 @@ pub struct RenderArgs {
     pub cache_artifacts: bool,
 }
 
-impl RenderArgs {
-    /// The build that --digest-source=local runs (and the planning the other sources need).
-    pub fn build_args(&self) -> BuildArgs {
-        BuildArgs {
-            config: self.config.clone(),
-            push: self.push,
-            oci_layout_path: self.oci_layout_path.clone(),
-            tarball: None,
-            file_output: None,
-            tag: self.tag.clone(),
-            platforms: self.platforms.clone(),
-            build_images: Vec::new(),
-            quiet: false,
-            output: None,
-            insecure_registries: self.insecure_registries.clone(),
-            sbom_dir: None,
-            cache_artifacts: self.cache_artifacts,
-            skaffold: SkaffoldBuildFlags::default(),
-            remote_cache: RemoteCacheMode::ReadWrite,
-            compression: None,
-        }
-    }
-}
-
 #[derive(Clone, Debug, Args)]
 pub struct BuildArgs {
     #[command(flatten)]

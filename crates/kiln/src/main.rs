@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod printer;
+mod requests;
 mod skaffold_flags;
 
 use std::process::ExitCode;

@@ -236,6 +236,13 @@ impl Progress {
                     }
                     format!("warning: {w}")
                 }
+                Event::Notice(text) => text,
+                Event::CacheOverBound { bytes, max_size } => format!(
+                    "warning: the cache holds {}, over its {} bound ({}), but this build used all of it",
+                    size(bytes),
+                    size(max_size),
+                    kiln_image::cache::gc::MAX_SIZE_VAR
+                ),
                 _ if this.quiet => return,
                 Event::BaseResolved {
                     image,

@@ -3,53 +3,16 @@
 
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
 use kiln_core::Reference;
 use kiln_core::platform::PlatformRequest;
-use kiln_pipeline::ArtifactPlan;
-use kiln_pipeline::run::Command;
 
-use crate::cli::BuildArgs;
-
-/// The checks that need only the command line.
-pub fn check(args: &BuildArgs, command: Command) -> anyhow::Result<()> {
-    if args.skaffold.dry_run && command != Command::Build {
-        bail!(
-            "--dry-run is a `kiln build` flag (as in Skaffold); `kiln {}` builds",
-            command.as_skaffold()
-        );
-    }
-    if let Some(tag) = &args.tag {
-        kiln_core::tag::validate_tag(tag).context("-t/--tag (or SKAFFOLD_TAG)")?;
-    }
-    if let Some(template) = &args.output {
-        kiln_core::template::render_build_output(template, &[]).context("-o/--output")?;
-    }
-    if let Some(dir) = &args.oci_layout_path {
-        writable_dir(dir, "--oci-layout-path")?;
-    }
-    if let Some(dir) = &args.sbom_dir {
-        writable_dir(dir, "--sbom-dir")?;
-    }
-    if let Some(file) = &args.tarball {
-        writable_file(file, "--tarball")?;
-    }
-    if let Some(file) = &args.file_output {
-        writable_file(file, "--file-output")?;
-    }
-    if let Some(dir) = &args.skaffold.cache_file {
-        writable_dir(
-            dir,
-            "--cache-file (kiln keeps its artifact records in a directory)",
-        )?;
-    }
-    Ok(())
-}
+use crate::Error;
+use crate::plan::ArtifactPlan;
 
 /// A `docker load` tarball holds one image of one platform: refuse a plan that needs more.
-pub fn check_tarball(plans: &[ArtifactPlan]) -> anyhow::Result<()> {
+pub fn check_tarball(plans: &[ArtifactPlan]) -> Result<(), Error> {
     if plans.len() > 1 {
-        bail!(
+        return Err(Error::usage(format!(
             "--tarball holds one image, but {} artifacts are selected ({}); select one with -b/--build-image",
             plans.len(),
             plans
@@ -57,13 +20,13 @@ pub fn check_tarball(plans: &[ArtifactPlan]) -> anyhow::Result<()> {
                 .map(|p| p.image.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        )));
     }
     for plan in plans {
         if let PlatformRequest::Specs(specs) = &plan.platforms
             && specs.len() > 1
         {
-            bail!(
+            return Err(Error::usage(format!(
                 "--tarball holds one platform, but {} is built for {}; pick one with --platform, or use --oci-layout-path",
                 plan.image,
                 specs
@@ -71,49 +34,55 @@ pub fn check_tarball(plans: &[ArtifactPlan]) -> anyhow::Result<()> {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", ")
-            );
+            )));
         }
     }
     Ok(())
 }
 
 /// A missing skaffold.yaml says where kiln looked and how to point it elsewhere.
-pub fn check_config_file(path: &Path) -> anyhow::Result<()> {
+pub fn check_config_file(path: &Path) -> Result<(), Error> {
     if path.exists() || path == Path::new("-") {
         return Ok(());
     }
     let looked = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    bail!(
+    Err(Error::usage(format!(
         "no Skaffold config at {}: pass its path with -f/--filename (or SKAFFOLD_FILENAME), or run kiln in its directory",
         looked.display()
-    )
+    )))
 }
 
 /// `dir` exists as a directory (created if need be) and a file can be created in it.
-pub fn writable_dir(dir: &Path, flag: &str) -> anyhow::Result<()> {
+pub fn writable_dir(dir: &Path, flag: &'static str) -> Result<(), Error> {
     if dir.exists() && !dir.is_dir() {
-        bail!(
-            "{flag} {}: it is a file, not a directory; choose a directory path",
-            dir.display()
-        );
+        return Err(unwritable(
+            flag,
+            dir,
+            "it is a file, not a directory; choose a directory path",
+            None,
+        ));
     }
     std::fs::create_dir_all(dir)
         .and_then(|()| tempfile::tempfile_in(dir).map(drop))
-        .with_context(|| {
-            format!(
-                "{flag} {}: cannot create or write this directory; choose a writable path",
-                dir.display()
+        .map_err(|e| {
+            unwritable(
+                flag,
+                dir,
+                "cannot create or write this directory; choose a writable path",
+                Some(e),
             )
         })
 }
 
 /// `file` is not a directory and its directory (created if need be) is writable.
-pub fn writable_file(file: &Path, flag: &str) -> anyhow::Result<()> {
+pub fn writable_file(file: &Path, flag: &'static str) -> Result<(), Error> {
     if file.is_dir() {
-        bail!(
-            "{flag} {}: it is a directory; give a file path",
-            file.display()
-        );
+        return Err(unwritable(
+            flag,
+            file,
+            "it is a directory; give a file path",
+            None,
+        ));
     }
     let parent = file
         .parent()
@@ -121,20 +90,34 @@ pub fn writable_file(file: &Path, flag: &str) -> anyhow::Result<()> {
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .and_then(|()| tempfile::tempfile_in(parent).map(drop))
-        .with_context(|| {
-            format!(
-                "{flag} {}: cannot write into {}; choose a writable path",
-                file.display(),
+        .map_err(|e| {
+            let problem = format!(
+                "cannot write into {}; choose a writable path",
                 parent.display()
-            )
+            );
+            unwritable(flag, file, &problem, Some(e))
         })?;
     if file.exists() {
         std::fs::OpenOptions::new()
             .append(true)
             .open(file)
-            .with_context(|| format!("{flag} {}: the file is not writable", file.display()))?;
+            .map_err(|e| unwritable(flag, file, "the file is not writable", Some(e)))?;
     }
     Ok(())
+}
+
+fn unwritable(
+    flag: &'static str,
+    path: &Path,
+    problem: &str,
+    source: Option<std::io::Error>,
+) -> Error {
+    Error::Unwritable {
+        flag,
+        path: path.to_owned(),
+        problem: problem.to_owned(),
+        source,
+    }
 }
 
 /// The hint for a push that failed with no default repo set, when an image was headed for

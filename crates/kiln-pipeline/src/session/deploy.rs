@@ -1,0 +1,324 @@
+//! Deploying rendered manifests: once for `kiln run` and `kiln deploy` (and deleting for
+//! `kiln delete`), and after each build of `kiln dev` and `kiln debug`, where no cluster is
+//! not an error: the loop then only builds. Deploy tools' reports go out as notices.
+
+use std::path::{Path, PathBuf};
+
+use kiln_config::Config;
+use kiln_core::env::Env;
+
+use super::skaffold::Session;
+use crate::Error;
+use crate::artifact::BuiltArtifact;
+use crate::deploy::Kubectl;
+use crate::deploy::helm::HelmDeploy;
+use crate::events::{Event, EventSink};
+use crate::helm::HelmContext;
+use crate::manifests::debug_image_info;
+use crate::output::BuildOutput;
+use crate::render::{RenderedConfig, render_configs};
+use kiln_render::{DebugOptions, debug_transform};
+
+/// Where deploys go besides the kube context: `-n/--namespace`, `--kubeconfig`.
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    pub namespace: Option<String>,
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// How `kiln run`/`deploy`/`dev` deploy.
+#[derive(Clone, Debug, Default)]
+pub struct DeployOptions {
+    pub cluster: Cluster,
+    /// Skaffold's `--force`: replace what cannot be patched.
+    pub force: bool,
+    /// The kiln executable, which helm runs as its post-renderer (`kiln filter`).
+    pub post_renderer: Option<PathBuf>,
+}
+
+/// What rendering and deploying share: the kube context (the flag, then
+/// `deploy.kubeContext`, then the kubeconfig's current context, as Skaffold resolves it),
+/// the namespace, the environment and the images.
+pub fn helm_context(
+    configs: &[Config],
+    config_dir: &Path,
+    kube_context: Option<&str>,
+    cluster: &Cluster,
+    env: &Env,
+    builds: Vec<kiln_render::Build>,
+) -> HelmContext {
+    let kubeconfig = cluster.kubeconfig.as_ref().map(|k| k.display().to_string());
+    // The kubeconfig given is where the current context comes from.
+    let context_env = match &kubeconfig {
+        Some(k) => env.with([("KUBECONFIG", k)]),
+        None => env.clone(),
+    };
+    HelmContext {
+        kube_context: crate::local::kube_context(
+            kube_context,
+            configs
+                .iter()
+                .find_map(|c| c.deploy.kube_context.as_deref()),
+            &context_env,
+        ),
+        namespace: cluster.namespace.clone().filter(|n| !n.is_empty()),
+        kubeconfig,
+        env: env.clone(),
+        builds,
+        config_dir: config_dir.to_owned(),
+    }
+}
+
+/// The config's kubectl deployer for `kiln debug`, if it has one, manifests to apply, and
+/// a cluster that answers; otherwise says why nothing will be deployed and returns `None`.
+async fn debug_deployer(session: &Session) -> Option<Kubectl> {
+    let events = &session.ctx.events;
+    if session.configs.iter().any(|c| c.deploy.helm.is_some()) {
+        notice(
+            events,
+            "deploy.helm releases are installed by `kiln run`, `kiln deploy` and `kiln dev`; kiln debug applies the kubectl manifests only",
+        );
+    }
+    let config = session.configs.first()?;
+    let kubectl = Kubectl::from_config(
+        &config.deploy,
+        session.request.config.kube_context.as_deref(),
+        session.env(),
+    )?;
+    if !has_kubectl_manifests(session) {
+        return None;
+    }
+    reachable(&kubectl, events).await.then_some(kubectl)
+}
+
+/// Every config's manifests (rawYaml, kustomize, manifests.helm; with `render_command`
+/// the `deploy.helm` releases too, as `skaffold render` renders them) with `builds`' images
+/// in their `image` fields, as one stream; says which rawYaml patterns matched nothing.
+pub async fn render_all(
+    configs: &[Config],
+    config_dir: &Path,
+    kube_context: Option<&str>,
+    env: &Env,
+    events: &EventSink,
+    builds: Vec<kiln_render::Build>,
+    render_command: bool,
+) -> Result<String, Error> {
+    let ctx = helm_context(
+        configs,
+        config_dir,
+        kube_context,
+        &Cluster::default(),
+        env,
+        builds,
+    );
+    let rendered = render_configs(configs, &ctx, render_command).await?;
+    report_unmatched(events, &rendered);
+    Ok(crate::render::joined(&rendered))
+}
+
+/// `kiln debug` after its build: the manifests rendered with `built`'s images and rewritten
+/// for debugging (Skaffold's Go transform), written to `render_output` if given, and
+/// applied when the config deploys with kubectl and a cluster answers. Returns whether
+/// they were applied.
+pub async fn debug_deploy(
+    session: &Session,
+    built: &[(BuiltArtifact, BuildOutput)],
+    render_output: Option<&Path>,
+) -> Result<bool, Error> {
+    let builds: Vec<kiln_render::Build> = built
+        .iter()
+        .map(|(_, output)| kiln_render::Build::from(output.clone()))
+        .collect();
+    let images = built
+        .iter()
+        .map(|(artifact, output)| debug_image_info(artifact, &output.tag))
+        .collect::<Result<Vec<_>, _>>()?;
+    let manifests = render_all(
+        &session.configs,
+        &session.config_dir,
+        session.request.config.kube_context.as_deref(),
+        session.env(),
+        &session.ctx.events,
+        builds,
+        false,
+    )
+    .await?;
+    let debuggable = debug_transform(&manifests, &images, &DebugOptions::default())
+        .map_err(|e| Error::invalid("rewriting the manifests for debugging", e))?;
+    if let Some(path) = render_output {
+        std::fs::write(path, &debuggable).map_err(|e| Error::io("writing", path, e))?;
+    }
+    let Some(kubectl) = debug_deployer(session).await else {
+        return Ok(false);
+    };
+    apply(&kubectl, &debuggable, &session.ctx.events).await?;
+    Ok(true)
+}
+
+/// Whether `kiln dev` deploys after each build: the configs have something to deploy
+/// (manifests for kubectl, or `deploy.helm` releases) and a cluster answers.
+pub async fn dev_deploys(session: &Session) -> bool {
+    let context = session.request.config.kube_context.as_deref();
+    let kubectl = session
+        .configs
+        .iter()
+        .find_map(|c| Kubectl::from_config(&c.deploy, context, session.env()));
+    let helm = session.configs.iter().any(|c| {
+        c.deploy
+            .helm
+            .as_ref()
+            .is_some_and(|h| !h.releases.is_empty())
+    });
+    let kubectl_deploys = kubectl.is_some() && has_kubectl_manifests(session);
+    if !(helm || kubectl_deploys) {
+        return false;
+    }
+    let probe = kubectl.unwrap_or_else(|| Kubectl::for_context(context, session.env()));
+    reachable(&probe, &session.ctx.events).await
+}
+
+/// Whether any config has manifests to render: rawYaml files, kustomize or helm.
+fn has_kubectl_manifests(session: &Session) -> bool {
+    crate::manifests::manifest_files(
+        &session.config_dir,
+        &session
+            .configs
+            .iter()
+            .flat_map(|c| c.manifests.raw_yaml.iter().cloned())
+            .collect::<Vec<_>>(),
+    )
+    .is_ok_and(|(files, _)| !files.is_empty())
+        || session
+            .configs
+            .iter()
+            .any(|c| c.manifests.kustomize.is_some() || c.manifests.helm.is_some())
+}
+
+/// Whether a cluster answers kubectl; says why not when it does not.
+async fn reachable(kubectl: &Kubectl, events: &EventSink) -> bool {
+    match kubectl.reachable().await {
+        Ok(()) => true,
+        Err(why) => {
+            notice(
+                events,
+                &format!(
+                    "no Kubernetes cluster reachable ({why}): building only, nothing is deployed"
+                ),
+            );
+            false
+        }
+    }
+}
+
+/// Applies `manifests` and reports kubectl's answer.
+async fn apply(kubectl: &Kubectl, manifests: &str, events: &EventSink) -> Result<(), Error> {
+    let report = kubectl.apply(manifests).await?;
+    report.lines().for_each(|line| notice(events, line));
+    Ok(())
+}
+
+/// Renders every config with `ctx`'s images and deploys it with its deployers: `kubectl
+/// apply` of the rendered manifests where the config deploys with kubectl, `helm upgrade
+/// --install` of its `deploy.helm` releases.
+pub async fn deploy_all(
+    configs: &[Config],
+    ctx: &HelmContext,
+    options: &DeployOptions,
+    events: &EventSink,
+) -> Result<(), Error> {
+    let rendered = render_configs(configs, ctx, false).await?;
+    report_unmatched(events, &rendered);
+    let mut deployed = false;
+    for (config, rendered) in configs.iter().zip(&rendered) {
+        if let Some(kubectl) = kubectl_of(config, ctx)?
+            && !rendered.documents.is_empty()
+        {
+            apply(&kubectl.with_force(options.force), &rendered.text(), events).await?;
+            deployed = true;
+        }
+        if let Some(helm) = &config.deploy.helm {
+            deployed |= !helm.releases.is_empty();
+            let how = HelmDeploy {
+                force: options.force,
+                post_renderer: options.post_renderer.clone(),
+            };
+            for line in crate::deploy::helm::deploy(ctx, helm, &how).await? {
+                notice(events, &line);
+            }
+        }
+    }
+    if !deployed {
+        notice(
+            events,
+            "nothing to deploy: no config has manifests for kubectl or deploy.helm releases",
+        );
+    }
+    Ok(())
+}
+
+/// Deletes what every config deploys: `kubectl delete` of its rendered manifests and
+/// `helm delete` of its `deploy.helm` releases. With `dry_run`, nothing is deleted and the
+/// text returned is what would be (the manifests and the releases), as Skaffold's
+/// `delete --dry-run` prints it.
+pub async fn delete_all(
+    configs: &[Config],
+    ctx: &HelmContext,
+    dry_run: bool,
+    events: &EventSink,
+) -> Result<String, Error> {
+    let rendered = render_configs(configs, ctx, false).await?;
+    let mut would_delete = String::new();
+    for (config, rendered) in configs.iter().zip(&rendered) {
+        if let Some(kubectl) = kubectl_of(config, ctx)?
+            && !rendered.documents.is_empty()
+        {
+            if dry_run {
+                for doc in &rendered.documents {
+                    would_delete.push_str(&format!("---\n{doc}\n"));
+                }
+            } else {
+                let report = kubectl.delete(&rendered.text()).await?;
+                report.lines().for_each(|line| notice(events, line));
+            }
+        }
+        if let Some(helm) = &config.deploy.helm {
+            for line in crate::deploy::helm::delete(ctx, helm, dry_run).await? {
+                if dry_run {
+                    would_delete.push_str(&line);
+                    would_delete.push('\n');
+                } else {
+                    notice(events, &line);
+                }
+            }
+        }
+    }
+    Ok(would_delete)
+}
+
+/// The config's kubectl deployer, pointed at the run's kube context and namespace.
+fn kubectl_of(config: &Config, ctx: &HelmContext) -> Result<Option<Kubectl>, Error> {
+    let Some(kubectl) = Kubectl::from_config(&config.deploy, ctx.kube_context.as_deref(), &ctx.env)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        kubectl
+            .expand_namespace()?
+            .with_namespace(ctx.namespace.as_deref())
+            .with_kubeconfig(ctx.kubeconfig.as_deref()),
+    ))
+}
+
+/// Says which `rawYaml` patterns matched no file, as Skaffold warns.
+fn report_unmatched(events: &EventSink, rendered: &[RenderedConfig]) {
+    for pattern in rendered.iter().flat_map(|r| &r.unmatched) {
+        notice(
+            events,
+            &format!("manifests.rawYaml `{pattern}` did not match any file"),
+        );
+    }
+}
+
+fn notice(events: &EventSink, text: &str) {
+    events.as_ref()(Event::Notice(text.to_owned()));
+}
