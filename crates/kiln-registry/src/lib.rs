@@ -28,6 +28,7 @@ mod challenge;
 mod client;
 mod credentials;
 mod error;
+mod login;
 mod secret;
 mod tls;
 mod transport;
@@ -44,6 +45,7 @@ pub use client::Client;
 pub use credentials::{config_key, credential_helper, docker_config_file, login_helper};
 pub use error::{AuthInfo, Ctx, Error, Op, RegistryErrorEntry};
 pub use kiln_core::env::Env;
+pub use login::{LoggedIn, LoginError, login};
 pub use secret::Secret;
 
 /// Receives [`RegistryEvent`]s (progress bars, logs). Called inline: keep it cheap.

@@ -30,7 +30,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Ko(KoCommand::Build(args)) => ko::build(*args).await,
         Command::Ko(KoCommand::Resolve(args)) => ko::resolve(*args).await,
         Command::Ko(KoCommand::Version) => ko_login::version(),
-        Command::Ko(KoCommand::Login(args)) => ko_login::login(args, &process_env()),
+        Command::Ko(KoCommand::Login(args)) => ko_login::login(args, &process_env()).await,
         Command::Cache(command) => cache::run(command, &process_env()),
     }
 }
