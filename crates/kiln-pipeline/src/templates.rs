@@ -20,7 +20,7 @@ use kiln_gobuild::reject_toolexec;
 
 use crate::Error;
 
-/// How long a template's `cmd` may run before it is killed.
+/// How long a template's `cmd` (or a `dependencies.command`) may run before it is killed.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What Skaffold's template functions read in this run: `env`/`expandenv` the
@@ -106,12 +106,12 @@ impl CommandRunner for CmdRunner {
 }
 
 /// How a command ended: its exit status, stdout and stderr.
-type Finished = (ExitStatus, Vec<u8>, Vec<u8>);
+pub(crate) type Finished = (ExitStatus, Vec<u8>, Vec<u8>);
 
 /// The exit status, stdout and stderr of `command`, or `None` when it ran past
 /// `timeout` (it is killed then). Output a leftover grandchild keeps open is not waited
 /// for past the deadline either.
-fn run_with_deadline(
+pub(crate) fn run_with_deadline(
     command: &mut Command,
     timeout: Duration,
 ) -> std::io::Result<Option<Finished>> {

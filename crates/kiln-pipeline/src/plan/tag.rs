@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::templates::template_inputs;
+use crate::templates::{CMD_TIMEOUT, template_inputs};
 use kiln_config::{Artifact, Config, TagPolicy};
 use kiln_core::tag::{
     datetime_tag_with, env_template_tag, git_commit_tag, input_digest_file_hash, input_digest_tag,
@@ -119,31 +119,45 @@ fn input_files(
     let Some(command) = &custom.dependencies_command else {
         return crate::deps::dependency_files(workspace, &custom.dependencies);
     };
-    // Skaffold splits the command on spaces and runs it without a shell.
+    dependency_command_files(command, workspace, env, CMD_TIMEOUT)
+        .map_err(|why| Error::planning(image, format!("dependencies.command `{command}` {why}")))
+}
+
+/// The paths a `dependencies.command` prints as a JSON array, sorted and unique. Skaffold
+/// splits the command on spaces and runs it without a shell; kiln also stops it after
+/// `timeout`, as it stops a template's `cmd`, so planning never hangs on it. The error
+/// says what went wrong after the command's name.
+fn dependency_command_files(
+    command: &str,
+    workspace: &Path,
+    env: &kiln_core::env::Env,
+    timeout: std::time::Duration,
+) -> Result<Vec<String>, String> {
     let mut words = command.split(' ');
     let program = words.next().unwrap_or_default();
-    let out = env
-        .apply(&mut std::process::Command::new(program))
+    let mut process = std::process::Command::new(program);
+    env.apply(&mut process)
         .args(words)
         .current_dir(workspace)
-        .output()
-        .map_err(|e| Error::planning(image, format!("dependencies.command `{command}`: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::planning(
-            image,
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let (status, stdout, stderr) = crate::templates::run_with_deadline(&mut process, timeout)
+        .map_err(|e| format!("could not start: {e}"))?
+        .ok_or_else(|| {
             format!(
-                "dependencies.command `{command}` failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
+                "did not finish within {} s and was killed",
+                timeout.as_secs_f64()
+            )
+        })?;
+    if !status.success() {
+        return Err(format!(
+            "failed ({status}): {}",
+            String::from_utf8_lossy(&stderr).trim()
         ));
     }
-    let mut files: Vec<String> = serde_json::from_slice(&out.stdout).map_err(|e| {
-        Error::planning(
-            image,
-            format!("dependencies.command `{command}` must print a JSON array of paths: {e}"),
-        )
-    })?;
+    let mut files: Vec<String> = serde_json::from_slice(&stdout)
+        .map_err(|e| format!("must print a JSON array of paths: {e}"))?;
     files.sort();
     files.dedup();
     Ok(files)
@@ -261,4 +275,38 @@ async fn compute_tag(
         }
     };
     Ok(sanitize_tag(&tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::dependency_command_files;
+
+    fn run(command: &str, timeout: Duration) -> Result<Vec<String>, String> {
+        let env = kiln_core::env::Env::capture();
+        dependency_command_files(command, std::path::Path::new("."), &env, timeout)
+    }
+
+    #[test]
+    fn a_dependencies_command_gives_its_json_paths_sorted_and_once() {
+        let files = run(r#"echo ["b.go","a.go","b.go"]"#, Duration::from_secs(10)).unwrap();
+        assert_eq!(files, ["a.go", "b.go"]);
+    }
+
+    #[test]
+    fn a_dependencies_command_that_fails_or_prints_no_array_says_so() {
+        let err = run("false", Duration::from_secs(10)).unwrap_err();
+        assert!(err.starts_with("failed (exit status: 1)"), "{err}");
+        let err = run("echo not-json", Duration::from_secs(10)).unwrap_err();
+        assert!(err.starts_with("must print a JSON array of paths"), "{err}");
+    }
+
+    #[test]
+    fn a_dependencies_command_that_hangs_is_killed_at_its_deadline() {
+        let started = std::time::Instant::now();
+        let err = run("sleep 30", Duration::from_millis(300)).unwrap_err();
+        assert!(err.contains("did not finish within 0.3 s"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
 }
