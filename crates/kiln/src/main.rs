@@ -41,7 +41,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli.command)) {
+    // The one read of the environment: everything after takes this snapshot.
+    let env = kiln_core::env::Env::capture();
+    match runtime.block_on(commands::run(cli.command, env)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             printer::error(&e);

@@ -4,12 +4,14 @@ use kiln_pipeline::output::{BuildOutput, file_output_json};
 use kiln_pipeline::run::Command;
 use kiln_pipeline::session::skaffold::Session;
 
-use super::{process_env, sinks};
+use kiln_core::env::Env;
+
+use super::sinks;
 use crate::cli::BuildArgs;
 use crate::printer;
 
-pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
-    let session = start(&args, Command::Build).await?;
+pub async fn run(args: BuildArgs, env: Env) -> anyhow::Result<()> {
+    let session = start(&args, Command::Build, env).await?;
     let outputs = if session.request.dry_run {
         // Skaffold's `--dry-run`: the names and tags a build would give, nothing built,
         // no package resolved, no module downloaded.
@@ -21,9 +23,9 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
 }
 
 /// The session of a building command with `args`.
-pub async fn start(args: &BuildArgs, command: Command) -> anyhow::Result<Session> {
+pub async fn start(args: &BuildArgs, command: Command, env: Env) -> anyhow::Result<Session> {
     let sinks = sinks(args.quiet);
-    Ok(Session::start(args.request(), command, process_env(), &sinks).await?)
+    Ok(Session::start(args.request(), command, env, &sinks).await?)
 }
 
 /// Writes --file-output and prints the references (or the --output/-q rendering).

@@ -2,6 +2,7 @@
 //! and its Go transform of the manifests (Delve from the debug-support init container,
 //! listening on 56268), applied to the cluster when one is reachable.
 
+use kiln_core::env::Env;
 use kiln_pipeline::output::BuildOutput;
 use kiln_pipeline::run::Command;
 use kiln_pipeline::session::deploy::debug_deploy;
@@ -10,8 +11,8 @@ use super::build::{report, start};
 use crate::cli::DebugArgs;
 use crate::printer;
 
-pub async fn run(args: DebugArgs) -> anyhow::Result<()> {
-    let session = start(&args.build, Command::Debug).await?;
+pub async fn run(args: DebugArgs, env: Env) -> anyhow::Result<()> {
+    let session = start(&args.build, Command::Debug, env).await?;
     let plans = session.plan(&session.request.build_images).await?;
     let built = session.build_artifacts(&plans).await?;
     let outputs: Vec<BuildOutput> = built.iter().map(|(_, o)| o.clone()).collect();

@@ -8,13 +8,15 @@ use kiln_pipeline::session::dev::DevLoop;
 use tokio::sync::watch;
 
 use super::build::report;
-use super::{process_env, sinks};
+use kiln_core::env::Env;
+
+use super::sinks;
 use crate::cli::BuildArgs;
 use crate::printer;
 
-pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
+pub async fn run(args: BuildArgs, env: Env) -> anyhow::Result<()> {
     let stop = ctrl_c_watch();
-    let (mut dev, plans) = DevLoop::start(args.request(), process_env(), sinks(args.quiet)).await?;
+    let (mut dev, plans) = DevLoop::start(args.request(), env, sinks(args.quiet)).await?;
     if !round(&mut dev, &args, &plans, &stop).await {
         return Ok(());
     }

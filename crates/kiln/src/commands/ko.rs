@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use kiln_pipeline::session::ko::KoSession;
 
-use super::{process_env, sinks};
+use kiln_core::env::Env;
+
+use super::sinks;
 use crate::cli::{KoBuildArgs, KoBuildOptions, KoPublishArgs, KoResolveArgs, SbomFormat};
 use crate::printer;
 use crate::requests::ko_request;
 
-pub async fn build(args: KoBuildArgs) -> anyhow::Result<()> {
-    let session = start(&args.publish, &args.build).await?;
+pub async fn build(args: KoBuildArgs, env: Env) -> anyhow::Result<()> {
+    let session = start(&args.publish, &args.build, env).await?;
     let plans = session.plan(&args.packages).await?;
     for reference in session.build(&plans).await? {
         printer::stdout_line(&reference);
@@ -22,14 +24,18 @@ pub async fn build(args: KoBuildArgs) -> anyhow::Result<()> {
 
 /// `kiln ko resolve`: every `ko://` reference in the inputs is built once and replaced by
 /// its published reference; the YAML is printed file by file, `---` between files.
-pub async fn resolve(args: KoResolveArgs) -> anyhow::Result<()> {
+pub async fn resolve(args: KoResolveArgs, env: Env) -> anyhow::Result<()> {
     let inputs = read_inputs(&args.filenames, args.recursive)?;
-    let session = start(&args.publish, &args.build).await?;
+    let session = start(&args.publish, &args.build, env).await?;
     printer::stdout_text(&session.resolve(&inputs).await?);
     Ok(())
 }
 
-async fn start(publish: &KoPublishArgs, build: &KoBuildOptions) -> anyhow::Result<KoSession> {
+async fn start(
+    publish: &KoPublishArgs,
+    build: &KoBuildOptions,
+    env: Env,
+) -> anyhow::Result<KoSession> {
     if matches!(build.sbom, SbomFormat::Cyclonedx | SbomFormat::GoVersionM) {
         // ko v0.18 takes every value but `none` as SPDX; so does kiln, saying so.
         printer::info(&format!(
@@ -39,7 +45,7 @@ async fn start(publish: &KoPublishArgs, build: &KoBuildOptions) -> anyhow::Resul
     }
     let wd = std::env::current_dir().context("reading the working directory")?;
     let request = ko_request(publish, build);
-    Ok(KoSession::start(request, process_env(), &wd, &sinks(false)).await?)
+    Ok(KoSession::start(request, env, &wd, &sinks(false)).await?)
 }
 
 /// The YAML inputs of `-f`, as (name for messages, content), in order: `-` is standard

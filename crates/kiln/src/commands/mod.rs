@@ -17,28 +17,25 @@ use kiln_registry::Env;
 use crate::cli::{Command, KoCommand};
 use crate::printer;
 
-pub async fn run(command: Command) -> anyhow::Result<()> {
+/// Runs `command` with `env`, the environment snapshot `main` took once: the pipeline takes
+/// it as data, every child process starts from it, and nothing reads the environment
+/// behind its back.
+pub async fn run(command: Command, env: Env) -> anyhow::Result<()> {
     match command {
-        Command::Build(args) => build::run(*args).await,
-        Command::Dev(args) => dev::run(*args).await,
-        Command::Debug(args) => debug::run(*args).await,
-        Command::Render(args) => render::run(*args).await,
-        Command::Run(args) => run::run(*args).await,
-        Command::Deploy(args) => run::deploy(*args).await,
-        Command::Delete(args) => run::delete(*args).await,
+        Command::Build(args) => build::run(*args, env).await,
+        Command::Dev(args) => dev::run(*args, env).await,
+        Command::Debug(args) => debug::run(*args, env).await,
+        Command::Render(args) => render::run(*args, env).await,
+        Command::Run(args) => run::run(*args, env).await,
+        Command::Deploy(args) => run::deploy(*args, env).await,
+        Command::Delete(args) => run::delete(*args, env).await,
         Command::Filter(args) => run::filter(args),
-        Command::Ko(KoCommand::Build(args)) => ko::build(*args).await,
-        Command::Ko(KoCommand::Resolve(args)) => ko::resolve(*args).await,
+        Command::Ko(KoCommand::Build(args)) => ko::build(*args, env).await,
+        Command::Ko(KoCommand::Resolve(args)) => ko::resolve(*args, env).await,
         Command::Ko(KoCommand::Version) => ko_login::version(),
-        Command::Ko(KoCommand::Login(args)) => ko_login::login(args, &process_env()).await,
-        Command::Cache(command) => cache::run(command, &process_env()),
+        Command::Ko(KoCommand::Login(args)) => ko_login::login(args, &env).await,
+        Command::Cache(command) => cache::run(command, &env),
     }
-}
-
-/// The environment snapshot, taken once per command: the pipeline takes it as data, every
-/// child process starts from it, and nothing reads the environment behind its back.
-fn process_env() -> Env {
-    Env::capture()
 }
 
 /// Where a building command's events go: one progress display for the pipeline's and the

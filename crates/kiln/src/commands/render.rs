@@ -14,12 +14,11 @@ use kiln_pipeline::session::deploy::render_all;
 use kiln_pipeline::session::skaffold::{Session, load_configs, tagged_builds};
 use kiln_render::Build;
 
-use super::{notices, process_env, sinks};
+use super::{notices, sinks};
 use crate::cli::{DigestSource, RenderArgs};
 use crate::printer;
 
-pub async fn run(args: RenderArgs) -> anyhow::Result<()> {
-    let env = process_env();
+pub async fn run(args: RenderArgs, env: Env) -> anyhow::Result<()> {
     let source = args.config.source();
     let text = if args.build_artifacts.is_some() || args.digest_source == DigestSource::None {
         // Nothing to plan or build: the config alone (no Go toolchain needed).

@@ -10,13 +10,15 @@ use kiln_pipeline::session::skaffold::{load_configs, tagged_builds};
 use kiln_render::Build;
 
 use super::build::{report, start};
-use super::{notices, process_env};
+use kiln_core::env::Env;
+
+use super::notices;
 use crate::cli::{DeleteArgs, DeployArgs, FilterArgs, RunArgs};
 use crate::printer;
 
 /// Build (as `kiln build`), then render and deploy once.
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let session = start(&args.build, Command::Run).await?;
+pub async fn run(args: RunArgs, env: Env) -> anyhow::Result<()> {
+    let session = start(&args.build, Command::Run, env).await?;
     let outputs = session.build_selected().await?;
     report(&session, &args.build, &outputs)?;
     let builds = outputs.into_iter().map(Build::from).collect();
@@ -33,8 +35,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 /// Deploy the images of `--build-artifacts`, or the tag policy's names and tags.
-pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
-    let (env, events) = (process_env(), notices());
+pub async fn deploy(args: DeployArgs, env: Env) -> anyhow::Result<()> {
+    let events = notices();
     let source = args.config.source();
     let (configs, config_dir) = load_configs(&source, Command::Deploy, &env, &events)?;
     let builds = match &args.build_artifacts {
@@ -55,8 +57,8 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
 
 /// Delete what the configs deploy: the manifests rendered with the images as the
 /// artifacts name them (what is deleted does not depend on the tag), and the helm releases.
-pub async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
-    let (env, events) = (process_env(), notices());
+pub async fn delete(args: DeleteArgs, env: Env) -> anyhow::Result<()> {
+    let events = notices();
     let source = args.config.source();
     let (configs, config_dir) = load_configs(&source, Command::Delete, &env, &events)?;
     let builds = configs
