@@ -2,18 +2,38 @@
 //! a `HEAD` of the tag, skipped when the tag already names the same bytes.
 
 use kiln_core::{Digest, Reference, media_type};
-use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::{Method, Response, StatusCode};
 
 use super::{Client, ctx, header_str, media_type_of, read_limited};
-use crate::error::{Error, Op};
-use crate::transport::Scopes;
+use crate::error::{Ctx, Error, Op};
+use crate::transport::{Endpoint, Scopes};
 use crate::{FetchedManifest, ManifestHead, RegistryEvent, verify_digest};
 
 /// Manifests and indexes larger than this are refused (ggcr uses the same order of magnitude).
 const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 
 impl Client {
+    /// One `GET` or `HEAD` of `r`'s manifest, accepting the media types in `accept`.
+    async fn manifest_request(
+        &self,
+        ep: &Endpoint,
+        ctx: &Ctx,
+        scopes: &Scopes,
+        r: &Reference,
+        method: Method,
+        accept: &str,
+    ) -> Result<Response, Error> {
+        let url = ep.url(&format!("v2/{}/manifests/{}", r.repository, r.identifier()));
+        self.inner
+            .send(ep, scopes, &r.repository, ctx, &mut |http| {
+                Ok(http
+                    .request(method.clone(), url.clone())
+                    .header(ACCEPT, accept))
+            })
+            .await
+    }
+
     /// `GET` a manifest or index. `accept` defaults to [`media_type::MANIFEST_ACCEPT`].
     /// When `r` is pinned by digest, the bytes are verified against it.
     pub async fn get_manifest(
@@ -35,12 +55,8 @@ impl Client {
             Some(r.identifier()),
             |ep, ctx| async move {
                 let (ep, ctx) = (&*ep, &ctx);
-                let url = ep.url(&format!("v2/{}/manifests/{}", r.repository, r.identifier()));
                 let resp = self
-                    .inner
-                    .send(ep, scopes, &r.repository, ctx, &mut |http| {
-                        Ok(http.get(url.clone()).header(ACCEPT, accept))
-                    })
+                    .manifest_request(ep, ctx, scopes, r, Method::GET, accept)
                     .await?;
                 if resp.status() != StatusCode::OK {
                     return Err(self.inner.error_for(resp, ctx).await);
@@ -82,12 +98,8 @@ impl Client {
                 Some(r.identifier()),
                 |ep, ctx| async move {
                     let (ep, ctx) = (&*ep, &ctx);
-                    let url = ep.url(&format!("v2/{}/manifests/{}", r.repository, r.identifier()));
                     let resp = self
-                        .inner
-                        .send(ep, scopes, &r.repository, ctx, &mut |http| {
-                            Ok(http.head(url.clone()).header(ACCEPT, accept.as_str()))
-                        })
+                        .manifest_request(ep, ctx, scopes, r, Method::HEAD, accept)
                         .await?;
                     match resp.status() {
                         StatusCode::OK => Ok(Some((
