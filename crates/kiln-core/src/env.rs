@@ -20,10 +20,20 @@ impl Env {
     /// the snapshot it is handed. Variables whose name or value is not UTF-8 are left out:
     /// no rule of kiln's can read them, and a key must not hash what it cannot name.
     pub fn capture() -> Env {
-        Env::from_vars(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        )
+        Env::capture_reporting().0
+    }
+
+    /// [`Env::capture`], with the names (shown lossily) of the variables left out for not
+    /// being UTF-8, for the CLI to say so: a child process then runs without them.
+    pub fn capture_reporting() -> (Env, Vec<String>) {
+        let (mut kept, mut left_out) = (Vec::new(), Vec::new());
+        for (name, value) in std::env::vars_os() {
+            match (name.to_str(), value.to_str()) {
+                (Some(name), Some(value)) => kept.push((name.to_owned(), value.to_owned())),
+                _ => left_out.push(name.to_string_lossy().into_owned()),
+            }
+        }
+        (Env::from_vars(kept), left_out)
     }
 
     /// A snapshot holding exactly `vars` (tests, embedders); names and values that are not

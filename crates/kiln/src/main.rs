@@ -42,7 +42,12 @@ fn main() -> ExitCode {
         }
     };
     // The one read of the environment: everything after takes this snapshot.
-    let env = kiln_core::env::Env::capture();
+    let (env, left_out) = kiln_core::env::Env::capture_reporting();
+    for name in left_out {
+        printer::info(&format!(
+            "environment variable {name} is not UTF-8: kiln and the programs it runs (go, git, kubectl, …) do not see it"
+        ));
+    }
     match runtime.block_on(commands::run(cli.command, env)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -340,6 +340,34 @@ fn dry_run_prints_names_and_tags_and_builds_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an int"));
 }
 
+/// A variable kiln cannot hand on (its value is not UTF-8) is named once on stderr, and the
+/// run goes on without it: nothing is dropped in silence.
+#[test]
+fn a_non_utf8_environment_variable_is_named_and_left_out() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let project = multi_that_cannot_compile();
+    let out = project
+        .command(
+            std::path::Path::new(env!("CARGO_BIN_EXE_kiln")),
+            &["build", "--dry-run", "-d", "reg.example/team"],
+            &[],
+        )
+        .env("RELEASE", "r1")
+        .env("KILN_ODD", std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("environment variable KILN_ODD is not UTF-8")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reg.example/team/alpha:r1"));
+}
+
 #[test]
 fn output_template_goes_to_the_file_output_as_in_skaffold() {
     let project = multi_that_cannot_compile();
