@@ -163,7 +163,7 @@ impl Lister<'_> {
         {
             return Ok(None);
         }
-        let mut graph = graph_of(&packages);
+        let mut graph = graph_of(&packages, &plan.go_dir);
         // A workspace file named by GOWORK (the build's, else the process's) rather than
         // found above the Go directory: its `use` and `replace` lines shape the graph too.
         let gowork = plan
@@ -248,7 +248,9 @@ fn cached_module(package: &DepPackage) -> Option<String> {
     })
 }
 
-fn graph_of(packages: &[DepPackage]) -> Graph {
+/// The files, folders and cached modules of `packages`; relative paths `go list` gives
+/// (a `-modfile` in GOFLAGS) are resolved from `go_dir`, where `go` ran.
+fn graph_of(packages: &[DepPackage], go_dir: &Path) -> Graph {
     let mut graph = Graph::default();
     for package in packages.iter().filter(|p| !p.standard) {
         if let Some(module) = cached_module(package) {
@@ -273,7 +275,12 @@ fn graph_of(packages: &[DepPackage]) -> Graph {
             .module
             .as_ref()
             .map(|m| m.replace.as_deref().unwrap_or(m));
-        if let Some(go_mod) = local_module.and_then(|m| m.go_mod.clone()) {
+        if let Some(go_mod) = local_module.and_then(|m| m.go_mod.as_deref()) {
+            let go_mod = go_dir.join(go_mod);
+            // `-modfile=alt.mod` reads alt.sum beside it, as go.mod has go.sum.
+            if go_mod.file_name().is_some_and(|n| n != "go.mod") {
+                graph.files.insert(go_mod.with_extension("sum"));
+            }
             graph.files.insert(go_mod);
         }
     }
@@ -379,7 +386,7 @@ mod tests {
             go_files: vec!["print.go".into()],
             ..DepPackage::default()
         };
-        let graph = graph_of(&[main, cached, vendored, replaced, std]);
+        let graph = graph_of(&[main, cached, vendored, replaced, std], Path::new("/src"));
         let files: Vec<&str> = graph.files.iter().map(|p| p.to_str().unwrap()).collect();
         assert_eq!(
             files,
@@ -407,6 +414,29 @@ mod tests {
         assert_eq!(
             graph.modules.into_iter().collect::<Vec<_>>(),
             ["github.com/google/uuid v1.6.0 h1:abc="]
+        );
+    }
+
+    /// `GOFLAGS=-modfile=alt.mod`: `go list` names the file as given, relative to where it
+    /// ran; the graph holds it and the alt.sum beside it, from the Go directory.
+    #[test]
+    fn a_modfile_from_goflags_is_read_from_the_go_directory_with_its_sum() {
+        let main = DepPackage {
+            import_path: "example.com/app".into(),
+            dir: Some("/src/app".into()),
+            module: Some(DepModule {
+                main: true,
+                go_mod: Some("alt.mod".into()),
+                ..module("example.com/app", "", Some("/src/app"))
+            }),
+            go_files: vec!["main.go".into()],
+            ..DepPackage::default()
+        };
+        let graph = graph_of(&[main], Path::new("/src/app"));
+        let files: Vec<&str> = graph.files.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(
+            files,
+            ["/src/app/alt.mod", "/src/app/alt.sum", "/src/app/main.go"]
         );
     }
 }
