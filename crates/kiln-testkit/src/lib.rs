@@ -10,16 +10,20 @@
 //! * [`Podman`]: `podman system service` serving the Docker Engine API on a temporary
 //!   socket (vfs storage, its own root), read back with the `docker` CLI; [`TlsFront`]
 //!   puts a loopback TLS endpoint (socat) in front of it.
+//! * [`GoProxy`]: a static Go module proxy on 127.0.0.1 (files on disk), optionally behind
+//!   HTTP Basic auth and, through socat, HTTPS with a private CA, for private modules.
 //!
 //! Needs `docker-registry`, `apache2-utils` (htpasswd) and `skopeo` from Debian (and
-//! `podman`, `socat` and a `docker` client for the engine fixtures). Fixtures
-//! panic with a readable message when something is missing or fails: they are for tests.
+//! `podman`, `socat` and a `docker` client for the engine fixtures; `socat` for the HTTPS
+//! Go proxy). Fixtures panic with a readable message when something is missing or fails:
+//! they are for tests.
 //!
 //! Every process and thread started here is stopped when its owner is dropped; the registry
 //! also stops by itself if the test process dies (see [`Registry`]).
 
 mod certs;
 mod engine;
+mod goproxy;
 mod process;
 mod proxy;
 mod registry;
@@ -30,6 +34,7 @@ mod wire;
 
 pub use certs::TlsMaterial;
 pub use engine::{Podman, RecordingFront, TlsFront, engine_tools_available};
+pub use goproxy::{GoProxy, GoProxyRequest};
 pub use proxy::{Fault, FaultProxy, ProxyLogEntry, RequestMatch};
 pub use registry::{AccessLogEntry, Registry, RegistryKind};
 pub use skopeo::{Skopeo, skopeo_copy, skopeo_inspect_raw};

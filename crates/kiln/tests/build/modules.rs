@@ -1,12 +1,13 @@
 //! Projects with Go module dependencies, as `go` sees them: modules through the proxy
 //! (pinned in go.mod/go.sum, downloaded once into the tests' shared module cache), a
-//! vendored app built offline, a `go.work` workspace with a `replace`d local module, and
-//! the artifact key that follows what `go` reads rather than `dependencies.paths`.
+//! vendored app built offline, a `go.work` workspace with a `replace`d local module, a
+//! private module from an authenticated proxy with `.netrc` credentials, and the artifact
+//! key that follows what `go` reads rather than `dependencies.paths`.
 
 use std::path::Path;
 use std::process::Command;
 
-use kiln_testkit::{Registry, RegistryKind};
+use kiln_testkit::{GoProxy, Registry, RegistryKind};
 use serde_json::Value;
 
 use crate::support::{Layout, Project, assert_no_image_in, digest_of, pull, run_ok};
@@ -365,4 +366,105 @@ fn a_workspace_file_named_by_gowork_is_an_input() {
     let (refs, stderr) = layout_build(&project, &env);
     assert!(!stderr.contains(HIT), "{stderr}");
     assert!(run_built(&project, &refs[0]).contains("REPLACED (second fork)"));
+}
+
+/// The private module's proxy files (`example.internal/greet/@v/…`).
+fn private_proxy_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/privapp-proxy")
+}
+
+const PROXY_USER: &str = "ci-bot";
+const PROXY_PASSWORD: &str = "s3cret-netrc-pa55";
+
+/// A build of `privapp` as `go help private` sets a company up: everything through the
+/// company's HTTPS proxy (`GONOPROXY=none`; its CA in `SSL_CERT_FILE`), no checksum
+/// database for `example.internal` (`GOPRIVATE`), the proxy's credentials in the `.netrc`
+/// that `NETRC` names, and an empty module cache, so the private module really is fetched.
+/// Returns kiln's output and the caches, which must outlive it.
+fn private_build(
+    project: &Project,
+    proxy: &GoProxy,
+    netrc: &str,
+) -> (std::process::Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let netrc_file = dir.path().join("netrc");
+    std::fs::write(&netrc_file, netrc).unwrap();
+    let mod_cache = dir.path().join("gomodcache");
+    let url = proxy.url();
+    let ca = proxy.ca_cert().expect("an HTTPS proxy");
+    let env = [
+        ("GOPROXY", url.as_str()),
+        ("SSL_CERT_FILE", ca.to_str().unwrap()),
+        ("GOPRIVATE", "example.internal"),
+        ("GONOPROXY", "none"),
+        ("NETRC", netrc_file.to_str().unwrap()),
+        ("GOMODCACHE", mod_cache.to_str().unwrap()),
+        // -modcacherw: the private cache can be deleted when the test ends.
+        ("GOFLAGS", "-modcacherw"),
+    ];
+    let args = [
+        "build",
+        "--push=false",
+        "--oci-layout-path",
+        "out",
+        "--platform",
+        "linux/amd64",
+    ];
+    (project.kiln(&args, &env), dir)
+}
+
+#[test]
+fn a_private_module_comes_through_an_authenticated_proxy_with_netrc_credentials() {
+    let proxy = GoProxy::start_https(&private_proxy_root(), Some((PROXY_USER, PROXY_PASSWORD)));
+    let project = Project::new("privapp");
+    // Go matches `machine` against the proxy URL's host and port.
+    let host = proxy.host();
+    let netrc = format!("machine {host} login {PROXY_USER} password {PROXY_PASSWORD}\n");
+    let (out, _caches) = private_build(&project, &proxy, &netrc);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "kiln build failed:\n{stderr}");
+    let refs: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    let output = run_built(&project, &refs[0]);
+    assert!(
+        output.contains("hello kiln, greetings from behind the private proxy"),
+        "the private module's code is in the binary:\n{output}"
+    );
+    let requests = proxy.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path == "/example.internal/greet/@v/v1.0.0.zip" && r.authorized),
+        "go fetched the module's zip with the .netrc credentials: {requests:?}"
+    );
+    assert!(
+        !stderr.contains(PROXY_PASSWORD) && !refs.concat().contains(PROXY_PASSWORD),
+        "the password is never printed:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_private_module_without_credentials_fails_naming_the_module() {
+    let proxy = GoProxy::start_https(&private_proxy_root(), Some((PROXY_USER, PROXY_PASSWORD)));
+    let project = Project::new("privapp");
+    // A stale password: the proxy refuses it as it refuses none at all.
+    let host = proxy.host();
+    let netrc = format!("machine {host} login {PROXY_USER} password expired-pa55\n");
+    let (out, _caches) = private_build(&project, &proxy, &netrc);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    for part in ["example.internal/greet", "401 Unauthorized"] {
+        assert!(stderr.contains(part), "{part} in:\n{stderr}");
+    }
+    assert!(!stderr.contains("expired-pa55"), "{stderr}");
+    assert_no_image_in(&project.path().join("out"));
+    let requests = proxy.requests();
+    assert!(
+        !requests.is_empty() && requests.iter().all(|r| !r.authorized),
+        "go asked the proxy and was refused: {requests:?}"
+    );
 }
