@@ -155,14 +155,15 @@ impl Lister<'_> {
             )
         });
         let listed = futures_util::future::try_join_all(listings).await;
-        downloads.finish();
         let packages: Vec<DepPackage> = listed?.into_iter().flatten().collect();
         if packages
             .iter()
             .any(|p| p.error.is_some() || !p.deps_errors.is_empty())
         {
+            // Not "downloaded": a module may be what failed; `go build` says so.
             return Ok(None);
         }
+        downloads.finish();
         let mut graph = graph_of(&packages, &plan.go_dir);
         // A workspace file named by GOWORK (the build's, else the process's) rather than
         // found above the Go directory: its `use` and `replace` lines shape the graph too.

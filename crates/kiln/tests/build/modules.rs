@@ -461,6 +461,10 @@ fn a_private_module_without_credentials_fails_naming_the_module() {
         assert!(stderr.contains(part), "{part} in:\n{stderr}");
     }
     assert!(!stderr.contains("expired-pa55"), "{stderr}");
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("hello: downloaded modules")),
+        "a refused download is not reported as downloaded:\n{stderr}"
+    );
     assert_no_image_in(&project.path().join("out"));
     let requests = proxy.requests();
     assert!(
