@@ -1,7 +1,11 @@
 //! Rendering every config's manifests as Skaffold's renderers do, in Skaffold's order per
 //! config: `rawYaml` files, `kustomize build` of each kustomize path, `helm template` of
 //! each helm release; each tool's output then gets Skaffold's image replacement
-//! (kiln-render, the same as for `rawYaml`).
+//! (kiln-render, the same as for `rawYaml`). With `-n/--namespace`, the kubectl-style
+//! output (`rawYaml` and kustomize: Skaffold's kubectl and kustomize renderers, which
+//! `injectNs`) also gets the namespace in `metadata.namespace`, unless `kiln render
+//! --offline`; helm's output does not (Skaffold's helm renderer passes the namespace to
+//! `helm template` instead).
 
 use kiln_core::env::Env;
 use std::path::{Path, PathBuf};
@@ -16,6 +20,27 @@ use crate::helm::HelmContext;
 use crate::manifests::{join_documents, split_documents};
 use crate::tool::{Invocation, run_ok};
 
+/// Which command a render serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// `kiln render`: the `deploy.helm` releases are rendered too; with `--offline`
+    /// (Skaffold's `render --offline`) no namespace goes into the manifests.
+    Render { offline: bool },
+    /// What `run`, `deploy`, `dev`, `delete` and `debug` deploy: Skaffold renders these
+    /// with `offline` false.
+    Deploy,
+}
+
+impl Purpose {
+    fn render_command(self) -> bool {
+        matches!(self, Purpose::Render { .. })
+    }
+
+    fn offline(self) -> bool {
+        matches!(self, Purpose::Render { offline: true })
+    }
+}
+
 /// One config's rendered manifests.
 #[derive(Clone, Debug, Default)]
 pub struct RenderedConfig {
@@ -23,6 +48,8 @@ pub struct RenderedConfig {
     pub documents: Vec<String>,
     /// `rawYaml` patterns that matched no file (Skaffold warns of them).
     pub unmatched: Vec<String>,
+    /// Manifests that keep a namespace of their own against `-n` (Skaffold warns of them).
+    pub conflicts: Vec<kiln_render::NamespaceConflict>,
 }
 
 impl RenderedConfig {
@@ -36,11 +63,11 @@ impl RenderedConfig {
 pub async fn render_configs(
     configs: &[Config],
     helm: &HelmContext,
-    render_command: bool,
+    purpose: Purpose,
 ) -> Result<Vec<RenderedConfig>, Error> {
     let mut out = Vec::new();
     for config in configs {
-        out.push(render_config(config, helm, render_command).await?);
+        out.push(render_config(config, helm, purpose).await?);
     }
     Ok(out)
 }
@@ -77,29 +104,32 @@ pub fn helm_releases(config: &Config, render_command: bool) -> Vec<(&HelmRelease
 async fn render_config(
     config: &Config,
     helm: &HelmContext,
-    render_command: bool,
+    purpose: Purpose,
 ) -> Result<RenderedConfig, Error> {
     let builds = &helm.builds;
+    // Skaffold's `injectNs`: the `-n` flag given (and the render not offline).
+    let namespace = helm.namespace.as_deref().filter(|_| !purpose.offline());
+    let mut conflicts = Vec::new();
     let (raw, unmatched) =
         crate::manifests::render(&helm.config_dir, std::slice::from_ref(config), builds)?;
-    let mut documents: Vec<String> = split_documents(&raw)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let mut push = |what: String, text: &str| -> Result<(), Error> {
-        let replaced =
-            kiln_render::replace_images(text, builds).map_err(|e| Error::invalid(what, e))?;
-        documents.extend(split_documents(&replaced).into_iter().map(str::to_owned));
-        Ok(())
-    };
+    // Document by document: an error's line is the document's (the files are joined).
+    let mut documents = Vec::new();
+    for (i, doc) in split_documents(&raw).into_iter().enumerate() {
+        let what = format!("manifests.rawYaml document {}", i + 1);
+        let doc = with_namespace(namespace, &what, doc.to_owned(), &mut conflicts)?;
+        documents.push(doc.trim().to_owned());
+    }
     if let Some(kustomize) = &config.manifests.kustomize {
         for path in &kustomize.paths {
             let run = kustomize_build(helm, path, &kustomize.build_args)?;
             let text = run_ok(&run, &helm.env).await?;
-            push(format!("the output of `{}`", run.display()), &text)?;
+            let what = format!("the output of `{}`", run.display());
+            let text = with_images(&what, &text, builds)?;
+            let text = with_namespace(namespace, &what, text, &mut conflicts)?;
+            documents.extend(split_documents(&text).into_iter().map(str::to_owned));
         }
     }
-    for (release, flags) in helm_releases(config, render_command) {
+    for (release, flags) in helm_releases(config, purpose.render_command()) {
         let release = helm.release(release)?;
         if let Some(dep) = helm.dep_build(&release, &flags) {
             run_ok(&dep, &helm.env).await?;
@@ -107,12 +137,36 @@ async fn render_config(
         let overrides = OverridesFile::write(release.config)?;
         let run = helm.template(&release, &flags, overrides.path())?;
         let text = run_ok(&run, &helm.env).await?;
-        push(format!("the output of `{}`", run.display()), &text)?;
+        let text = with_images(&format!("the output of `{}`", run.display()), &text, builds)?;
+        documents.extend(split_documents(&text).into_iter().map(str::to_owned));
     }
     Ok(RenderedConfig {
         documents,
         unmatched,
+        conflicts,
     })
+}
+
+/// A tool's output with Skaffold's image replacement.
+fn with_images(what: &str, text: &str, builds: &[kiln_render::Build]) -> Result<String, Error> {
+    kiln_render::replace_images(text, builds).map_err(|e| Error::invalid(what, e))
+}
+
+/// `text` with `namespace` set where Skaffold's `SetNamespace` sets it (no namespace: as
+/// it is); the manifests that keep their own go into `conflicts`.
+fn with_namespace(
+    namespace: Option<&str>,
+    what: &str,
+    text: String,
+    conflicts: &mut Vec<kiln_render::NamespaceConflict>,
+) -> Result<String, Error> {
+    let Some(namespace) = namespace else {
+        return Ok(text);
+    };
+    let namespaced =
+        kiln_render::set_namespace(&text, namespace).map_err(|e| Error::invalid(what, e))?;
+    conflicts.extend(namespaced.conflicts);
+    Ok(namespaced.text)
 }
 
 /// `kustomize build BUILDARGS… PATH` (each build arg split at spaces, as Skaffold does),

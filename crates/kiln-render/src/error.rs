@@ -63,6 +63,14 @@ pub enum Error {
         column: usize,
         message: String,
     },
+    /// `-n`'s namespace cannot go into a manifest Skaffold sets it in: its `metadata` is
+    /// not a mapping (Skaffold fails the same way: `setting namespace in manifests: ...`).
+    #[error("line {line}, column {column}: setting namespace in manifests: {message}")]
+    SetNamespace {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A `ko://` reference has no entry in the map of resolved references.
     #[error("line {line}, column {column}: no resolved image for `{reference}`")]
     Unresolved {

@@ -26,7 +26,7 @@ use kiln_core::naming::{ImageName, sanitize_image_name};
 use crate::Error;
 use crate::manifest;
 use crate::splice::{self, Edit};
-use crate::yaml::{self, Budget, Document, Entry, ErrorKind, Kind, NodeId, Resolved};
+use crate::yaml::{self, Budget, Document, Entry, ErrorKind, Kind, NodeId};
 
 /// One built artifact, as in Skaffold's build output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +114,14 @@ fn allowed_images(group: &str, kind: &str) -> Option<&'static [&'static str]> {
         .map(|(_, _, images)| *images)
 }
 
+/// Skaffold's `shouldTransformManifest` with the default allow and deny lists: the kind is
+/// on the allowlist (no default denylist entry denies a whole kind) or in a Config
+/// Connector group. The namespace injection uses it as is; image replacement then narrows
+/// to each kind's image paths.
+pub(crate) fn transformable(group: &str, kind: &str) -> bool {
+    allowed_images(group, kind).is_some() || is_config_connector(group)
+}
+
 /// Skaffold's `ConfigConnectorResourceSelector`: the unanchored Go regexp
 /// `([[:alpha:]]+\.)+cnrm\.cloud\.google\.com` on the group.
 fn is_config_connector(group: &str) -> bool {
@@ -146,38 +154,10 @@ fn document_edits(
     doc: &Document,
     tags: &HashMap<String, String>,
 ) -> Result<Vec<Edit>, Error> {
-    let Some(root) = doc.root else {
+    let mut budget = Budget::new();
+    let Some((_, top)) = manifest::root_entries(doc, &mut budget)? else {
         return Ok(Vec::new());
     };
-    match &doc.node(root).kind {
-        Kind::Map(_) => {}
-        Kind::Scalar { .. } if doc.resolved(root) == Some(Resolved::Null) => {
-            return Ok(Vec::new());
-        }
-        _ => {
-            let (line, column) = doc.node(root).position();
-            return Err(Error::NotAMapping {
-                line,
-                column,
-                found: doc.describe(root),
-            });
-        }
-    }
-    doc.check_unique_keys()?;
-    let mut budget = Budget::new();
-    let top = doc
-        .entries(root, &mut budget, 0)
-        .map_err(|e| match e.kind {
-            ErrorKind::ComplexKey => {
-                let (line, column) = doc.node(root).position();
-                Error::NotAMapping {
-                    line,
-                    column,
-                    found: "a mapping with a collection as a key".to_owned(),
-                }
-            }
-            _ => e.into(),
-        })?;
     let api_version = manifest::top_level_str(doc, &top, "apiVersion");
     let kind = manifest::top_level_str(doc, &top, "kind");
     let (Some(api_version), Some(kind)) = (api_version, kind) else {

@@ -5,11 +5,14 @@
 //!   in their place, as ko's `resolve` does.
 //! - `kiln render`: [`replace_images`] replaces the `image` fields Skaffold's `render`
 //!   replaces.
+//! - `kiln render -n`, and the renders `kiln run`/`deploy`/`delete` deploy with `-n`:
+//!   [`set_namespace`] puts the namespace into `metadata.namespace` where Skaffold's
+//!   renderers do, and says which manifests keep a namespace of their own.
 //! - `kiln debug`: [`debug_transform`] configures Go containers for Delve, as
 //!   `skaffold debug` does.
 //!
-//! The first two are span-preserving splices: the output is the input byte for byte except
-//! for the replaced scalars, so comments, key order, quoting, flow style, documents and
+//! The first three are span-preserving splices: the output is the input byte for byte except
+//! for the replaced scalars (and an added `namespace:` line), so comments, key order, quoting, flow style, documents and
 //! `---` separators survive (ko and Skaffold re-encode every document instead). A replaced
 //! scalar keeps its style: plain stays plain when the new value reads back as the same
 //! string (else it is double-quoted), single and double quotes are kept (single quotes give
@@ -19,7 +22,9 @@
 //! not strings.
 //!
 //! The debug transform changes structure, so it writes each transformed document out again
-//! (as Skaffold does); every other document stays byte for byte.
+//! (as Skaffold does); every other document stays byte for byte. The namespace injection
+//! does so too where a splice cannot stay within the document's own `metadata` (an aliased
+//! or merged-in one).
 //!
 //! YAML is read by `kiln-yaml` (the positioned arena, go-yaml v3's scalar resolution, `<<`
 //! merges, and the limits); this crate holds the splicing, the Kubernetes rules and the
@@ -32,6 +37,7 @@ mod error;
 mod images;
 mod ko;
 mod manifest;
+mod namespace;
 mod scalar;
 mod splice;
 mod tree;
@@ -44,3 +50,4 @@ pub use debug::{
 pub use error::Error;
 pub use images::{Build, replace_images};
 pub use ko::{KoManifest, find_ko_references, replace_scalars};
+pub use namespace::{NamespaceConflict, Namespaced, set_namespace};

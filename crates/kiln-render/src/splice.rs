@@ -2,7 +2,8 @@
 
 use crate::Error;
 use crate::scalar::{block_line_safe, double_quoted, plain_safe, single_quoted};
-use crate::yaml::{Document, Kind, NodeId, Style};
+use crate::tree::{self, Value};
+use crate::yaml::{Document, Kind, Node, NodeId, Style};
 
 /// Replace `start..end` of the input with `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,5 +167,45 @@ pub(crate) fn standalone(value: &str, in_flow: bool) -> String {
         value.to_owned()
     } else {
         double_quoted(value)
+    }
+}
+
+/// The edit that replaces a document's root node with `value` written out in block style
+/// (the rewrites that change structure), at the root's indentation.
+pub(crate) fn replace_document(text: &str, root: &Node, value: &Value) -> Edit {
+    let line_start = text[..root.start].rfind('\n').map_or(0, |i| i + 1);
+    let prefix = &text[line_start..root.start];
+    let emitted = tree::emit(value);
+    // A root on its own line keeps its indentation; one after `--- ` starts a new line
+    // (and the blanks before it go).
+    let (lead, indent, start) = if prefix.chars().all(|c| c == ' ') {
+        ("", prefix.len(), root.start)
+    } else {
+        let blanks = prefix.len() - prefix.trim_end_matches([' ', '\t']).len();
+        ("\n", 0, root.start - blanks)
+    };
+    let pad = " ".repeat(indent);
+    let mut out = String::from(lead);
+    for (i, line) in emitted.split_inclusive('\n').enumerate() {
+        if i > 0 && line != "\n" {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    if !text[..root.end].ends_with('\n') && out.ends_with('\n') {
+        out.pop();
+    }
+    // A comment on the root's last line belongs to its last node, which was re-emitted:
+    // like the document's other comments it goes, rather than trailing some other line.
+    let line_rest = text[root.end..].split('\n').next().unwrap_or_default();
+    let end = if line_rest.trim_start().starts_with('#') {
+        root.end + line_rest.len()
+    } else {
+        root.end
+    };
+    Edit {
+        start,
+        end,
+        text: out,
     }
 }

@@ -5,7 +5,7 @@
 pub(crate) use kiln_yaml::ErrorKind;
 
 pub(crate) use kiln_yaml::resolve::resolve_plain;
-pub(crate) use kiln_yaml::{Budget, Document, Entry, Kind, Node, NodeId, Resolved, Style};
+pub(crate) use kiln_yaml::{Budget, Document, Entry, Kind, Node, NodeId, Resolved, Style, TagKind};
 
 use crate::Error;
 

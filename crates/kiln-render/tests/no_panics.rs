@@ -5,13 +5,14 @@ use std::collections::HashMap;
 
 use kiln_render::{
     Build, DebugOptions, ImageInfo, debug_transform, find_ko_references, replace_images,
-    replace_scalars,
+    replace_scalars, set_namespace,
 };
 
 const SEEDS: &[&str] = &[
     "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p # c\nspec:\n  containers:\n  - name: app\n    image: ko://example.com/app\n    command: [app, \"x y\"]\n    env: [{name: GOGC, value: 'off'}]\n    ports: [{name: http, containerPort: 8080}]\n    livenessProbe: {httpGet: {port: 8080}}\n",
     "a: &x |\n  ko://a\n  b\nb: *x\nc: >-\n  folded\n? [k]\n: v\n<<: {m: 1}\n",
     "--- !!map\n- &a [1, 2]\n- *a\n- {\"q\": 'r', ? s : t}\n...\n%YAML 1.2\n---\n\"é\\u00e9\": \t\n",
+    "apiVersion: v1\nkind: Service\nmetadata: &m\n  name: s\n  namespace: ''\nspec:\n  selector: *m\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {<<: {namespace: }, name: j}\n",
     "apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - image: app\n        command: [/bin/sh, -c, \"app --x 'a b'\"]\n        env:\n        - {name: KO_DATA_PATH, value: /var/run/ko}\n",
 ];
 
@@ -93,6 +94,16 @@ fn mangled_input_never_panics() {
         }
         if let Ok(out) = replace_images(&text, &builds) {
             assert!(find_ko_references(&out).is_ok(), "{text:?}\n=>\n{out}");
+        }
+        if let Ok(out) = set_namespace(&text, "team-a") {
+            assert!(
+                find_ko_references(&out.text).is_ok(),
+                "{text:?}\n=>\n{}",
+                out.text
+            );
+            // Every namespace it sets reads back: a second pass changes nothing.
+            let again = set_namespace(&out.text, "team-a").expect("its own output");
+            assert_eq!(again.text, out.text, "{text:?}");
         }
         // Nothing to replace: the exact input comes back.
         if let Ok(out) = replace_scalars(&text, &HashMap::new()) {

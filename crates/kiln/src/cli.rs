@@ -351,6 +351,17 @@ pub struct RenderArgs {
     /// With --digest-source=local: reuse an artifact whose inputs are all unchanged.
     #[arg(long = "cache-artifacts", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", env = "SKAFFOLD_CACHE_ARTIFACTS")]
     pub cache_artifacts: bool,
+
+    /// Set `metadata.namespace` to this namespace in the rawYaml and kustomize manifests
+    /// Skaffold transforms (a manifest naming another namespace keeps it, with a warning),
+    /// and pass it to `helm template` as each release's namespace, as Skaffold does.
+    #[arg(short = 'n', long = "namespace", env = "SKAFFOLD_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Leave `metadata.namespace` as the manifests have it, even with -n (Skaffold's
+    /// `--offline`, for rendering with no cluster, e.g. GitOps).
+    #[arg(long = "offline", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", env = "SKAFFOLD_OFFLINE")]
+    pub offline: bool,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -4,7 +4,7 @@
 use kiln_core::naming::KoNaming;
 use kiln_pipeline::artifact::SbomAttach;
 use kiln_pipeline::remote_cache::RemoteCacheMode;
-use kiln_pipeline::session::deploy::{Cluster, DeployOptions};
+use kiln_pipeline::session::deploy::{Cluster, DeployOptions, RenderRequest};
 use kiln_pipeline::session::ko::KoRequest;
 use kiln_pipeline::session::skaffold::{BuildRequest, ConfigSource};
 
@@ -65,6 +65,14 @@ impl RenderArgs {
             cache_artifacts: self.cache_artifacts,
             remote_cache: RemoteCacheMode::ReadWrite,
             ..BuildRequest::default()
+        }
+    }
+
+    /// What the render adds besides the images: `-n` and `--offline`.
+    pub fn render_request(&self) -> RenderRequest {
+        RenderRequest {
+            namespace: self.namespace.clone(),
+            offline: self.offline,
         }
     }
 }

@@ -116,11 +116,12 @@ pub const ACCEPTED: &[Flag] = &[
         Ignored("kiln always propagates -p profiles to required configs (Skaffold's default)"),
     ),
     // Cluster, deploy and status checking.
+    // `render`, `run`, `deploy` and `delete` act on it (cli.rs).
     flag(
         "namespace",
         Some('n'),
         Value,
-        &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
+        &[BUILD, DEV, DEBUG],
         Ignored(NO_CLUSTER),
     ),
     flag(
@@ -130,11 +131,12 @@ pub const ACCEPTED: &[Flag] = &[
         &[DEV, DEBUG, RENDER, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
+    // `run`, `deploy` and `delete` act on it (cli.rs).
     flag(
         "kubeconfig",
         None,
         Value,
-        &[BUILD, DEV, DEBUG, RUN, DEPLOY, DELETE],
+        &[BUILD, DEV, DEBUG],
         Ignored(NO_CLUSTER),
     ),
     flag(
@@ -165,13 +167,8 @@ pub const ACCEPTED: &[Flag] = &[
         &[DEV, DEBUG, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
-    flag(
-        "force",
-        None,
-        Bool,
-        &[DEV, DEBUG, RUN, DEPLOY],
-        Ignored(NO_CLUSTER),
-    ),
+    // `run` and `deploy` act on it (cli.rs).
+    flag("force", None, Bool, &[DEV, DEBUG], Ignored(NO_CLUSTER)),
     flag(
         "cleanup",
         None,
@@ -450,7 +447,6 @@ pub const ACCEPTED: &[Flag] = &[
         Ignored("kiln deploy loads no images: `kiln build` loads or pushes them"),
     ),
     flag("build-concurrency", None, Value, &[DEPLOY], Satisfied),
-    flag("offline", None, Bool, &[RENDER], Satisfied),
     flag(
         "set",
         None,

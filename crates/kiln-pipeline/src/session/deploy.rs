@@ -16,7 +16,7 @@ use crate::events::{Event, EventSink};
 use crate::helm::HelmContext;
 use crate::manifests::debug_image_info;
 use crate::output::BuildOutput;
-use crate::render::{RenderedConfig, render_configs};
+use crate::render::{Purpose, RenderedConfig, render_configs};
 use kiln_render::{DebugOptions, debug_transform};
 
 /// Where deploys go besides the kube context: `-n/--namespace`, `--kubeconfig`.
@@ -24,6 +24,15 @@ use kiln_render::{DebugOptions, debug_transform};
 pub struct Cluster {
     pub namespace: Option<String>,
     pub kubeconfig: Option<PathBuf>,
+}
+
+/// What `kiln render` renders with besides the images: `-n/--namespace` (into helm's
+/// `--namespace` and, unless `offline`, into the kubectl-style manifests' `metadata`, as
+/// Skaffold's render does) and `--offline`.
+#[derive(Clone, Debug, Default)]
+pub struct RenderRequest {
+    pub namespace: Option<String>,
+    pub offline: bool,
 }
 
 /// How `kiln run`/`deploy`/`dev` deploy.
@@ -91,9 +100,10 @@ async fn debug_deployer(session: &Session) -> Option<Kubectl> {
     reachable(&kubectl, events).await.then_some(kubectl)
 }
 
-/// Every config's manifests (rawYaml, kustomize, manifests.helm; with `render_command`
-/// the `deploy.helm` releases too, as `skaffold render` renders them) with `builds`' images
-/// in their `image` fields, as one stream; says which rawYaml patterns matched nothing.
+/// `kiln render`: every config's manifests (rawYaml, kustomize, manifests.helm, and the
+/// `deploy.helm` releases, as `skaffold render` renders them) with `builds`' images in
+/// their `image` fields and `request`'s namespace, as one stream; says which rawYaml
+/// patterns matched nothing and which manifests keep a namespace of their own.
 pub async fn render_all(
     configs: &[Config],
     config_dir: &Path,
@@ -101,18 +111,28 @@ pub async fn render_all(
     env: &Env,
     events: &EventSink,
     builds: Vec<kiln_render::Build>,
-    render_command: bool,
+    request: &RenderRequest,
 ) -> Result<String, Error> {
-    let ctx = helm_context(
-        configs,
-        config_dir,
-        kube_context,
-        &Cluster::default(),
-        env,
-        builds,
-    );
-    let rendered = render_configs(configs, &ctx, render_command).await?;
-    report_unmatched(events, &rendered);
+    let cluster = Cluster {
+        namespace: request.namespace.clone(),
+        kubeconfig: None,
+    };
+    let ctx = helm_context(configs, config_dir, kube_context, &cluster, env, builds);
+    let purpose = Purpose::Render {
+        offline: request.offline,
+    };
+    render_joined(configs, &ctx, purpose, events).await
+}
+
+/// Every config's manifests as one stream, with what to say about them said.
+async fn render_joined(
+    configs: &[Config],
+    ctx: &HelmContext,
+    purpose: Purpose,
+    events: &EventSink,
+) -> Result<String, Error> {
+    let rendered = render_configs(configs, ctx, purpose).await?;
+    report(events, &rendered);
     Ok(crate::render::joined(&rendered))
 }
 
@@ -133,16 +153,16 @@ pub async fn debug_deploy(
         .iter()
         .map(|(artifact, output)| debug_image_info(artifact, &output.tag))
         .collect::<Result<Vec<_>, _>>()?;
-    let manifests = render_all(
+    let ctx = helm_context(
         &session.configs,
         &session.config_dir,
         session.request.config.kube_context.as_deref(),
+        &Cluster::default(),
         session.env(),
-        &session.ctx.events,
         builds,
-        false,
-    )
-    .await?;
+    );
+    let manifests =
+        render_joined(&session.configs, &ctx, Purpose::Deploy, &session.ctx.events).await?;
     let debuggable = debug_transform(&manifests, &images, &DebugOptions::default())
         .map_err(|e| Error::invalid("rewriting the manifests for debugging", e))?;
     if let Some(path) = render_output {
@@ -226,8 +246,8 @@ pub async fn deploy_all(
     options: &DeployOptions,
     events: &EventSink,
 ) -> Result<(), Error> {
-    let rendered = render_configs(configs, ctx, false).await?;
-    report_unmatched(events, &rendered);
+    let rendered = render_configs(configs, ctx, Purpose::Deploy).await?;
+    report(events, &rendered);
     let mut deployed = false;
     for (config, rendered) in configs.iter().zip(&rendered) {
         if let Some(kubectl) = kubectl_of(config, ctx)?
@@ -266,7 +286,8 @@ pub async fn delete_all(
     dry_run: bool,
     events: &EventSink,
 ) -> Result<String, Error> {
-    let rendered = render_configs(configs, ctx, false).await?;
+    let rendered = render_configs(configs, ctx, Purpose::Deploy).await?;
+    report_conflicts(events, &rendered);
     let mut would_delete = String::new();
     for (config, rendered) in configs.iter().zip(&rendered) {
         if let Some(kubectl) = kubectl_of(config, ctx)?
@@ -309,13 +330,30 @@ fn kubectl_of(config: &Config, ctx: &HelmContext) -> Result<Option<Kubectl>, Err
     ))
 }
 
-/// Says which `rawYaml` patterns matched no file, as Skaffold warns.
-fn report_unmatched(events: &EventSink, rendered: &[RenderedConfig]) {
+/// Says which `rawYaml` patterns matched no file and which manifests keep a namespace of
+/// their own, as Skaffold warns.
+fn report(events: &EventSink, rendered: &[RenderedConfig]) {
     for pattern in rendered.iter().flat_map(|r| &r.unmatched) {
         notice(
             events,
             &format!("manifests.rawYaml `{pattern}` did not match any file"),
         );
+    }
+    report_conflicts(events, rendered);
+}
+
+/// Skaffold's warning for each manifest that keeps its own namespace against `-n`, with
+/// the manifest named.
+fn report_conflicts(events: &EventSink, rendered: &[RenderedConfig]) {
+    for conflict in rendered.iter().flat_map(|r| &r.conflicts) {
+        let object = match &conflict.name {
+            Some(name) => format!("{} `{name}`", conflict.kind),
+            None => format!("a {}", conflict.kind),
+        };
+        events.as_ref()(Event::Warning(format!(
+            "{conflict}: {object} stays in \"{}\"",
+            conflict.kept
+        )));
     }
 }
 

@@ -39,9 +39,9 @@ use self::go::{DebugConfiguration, Executable, ImageConfiguration, Port, Runtime
 use kiln_core::gotime::parse_go_duration;
 
 use crate::Error;
-use crate::splice::{self, Edit};
+use crate::splice;
 use crate::tree::{self, Value};
-use crate::yaml::{self, Kind, Node};
+use crate::yaml::{self, Kind};
 
 /// The pod annotation that records each debuggable container's configuration.
 pub const DEBUG_CONFIG_ANNOTATION: &str = "debug.cloud.google.com/config";
@@ -112,49 +112,10 @@ pub fn debug_transform(
         };
         let transform = Transform { images, options };
         if let Ok(true) = transform.manifest(&mut value) {
-            edits.push(document_edit(text, doc.node(root), &value));
+            edits.push(splice::replace_document(text, doc.node(root), &value));
         }
     }
     Ok(splice::apply(text, edits))
-}
-
-/// Replaces the root node's text with the emitted value, at the root's indentation.
-fn document_edit(text: &str, root: &Node, value: &Value) -> Edit {
-    let line_start = text[..root.start].rfind('\n').map_or(0, |i| i + 1);
-    let prefix = &text[line_start..root.start];
-    let emitted = tree::emit(value);
-    // A root on its own line keeps its indentation; one after `--- ` starts a new line
-    // (and the blanks before it go).
-    let (lead, indent, start) = if prefix.chars().all(|c| c == ' ') {
-        ("", prefix.len(), root.start)
-    } else {
-        let blanks = prefix.len() - prefix.trim_end_matches([' ', '\t']).len();
-        ("\n", 0, root.start - blanks)
-    };
-    let pad = " ".repeat(indent);
-    let mut out = String::from(lead);
-    for (i, line) in emitted.split_inclusive('\n').enumerate() {
-        if i > 0 && line != "\n" {
-            out.push_str(&pad);
-        }
-        out.push_str(line);
-    }
-    if !text[..root.end].ends_with('\n') && out.ends_with('\n') {
-        out.pop();
-    }
-    // A comment on the root's last line belongs to its last node, which was re-emitted:
-    // like the document's other comments it goes, rather than trailing some other line.
-    let line_rest = text[root.end..].split('\n').next().unwrap_or_default();
-    let end = if line_rest.trim_start().starts_with('#') {
-        root.end + line_rest.len()
-    } else {
-        root.end
-    };
-    Edit {
-        start,
-        end,
-        text: out,
-    }
 }
 
 /// A field the transform reads has a type Kubernetes' decoder rejects: the document is left

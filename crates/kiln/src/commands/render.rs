@@ -1,7 +1,8 @@
 //! `kiln render`: Skaffold's render for the config's manifests (`manifests.rawYaml` or
 //! v2's `deploy.kubectl.manifests`, `kustomize build`, `helm template`): each artifact's
 //! `image` fields point at its built reference. The image references come from a build, a
-//! build JSON, or the registry.
+//! build JSON, or the registry. With `-n`, the namespace goes into the manifests as
+//! Skaffold puts it there (not with `--offline`).
 
 use std::path::Path;
 
@@ -57,7 +58,17 @@ async fn render_manifests(
     builds: Vec<Build>,
 ) -> anyhow::Result<String> {
     let kube_context = args.config.kube_context.as_deref();
-    Ok(render_all(configs, config_dir, kube_context, env, events, builds, true).await?)
+    let request = args.render_request();
+    Ok(render_all(
+        configs,
+        config_dir,
+        kube_context,
+        env,
+        events,
+        builds,
+        &request,
+    )
+    .await?)
 }
 
 /// The references of `--build-artifacts`, or none for `--digest-source=none`.

@@ -714,6 +714,138 @@ fn deploy_without_build_artifacts_deploys_the_tag_policys_images() {
     );
 }
 
+/// The top-level `metadata`'s `name` and `namespace` of a document as kubectl, kustomize
+/// and helm print them (block style, two spaces).
+fn name_and_namespace(doc: &str) -> (Option<&str>, Option<&str>) {
+    let (mut name, mut namespace, mut in_metadata) = (None, None, false);
+    for line in doc.lines() {
+        if !line.starts_with(' ') {
+            in_metadata = line == "metadata:";
+        } else if in_metadata {
+            if let Some(v) = line.strip_prefix("  name: ") {
+                name = Some(v);
+            } else if let Some(v) = line.strip_prefix("  namespace: ") {
+                namespace = Some(v);
+            }
+        }
+    }
+    (name, namespace)
+}
+
+#[test]
+fn deploy_and_delete_with_a_namespace_hand_kubectl_manifests_carrying_it() {
+    let project = Project::new("platform");
+    // Beside the fixture's: a raw Deployment and the kustomize base, which name no
+    // namespace (the dev overlay names `platform-dev`).
+    std::fs::write(
+        project.path().join("k8s/worker.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker # queue consumer\nspec:\n  template:\n    spec:\n      containers:\n        - name: worker\n          image: api\n",
+    )
+    .unwrap();
+    project.edit(
+        "skaffold.yaml",
+        "    - k8s/namespace.yaml\n",
+        "    - k8s/namespace.yaml\n    - k8s/worker.yaml\n",
+    );
+    project.edit(
+        "skaffold.yaml",
+        "      - deploy/overlays/dev\n",
+        "      - deploy/overlays/dev\n      - deploy/base\n",
+    );
+    let recorder = Recorder::new();
+    let out = kiln(
+        &project,
+        &recorder,
+        &[
+            "deploy",
+            "-d",
+            "reg.example",
+            "--kube-context",
+            "qa",
+            "-n",
+            "team-a",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let runs = recorder.runs();
+    let apply = runs
+        .iter()
+        .find(|r| r.words.get(5).map(String::as_str) == Some("apply"))
+        .unwrap_or_else(|| panic!("{runs:#?}"));
+    assert_eq!(
+        apply.line(),
+        "kubectl --context qa --namespace team-a apply --server-side -f -"
+    );
+    let applied = documents(apply.stdin.as_deref().unwrap());
+    let placed: Vec<(Option<&str>, Option<&str>)> =
+        applied.iter().map(|d| name_and_namespace(d)).collect();
+    assert_eq!(
+        placed,
+        [
+            // rawYaml: a Namespace is no kind Skaffold transforms; the worker gets it.
+            (Some("platform-dev"), None),
+            (Some("worker # queue consumer"), Some("team-a")),
+            // The overlay's own namespace stays (with a warning)...
+            (Some("dev-api"), Some("platform-dev")),
+            (Some("dev-api"), Some("platform-dev")),
+            // ...the base gets it.
+            (Some("api"), Some("team-a")),
+            (Some("api"), Some("team-a")),
+            // helm's output is helm's: `--namespace team-a` made it so.
+            (Some("frontend-dev"), Some("team-a")),
+            (Some("frontend-dev"), Some("team-a")),
+        ],
+        "{applied:#?}"
+    );
+    assert!(
+        applied[1].contains("  name: worker # queue consumer\n  namespace: team-a\n"),
+        "{}",
+        applied[1]
+    );
+    for object in ["Service `dev-api`", "Deployment `dev-api`"] {
+        assert!(
+            stderr.contains(&format!(
+                "warning: a manifest already has namespace set \"platform-dev\" which conflicts with namespace on the CLI \"team-a\": {object} stays in \"platform-dev\""
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(!stderr.contains("ignored"), "{stderr}");
+
+    // `kiln delete -n` deletes what `deploy -n` applied.
+    recorder.clear();
+    kiln_ok(
+        &project,
+        &recorder,
+        &["delete", "--kube-context", "qa", "-n", "team-a"],
+    );
+    let runs = recorder.runs();
+    let delete = runs
+        .iter()
+        .find(|r| r.words.get(5).map(String::as_str) == Some("delete"))
+        .unwrap_or_else(|| panic!("{runs:#?}"));
+    let deleted = documents(delete.stdin.as_deref().unwrap());
+    let worker = deleted.iter().find(|d| d.contains("name: worker")).unwrap();
+    assert_eq!(name_and_namespace(worker).1, Some("team-a"));
+
+    // Without -n, the manifests are as written.
+    recorder.clear();
+    kiln_ok(
+        &project,
+        &recorder,
+        &["deploy", "-d", "reg.example", "--kube-context", "qa"],
+    );
+    let runs = recorder.runs();
+    let apply = runs
+        .iter()
+        .find(|r| r.words.get(3).map(String::as_str) == Some("apply"))
+        .unwrap_or_else(|| panic!("{runs:#?}"));
+    let applied = documents(apply.stdin.as_deref().unwrap());
+    assert_eq!(name_and_namespace(&applied[1]).1, None);
+    assert_eq!(name_and_namespace(&applied[4]).1, None);
+}
+
 #[test]
 fn a_missing_tool_is_named_with_where_to_get_it() {
     let project = Project::new("platform");

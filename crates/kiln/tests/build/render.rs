@@ -90,3 +90,97 @@ fn render_from_the_registry_fails_when_the_image_was_never_pushed() {
         "{stderr}"
     );
 }
+
+/// A manifest beside the fixture's: a Service that names its own namespace, and a
+/// ConfigMap (a kind Skaffold's transforms leave alone).
+const LEGACY: &str = "# Stays where it is: it names its namespace.
+apiVersion: v1
+kind: Service
+metadata:
+  name: legacy
+  namespace: other
+spec:
+  ports:
+    - port: 80
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: fast
+";
+
+#[test]
+fn render_with_a_namespace_sets_it_where_skaffold_does() {
+    let project = Project::new("multi");
+    std::fs::write(project.path().join("k8s/legacy.yaml"), LEGACY).unwrap();
+    let args = ["-d", "reg.example", "--digest-source=tag"];
+    let plain = expected("reg.example/alpha:v1.2.3", "reg.example/beta:v1.2.3")
+        + "---\n"
+        + LEGACY.trim_end()
+        + "\n";
+
+    // Without -n nothing changes, and nothing is said.
+    let (out, stderr) = project.kiln_ok_logged(&[&["render"], &args[..]].concat(), ENV);
+    assert_eq!(out.join("\n") + "\n", plain);
+    assert!(!stderr.contains("namespace"), "{stderr}");
+
+    // -n: the Deployment and the Job get it after their name; the Service that names
+    // another namespace keeps it, with Skaffold's warning; the ConfigMap is left alone.
+    let namespaced = plain
+        .replace("  name: alpha\n", "  name: alpha\n  namespace: team-a\n")
+        .replace("  name: beta\n", "  name: beta\n  namespace: team-a\n");
+    let (out, stderr) =
+        project.kiln_ok_logged(&[&["render", "-n", "team-a"], &args[..]].concat(), ENV);
+    assert_eq!(out.join("\n") + "\n", namespaced);
+    assert!(
+        stderr.contains(
+            "warning: a manifest already has namespace set \"other\" which conflicts with namespace on the CLI \"team-a\""
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Service `legacy`"), "{stderr}");
+    assert!(!stderr.contains("ignored"), "{stderr}");
+
+    // Its environment form, as Skaffold reads it.
+    let mut env = ENV.to_vec();
+    env.push(("SKAFFOLD_NAMESPACE", "team-a"));
+    let out = project.kiln_ok(&[&["render"], &args[..]].concat(), &env);
+    assert_eq!(out.join("\n") + "\n", namespaced);
+
+    // --offline: the manifests as they are, and no warning.
+    let (out, stderr) = project.kiln_ok_logged(
+        &[&["render", "-n", "team-a", "--offline"], &args[..]].concat(),
+        ENV,
+    );
+    assert_eq!(out.join("\n") + "\n", plain);
+    assert!(!stderr.contains("namespace"), "{stderr}");
+    let out = project.kiln_ok(
+        &[
+            &["render", "--namespace=team-a", "--offline=false"],
+            &args[..],
+        ]
+        .concat(),
+        ENV,
+    );
+    assert_eq!(out.join("\n") + "\n", namespaced);
+
+    // A selected manifest whose metadata is no mapping fails with -n, as Skaffold's
+    // render fails (`setting namespace in manifests`), and renders without it.
+    std::fs::write(
+        project.path().join("k8s/z-pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n",
+    )
+    .unwrap();
+    project.kiln_ok(&[&["render"], &args[..]].concat(), ENV);
+    let out = project.kiln(&[&["render", "-n", "team-a"], &args[..]].concat(), ENV);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "manifests.rawYaml document 5: line 3, column 1: setting namespace in manifests: `metadata` must be a mapping, found null"
+        ),
+        "{stderr}"
+    );
+}
