@@ -462,7 +462,9 @@ fn a_private_module_without_credentials_fails_naming_the_module() {
     }
     assert!(!stderr.contains("expired-pa55"), "{stderr}");
     assert!(
-        !stderr.lines().any(|l| l.starts_with("hello: downloaded modules")),
+        !stderr
+            .lines()
+            .any(|l| l.starts_with("hello: downloaded modules")),
         "a refused download is not reported as downloaded:\n{stderr}"
     );
     assert_no_image_in(&project.path().join("out"));
