@@ -37,7 +37,8 @@ impl Cli {
     /// root's, else warn.
     pub fn log_level(&self) -> &'static str {
         let command_level = match &self.command {
-            Command::Build(a) | Command::Dev(a) => a.config.verbosity,
+            Command::Build(a) => a.config.verbosity,
+            Command::Dev(a) => a.build.config.verbosity,
             Command::Debug(a) => a.build.config.verbosity,
             Command::Render(a) => a.config.verbosity,
             Command::Run(a) => a.build.config.verbosity,
@@ -61,7 +62,7 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Build, then watch every artifact's inputs and rebuild an artifact when their content
     /// changed (no cluster needed: images go to the registry or the OCI layout each time).
-    Dev(Box<BuildArgs>),
+    Dev(Box<DevArgs>),
     /// Build for debugging as `skaffold debug` does (optimizations and trimpath off, one
     /// platform) and rewrite the manifests for Delve: applied to the cluster when one is
     /// reachable, written to --render-output when asked.
@@ -268,9 +269,23 @@ pub struct FilterArgs {
 }
 
 #[derive(Clone, Debug, Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+
+    /// Where each round deploys, when a cluster answers.
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+}
+
+#[derive(Clone, Debug, Args)]
 pub struct DebugArgs {
     #[command(flatten)]
     pub build: BuildArgs,
+
+    /// Where the debug manifests are applied, when a cluster answers.
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
 
     /// Write the manifests, rewritten for Delve, to this file.
     #[arg(long = "render-output", value_name = "FILE")]

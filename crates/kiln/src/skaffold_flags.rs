@@ -116,14 +116,8 @@ pub const ACCEPTED: &[Flag] = &[
         Ignored("kiln always propagates -p profiles to required configs (Skaffold's default)"),
     ),
     // Cluster, deploy and status checking.
-    // `render`, `run`, `deploy` and `delete` act on it (cli.rs).
-    flag(
-        "namespace",
-        Some('n'),
-        Value,
-        &[BUILD, DEV, DEBUG],
-        Ignored(NO_CLUSTER),
-    ),
+    // `dev`, `debug`, `render`, `run`, `deploy` and `delete` act on it (cli.rs).
+    flag("namespace", Some('n'), Value, &[BUILD], Ignored(NO_CLUSTER)),
     flag(
         "label",
         Some('l'),
@@ -131,14 +125,8 @@ pub const ACCEPTED: &[Flag] = &[
         &[DEV, DEBUG, RENDER, RUN, DEPLOY],
         Ignored(NO_CLUSTER),
     ),
-    // `run`, `deploy` and `delete` act on it (cli.rs).
-    flag(
-        "kubeconfig",
-        None,
-        Value,
-        &[BUILD, DEV, DEBUG],
-        Ignored(NO_CLUSTER),
-    ),
+    // `dev`, `debug`, `run`, `deploy` and `delete` act on it (cli.rs).
+    flag("kubeconfig", None, Value, &[BUILD], Ignored(NO_CLUSTER)),
     flag(
         "minikube-profile",
         None,

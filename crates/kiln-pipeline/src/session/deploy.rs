@@ -80,7 +80,7 @@ pub fn helm_context(
 
 /// The config's kubectl deployer for `kiln debug`, if it has one, manifests to apply, and
 /// a cluster that answers; otherwise says why nothing will be deployed and returns `None`.
-async fn debug_deployer(session: &Session) -> Option<Kubectl> {
+async fn debug_deployer(session: &Session, ctx: &HelmContext) -> Result<Option<Kubectl>, Error> {
     let events = &session.ctx.events;
     if session.configs.iter().any(|c| c.deploy.helm.is_some()) {
         notice(
@@ -88,16 +88,16 @@ async fn debug_deployer(session: &Session) -> Option<Kubectl> {
             "deploy.helm releases are installed by `kiln run`, `kiln deploy` and `kiln dev`; kiln debug applies the kubectl manifests only",
         );
     }
-    let config = session.configs.first()?;
-    let kubectl = Kubectl::from_config(
-        &config.deploy,
-        session.request.config.kube_context.as_deref(),
-        session.env(),
-    )?;
+    let Some(config) = session.configs.first() else {
+        return Ok(None);
+    };
+    let Some(kubectl) = kubectl_of(config, ctx)? else {
+        return Ok(None);
+    };
     if !has_kubectl_manifests(session) {
-        return None;
+        return Ok(None);
     }
-    reachable(&kubectl, events).await.then_some(kubectl)
+    Ok(reachable(&kubectl, events).await.then_some(kubectl))
 }
 
 /// `kiln render`: every config's manifests (rawYaml, kustomize, manifests.helm, and the
@@ -143,6 +143,7 @@ async fn render_joined(
 pub async fn debug_deploy(
     session: &Session,
     built: &[(BuiltArtifact, BuildOutput)],
+    cluster: &Cluster,
     render_output: Option<&Path>,
 ) -> Result<bool, Error> {
     let builds: Vec<kiln_render::Build> = built
@@ -157,7 +158,7 @@ pub async fn debug_deploy(
         &session.configs,
         &session.config_dir,
         session.request.config.kube_context.as_deref(),
-        &Cluster::default(),
+        cluster,
         session.env(),
         builds,
     );
@@ -168,7 +169,7 @@ pub async fn debug_deploy(
     if let Some(path) = render_output {
         std::fs::write(path, &debuggable).map_err(|e| Error::io("writing", path, e))?;
     }
-    let Some(kubectl) = debug_deployer(session).await else {
+    let Some(kubectl) = debug_deployer(session, &ctx).await? else {
         return Ok(false);
     };
     apply(&kubectl, &debuggable, &session.ctx.events).await?;
@@ -176,13 +177,16 @@ pub async fn debug_deploy(
 }
 
 /// Whether `kiln dev` deploys after each build: the configs have something to deploy
-/// (manifests for kubectl, or `deploy.helm` releases) and a cluster answers.
-pub async fn dev_deploys(session: &Session) -> bool {
+/// (manifests for kubectl, or `deploy.helm` releases) and the cluster `cluster`'s
+/// kubeconfig points at answers.
+pub async fn dev_deploys(session: &Session, cluster: &Cluster) -> bool {
     let context = session.request.config.kube_context.as_deref();
+    let kubeconfig = cluster.kubeconfig.as_ref().and_then(|k| k.to_str());
     let kubectl = session
         .configs
         .iter()
-        .find_map(|c| Kubectl::from_config(&c.deploy, context, session.env()));
+        .find_map(|c| Kubectl::from_config(&c.deploy, context, session.env()))
+        .map(|k| k.with_kubeconfig(kubeconfig));
     let helm = session.configs.iter().any(|c| {
         c.deploy
             .helm
@@ -193,7 +197,9 @@ pub async fn dev_deploys(session: &Session) -> bool {
     if !(helm || kubectl_deploys) {
         return false;
     }
-    let probe = kubectl.unwrap_or_else(|| Kubectl::for_context(context, session.env()));
+    let probe = kubectl.unwrap_or_else(|| {
+        Kubectl::for_context(context, session.env()).with_kubeconfig(kubeconfig)
+    });
     reachable(&probe, &session.ctx.events).await
 }
 

@@ -14,7 +14,7 @@ use kiln_core::Digest;
 use kiln_core::env::Env;
 
 use super::Sinks;
-use super::deploy::{DeployOptions, deploy_all, dev_deploys, helm_context};
+use super::deploy::{Cluster, DeployOptions, deploy_all, dev_deploys, helm_context};
 use super::skaffold::{BuildRequest, Session};
 use crate::artifact_cache::inputs_digest;
 use crate::output::BuildOutput;
@@ -32,6 +32,8 @@ pub struct DevLoop {
     session: Session,
     plans: Vec<ArtifactPlan>,
     built: BuiltInputs,
+    /// Where rounds deploy (`-n`, `--kubeconfig`).
+    cluster: Cluster,
     /// Whether rounds deploy: something to deploy, and a cluster answered at start.
     deploys: bool,
     /// The latest image of every artifact, since a round rebuilds only some of them.
@@ -45,13 +47,14 @@ impl DevLoop {
     /// plans of its first round (all of them).
     pub async fn start(
         request: BuildRequest,
+        cluster: Cluster,
         env: Env,
         sinks: Sinks,
     ) -> Result<(DevLoop, Vec<ArtifactPlan>), Error> {
         let skaffold_yaml = std::fs::canonicalize(&request.config.filename)
             .unwrap_or(request.config.filename.clone());
         let (session, plans) = plan(&request, &env, &sinks).await?;
-        let deploys = dev_deploys(&session).await;
+        let deploys = dev_deploys(&session, &cluster).await;
         let mut built = BuiltInputs::default();
         built.changed(&plans, &env).await;
         let dev = DevLoop {
@@ -60,6 +63,7 @@ impl DevLoop {
             sinks,
             skaffold_yaml,
             session,
+            cluster,
             plans: plans.clone(),
             built,
             deploys,
@@ -96,7 +100,7 @@ impl DevLoop {
     pub async fn to_build(&mut self, batch: &[PathBuf]) -> Result<Vec<ArtifactPlan>, Error> {
         if batch.contains(&self.skaffold_yaml) {
             let (session, plans) = plan(&self.request, &self.env, &self.sinks).await?;
-            self.deploys = dev_deploys(&session).await;
+            self.deploys = dev_deploys(&session, &self.cluster).await;
             (self.session, self.plans) = (session, plans);
             self.built.changed(&self.plans, &self.env).await;
             return Ok(self.plans.clone());
@@ -122,7 +126,10 @@ impl DevLoop {
             return Ok(());
         }
         let session = &self.session;
-        let options = DeployOptions::default();
+        let options = DeployOptions {
+            cluster: self.cluster.clone(),
+            ..DeployOptions::default()
+        };
         let ctx = helm_context(
             &session.configs,
             &session.config_dir,

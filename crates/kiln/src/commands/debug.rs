@@ -18,7 +18,8 @@ pub async fn run(args: DebugArgs, env: Env) -> anyhow::Result<()> {
     let outputs: Vec<BuildOutput> = built.iter().map(|(_, o)| o.clone()).collect();
     report(&session, &args.build, &outputs)?;
     let render_output = args.render_output.as_deref();
-    let deployed = debug_deploy(&session, &built, render_output).await?;
+    let cluster = args.cluster.cluster();
+    let deployed = debug_deploy(&session, &built, &cluster, render_output).await?;
     if !deployed && render_output.is_none() {
         printer::info("nothing deployed; pass --render-output FILE to keep the debug manifests");
     }

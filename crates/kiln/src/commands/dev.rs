@@ -11,12 +11,13 @@ use super::build::report;
 use kiln_core::env::Env;
 
 use super::sinks;
-use crate::cli::BuildArgs;
+use crate::cli::{BuildArgs, DevArgs};
 use crate::printer;
 
-pub async fn run(args: BuildArgs, env: Env) -> anyhow::Result<()> {
+pub async fn run(args: DevArgs, env: Env) -> anyhow::Result<()> {
     let stop = ctrl_c_watch();
-    let (mut dev, plans) = DevLoop::start(args.request(), env, sinks(args.quiet)).await?;
+    let (cluster, args) = (args.cluster.cluster(), args.build);
+    let (mut dev, plans) = DevLoop::start(args.request(), cluster, env, sinks(args.quiet)).await?;
     if !round(&mut dev, &args, &plans, &stop).await {
         return Ok(());
     }

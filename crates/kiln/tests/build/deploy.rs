@@ -664,6 +664,8 @@ fn dev_deploys_each_build_with_kubectl_and_helm_when_a_cluster_answers() {
             layout.path().to_str().unwrap(),
             "--kube-context",
             "staging",
+            "-n",
+            "team-a",
         ],
         &env,
     );
@@ -685,8 +687,28 @@ fn dev_deploys_each_build_with_kubectl_and_helm_when_a_cluster_answers() {
         lines[0],
         "kubectl --context staging version --request-timeout=5s"
     );
+    // Each round deploys where `-n` says, the namespace in the manifests too.
+    let runs = recorder.runs();
+    let apply = runs
+        .iter()
+        .find(|r| {
+            r.line() == "kubectl --context staging --namespace team-a apply --server-side -f -"
+        })
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    let applied = documents(apply.stdin.as_deref().unwrap());
+    let placed: Vec<(Option<&str>, Option<&str>)> =
+        applied.iter().map(|d| name_and_namespace(d)).collect();
+    // The overlay keeps its own namespace (Skaffold warns); helm's output is in team-a.
+    for expected in [
+        (Some("dev-api"), Some("platform-dev")),
+        (Some("frontend-dev"), Some("team-a")),
+    ] {
+        assert!(placed.contains(&expected), "{expected:?} in {applied:#?}");
+    }
     assert!(
-        lines.contains(&"kubectl --context staging apply --server-side -f -".to_owned()),
+        lines
+            .iter()
+            .any(|l| l.contains(" install frontend-dev ") && l.contains("--namespace team-a")),
         "{lines:#?}"
     );
 }
