@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::artifact::Sboms;
+use crate::context::Context;
 use crate::go_inputs::GoInputs;
 use crate::inputs::BuildInputs;
 use crate::plan::ArtifactPlan;
@@ -281,15 +282,16 @@ pub struct ArtifactCache {
 }
 
 impl ArtifactCache {
-    pub fn new(store: &BlobStore) -> Self {
-        Self::at(&Bucket::Artifacts.path(store.root()), store)
-    }
-
-    /// Records kept in `dir` (`--cache-file`), over the blobs of `store`.
-    pub fn at(dir: &Path, store: &BlobStore) -> Self {
+    /// The records of `ctx`'s run: where `--cache-file` put them, else the store's
+    /// `artifacts/`, over the blobs of its store.
+    pub fn of(ctx: &Context) -> Self {
+        let dir = match &ctx.artifact_records {
+            Some(dir) => dir.clone(),
+            None => Bucket::Artifacts.path(ctx.store.root()),
+        };
         ArtifactCache {
-            entries: KeyedJson::new(dir.to_owned()),
-            store: store.clone(),
+            entries: KeyedJson::new(dir),
+            store: ctx.store.clone(),
         }
     }
 

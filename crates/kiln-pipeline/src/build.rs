@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use kiln_core::media_type::LayerCompression;
 use kiln_core::naming::binary_name;
@@ -28,6 +27,7 @@ use crate::plan::{ArtifactPlan, BaseSpec};
 use crate::push::{StreamedLayer, push_layers_early, repository_of};
 use crate::remote_cache::{self, Lookup};
 use crate::sbom;
+use crate::stages::{Downloads, StageEvents};
 
 /// Builds `plan`: its base, then (unless a cache has it) the kodata layer and every
 /// platform image in parallel, then the index and SBOMs, recorded in the artifact cache.
@@ -142,8 +142,13 @@ pub async fn build_artifact(ctx: &Context, plan: &ArtifactPlan) -> Result<BuiltA
         _ => None,
     };
     if let Some(key) = cache_key.as_ref().filter(|_| ctx.artifact_cache) {
-        ctx.artifact_records()
-            .put(key, &top, index.as_ref(), &images, sboms.as_ref())?;
+        artifact_cache::ArtifactCache::of(ctx).put(
+            key,
+            &top,
+            index.as_ref(),
+            &images,
+            sboms.as_ref(),
+        )?;
     }
     ctx.events.as_ref()(Event::ImageAssembled {
         image: plan.image.clone(),
@@ -191,7 +196,7 @@ async fn look_up_caches(
             repush: false,
         }))
     };
-    if let Some(hit) = ctx.artifact_records().get(key) {
+    if let Some(hit) = artifact_cache::ArtifactCache::of(ctx).get(key) {
         ctx.events.as_ref()(Event::ArtifactCacheHit {
             image: plan.image.clone(),
             digest: hit.top.digest.to_string(),
@@ -567,72 +572,6 @@ async fn resolve_base(ctx: &Context, plan: &ArtifactPlan) -> Result<ResolvedBase
         BaseSpec::Registry(reference) => {
             let client = ctx.registry(&format!("base image {reference}"))?;
             registry_base(client, &ctx.store, reference, &platforms).await
-        }
-    }
-}
-
-/// Start and finish events of an artifact's stages (of one platform's, with `platform`).
-pub(crate) struct StageEvents {
-    events: EventSink,
-    image: String,
-    platform: Option<String>,
-}
-
-impl StageEvents {
-    pub(crate) fn new(events: &EventSink, image: &str, platform: Option<&str>) -> Self {
-        StageEvents {
-            events: events.clone(),
-            image: image.to_owned(),
-            platform: platform.map(str::to_owned),
-        }
-    }
-
-    pub(crate) fn start(&self, stage: Stage) -> (Stage, Instant) {
-        (self.events)(Event::StageStarted {
-            image: self.image.clone(),
-            platform: self.platform.clone(),
-            stage: stage.clone(),
-        });
-        (stage, Instant::now())
-    }
-
-    pub(crate) fn finish(&self, (stage, started): (Stage, Instant)) {
-        (self.events)(Event::StageFinished {
-            image: self.image.clone(),
-            platform: self.platform.clone(),
-            stage,
-            elapsed: started.elapsed(),
-        });
-    }
-}
-
-/// The downloading-modules stage of one `go` command: it starts when Go names the first
-/// module it fetches and ends with the command (Go downloads and compiles in one process).
-pub(crate) struct Downloads<'a> {
-    stage: &'a StageEvents,
-    started: std::sync::Mutex<Option<(Stage, Instant)>>,
-}
-
-impl<'a> Downloads<'a> {
-    pub(crate) fn new(stage: &'a StageEvents) -> Self {
-        Downloads {
-            stage,
-            started: std::sync::Mutex::new(None),
-        }
-    }
-
-    pub(crate) fn heard(&self, module: &str) {
-        let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
-        if started.is_none() {
-            let module = module.to_owned();
-            *started = Some(self.stage.start(Stage::DownloadingModules { module }));
-        }
-    }
-
-    pub(crate) fn finish(self) {
-        let started = self.started.into_inner().unwrap_or_else(|p| p.into_inner());
-        if let Some(started) = started {
-            self.stage.finish(started);
         }
     }
 }

@@ -74,14 +74,6 @@ impl Context {
         self
     }
 
-    /// The artifact cache's records, where `--cache-file` put them.
-    pub fn artifact_records(&self) -> crate::artifact_cache::ArtifactCache {
-        match &self.artifact_records {
-            Some(dir) => crate::artifact_cache::ArtifactCache::at(dir, &self.store),
-            None => crate::artifact_cache::ArtifactCache::new(&self.store),
-        }
-    }
-
     /// Shares artifacts through the registry as `mode` says (see `remote_cache.rs`).
     pub fn with_remote_cache(mut self, mode: crate::remote_cache::RemoteCacheMode) -> Self {
         self.remote_cache = mode;

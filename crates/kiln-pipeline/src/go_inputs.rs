@@ -25,10 +25,10 @@ use kiln_image::cache::layer::file_digest;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::build::{Downloads, StageEvents};
 use crate::context::Context;
 use crate::inputs::BuildInputs;
 use crate::plan::ArtifactPlan;
+use crate::stages::{Downloads, StageEvents};
 
 /// The inputs of the graph as read now: every file with its digest, and the modules taken
 /// from the module cache.

@@ -32,6 +32,7 @@ pub mod run;
 pub mod sbom;
 pub mod schedule;
 pub mod session;
+mod stages;
 pub mod templates;
 pub mod tool;
 pub mod watch;

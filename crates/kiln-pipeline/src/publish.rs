@@ -10,7 +10,7 @@ use kiln_core::{Digest, Reference};
 use crate::Error;
 use crate::artifact::BuiltArtifact;
 use crate::base::fetch_missing_layers;
-use crate::build::StageEvents;
+use crate::stages::StageEvents;
 use crate::context::Context;
 use crate::events::{Event, Stage};
 use crate::local::{LoadNaming, LoadTarget, Loaded, load};

@@ -11,7 +11,7 @@ use kiln_gobuild::{Package, Toolchain};
 
 use super::{MainPackage, PlanOptions};
 use crate::Error;
-use crate::build::{Downloads, StageEvents};
+use crate::stages::{Downloads, StageEvents};
 
 /// Resolves `main` with `go list` in `go_dir` (remembered in the cache), reporting module
 /// downloads; a `ko://` import path must name the package itself.
