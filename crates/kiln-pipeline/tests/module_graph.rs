@@ -1,0 +1,130 @@
+//! ARCHITECTURE.md's invariant for this crate: its files can be read bottom-up, no two
+//! import each other, directly or around a circle. Read from the sources (`crate::` and
+//! `super::` paths outside `#[cfg(test)]` code), so a new circle fails here, naming it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Module path (`session::ko`; the crate root is "") → its source without test code.
+fn modules(src: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for entry in walk(src) {
+        let rel = entry.strip_prefix(src).unwrap().with_extension("");
+        let name = rel.to_str().unwrap().replace('/', "::");
+        let name = name
+            .trim_end_matches("::mod")
+            .trim_start_matches("lib")
+            .to_owned();
+        let text = std::fs::read_to_string(&entry).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap().to_owned();
+        out.insert(name, code);
+    }
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// The identifier-and-`::` run after each occurrence of `prefix` in `code`.
+fn paths_after<'a>(code: &'a str, prefix: &str) -> Vec<&'a str> {
+    code.match_indices(prefix)
+        .map(|(at, _)| {
+            let rest = &code[at + prefix.len()..];
+            let end = rest
+                .find(|c: char| {
+                    !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == ':')
+                })
+                .unwrap_or(rest.len());
+            rest[..end].trim_end_matches(':')
+        })
+        .collect()
+}
+
+/// Which modules each module imports (the longest module path a `crate::` path names; a
+/// `super::` path names a sibling, or the parent itself).
+fn imports(modules: &BTreeMap<String, String>) -> BTreeMap<&str, BTreeSet<&str>> {
+    let known = |path: &str| -> Option<&str> {
+        let parts: Vec<&str> = path.split("::").collect();
+        (1..=parts.len())
+            .rev()
+            .map(|n| parts[..n].join("::"))
+            .find_map(|p| modules.get_key_value(&p).map(|(k, _)| k.as_str()))
+    };
+    let mut graph = BTreeMap::new();
+    for (name, code) in modules {
+        let parent = name.rsplit_once("::").map_or("", |(p, _)| p);
+        let mut to = BTreeSet::new();
+        for path in paths_after(code, "crate::") {
+            to.extend(known(path));
+        }
+        if !name.is_empty() {
+            for path in paths_after(code, "super::") {
+                let sibling = if parent.is_empty() {
+                    path.to_owned()
+                } else {
+                    format!("{parent}::{path}")
+                };
+                to.extend(
+                    known(&sibling)
+                        .or(Some(parent))
+                        .and_then(|m| modules.get_key_value(m))
+                        .map(|(k, _)| k.as_str()),
+                );
+            }
+        }
+        to.remove(name.as_str());
+        graph.insert(name.as_str(), to);
+    }
+    graph
+}
+
+/// A circle through `start`, if its imports lead back to it.
+fn circle<'a>(
+    graph: &BTreeMap<&'a str, BTreeSet<&'a str>>,
+    start: &'a str,
+) -> Option<Vec<&'a str>> {
+    let mut stack = vec![(start, vec![start])];
+    let mut seen = BTreeSet::new();
+    while let Some((at, path)) = stack.pop() {
+        for &next in &graph[at] {
+            if next == start {
+                return Some(path);
+            }
+            if seen.insert(next) {
+                let mut longer = path.clone();
+                longer.push(next);
+                stack.push((next, longer));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn no_two_files_import_each_other_directly_or_around_a_circle() {
+    let modules = modules(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let graph = imports(&modules);
+    // The crate root declares and re-exports its modules: that is not an import.
+    let circles: Vec<Vec<&str>> = graph
+        .keys()
+        .filter(|m| !m.is_empty())
+        .filter_map(|m| circle(&graph, m))
+        .filter(|c| !c.contains(&""))
+        .collect();
+    assert!(circles.is_empty(), "import circles: {circles:?}");
+    assert!(
+        graph.len() > 30,
+        "the sources were read: {:?}",
+        graph.keys()
+    );
+}
