@@ -30,6 +30,9 @@ pub struct HelmContext {
     pub env: Env,
     /// The built images, in build order.
     pub builds: Vec<kiln_render::Build>,
+    /// The labels rendered manifests get and helm's post-renderer puts on what it
+    /// installs (Skaffold's labeller: the run ID, except for `kiln render`, and `-l`).
+    pub labels: BTreeMap<String, String>,
     /// Where relative chart and values paths are resolved from.
     pub config_dir: PathBuf,
 }
@@ -479,6 +482,7 @@ mod tests {
             kubeconfig: None,
             env: Env::from_vars([("STAGE", "dev")]),
             builds: vec![build("app", "reg/app:v1")],
+            labels: BTreeMap::new(),
             config_dir: PathBuf::from("."),
         };
         let flags = HelmFlags {

@@ -8,6 +8,7 @@
 //! `helm template` instead).
 
 use kiln_core::env::Env;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kiln_config::{Config, HelmFlags, HelmRelease};
@@ -39,6 +40,40 @@ impl Purpose {
     fn offline(self) -> bool {
         matches!(self, Purpose::Render { offline: true })
     }
+}
+
+/// Skaffold's labeller (pkg/skaffold/deploy/label/labeller.go `Labels`): `run_id` as
+/// `skaffold.dev/run-id` (every command but `kiln render` has one), then each `-l`
+/// `KEY=VALUE` in order (a later one wins; `KEY` alone means an empty value; a
+/// `skaffold.dev/run-id=…` of its own replaces the run's).
+pub fn labels(run_id: Option<&str>, custom: &[String]) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    if let Some(id) = run_id {
+        labels.insert(kiln_render::RUN_ID_LABEL.to_owned(), id.to_owned());
+    }
+    for label in custom {
+        let (key, value) = label.split_once('=').unwrap_or((label, ""));
+        labels.insert(key.to_owned(), value.to_owned());
+    }
+    labels
+}
+
+/// Skaffold's `filter` (helm's post-renderer during deploys): the `--label KEY=VALUE`
+/// labels (a label without `=` is dropped, as `skaffold filter` drops it), then the
+/// images of `builds`.
+pub fn filter(
+    text: &str,
+    builds: &[kiln_render::Build],
+    custom: &[String],
+) -> Result<String, Error> {
+    let labels: BTreeMap<String, String> = custom
+        .iter()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let what = "the manifests on stdin";
+    let text = with_labels(&labels, what, text.to_owned())?;
+    with_images(what, &text, builds)
 }
 
 /// One config's rendered manifests.
@@ -116,7 +151,8 @@ async fn render_config(
     let mut documents = Vec::new();
     for (i, doc) in split_documents(&raw).into_iter().enumerate() {
         let what = format!("manifests.rawYaml document {}", i + 1);
-        let doc = with_namespace(namespace, &what, doc.to_owned(), &mut conflicts)?;
+        let doc = with_labels(&helm.labels, &what, doc.to_owned())?;
+        let doc = with_namespace(namespace, &what, doc, &mut conflicts)?;
         documents.push(doc.trim().to_owned());
     }
     if let Some(kustomize) = &config.manifests.kustomize {
@@ -125,6 +161,7 @@ async fn render_config(
             let text = run_ok(&run, &helm.env).await?;
             let what = format!("the output of `{}`", run.display());
             let text = with_images(&what, &text, builds)?;
+            let text = with_labels(&helm.labels, &what, text)?;
             let text = with_namespace(namespace, &what, text, &mut conflicts)?;
             documents.extend(split_documents(&text).into_iter().map(str::to_owned));
         }
@@ -137,7 +174,9 @@ async fn render_config(
         let overrides = OverridesFile::write(release.config)?;
         let run = helm.template(&release, &flags, overrides.path())?;
         let text = run_ok(&run, &helm.env).await?;
-        let text = with_images(&format!("the output of `{}`", run.display()), &text, builds)?;
+        let what = format!("the output of `{}`", run.display());
+        let text = with_images(&what, &text, builds)?;
+        let text = with_labels(&helm.labels, &what, text)?;
         documents.extend(split_documents(&text).into_iter().map(str::to_owned));
     }
     Ok(RenderedConfig {
@@ -150,6 +189,18 @@ async fn render_config(
 /// A tool's output with Skaffold's image replacement.
 fn with_images(what: &str, text: &str, builds: &[kiln_render::Build]) -> Result<String, Error> {
     kiln_render::replace_images(text, builds).map_err(|e| Error::invalid(what, e))
+}
+
+/// `text` with `labels` where Skaffold's `SetLabels` puts them (none: as it is).
+fn with_labels(
+    labels: &BTreeMap<String, String>,
+    what: &str,
+    text: String,
+) -> Result<String, Error> {
+    if labels.is_empty() {
+        return Ok(text);
+    }
+    kiln_render::set_labels(&text, labels).map_err(|e| Error::invalid(what, e))
 }
 
 /// `text` with `namespace` set where Skaffold's `SetNamespace` sets it (no namespace: as
@@ -239,5 +290,47 @@ impl OverridesFile {
 
     pub fn path(&self) -> Option<&Path> {
         self.file.as_ref().map(|(_, file)| file.as_path())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_skaffolds_labellers() {
+        let custom = [
+            "team=web".to_owned(),
+            "solo".to_owned(),
+            "team=api".to_owned(),
+        ];
+        assert_eq!(
+            labels(Some("id-1"), &custom)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            [
+                ("skaffold.dev/run-id".to_owned(), "id-1".to_owned()),
+                ("solo".to_owned(), String::new()),
+                ("team".to_owned(), "api".to_owned()),
+            ]
+        );
+        // `kiln render` has no run ID; a `-l` of the run ID's own key replaces it.
+        assert!(labels(None, &[]).is_empty());
+        let mine = ["skaffold.dev/run-id=mine".to_owned()];
+        assert_eq!(labels(Some("id-1"), &mine)["skaffold.dev/run-id"], "mine");
+    }
+
+    #[test]
+    fn filter_labels_then_replaces_images() {
+        let builds = [kiln_render::Build {
+            image_name: "app".to_owned(),
+            tag: "reg/app:v1".to_owned(),
+        }];
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - image: app\n";
+        let out = filter(pod, &builds, &["a=b".to_owned(), "no-value".to_owned()]).unwrap();
+        assert_eq!(
+            out,
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    a: b\nspec:\n  containers:\n  - image: reg/app:v1\n"
+        );
     }
 }

@@ -71,6 +71,14 @@ pub enum Error {
         column: usize,
         message: String,
     },
+    /// A manifest that needs labels cannot be written out again with them (Skaffold would
+    /// fail reading it: `setting labels in manifests: ...`).
+    #[error("line {line}, column {column}: setting labels in manifests: {message}")]
+    SetLabels {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A `ko://` reference has no entry in the map of resolved references.
     #[error("line {line}, column {column}: no resolved image for `{reference}`")]
     Unresolved {

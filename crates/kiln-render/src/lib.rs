@@ -8,11 +8,14 @@
 //! - `kiln render -n`, and the renders `kiln run`/`deploy`/`delete` deploy with `-n`:
 //!   [`set_namespace`] puts the namespace into `metadata.namespace` where Skaffold's
 //!   renderers do, and says which manifests keep a namespace of their own.
+//! - `kiln render -l`, and every render `kiln run`/`deploy`/`dev`/`debug` deploys (with
+//!   the run's `skaffold.dev/run-id`): [`set_labels`] adds labels where Skaffold's
+//!   renderers add them.
 //! - `kiln debug`: [`debug_transform`] configures Go containers for Delve, as
 //!   `skaffold debug` does.
 //!
-//! The first three are span-preserving splices: the output is the input byte for byte except
-//! for the replaced scalars (and an added `namespace:` line), so comments, key order, quoting, flow style, documents and
+//! The first four are span-preserving splices: the output is the input byte for byte except
+//! for the replaced scalars (and added `namespace:` and label lines), so comments, key order, quoting, flow style, documents and
 //! `---` separators survive (ko and Skaffold re-encode every document instead). A replaced
 //! scalar keeps its style: plain stays plain when the new value reads back as the same
 //! string (else it is double-quoted), single and double quotes are kept (single quotes give
@@ -22,9 +25,9 @@
 //! not strings.
 //!
 //! The debug transform changes structure, so it writes each transformed document out again
-//! (as Skaffold does); every other document stays byte for byte. The namespace injection
-//! does so too where a splice cannot stay within the document's own `metadata` (an aliased
-//! or merged-in one).
+//! (as Skaffold does); every other document stays byte for byte. The namespace and label
+//! injections do so too where a splice cannot stay within the mappings they change (an
+//! aliased or merged-in one).
 //!
 //! YAML is read by `kiln-yaml` (the positioned arena, go-yaml v3's scalar resolution, `<<`
 //! merges, and the limits); this crate holds the splicing, the Kubernetes rules and the
@@ -36,7 +39,9 @@ mod debug;
 mod error;
 mod images;
 mod ko;
+mod labels;
 mod manifest;
+mod mapping;
 mod namespace;
 mod scalar;
 mod splice;
@@ -50,4 +55,5 @@ pub use debug::{
 pub use error::Error;
 pub use images::{Build, replace_images};
 pub use ko::{KoManifest, find_ko_references, replace_scalars};
+pub use labels::{RUN_ID_LABEL, set_labels};
 pub use namespace::{NamespaceConflict, Namespaced, set_namespace};

@@ -28,9 +28,12 @@ use std::fmt;
 use crate::Error;
 use crate::images::transformable;
 use crate::manifest;
+use crate::mapping::{
+    Change, Edits, New, apply, explicit, find, go_string, insert, referenced, set_value,
+};
 use crate::splice::{self, Edit};
 use crate::tree::{self, Value};
-use crate::yaml::{self, Budget, Document, Entry, Kind, NodeId, Resolved, TagKind};
+use crate::yaml::{self, Budget, Document, Kind, NodeId, Resolved, TagKind};
 
 const METADATA: &str = "metadata";
 const NAMESPACE: &str = "namespace";
@@ -118,28 +121,6 @@ enum Plan {
     Rewrite,
 }
 
-struct Change {
-    /// The document's index in the stream.
-    index: usize,
-    edits: Edits,
-}
-
-enum Edits {
-    Spliced(Vec<Edit>),
-    Rewritten(Edit),
-}
-
-fn apply(text: &str, changes: &[Change]) -> String {
-    let edits = changes
-        .iter()
-        .flat_map(|c| match &c.edits {
-            Edits::Spliced(edits) => edits.clone(),
-            Edits::Rewritten(edit) => vec![edit.clone()],
-        })
-        .collect();
-    splice::apply(text, edits)
-}
-
 /// The spliced documents of `out` that do not parse or do not read back with `namespace`.
 fn unverified(out: &str, changes: &[Change], namespace: &str) -> Vec<usize> {
     let spliced = changes
@@ -169,10 +150,6 @@ fn has_namespace(doc: &Document, namespace: &str) -> bool {
         == Some(namespace)
 }
 
-fn find<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
-    entries.iter().find(|e| e.key == key)
-}
-
 /// `shouldTransformManifest`, then `addOrUpdateNamespace`, for one document.
 fn plan(text: &str, doc: &Document, namespace: &str) -> Result<Plan, Error> {
     let mut budget = Budget::new();
@@ -188,8 +165,9 @@ fn plan(text: &str, doc: &Document, namespace: &str) -> Result<Plan, Error> {
         return Ok(Plan::Keep);
     }
     let Some(metadata) = find(&top, METADATA) else {
-        let new = New::Map(NAMESPACE, namespace);
-        return Ok(insert(text, doc, root, &["kind", "apiVersion"], METADATA, new).into());
+        let new = New::Map(&[(NAMESPACE, namespace)]);
+        let entries = [(METADATA, new)];
+        return Ok(insert(text, doc, root, &["kind", "apiVersion"], &entries).into());
     };
     let map = doc.resolve(metadata.value);
     if !matches!(doc.node(map).kind, Kind::Map(_)) || !doc.is_string_map(map) {
@@ -214,8 +192,8 @@ fn plan(text: &str, doc: &Document, namespace: &str) -> Result<Plan, Error> {
         if shared {
             return Ok(Plan::Rewrite);
         }
-        let new = New::Scalar(namespace);
-        return Ok(insert(text, doc, map, &["name", "generateName"], NAMESPACE, new).into());
+        let entries = [(NAMESPACE, New::Scalar(namespace))];
+        return Ok(insert(text, doc, map, &["name", "generateName"], &entries).into());
     };
     let value = doc.resolve(current.value);
     let written = go_string(doc, value);
@@ -230,10 +208,13 @@ fn plan(text: &str, doc: &Document, namespace: &str) -> Result<Plan, Error> {
         }
         if !explicit(doc, map, current) {
             // Merged in with `<<`: an explicit key wins over it.
-            let new = New::Scalar(namespace);
-            return Ok(insert(text, doc, map, &["name", "generateName"], NAMESPACE, new).into());
+            let entries = [(NAMESPACE, New::Scalar(namespace))];
+            return Ok(insert(text, doc, map, &["name", "generateName"], &entries).into());
         }
-        return replace(text, doc, current.value, namespace);
+        return Ok(match set_value(text, doc, current.value, namespace)? {
+            Some(edits) => Plan::Splice(edits),
+            None => Plan::Rewrite,
+        });
     }
     if namespace == DEFAULT_NAMESPACE {
         return Ok(Plan::Keep);
@@ -246,154 +227,9 @@ fn plan(text: &str, doc: &Document, namespace: &str) -> Result<Plan, Error> {
     }))
 }
 
-/// Sets the explicit value `id` (null or empty) to `namespace`.
-fn replace(text: &str, doc: &Document, id: NodeId, namespace: &str) -> Result<Plan, Error> {
-    let node = doc.node(id);
-    if let Kind::Alias(_) = node.kind {
-        // The alias gives way to the value; its anchor stays as it is.
-        return Ok(Plan::Splice(splice::replace_scalar(
-            text, doc, id, namespace,
-        )?));
-    }
-    if referenced(doc, id) || (node.tag_text.is_some() && go_string(doc, id).is_none()) {
-        // Another place aliases it, or a tag (`!!null`) would no longer fit the value.
-        return Ok(Plan::Rewrite);
-    }
-    if node.start == node.end {
-        // An empty value: written after its key's `:`.
-        return Ok(match after_colon(text, node.start) {
-            Some(at) => Plan::Splice(vec![Edit {
-                start: at,
-                end: at,
-                text: format!(" {}", splice::standalone(namespace, node.in_flow)),
-            }]),
-            None => Plan::Rewrite,
-        });
-    }
-    Ok(Plan::Splice(splice::replace_scalar(
-        text, doc, id, namespace,
-    )?))
-}
-
-/// A new entry's value.
-#[derive(Clone, Copy)]
-enum New<'a> {
-    Scalar(&'a str),
-    /// A mapping of one key and a scalar.
-    Map(&'a str, &'a str),
-}
-
 impl From<Option<Edit>> for Plan {
     fn from(edit: Option<Edit>) -> Plan {
         edit.map_or(Plan::Rewrite, |e| Plan::Splice(vec![e]))
-    }
-}
-
-/// The edit that adds `key: value` to mapping `map`: in a flow mapping right after its
-/// `{`; in a block mapping on a line of its own, after the entry of the first of `after`
-/// that it has (else after its last entry), at its indentation. `None` where the text
-/// around gives no clean place.
-fn insert(
-    text: &str,
-    doc: &Document,
-    map: NodeId,
-    after: &[&str],
-    key: &str,
-    value: New<'_>,
-) -> Option<Edit> {
-    let node = doc.node(map);
-    let Kind::Map(pairs) = &node.kind else {
-        return None;
-    };
-    if text.get(node.start..)?.starts_with('{') {
-        let value = match value {
-            New::Scalar(s) => splice::standalone(s, true),
-            New::Map(k, s) => format!("{{{k}: {}}}", splice::standalone(s, true)),
-        };
-        let separator = if pairs.is_empty() { "" } else { ", " };
-        let at = node.start + 1;
-        return Some(Edit {
-            start: at,
-            end: at,
-            text: format!("{key}: {value}{separator}"),
-        });
-    }
-    let key_is = |k: NodeId, want: &str| doc.scalar(doc.resolve(k)).is_some_and(|(s, _)| s == want);
-    let (_, previous) = after
-        .iter()
-        .find_map(|want| pairs.iter().find(|(k, _)| key_is(*k, want)))
-        .or_else(|| pairs.last())?;
-    let at = line_after(text, doc, *previous)?;
-    let indent = " ".repeat(node.col);
-    let mut line = match value {
-        New::Scalar(s) => format!("{indent}{key}: {}\n", splice::standalone(s, false)),
-        New::Map(k, s) => format!(
-            "{indent}{key}:\n{indent}  {k}: {}\n",
-            splice::standalone(s, false)
-        ),
-    };
-    if at > 0 && !text[..at].ends_with('\n') {
-        // The last line of the input, without a line break: the new line goes after one
-        // and, like it, has none.
-        line.pop();
-        line.insert(0, '\n');
-    }
-    Some(Edit {
-        start: at,
-        end: at,
-        text: line,
-    })
-}
-
-/// Where a line can go after the value `id` of a block mapping entry: after the line it
-/// ends on (past a comment there), or, for a value that ends at the next line's
-/// indentation (a block scalar, or a collection ending in one), at that line's start.
-fn line_after(text: &str, doc: &Document, id: NodeId) -> Option<usize> {
-    let node = doc.node(id);
-    // An empty value sits at its key's `:` (and so ends a collection whose last value it is).
-    let end = after_colon(text, node.end).unwrap_or(node.end);
-    let rest = text.get(end..)?;
-    let line_end = rest.find('\n').map_or(text.len(), |i| end + i + 1);
-    let tail = text[end..line_end].trim();
-    if tail.is_empty() || tail.starts_with('#') {
-        return Some(line_end);
-    }
-    let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
-    text[line_start..end]
-        .bytes()
-        .all(|b| b == b' ')
-        .then_some(line_start)
-}
-
-/// Past the `:` that follows `at` (after blanks), when a blank or the end follows it.
-fn after_colon(text: &str, at: usize) -> Option<usize> {
-    let rest = text.get(at..)?;
-    let colon = at + (rest.len() - rest.trim_start_matches([' ', '\t']).len());
-    let after = text.get(colon..)?.strip_prefix(':')?;
-    (after.is_empty() || after.starts_with([' ', '\t', '\r', '\n'])).then_some(colon + 1)
-}
-
-/// Whether `entry` is one of `map`'s own pairs (not merged in with `<<`).
-fn explicit(doc: &Document, map: NodeId, entry: &Entry) -> bool {
-    match &doc.node(doc.resolve(map)).kind {
-        Kind::Map(pairs) => pairs.iter().any(|&(k, _)| doc.resolve(k) == entry.key_id),
-        _ => false,
-    }
-}
-
-/// Whether an alias elsewhere in the document points at `id`.
-fn referenced(doc: &Document, id: NodeId) -> bool {
-    doc.nodes
-        .iter()
-        .any(|n| matches!(n.kind, Kind::Alias(target) if target == id))
-}
-
-/// The string go-yaml v3 decodes `id` to in an `interface{}`: strings, and timestamps
-/// (which it keeps as strings there).
-fn go_string(doc: &Document, id: NodeId) -> Option<&str> {
-    match doc.resolved(id)? {
-        Resolved::Str | Resolved::Timestamp => doc.scalar(id).map(|(s, _)| s),
-        _ => None,
     }
 }
 

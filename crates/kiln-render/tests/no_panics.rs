@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use kiln_render::{
     Build, DebugOptions, ImageInfo, debug_transform, find_ko_references, replace_images,
-    replace_scalars, set_namespace,
+    replace_scalars, set_labels, set_namespace,
 };
 
 const SEEDS: &[&str] = &[
@@ -13,6 +13,7 @@ const SEEDS: &[&str] = &[
     "a: &x |\n  ko://a\n  b\nb: *x\nc: >-\n  folded\n? [k]\n: v\n<<: {m: 1}\n",
     "--- !!map\n- &a [1, 2]\n- *a\n- {\"q\": 'r', ? s : t}\n...\n%YAML 1.2\n---\n\"é\\u00e9\": \t\n",
     "apiVersion: v1\nkind: Service\nmetadata: &m\n  name: s\n  namespace: ''\nspec:\n  selector: *m\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {<<: {namespace: }, name: j}\n",
+    "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s, labels: &l {app: s}}\nspec:\n  selector: {matchLabels: *l}\n  template:\n    metadata:\n      labels:\n        <<: *l\n        skaffold.dev/run-id: old\n  volumeClaimTemplates:\n  - metadata: {name: d}\n",
     "apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - image: app\n        command: [/bin/sh, -c, \"app --x 'a b'\"]\n        env:\n        - {name: KO_DATA_PATH, value: /var/run/ko}\n",
 ];
 
@@ -104,6 +105,16 @@ fn mangled_input_never_panics() {
             // Every namespace it sets reads back: a second pass changes nothing.
             let again = set_namespace(&out.text, "team-a").expect("its own output");
             assert_eq!(again.text, out.text, "{text:?}");
+        }
+        let labels = std::collections::BTreeMap::from([
+            ("skaffold.dev/run-id".to_owned(), "0a1b".to_owned()),
+            ("team".to_owned(), "a: b".to_owned()),
+        ]);
+        if let Ok(out) = set_labels(&text, &labels) {
+            assert!(find_ko_references(&out).is_ok(), "{text:?}\n=>\n{out}");
+            // Every label it sets reads back: a second pass changes nothing.
+            let again = set_labels(&out, &labels).expect("its own output");
+            assert_eq!(again, out, "{text:?}");
         }
         // Nothing to replace: the exact input comes back.
         if let Ok(out) = replace_scalars(&text, &HashMap::new()) {

@@ -204,11 +204,29 @@ pub struct ClusterFlags {
     pub kubeconfig: Option<PathBuf>,
 }
 
+/// Skaffold's `-l/--label` (`dev`, `debug`, `render`, `run`, `deploy`).
+#[derive(Clone, Debug, Default, Args)]
+pub struct LabelFlags {
+    /// Add this label (`KEY=VALUE`) to the deployed objects, where Skaffold adds labels
+    /// (repeatable or comma-separated; a label already set on an object is kept).
+    #[arg(
+        short = 'l',
+        long = "label",
+        value_name = "KEY=VALUE",
+        value_delimiter = ',',
+        env = "SKAFFOLD_LABEL"
+    )]
+    pub labels: Vec<String>,
+}
+
 /// What `run` and `deploy` share: where and how they deploy.
 #[derive(Clone, Debug, Default, Args)]
 pub struct DeployFlags {
     #[command(flatten)]
     pub cluster: ClusterFlags,
+
+    #[command(flatten)]
+    pub labels: LabelFlags,
 
     /// `kubectl apply --force --grace-period=0`, and `helm upgrade --force` for releases
     /// already installed.
@@ -265,7 +283,11 @@ pub struct DeleteArgs {
 pub struct FilterArgs {
     /// The build JSON whose images go into the manifests.
     #[arg(long = "build-artifacts", value_name = "FILE")]
-    pub build_artifacts: PathBuf,
+    pub build_artifacts: Option<PathBuf>,
+
+    /// A label (`KEY=VALUE`) for the manifests' objects (repeatable).
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -276,6 +298,9 @@ pub struct DevArgs {
     /// Where each round deploys, when a cluster answers.
     #[command(flatten)]
     pub cluster: ClusterFlags,
+
+    #[command(flatten)]
+    pub labels: LabelFlags,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -286,6 +311,9 @@ pub struct DebugArgs {
     /// Where the debug manifests are applied, when a cluster answers.
     #[command(flatten)]
     pub cluster: ClusterFlags,
+
+    #[command(flatten)]
+    pub labels: LabelFlags,
 
     /// Write the manifests, rewritten for Delve, to this file.
     #[arg(long = "render-output", value_name = "FILE")]
@@ -377,6 +405,11 @@ pub struct RenderArgs {
     /// `--offline`, for rendering with no cluster, e.g. GitOps).
     #[arg(long = "offline", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", env = "SKAFFOLD_OFFLINE")]
     pub offline: bool,
+
+    /// Labels for the rendered objects (no `skaffold.dev/run-id`: `kiln render`'s output
+    /// stays the same from run to run, as Skaffold's does).
+    #[command(flatten)]
+    pub labels: LabelFlags,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -9,8 +9,8 @@ use kiln_pipeline::session::ko::KoRequest;
 use kiln_pipeline::session::skaffold::{BuildRequest, ConfigSource};
 
 use crate::cli::{
-    BuildArgs, ClusterFlags, ConfigArgs, DeployFlags, KoBuildOptions, KoPublishArgs, RenderArgs,
-    SbomAttachChoice, SbomFormat,
+    BuildArgs, ClusterFlags, ConfigArgs, DeployFlags, DevArgs, KoBuildOptions, KoPublishArgs,
+    LabelFlags, RenderArgs, SbomAttachChoice, SbomFormat,
 };
 
 impl ConfigArgs {
@@ -68,11 +68,12 @@ impl RenderArgs {
         }
     }
 
-    /// What the render adds besides the images: `-n` and `--offline`.
+    /// What the render adds besides the images: `-n`, `--offline` and `-l`.
     pub fn render_request(&self) -> RenderRequest {
         RenderRequest {
             namespace: self.namespace.clone(),
             offline: self.offline,
+            labels: self.labels.labels.clone(),
         }
     }
 }
@@ -89,14 +90,32 @@ impl ClusterFlags {
 impl DeployFlags {
     /// The deploy options, with this executable as helm's post-renderer (`kiln filter`).
     pub fn options(&self) -> anyhow::Result<DeployOptions> {
-        let exe = std::env::current_exe()
-            .map_err(|e| anyhow::anyhow!("locating kiln for helm's post-renderer: {e}"))?;
         Ok(DeployOptions {
-            cluster: self.cluster.cluster(),
             force: self.force,
-            post_renderer: Some(exe),
+            ..deploy_options(&self.cluster, &self.labels)?
         })
     }
+}
+
+impl DevArgs {
+    /// How each round deploys: as `kiln run` does, without `--force` (not a flag of
+    /// Skaffold's `dev`).
+    pub fn deploy_options(&self) -> anyhow::Result<DeployOptions> {
+        deploy_options(&self.cluster, &self.labels)
+    }
+}
+
+/// Deploy options from the cluster and label flags, with this executable as helm's
+/// post-renderer (`kiln filter`).
+fn deploy_options(cluster: &ClusterFlags, labels: &LabelFlags) -> anyhow::Result<DeployOptions> {
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("locating kiln for helm's post-renderer: {e}"))?;
+    Ok(DeployOptions {
+        cluster: cluster.cluster(),
+        force: false,
+        post_renderer: Some(exe),
+        labels: labels.labels.clone(),
+    })
 }
 
 /// `kiln ko build`/`resolve`'s flags as one request.

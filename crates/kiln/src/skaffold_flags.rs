@@ -115,16 +115,10 @@ pub const ACCEPTED: &[Flag] = &[
         &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
         Ignored("kiln always propagates -p profiles to required configs (Skaffold's default)"),
     ),
-    // Cluster, deploy and status checking.
+    // Cluster, deploy and status checking. `-l/--label` is a flag of every command that
+    // defines it (cli.rs).
     // `dev`, `debug`, `render`, `run`, `deploy` and `delete` act on it (cli.rs).
     flag("namespace", Some('n'), Value, &[BUILD], Ignored(NO_CLUSTER)),
-    flag(
-        "label",
-        Some('l'),
-        List,
-        &[DEV, DEBUG, RENDER, RUN, DEPLOY],
-        Ignored(NO_CLUSTER),
-    ),
     // `dev`, `debug`, `run`, `deploy` and `delete` act on it (cli.rs).
     flag("kubeconfig", None, Value, &[BUILD], Ignored(NO_CLUSTER)),
     flag(

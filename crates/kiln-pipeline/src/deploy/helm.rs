@@ -36,17 +36,7 @@ pub async fn deploy(
         (Some(_), false) => Some(BuildsFile::write(&ctx.builds)?),
         _ => None,
     };
-    let post_renderer: Vec<String> = match (&how.post_renderer, &builds_file) {
-        (Some(exe), Some(file)) => vec![
-            "--post-renderer".to_owned(),
-            exe.display().to_string(),
-            "--post-renderer-args".to_owned(),
-            "filter".to_owned(),
-            "--post-renderer-args".to_owned(),
-            format!("--build-artifacts={}", file.path().display()),
-        ],
-        _ => Vec::new(),
-    };
+    let post_renderer = post_renderer_args(how, ctx, builds_file.as_ref().map(BuildsFile::path));
     // Skaffold's `concurrency`: releases of one `dependsOn` level at once, 1 by default,
     // 0 for no limit.
     let mut reports = Vec::new();
@@ -69,6 +59,28 @@ pub async fn deploy(
         }
     }
     Ok(reports)
+}
+
+/// `--post-renderer KILN --post-renderer-args filter`, then, as Skaffold's
+/// `generateSkaffoldFilter` orders them, `--label=KEY=VALUE` for each label and
+/// `--build-artifacts=FILE`; nothing when there is neither a label nor an image to put in.
+fn post_renderer_args(how: &HelmDeploy, ctx: &HelmContext, builds: Option<&Path>) -> Vec<String> {
+    let Some(exe) = &how.post_renderer else {
+        return Vec::new();
+    };
+    if builds.is_none() && ctx.labels.is_empty() {
+        return Vec::new();
+    }
+    let mut filter = vec!["filter".to_owned()];
+    filter.extend(ctx.labels.iter().map(|(k, v)| format!("--label={k}={v}")));
+    if let Some(file) = builds {
+        filter.push(format!("--build-artifacts={}", file.display()));
+    }
+    let mut args = vec!["--post-renderer".to_owned(), exe.display().to_string()];
+    for arg in filter {
+        args.extend(["--post-renderer-args".to_owned(), arg]);
+    }
+    args
 }
 
 /// One release: installed or upgraded (or left alone, said why).

@@ -2,6 +2,7 @@
 //! `kiln delete`), and after each build of `kiln dev` and `kiln debug`, where no cluster is
 //! not an error: the loop then only builds. Deploy tools' reports go out as notices.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kiln_config::Config;
@@ -33,6 +34,9 @@ pub struct Cluster {
 pub struct RenderRequest {
     pub namespace: Option<String>,
     pub offline: bool,
+    /// `-l KEY=VALUE`: labels for the manifests (`kiln render` adds no run ID, as
+    /// `skaffold render` adds none).
+    pub labels: Vec<String>,
 }
 
 /// How `kiln run`/`deploy`/`dev` deploy.
@@ -43,11 +47,19 @@ pub struct DeployOptions {
     pub force: bool,
     /// The kiln executable, which helm runs as its post-renderer (`kiln filter`).
     pub post_renderer: Option<PathBuf>,
+    /// `-l KEY=VALUE`: labels for every deployed object, besides the run ID.
+    pub labels: Vec<String>,
+}
+
+/// The labels a deploying command puts on what it deploys: a new run ID as
+/// `skaffold.dev/run-id` (Skaffold makes one per run), and `custom` (`-l`).
+pub fn deploy_labels(custom: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    Ok(crate::render::labels(Some(&super::run_id()?), custom))
 }
 
 /// What rendering and deploying share: the kube context (the flag, then
 /// `deploy.kubeContext`, then the kubeconfig's current context, as Skaffold resolves it),
-/// the namespace, the environment and the images.
+/// the namespace, the environment, the images and the labels.
 pub fn helm_context(
     configs: &[Config],
     config_dir: &Path,
@@ -55,6 +67,7 @@ pub fn helm_context(
     cluster: &Cluster,
     env: &Env,
     builds: Vec<kiln_render::Build>,
+    labels: BTreeMap<String, String>,
 ) -> HelmContext {
     let kubeconfig = cluster.kubeconfig.as_ref().map(|k| k.display().to_string());
     // The kubeconfig given is where the current context comes from.
@@ -74,6 +87,7 @@ pub fn helm_context(
         kubeconfig,
         env: env.clone(),
         builds,
+        labels,
         config_dir: config_dir.to_owned(),
     }
 }
@@ -102,8 +116,8 @@ async fn debug_deployer(session: &Session, ctx: &HelmContext) -> Result<Option<K
 
 /// `kiln render`: every config's manifests (rawYaml, kustomize, manifests.helm, and the
 /// `deploy.helm` releases, as `skaffold render` renders them) with `builds`' images in
-/// their `image` fields and `request`'s namespace, as one stream; says which rawYaml
-/// patterns matched nothing and which manifests keep a namespace of their own.
+/// their `image` fields and `request`'s namespace and labels, as one stream; says which
+/// rawYaml patterns matched nothing and which manifests keep a namespace of their own.
 pub async fn render_all(
     configs: &[Config],
     config_dir: &Path,
@@ -117,7 +131,16 @@ pub async fn render_all(
         namespace: request.namespace.clone(),
         kubeconfig: None,
     };
-    let ctx = helm_context(configs, config_dir, kube_context, &cluster, env, builds);
+    let labels = crate::render::labels(None, &request.labels);
+    let ctx = helm_context(
+        configs,
+        config_dir,
+        kube_context,
+        &cluster,
+        env,
+        builds,
+        labels,
+    );
     let purpose = Purpose::Render {
         offline: request.offline,
     };
@@ -137,13 +160,15 @@ async fn render_joined(
 }
 
 /// `kiln debug` after its build: the manifests rendered with `built`'s images and rewritten
-/// for debugging (Skaffold's Go transform), written to `render_output` if given, and
-/// applied when the config deploys with kubectl and a cluster answers. Returns whether
-/// they were applied.
+/// for debugging (Skaffold's Go transform) with the `labels` of `-l`, written to
+/// `render_output` if given (the same from run to run, as `kiln render`'s output), and
+/// applied with a new run ID too when the config deploys with kubectl and a cluster
+/// answers. Returns whether they were applied.
 pub async fn debug_deploy(
     session: &Session,
     built: &[(BuiltArtifact, BuildOutput)],
     cluster: &Cluster,
+    labels: &[String],
     render_output: Option<&Path>,
 ) -> Result<bool, Error> {
     let builds: Vec<kiln_render::Build> = built
@@ -161,6 +186,7 @@ pub async fn debug_deploy(
         cluster,
         session.env(),
         builds,
+        crate::render::labels(None, labels),
     );
     let manifests =
         render_joined(&session.configs, &ctx, Purpose::Deploy, &session.ctx.events).await?;
@@ -172,6 +198,12 @@ pub async fn debug_deploy(
     let Some(kubectl) = debug_deployer(session, &ctx).await? else {
         return Ok(false);
     };
+    // The run ID goes in last: the debug transform leaves labels alone, so the objects
+    // end as Skaffold's labelled-then-transformed ones (a `-l` run ID of its own stays).
+    let mut run_id = deploy_labels(&[])?;
+    run_id.retain(|key, _| !ctx.labels.contains_key(key));
+    let debuggable = kiln_render::set_labels(&debuggable, &run_id)
+        .map_err(|e| Error::invalid("labelling the debug manifests", e))?;
     apply(&kubectl, &debuggable, &session.ctx.events).await?;
     Ok(true)
 }

@@ -7,14 +7,14 @@
 //! build, so a failed build is not retried (nor its error printed again) until an input
 //! changes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use kiln_core::Digest;
 use kiln_core::env::Env;
 
 use super::Sinks;
-use super::deploy::{Cluster, DeployOptions, deploy_all, dev_deploys, helm_context};
+use super::deploy::{DeployOptions, deploy_all, deploy_labels, dev_deploys, helm_context};
 use super::skaffold::{BuildRequest, Session};
 use crate::artifact_cache::inputs_digest;
 use crate::output::BuildOutput;
@@ -32,8 +32,11 @@ pub struct DevLoop {
     session: Session,
     plans: Vec<ArtifactPlan>,
     built: BuiltInputs,
-    /// Where rounds deploy (`-n`, `--kubeconfig`).
-    cluster: Cluster,
+    /// How rounds deploy (`-n`, `--kubeconfig`, `-l`, helm's post-renderer).
+    options: DeployOptions,
+    /// What every round labels its objects with: the run ID and `-l`. A new ID when the
+    /// skaffold.yaml is reloaded, as Skaffold starts a new run then.
+    labels: BTreeMap<String, String>,
     /// Whether rounds deploy: something to deploy, and a cluster answered at start.
     deploys: bool,
     /// The latest image of every artifact, since a round rebuilds only some of them.
@@ -47,14 +50,15 @@ impl DevLoop {
     /// plans of its first round (all of them).
     pub async fn start(
         request: BuildRequest,
-        cluster: Cluster,
+        options: DeployOptions,
         env: Env,
         sinks: Sinks,
     ) -> Result<(DevLoop, Vec<ArtifactPlan>), Error> {
         let skaffold_yaml = std::fs::canonicalize(&request.config.filename)
             .unwrap_or(request.config.filename.clone());
         let (session, plans) = plan(&request, &env, &sinks).await?;
-        let deploys = dev_deploys(&session, &cluster).await;
+        let deploys = dev_deploys(&session, &options.cluster).await;
+        let labels = deploy_labels(&options.labels)?;
         let mut built = BuiltInputs::default();
         built.changed(&plans, &env).await;
         let dev = DevLoop {
@@ -63,7 +67,8 @@ impl DevLoop {
             sinks,
             skaffold_yaml,
             session,
-            cluster,
+            options,
+            labels,
             plans: plans.clone(),
             built,
             deploys,
@@ -100,7 +105,8 @@ impl DevLoop {
     pub async fn to_build(&mut self, batch: &[PathBuf]) -> Result<Vec<ArtifactPlan>, Error> {
         if batch.contains(&self.skaffold_yaml) {
             let (session, plans) = plan(&self.request, &self.env, &self.sinks).await?;
-            self.deploys = dev_deploys(&session, &self.cluster).await;
+            self.deploys = dev_deploys(&session, &self.options.cluster).await;
+            self.labels = deploy_labels(&self.options.labels)?;
             (self.session, self.plans) = (session, plans);
             self.built.changed(&self.plans, &self.env).await;
             return Ok(self.plans.clone());
@@ -126,19 +132,16 @@ impl DevLoop {
             return Ok(());
         }
         let session = &self.session;
-        let options = DeployOptions {
-            cluster: self.cluster.clone(),
-            ..DeployOptions::default()
-        };
         let ctx = helm_context(
             &session.configs,
             &session.config_dir,
             session.request.config.kube_context.as_deref(),
-            &options.cluster,
+            &self.options.cluster,
             &self.env,
             self.latest.clone(),
+            self.labels.clone(),
         );
-        deploy_all(&session.configs, &ctx, &options, &session.ctx.events).await
+        deploy_all(&session.configs, &ctx, &self.options, &session.ctx.events).await
     }
 }
 

@@ -117,6 +117,34 @@ pub fn now() -> (i64, u32) {
         .unwrap_or_default()
 }
 
+/// A new run ID, as Skaffold makes one per run (`uuid.New()`): a random UUID v4 from the
+/// operating system's generator (`/dev/urandom`; kiln runs on Unix only), in its usual
+/// form (`0b9f…-…`, lower-case hex). Deployed objects carry it as `skaffold.dev/run-id`.
+pub fn run_id() -> Result<String, Error> {
+    use std::io::Read as _;
+    const SOURCE: &str = "/dev/urandom";
+    let mut bytes = [0u8; 16];
+    std::fs::File::open(SOURCE)
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| Error::io("reading", SOURCE, e))?;
+    Ok(uuid_v4(bytes))
+}
+
+/// RFC 9562's version 4 layout of 16 random bytes: version 4, variant 10.
+fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 /// The engine side-loaded images go to (the one the docker CLI would use), checked to
 /// answer before anything is built, so a stopped engine fails the run at once.
 pub async fn local_engine(env: &Env) -> Result<kiln_engine::Engine, Error> {
@@ -130,5 +158,21 @@ pub async fn local_engine(env: &Env) -> Result<kiln_engine::Engine, Error> {
 fn report_config_warnings(ctx: &Context, plans: &[ArtifactPlan]) {
     for warning in plans.iter().flat_map(|p| &p.config_warnings) {
         (ctx.events)(Event::Warning(warning.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_random_version_4_uuids() {
+        assert_eq!(uuid_v4([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+        let (a, b) = (run_id().unwrap(), run_id().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!("89ab".contains(&a[19..20]), "{a}");
     }
 }

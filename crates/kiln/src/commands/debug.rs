@@ -19,7 +19,8 @@ pub async fn run(args: DebugArgs, env: Env) -> anyhow::Result<()> {
     report(&session, &args.build, &outputs)?;
     let render_output = args.render_output.as_deref();
     let cluster = args.cluster.cluster();
-    let deployed = debug_deploy(&session, &built, &cluster, render_output).await?;
+    let labels = &args.labels.labels;
+    let deployed = debug_deploy(&session, &built, &cluster, labels, render_output).await?;
     if !deployed && render_output.is_none() {
         printer::info("nothing deployed; pass --render-output FILE to keep the debug manifests");
     }

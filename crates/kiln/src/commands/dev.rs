@@ -16,8 +16,8 @@ use crate::printer;
 
 pub async fn run(args: DevArgs, env: Env) -> anyhow::Result<()> {
     let stop = ctrl_c_watch();
-    let (cluster, args) = (args.cluster.cluster(), args.build);
-    let (mut dev, plans) = DevLoop::start(args.request(), cluster, env, sinks(args.quiet)).await?;
+    let (options, args) = (args.deploy_options()?, args.build);
+    let (mut dev, plans) = DevLoop::start(args.request(), options, env, sinks(args.quiet)).await?;
     if !round(&mut dev, &args, &plans, &stop).await {
         return Ok(());
     }

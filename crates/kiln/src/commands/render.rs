@@ -2,7 +2,8 @@
 //! v2's `deploy.kubectl.manifests`, `kustomize build`, `helm template`): each artifact's
 //! `image` fields point at its built reference. The image references come from a build, a
 //! build JSON, or the registry. With `-n`, the namespace goes into the manifests as
-//! Skaffold puts it there (not with `--offline`).
+//! Skaffold puts it there (not with `--offline`); with `-l`, the labels (and no run ID, as
+//! `skaffold render` adds none).
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use kiln_pipeline::output::read_build_file;
 use kiln_pipeline::run::Command;
-use kiln_pipeline::session::deploy::{delete_all, deploy_all, helm_context};
+use kiln_pipeline::session::deploy::{delete_all, deploy_all, deploy_labels, helm_context};
 use kiln_pipeline::session::skaffold::{load_configs, tagged_builds};
 use kiln_render::Build;
 
@@ -30,6 +30,7 @@ pub async fn run(args: RunArgs, env: Env) -> anyhow::Result<()> {
         &options.cluster,
         session.env(),
         builds,
+        deploy_labels(&options.labels)?,
     );
     Ok(deploy_all(&session.configs, &ctx, &options, &session.ctx.events).await?)
 }
@@ -51,6 +52,7 @@ pub async fn deploy(args: DeployArgs, env: Env) -> anyhow::Result<()> {
         &options.cluster,
         &env,
         builds,
+        deploy_labels(&options.labels)?,
     );
     Ok(deploy_all(&configs, &ctx, &options, &events).await?)
 }
@@ -76,19 +78,25 @@ pub async fn delete(args: DeleteArgs, env: Env) -> anyhow::Result<()> {
         &args.cluster.cluster(),
         &env,
         builds,
+        // Skaffold's delete renders as its deploys do, with a run ID (it has no `-l`).
+        deploy_labels(&[])?,
     );
     let would_delete = delete_all(&configs, &ctx, args.dry_run, &events).await?;
     printer::stdout_text(&would_delete);
     Ok(())
 }
 
-/// Helm's post-renderer: manifests on stdin, the same with the built images on stdout.
+/// Helm's post-renderer: manifests on stdin, the same with the labels and the built
+/// images on stdout.
 pub fn filter(args: FilterArgs) -> anyhow::Result<()> {
-    let builds = read_build_file(&args.build_artifacts)?;
+    let builds = match &args.build_artifacts {
+        Some(path) => read_build_file(path)?,
+        None => Vec::new(),
+    };
     let mut text = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
         .context("reading manifests from stdin")?;
-    let replaced = kiln_render::replace_images(&text, &builds)?;
-    printer::stdout_text(&replaced);
+    let filtered = kiln_pipeline::render::filter(&text, &builds, &args.labels)?;
+    printer::stdout_text(&filtered);
     Ok(())
 }

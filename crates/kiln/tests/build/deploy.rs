@@ -244,6 +244,51 @@ fn expected_render(project: &Project, api_ref: &str, frontend: (&str, &str, &str
     docs
 }
 
+/// The one `skaffold.dev/run-id` of `text`'s labels, checked to be a random UUID v4.
+fn run_id(text: &str) -> String {
+    let ids: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("skaffold.dev/run-id: "))
+        .collect();
+    assert_eq!(ids.len(), 1, "one run ID in {text}");
+    let id = ids.into_iter().next().unwrap();
+    let parts: Vec<&str> = id.split('-').collect();
+    assert_eq!(
+        parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12],
+        "{id}"
+    );
+    assert!(parts[2].starts_with('4') && id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
+    id.to_owned()
+}
+
+/// `docs` with each run ID spelled `RUN-ID`, so two runs' manifests compare.
+fn same_run(docs: &[String]) -> Vec<String> {
+    docs.iter()
+        .map(|d| {
+            d.lines()
+                .map(|l| match l.split_once("skaffold.dev/run-id: ") {
+                    Some((indent, _)) => format!("{indent}skaffold.dev/run-id: RUN-ID"),
+                    None => l.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect()
+}
+
+/// `docs` with `labels` where Skaffold puts them (kiln-render's unit tests hold the rules;
+/// here the wiring is checked).
+fn labelled(docs: &[String], labels: &[(&str, &str)]) -> Vec<String> {
+    let labels = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    docs.iter()
+        .map(|d| kiln_render::set_labels(d, &labels).unwrap())
+        .collect()
+}
+
 #[test]
 fn render_runs_kustomize_and_helm_as_skaffold_does() {
     let project = Project::new("platform");
@@ -419,8 +464,16 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
         "{lines:#?}"
     );
     let applied = documents(apply.stdin.as_deref().unwrap());
+    let id = run_id(apply.stdin.as_deref().unwrap());
     let expected = expected_render(&project, refs[0], (frontend_repo, "v7", frontend_digest));
-    assert_eq!(applied, expected);
+    // Every object Skaffold labels has the run's ID, its pod templates too; the Namespace
+    // (a kind Skaffold does not transform) has none.
+    assert_eq!(
+        applied,
+        labelled(&expected, &[("skaffold.dev/run-id", &id)])
+    );
+    assert!(!applied[0].contains("run-id"), "{}", applied[0]);
+    assert_eq!(applied[2].matches(&id).count(), 2, "{}", applied[2]);
     // helm: render for kubectl (dep build, template), then the deployer: is the release
     // installed, dep build, install with Skaffold's arguments and kiln as post-renderer.
     assert_eq!(
@@ -468,6 +521,8 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
         "--post-renderer-args",
         "filter",
         "--post-renderer-args",
+        &format!("--label=skaffold.dev/run-id={id}"),
+        "--post-renderer-args",
         &format!("--build-artifacts={builds_file}"),
     ]
     .iter()
@@ -487,6 +542,8 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
         "{installed}"
     );
     assert!(!installed.contains("image: api\n"), "{installed}");
+    // ...and labelled by it with the run's ID.
+    assert_eq!(run_id(installed), id);
     // The post-renderer's file is gone after the deploy.
     assert!(!Path::new(builds_file).exists());
 
@@ -516,12 +573,16 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
         lines[3],
         "kubectl --context staging --namespace qa apply --server-side -f - --force --grace-period=0"
     );
+    let redeployed = runs[3].stdin.as_deref().unwrap();
+    assert_ne!(run_id(redeployed), id, "a new run, a new ID");
     assert_eq!(
-        documents(runs[3].stdin.as_deref().unwrap()),
-        applied
-            .iter()
-            .map(|d| d.replace("namespace: web", "namespace: qa"))
-            .collect::<Vec<_>>()
+        same_run(&documents(redeployed)),
+        same_run(
+            &applied
+                .iter()
+                .map(|d| d.replace("namespace: web", "namespace: qa"))
+                .collect::<Vec<_>>()
+        )
     );
     assert_eq!(
         lines[4],
@@ -587,7 +648,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     let kubectl_part = printed
         .strip_suffix("MANIFEST:\n")
         .expect("helm get manifest's output last");
-    assert_eq!(documents(kubectl_part), deleted);
+    assert_eq!(same_run(&documents(kubectl_part)), same_run(&deleted));
     let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
     assert_eq!(
         lines[3..],
@@ -734,6 +795,107 @@ fn deploy_without_build_artifacts_deploys_the_tag_policys_images() {
         applied.contains("image: \"reg.example/web-frontend:v7\""),
         "{applied}"
     );
+}
+
+#[test]
+fn deploy_labels_what_it_deploys_with_the_run_id_and_the_l_labels() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    kiln_ok(
+        &project,
+        &recorder,
+        &[
+            "deploy",
+            "-p",
+            "helm-deploy",
+            "-d",
+            "reg.example",
+            "--kube-context",
+            "qa",
+            "-l",
+            "team=web",
+            "--label=tier=front",
+        ],
+    );
+    let runs = recorder.runs();
+    let apply = runs
+        .iter()
+        .find(|r| r.words.get(3).map(String::as_str) == Some("apply"))
+        .unwrap_or_else(|| panic!("{runs:#?}"));
+    let text = apply.stdin.as_deref().unwrap();
+    let id = run_id(text);
+    let applied = documents(text);
+    let labels = [
+        ("skaffold.dev/run-id", id.as_str()),
+        ("team", "web"),
+        ("tier", "front"),
+    ];
+    assert_eq!(applied, labelled(&same_labels_removed(&applied), &labels));
+    // The Deployment's own labels and its pod template's.
+    let deployment = &applied[2];
+    assert_eq!(deployment.matches("team: web").count(), 2, "{deployment}");
+    assert!(
+        !applied[0].contains("team"),
+        "the Namespace: {}",
+        applied[0]
+    );
+    // helm's post-renderer gets the same labels, and what it installs carries them.
+    let install = runs
+        .iter()
+        .find(|r| r.words.contains(&"install".to_owned()))
+        .unwrap_or_else(|| panic!("{runs:#?}"));
+    let filter: Vec<&str> = install
+        .words
+        .windows(2)
+        .filter(|w| w[0] == "--post-renderer-args")
+        .map(|w| w[1].as_str())
+        .collect();
+    assert_eq!(
+        filter[..4],
+        [
+            "filter",
+            &format!("--label=skaffold.dev/run-id={id}"),
+            "--label=team=web",
+            "--label=tier=front",
+        ]
+    );
+    assert!(filter[4].starts_with("--build-artifacts="), "{filter:?}");
+    let installed = install.rendered.as_deref().unwrap();
+    assert_eq!(run_id(installed), id);
+    assert_eq!(installed.matches("tier: front").count(), 3, "{installed}");
+}
+
+/// `docs` without the lines kiln's labels added (the fixture's manifests name no such
+/// labels), so they can be labelled again for comparison.
+fn same_labels_removed(docs: &[String]) -> Vec<String> {
+    docs.iter()
+        .map(|d| {
+            let mut out: Vec<&str> = Vec::new();
+            for line in d.lines() {
+                let t = line.trim_start();
+                if t.starts_with("skaffold.dev/run-id: ")
+                    || t.starts_with("team: ")
+                    || t.starts_with("tier: ")
+                {
+                    continue;
+                }
+                out.push(line);
+            }
+            // A `labels:` left with nothing under it was added whole.
+            let mut kept: Vec<&str> = Vec::new();
+            for (i, line) in out.iter().enumerate() {
+                let indent = line.len() - line.trim_start().len();
+                let next_deeper = out
+                    .get(i + 1)
+                    .is_some_and(|n| n.len() - n.trim_start().len() > indent);
+                if line.trim() == "labels:" && !next_deeper {
+                    continue;
+                }
+                kept.push(line);
+            }
+            kept.join("\n")
+        })
+        .collect()
 }
 
 /// The top-level `metadata`'s `name` and `namespace` of a document as kubectl, kustomize

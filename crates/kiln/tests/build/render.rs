@@ -184,3 +184,54 @@ fn render_with_a_namespace_sets_it_where_skaffold_does() {
         "{stderr}"
     );
 }
+
+#[test]
+fn render_with_labels_adds_them_where_skaffold_does_and_no_run_id() {
+    let project = Project::new("multi");
+    std::fs::write(project.path().join("k8s/legacy.yaml"), LEGACY).unwrap();
+    let args = ["-d", "reg.example", "--digest-source=tag"];
+    let plain = expected("reg.example/alpha:v1.2.3", "reg.example/beta:v1.2.3")
+        + "---\n"
+        + LEGACY.trim_end()
+        + "\n";
+    // The Deployment, its pod template, the Job (not its pod template: Skaffold's deny
+    // list) and the Service get them, in key order; the ConfigMap does not. Without -l
+    // there is no label at all: `kiln render` adds no run ID, as `skaffold render` adds
+    // none, so its output is the same from run to run.
+    let labelled = plain
+        .replace(
+            "  name: alpha\n",
+            "  name: alpha\n  labels:\n    team: web\n    tier: \"1\"\n",
+        )
+        .replace(
+            "      labels: {app: alpha}\n",
+            "      labels: {team: web, tier: \"1\", app: alpha}\n",
+        )
+        .replace(
+            "  name: beta\n",
+            "  name: beta\n  labels:\n    team: web\n    tier: \"1\"\n",
+        )
+        .replace(
+            "  namespace: other\n",
+            "  namespace: other\n  labels:\n    team: web\n    tier: \"1\"\n",
+        );
+    for flags in [
+        &["-l", "tier=1", "-l", "team=web"][..],
+        &["--label=team=web,tier=1"][..],
+    ] {
+        let out = project.kiln_ok(&[&["render"], flags, &args[..]].concat(), ENV);
+        assert_eq!(out.join("\n") + "\n", labelled, "{flags:?}");
+    }
+    let out = project.kiln_ok(&[&["render"], &args[..]].concat(), ENV);
+    assert_eq!(out.join("\n") + "\n", plain);
+    // The environment form, and with -n (labels first, then the namespace after `name`).
+    let mut env = ENV.to_vec();
+    env.push(("SKAFFOLD_LABEL", "team=web,tier=1"));
+    let out = project.kiln_ok(&[&["render", "-n", "team-a"], &args[..]].concat(), &env);
+    assert_eq!(
+        out.join("\n") + "\n",
+        labelled
+            .replace("  name: alpha\n", "  name: alpha\n  namespace: team-a\n")
+            .replace("  name: beta\n", "  name: beta\n  namespace: team-a\n")
+    );
+}

@@ -1,0 +1,221 @@
+//! Splices that add entries to a mapping or set a value in place, shared by the namespace
+//! injection and the labels: where a new `key: value` line goes in a block mapping (or
+//! the entry in a flow one), and whether a node can change without changing another place
+//! (an alias, an anchor something aliases, an entry merged in with `<<`).
+
+use crate::Error;
+use crate::splice::{self, Edit};
+use crate::yaml::{Document, Entry, Kind, NodeId, Resolved};
+
+/// A new entry's value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum New<'a> {
+    Scalar(&'a str),
+    /// A mapping of string keys to string values, in this order.
+    Map(&'a [(&'a str, &'a str)]),
+}
+
+/// The edit that adds `entries` to mapping `map`: in a flow mapping right after its `{`;
+/// in a block mapping on lines of their own, after the entry of the first of `after` that
+/// it has (else after its last entry), at its indentation. Keys and values are written
+/// plain where they read back as the same strings, else double-quoted. `None` where the
+/// text around gives no clean place.
+pub(crate) fn insert(
+    text: &str,
+    doc: &Document,
+    map: NodeId,
+    after: &[&str],
+    entries: &[(&str, New<'_>)],
+) -> Option<Edit> {
+    let node = doc.node(map);
+    let Kind::Map(pairs) = &node.kind else {
+        return None;
+    };
+    if entries.is_empty() {
+        return None;
+    }
+    if text.get(node.start..)?.starts_with('{') {
+        let items: Vec<String> = entries
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    New::Scalar(s) => splice::standalone(s, true),
+                    New::Map(pairs) => {
+                        let inner: Vec<String> = pairs
+                            .iter()
+                            .map(|(k, v)| {
+                                format!(
+                                    "{}: {}",
+                                    splice::standalone(k, true),
+                                    splice::standalone(v, true)
+                                )
+                            })
+                            .collect();
+                        format!("{{{}}}", inner.join(", "))
+                    }
+                };
+                format!("{}: {value}", splice::standalone(key, true))
+            })
+            .collect();
+        let separator = if pairs.is_empty() { "" } else { ", " };
+        let at = node.start + 1;
+        return Some(Edit {
+            start: at,
+            end: at,
+            text: format!("{}{separator}", items.join(", ")),
+        });
+    }
+    let key_is = |k: NodeId, want: &str| doc.scalar(doc.resolve(k)).is_some_and(|(s, _)| s == want);
+    let (_, previous) = after
+        .iter()
+        .find_map(|want| pairs.iter().find(|(k, _)| key_is(*k, want)))
+        .or_else(|| pairs.last())?;
+    let at = line_after(text, doc, *previous)?;
+    let indent = " ".repeat(node.col);
+    let mut lines = String::new();
+    for (key, value) in entries {
+        let key = splice::standalone(key, false);
+        match value {
+            New::Scalar(s) => {
+                lines.push_str(&format!(
+                    "{indent}{key}: {}\n",
+                    splice::standalone(s, false)
+                ));
+            }
+            New::Map(pairs) => {
+                lines.push_str(&format!("{indent}{key}:\n"));
+                for (k, v) in *pairs {
+                    lines.push_str(&format!(
+                        "{indent}  {}: {}\n",
+                        splice::standalone(k, false),
+                        splice::standalone(v, false)
+                    ));
+                }
+            }
+        }
+    }
+    if at > 0 && !text[..at].ends_with('\n') {
+        // The last line of the input, without a line break: the new lines go after one
+        // and, like it, end without one.
+        lines.pop();
+        lines.insert(0, '\n');
+    }
+    Some(Edit {
+        start: at,
+        end: at,
+        text: lines,
+    })
+}
+
+/// The edits that set the explicit value `id` to `value` in place, or `None` where that
+/// would change more than this value or cannot be written cleanly: another place aliases
+/// it, or its tag (`!!null`) would no longer fit. An alias gives way to the value (its
+/// anchor stays as it is); an empty value gets it written after its key's `:`.
+pub(crate) fn set_value(
+    text: &str,
+    doc: &Document,
+    id: NodeId,
+    value: &str,
+) -> Result<Option<Vec<Edit>>, Error> {
+    let node = doc.node(id);
+    if let Kind::Alias(_) = node.kind {
+        return Ok(Some(splice::replace_scalar(text, doc, id, value)?));
+    }
+    if referenced(doc, id) || (node.tag_text.is_some() && go_string(doc, id).is_none()) {
+        return Ok(None);
+    }
+    if !matches!(node.kind, Kind::Scalar { .. }) {
+        return Ok(None);
+    }
+    if node.start == node.end {
+        return Ok(after_colon(text, node.start).map(|at| {
+            vec![Edit {
+                start: at,
+                end: at,
+                text: format!(" {}", splice::standalone(value, node.in_flow)),
+            }]
+        }));
+    }
+    Ok(Some(splice::replace_scalar(text, doc, id, value)?))
+}
+
+/// Where a line can go after the value `id` of a block mapping entry: after the line it
+/// ends on (past a comment there), or, for a value that ends at the next line's
+/// indentation (a block scalar, or a collection ending in one), at that line's start.
+fn line_after(text: &str, doc: &Document, id: NodeId) -> Option<usize> {
+    let node = doc.node(id);
+    // An empty value sits at its key's `:` (and so ends a collection whose last value it is).
+    let end = after_colon(text, node.end).unwrap_or(node.end);
+    let rest = text.get(end..)?;
+    let line_end = rest.find('\n').map_or(text.len(), |i| end + i + 1);
+    let tail = text[end..line_end].trim();
+    if tail.is_empty() || tail.starts_with('#') {
+        return Some(line_end);
+    }
+    let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+    text[line_start..end]
+        .bytes()
+        .all(|b| b == b' ')
+        .then_some(line_start)
+}
+
+/// Past the `:` that follows `at` (after blanks), when a blank or the end follows it.
+fn after_colon(text: &str, at: usize) -> Option<usize> {
+    let rest = text.get(at..)?;
+    let colon = at + (rest.len() - rest.trim_start_matches([' ', '\t']).len());
+    let after = text.get(colon..)?.strip_prefix(':')?;
+    (after.is_empty() || after.starts_with([' ', '\t', '\r', '\n'])).then_some(colon + 1)
+}
+
+/// Whether `entry` is one of `map`'s own pairs (not merged in with `<<`).
+pub(crate) fn explicit(doc: &Document, map: NodeId, entry: &Entry) -> bool {
+    match &doc.node(doc.resolve(map)).kind {
+        Kind::Map(pairs) => pairs.iter().any(|&(k, _)| doc.resolve(k) == entry.key_id),
+        _ => false,
+    }
+}
+
+/// Whether an alias elsewhere in the document points at `id`.
+pub(crate) fn referenced(doc: &Document, id: NodeId) -> bool {
+    doc.nodes
+        .iter()
+        .any(|n| matches!(n.kind, Kind::Alias(target) if target == id))
+}
+
+/// The string go-yaml v3 decodes `id` to in an `interface{}`: strings, and timestamps
+/// (which it keeps as strings there).
+pub(crate) fn go_string(doc: &Document, id: NodeId) -> Option<&str> {
+    match doc.resolved(id)? {
+        Resolved::Str | Resolved::Timestamp => doc.scalar(id).map(|(s, _)| s),
+        _ => None,
+    }
+}
+
+/// The entry of `entries` with key `key`.
+pub(crate) fn find<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
+    entries.iter().find(|e| e.key == key)
+}
+
+/// What one document of a stream becomes: spliced, or written out again whole.
+pub(crate) struct Change {
+    /// The document's index in the stream.
+    pub(crate) index: usize,
+    pub(crate) edits: Edits,
+}
+
+pub(crate) enum Edits {
+    Spliced(Vec<Edit>),
+    Rewritten(Edit),
+}
+
+/// `text` with every change applied.
+pub(crate) fn apply(text: &str, changes: &[Change]) -> String {
+    let edits = changes
+        .iter()
+        .flat_map(|c| match &c.edits {
+            Edits::Spliced(edits) => edits.clone(),
+            Edits::Rewritten(edit) => vec![edit.clone()],
+        })
+        .collect();
+    splice::apply(text, edits)
+}
