@@ -70,6 +70,14 @@ pub enum Error {
     /// A deploy step failed (`detail` says which releases or manifests, and why).
     #[error("{detail}")]
     Deploy { detail: String },
+    /// A deployed resource did not roll out (Skaffold's "N/M deployment(s) failed");
+    /// `detail` names it and says why.
+    #[error("status check: {failed}/{total} deployment(s) failed: {detail}")]
+    StatusCheck {
+        failed: usize,
+        total: usize,
+        detail: String,
+    },
     /// A directory walk failed (unreadable entry, a symlink loop).
     #[error("reading {}: {source}", path.display())]
     Walk {

@@ -84,6 +84,32 @@ pub enum Event {
         bytes: u64,
         max_size: u64,
     },
+    /// The status check after a deploy began: it waits for these resources to roll out
+    /// (`team-a:deployment/api`, `statefulset/db` in `default`, as Skaffold names them).
+    StatusCheckStarted {
+        resources: Vec<String>,
+    },
+    /// A resource's rollout is under way; `status` is kubectl's report (said when it
+    /// changes).
+    RolloutPending {
+        resource: String,
+        status: String,
+    },
+    /// A resource rolled out; `pending` of `total` are still waited for.
+    RolloutReady {
+        resource: String,
+        pending: usize,
+        total: usize,
+    },
+    /// A resource failed to roll out, or did not within its deadline (the deploy fails).
+    RolloutFailed {
+        resource: String,
+        reason: String,
+    },
+    /// Every resource rolled out.
+    StatusCheckFinished {
+        elapsed: Duration,
+    },
     /// Something the run wants said plainly, once (a field or builder kiln does not act
     /// on, why nothing is deployed, a deploy tool's report); shown even with `-q`.
     Notice(String),

@@ -199,6 +199,21 @@ impl HelmContext {
         self.command(args, flags, false)
     }
 
+    /// `helm get all [--namespace N] NAME --template {{.Release.Manifest}}`: what an
+    /// install put in the cluster (Skaffold's `getReleaseManifest`).
+    pub fn release_manifest(&self, release: &Release<'_>, flags: &HelmFlags) -> Invocation {
+        let mut args = vec!["get".to_owned(), "all".to_owned()];
+        if let Some(ns) = &release.namespace {
+            args.extend(["--namespace".to_owned(), ns.clone()]);
+        }
+        args.extend([
+            release.name.clone(),
+            "--template".to_owned(),
+            "{{.Release.Manifest}}".to_owned(),
+        ]);
+        self.command(args, flags, false)
+    }
+
     /// `helm upgrade NAME UPGRADE… [--force] [--recreate-pods]` or `helm install NAME
     /// INSTALL…`, then `[--version V] CHART [--namespace N] [--repo R]
     /// [--create-namespace] OVERRIDES… [-f overrides] [--wait] POST-RENDERER…`: Skaffold's

@@ -219,6 +219,21 @@ pub struct LabelFlags {
     pub labels: Vec<String>,
 }
 
+/// Skaffold's status check flags (`dev`, `debug`, `run`, `deploy`).
+#[derive(Clone, Debug, Default, Args)]
+pub struct StatusCheckArgs {
+    /// Wait for the deployed Deployments and StatefulSets to roll out, and fail if one
+    /// does not (`kubectl rollout status`, 1 s apart, up to `deploy.statusCheckDeadlineSeconds`,
+    /// default 600). Default: `deploy.statusCheck`, else true.
+    #[arg(long = "status-check", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", env = "SKAFFOLD_STATUS_CHECK")]
+    pub status_check: Option<bool>,
+
+    /// Keep polling a rollout that kubectl reports as failed until the deadline, instead of
+    /// failing at once (also `deploy.tolerateFailuresUntilDeadline`).
+    #[arg(long = "tolerate-failures-until-deadline", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", env = "SKAFFOLD_TOLERATE_FAILURES_UNTIL_DEADLINE")]
+    pub tolerate_failures: bool,
+}
+
 /// What `run` and `deploy` share: where and how they deploy.
 #[derive(Clone, Debug, Default, Args)]
 pub struct DeployFlags {
@@ -227,6 +242,9 @@ pub struct DeployFlags {
 
     #[command(flatten)]
     pub labels: LabelFlags,
+
+    #[command(flatten)]
+    pub status_check: StatusCheckArgs,
 
     /// `kubectl apply --force --grace-period=0`, and `helm upgrade --force` for releases
     /// already installed.
@@ -301,6 +319,9 @@ pub struct DevArgs {
 
     #[command(flatten)]
     pub labels: LabelFlags,
+
+    #[command(flatten)]
+    pub status_check: StatusCheckArgs,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -314,6 +335,9 @@ pub struct DebugArgs {
 
     #[command(flatten)]
     pub labels: LabelFlags,
+
+    #[command(flatten)]
+    pub status_check: StatusCheckArgs,
 
     /// Write the manifests, rewritten for Delve, to this file.
     #[arg(long = "render-output", value_name = "FILE")]

@@ -283,6 +283,31 @@ impl Progress {
                     format!("{image}: {platform} binary unchanged, cached layer reused")
                 }
                 Event::ImageAssembled { image, digest } => format!("{image}: image {digest}"),
+                // The status check, in Skaffold's words.
+                Event::StatusCheckStarted { .. } => {
+                    "Waiting for deployments to stabilize...".to_owned()
+                }
+                Event::RolloutPending { resource, status } => format!(" - {resource}: {status}"),
+                Event::RolloutReady {
+                    resource,
+                    pending,
+                    total,
+                } => {
+                    if pending > 0 {
+                        format!(
+                            " - {resource} is ready. [{pending}/{total} deployment(s) still pending]"
+                        )
+                    } else {
+                        format!(" - {resource} is ready.")
+                    }
+                }
+                Event::RolloutFailed { resource, reason } => {
+                    format!(" - {resource} failed. Error: {reason}.")
+                }
+                Event::StatusCheckFinished { elapsed } => format!(
+                    "Deployments stabilized in {:.2} seconds",
+                    elapsed.as_secs_f64()
+                ),
                 Event::Delivered { image, report } => format!("{image}: {report}"),
                 Event::CacheTrimmed {
                     removed,

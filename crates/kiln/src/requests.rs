@@ -3,14 +3,15 @@
 
 use kiln_core::naming::KoNaming;
 use kiln_pipeline::artifact::SbomAttach;
+use kiln_pipeline::deploy::status::StatusCheckFlags;
 use kiln_pipeline::remote_cache::RemoteCacheMode;
 use kiln_pipeline::session::deploy::{Cluster, DeployOptions, RenderRequest};
 use kiln_pipeline::session::ko::KoRequest;
 use kiln_pipeline::session::skaffold::{BuildRequest, ConfigSource};
 
 use crate::cli::{
-    BuildArgs, ClusterFlags, ConfigArgs, DeployFlags, DevArgs, KoBuildOptions, KoPublishArgs,
-    LabelFlags, RenderArgs, SbomAttachChoice, SbomFormat,
+    BuildArgs, ClusterFlags, ConfigArgs, DebugArgs, DeployFlags, DevArgs, KoBuildOptions,
+    KoPublishArgs, LabelFlags, RenderArgs, SbomAttachChoice, SbomFormat, StatusCheckArgs,
 };
 
 impl ConfigArgs {
@@ -92,7 +93,7 @@ impl DeployFlags {
     pub fn options(&self) -> anyhow::Result<DeployOptions> {
         Ok(DeployOptions {
             force: self.force,
-            ..deploy_options(&self.cluster, &self.labels)?
+            ..deploy_options(&self.cluster, &self.labels, &self.status_check)?
         })
     }
 }
@@ -101,13 +102,24 @@ impl DevArgs {
     /// How each round deploys: as `kiln run` does, without `--force` (not a flag of
     /// Skaffold's `dev`).
     pub fn deploy_options(&self) -> anyhow::Result<DeployOptions> {
-        deploy_options(&self.cluster, &self.labels)
+        deploy_options(&self.cluster, &self.labels, &self.status_check)
     }
 }
 
-/// Deploy options from the cluster and label flags, with this executable as helm's
-/// post-renderer (`kiln filter`).
-fn deploy_options(cluster: &ClusterFlags, labels: &LabelFlags) -> anyhow::Result<DeployOptions> {
+impl DebugArgs {
+    /// How the debug manifests are applied.
+    pub fn deploy_options(&self) -> anyhow::Result<DeployOptions> {
+        deploy_options(&self.cluster, &self.labels, &self.status_check)
+    }
+}
+
+/// Deploy options from the cluster, label and status check flags, with this executable as
+/// helm's post-renderer (`kiln filter`).
+fn deploy_options(
+    cluster: &ClusterFlags,
+    labels: &LabelFlags,
+    status_check: &StatusCheckArgs,
+) -> anyhow::Result<DeployOptions> {
     let exe = std::env::current_exe()
         .map_err(|e| anyhow::anyhow!("locating kiln for helm's post-renderer: {e}"))?;
     Ok(DeployOptions {
@@ -115,6 +127,10 @@ fn deploy_options(cluster: &ClusterFlags, labels: &LabelFlags) -> anyhow::Result
         force: false,
         post_renderer: Some(exe),
         labels: labels.labels.clone(),
+        status_check: StatusCheckFlags {
+            enabled: status_check.status_check,
+            tolerate_failures: status_check.tolerate_failures,
+        },
     })
 }
 

@@ -55,6 +55,7 @@ const ROOT: &str = "all";
 
 const NO_CLUSTER: &str =
     "kiln deploys with `kubectl apply` and `helm upgrade --install`, and watches nothing";
+const STATUS_CHECK: &str = "kiln's status check waits for the deployed Deployments and StatefulSets, all at once after the deploy, and fails at the first failure";
 const NO_DEV_API: &str = "kiln dev rebuilds on every file change and has no control API";
 const NO_EVENTS: &str = "kiln has no event or RPC API";
 
@@ -115,8 +116,9 @@ pub const ACCEPTED: &[Flag] = &[
         &[BUILD, DEV, DEBUG, RENDER, RUN, DEPLOY, DELETE],
         Ignored("kiln always propagates -p profiles to required configs (Skaffold's default)"),
     ),
-    // Cluster, deploy and status checking. `-l/--label` is a flag of every command that
-    // defines it (cli.rs).
+    // Cluster, deploy and status checking. `-l/--label`, `--status-check` and
+    // `--tolerate-failures-until-deadline` are flags of every command that defines them
+    // (cli.rs).
     // `dev`, `debug`, `render`, `run`, `deploy` and `delete` act on it (cli.rs).
     flag("namespace", Some('n'), Value, &[BUILD], Ignored(NO_CLUSTER)),
     // `dev`, `debug`, `run`, `deploy` and `delete` act on it (cli.rs).
@@ -180,39 +182,25 @@ pub const ACCEPTED: &[Flag] = &[
         Ignored(NO_CLUSTER),
     ),
     flag(
-        "status-check",
-        None,
-        OptionalValue,
-        &[DEV, DEBUG, RUN, DEPLOY],
-        Ignored(NO_CLUSTER),
-    ),
-    flag(
         "iterative-status-check",
         None,
         Bool,
         &[DEV, DEBUG, RUN, DEPLOY],
-        Ignored(NO_CLUSTER),
-    ),
-    flag(
-        "tolerate-failures-until-deadline",
-        None,
-        Bool,
-        &[DEV, DEBUG, RUN, DEPLOY],
-        Ignored(NO_CLUSTER),
+        Ignored(STATUS_CHECK),
     ),
     flag(
         "fast-fail-status-check",
         None,
         Bool,
         &[DEV, DEBUG, RUN, DEPLOY],
-        Ignored(NO_CLUSTER),
+        Ignored(STATUS_CHECK),
     ),
     flag(
         "status-check-selectors",
         None,
         Value,
         &[DEV, DEBUG, RUN, DEPLOY],
-        Ignored(NO_CLUSTER),
+        Ignored(STATUS_CHECK),
     ),
     flag(
         "wait-for-deletions",

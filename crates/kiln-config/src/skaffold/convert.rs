@@ -55,9 +55,6 @@ const IGNORED: &[&[&str]] = &[
     &["deploy", "kpt"],
     &["deploy", "kustomize", "hooks"],
     &["deploy", "cloudrun"],
-    &["deploy", "statusCheck"],
-    &["deploy", "statusCheckDeadlineSeconds"],
-    &["deploy", "tolerateFailuresUntilDeadline"],
     &["deploy", "logs"],
     &["deploy", "kubectl", "hooks"],
     &["deploy", "kubectl", "remoteManifests"],
@@ -572,6 +569,14 @@ fn manifests_and_deploy(
             .try_fold(tree, |n, k| n.get(k))
             .is_some_and(|n| !n.is_null())
     };
+    let (status_check, status_check_deadline_seconds, tolerate_failures_until_deadline) =
+        raw_d.as_ref().map_or((None, None, None), |d| {
+            (
+                d.status_check,
+                d.status_check_deadline_seconds,
+                d.tolerate_failures_until_deadline,
+            )
+        });
     let (kube_context, raw_kubectl, raw_deploy_helm, raw_deploy_kustomize) = raw_d
         .map_or((None, None, None, None), |d| {
             (d.kube_context, d.kubectl, d.helm, d.kustomize)
@@ -657,6 +662,9 @@ fn manifests_and_deploy(
             kubectl,
             kube_context,
             helm: deploy_helm,
+            status_check,
+            status_check_deadline_seconds,
+            tolerate_failures_until_deadline: tolerate_failures_until_deadline.unwrap_or(false),
         },
     ))
 }

@@ -407,6 +407,14 @@ pub struct Deploy {
     /// `deploy.helm`: releases installed with `helm upgrade --install`. When the config
     /// also has `manifests.helm`, its releases and flags are these (Skaffold copies them).
     pub helm: Option<Helm>,
+    /// `deploy.statusCheck`: whether to wait for what was deployed to stabilize (unset:
+    /// Skaffold's default, yes).
+    pub status_check: Option<bool>,
+    /// `deploy.statusCheckDeadlineSeconds` (unset or not positive: Skaffold's 600).
+    pub status_check_deadline_seconds: Option<i64>,
+    /// `deploy.tolerateFailuresUntilDeadline`: a failing rollout is polled again until the
+    /// deadline instead of failing the deploy.
+    pub tolerate_failures_until_deadline: bool,
 }
 
 /// `deploy.kubectl`.

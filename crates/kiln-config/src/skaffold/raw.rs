@@ -376,11 +376,11 @@ pub(crate) struct RawDeploy {
     #[serde(default)]
     pub(crate) cloudrun: Ignored,
     #[serde(default)]
-    pub(crate) status_check: Ignored,
+    pub(crate) status_check: Option<bool>,
     #[serde(default)]
-    pub(crate) status_check_deadline_seconds: Ignored,
+    pub(crate) status_check_deadline_seconds: Option<i64>,
     #[serde(default)]
-    pub(crate) tolerate_failures_until_deadline: Ignored,
+    pub(crate) tolerate_failures_until_deadline: Option<bool>,
     #[serde(default)]
     pub(crate) kube_context: Option<String>,
     #[serde(default)]

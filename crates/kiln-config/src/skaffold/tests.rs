@@ -212,11 +212,11 @@ fn full_v4_config_maps_every_modelled_field() {
     assert_eq!(kubectl.default_namespace.as_deref(), Some("apps"));
     assert_eq!(kubectl.flags.global, ["--v=2"]);
     assert_eq!(kubectl.flags.apply, ["--server-side"]);
+    assert_eq!(c.deploy.status_check_deadline_seconds, Some(60));
+    assert_eq!(c.deploy.status_check, None);
+    assert!(!c.deploy.tolerate_failures_until_deadline);
     let ignored: Vec<&str> = c.ignored.iter().map(|f| f.field.as_str()).collect();
-    assert_eq!(
-        ignored,
-        ["deploy.statusCheckDeadlineSeconds", "portForward"]
-    );
+    assert_eq!(ignored, ["portForward"]);
 }
 
 #[test]
@@ -1236,4 +1236,33 @@ fn local_concurrency_reads_integers_as_skaffolds_go_yaml_does() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn status_check_settings_are_read() {
+    let text = format!(
+        "{}deploy:\n  statusCheck: false\n  statusCheckDeadlineSeconds: 30\n  tolerateFailuresUntilDeadline: true\n",
+        minimal("skaffold/v4beta13")
+    );
+    let file = parse(&text).expect("parses");
+    let d = &only(&file).deploy;
+    assert_eq!(d.status_check, Some(false));
+    assert_eq!(d.status_check_deadline_seconds, Some(30));
+    assert!(d.tolerate_failures_until_deadline);
+    assert!(only(&file).ignored.is_empty());
+    // Unset: Skaffold's defaults are for the deployer to apply.
+    let file = parse(&minimal("skaffold/v4beta13")).expect("parses");
+    let d = &only(&file).deploy;
+    assert_eq!(
+        (d.status_check, d.status_check_deadline_seconds),
+        (None, None)
+    );
+    assert!(!d.tolerate_failures_until_deadline);
+    // A wrong type is an error at its position.
+    let text = format!(
+        "{}deploy:\n  statusCheck: sometimes\n",
+        minimal("skaffold/v4beta13")
+    );
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("statusCheck"), "{err}");
 }

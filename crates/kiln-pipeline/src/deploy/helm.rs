@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 
 use kiln_config::Helm;
 
+use std::time::Duration;
+
 use crate::Error;
-use crate::helm::{HelmContext, Install};
+use crate::deploy::status::{Workload, workloads};
+use crate::helm::{HelmContext, Install, Release};
 use crate::render::OverridesFile;
 use futures_util::StreamExt as _;
 
@@ -25,13 +28,17 @@ pub struct HelmDeploy {
     pub post_renderer: Option<PathBuf>,
 }
 
-/// Installs or upgrades every release of `helm`; returns what to report (helm's output
-/// and why a release was left alone).
-pub async fn deploy(
-    ctx: &HelmContext,
-    helm: &Helm,
-    how: &HelmDeploy,
-) -> Result<Vec<String>, Error> {
+/// What a helm deploy did.
+#[derive(Clone, Debug, Default)]
+pub struct Deployed {
+    /// What to report: helm's output, and why a release was left alone.
+    pub reports: Vec<String>,
+    /// The Deployments and StatefulSets the installed releases hold (for the status check).
+    pub workloads: Vec<Workload>,
+}
+
+/// Installs or upgrades every release of `helm`.
+pub async fn deploy(ctx: &HelmContext, helm: &Helm, how: &HelmDeploy) -> Result<Deployed, Error> {
     let builds_file = match (&how.post_renderer, ctx.builds.is_empty()) {
         (Some(_), false) => Some(BuildsFile::write(&ctx.builds)?),
         _ => None,
@@ -39,14 +46,14 @@ pub async fn deploy(
     let post_renderer = post_renderer_args(how, ctx, builds_file.as_ref().map(BuildsFile::path));
     // Skaffold's `concurrency`: releases of one `dependsOn` level at once, 1 by default,
     // 0 for no limit.
-    let mut reports = Vec::new();
+    let mut deployed = Deployed::default();
     for level in dependency_levels(helm)? {
         let limit = match helm.concurrency {
             None => 1,
             Some(n) if n <= 0 => level.len().max(1),
             Some(n) => usize::try_from(n).unwrap_or(1),
         };
-        let results: Vec<Result<Vec<String>, Error>> = futures_util::stream::iter(
+        let results: Vec<Result<Deployed, Error>> = futures_util::stream::iter(
             level
                 .into_iter()
                 .map(|r| deploy_release(ctx, helm, how, r, &post_renderer)),
@@ -55,10 +62,12 @@ pub async fn deploy(
         .collect()
         .await;
         for result in results {
-            reports.extend(result?);
+            let release = result?;
+            deployed.reports.extend(release.reports);
+            deployed.workloads.extend(release.workloads);
         }
     }
-    Ok(reports)
+    Ok(deployed)
 }
 
 /// `--post-renderer KILN --post-renderer-args filter`, then, as Skaffold's
@@ -83,14 +92,15 @@ fn post_renderer_args(how: &HelmDeploy, ctx: &HelmContext, builds: Option<&Path>
     args
 }
 
-/// One release: installed or upgraded (or left alone, said why).
+/// One release: installed or upgraded (or left alone, said why), then what it holds, read
+/// back as Skaffold's helm deployer reads it.
 async fn deploy_release(
     ctx: &HelmContext,
     helm: &Helm,
     how: &HelmDeploy,
     release: &kiln_config::HelmRelease,
     post_renderer: &[String],
-) -> Result<Vec<String>, Error> {
+) -> Result<Deployed, Error> {
     let release = ctx.release(release)?;
     let installed = run(&ctx.get(&release, &helm.flags), &ctx.env)
         .await?
@@ -101,15 +111,18 @@ async fn deploy_release(
         && (r.upgrade_on_change == Some(false)
             || (r.upgrade_on_change.is_none() && r.remote_chart.is_some()))
     {
-        return Ok(vec![format!(
-            "helm release {} is installed and not upgraded ({})",
-            release.name,
-            if r.remote_chart.is_some() {
-                "a remote chart"
-            } else {
-                "upgradeOnChange: false"
-            }
-        )]);
+        return Ok(Deployed {
+            reports: vec![format!(
+                "helm release {} is installed and not upgraded ({})",
+                release.name,
+                if r.remote_chart.is_some() {
+                    "a remote chart"
+                } else {
+                    "upgradeOnChange: false"
+                }
+            )],
+            workloads: Vec::new(),
+        });
     }
     if let Some(dep) = ctx.dep_build(&release, &helm.flags) {
         run_ok(&dep, &ctx.env).await?;
@@ -141,7 +154,43 @@ async fn deploy_release(
         },
     )?;
     let out = run_ok(&install, &ctx.env).await?;
-    Ok(out.lines().map(str::to_owned).collect())
+    let manifest = release_manifest(ctx, &release, &helm.flags).await?;
+    Ok(Deployed {
+        reports: out.lines().map(str::to_owned).collect(),
+        workloads: workloads(&manifest, release.namespace.as_deref()),
+    })
+}
+
+/// The installed release's manifest (`helm get all … --template {{.Release.Manifest}}`),
+/// tried again for a few seconds, as Skaffold's `getReleaseManifest` does while a new
+/// release becomes visible; each try has a deadline.
+async fn release_manifest(
+    ctx: &HelmContext,
+    release: &Release<'_>,
+    flags: &kiln_config::HelmFlags,
+) -> Result<String, Error> {
+    const RETRIES: [Duration; 3] = [
+        Duration::from_millis(500),
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+    ];
+    const TRY_TIMEOUT: Duration = Duration::from_secs(60);
+    let get = ctx.release_manifest(release, flags);
+    let mut waits = RETRIES.iter();
+    loop {
+        let answer = match tokio::time::timeout(TRY_TIMEOUT, run_ok(&get, &ctx.env)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(Error::TimedOut {
+                command: get.display(),
+                limit: TRY_TIMEOUT,
+            }),
+        };
+        match (answer, waits.next()) {
+            (Ok(manifest), _) => return Ok(manifest),
+            (Err(_), Some(wait)) => tokio::time::sleep(*wait).await,
+            (Err(e), None) => return Err(e),
+        }
+    }
 }
 
 /// Uninstalls every release of `helm` (`helm delete`; with `dry_run`, returns each

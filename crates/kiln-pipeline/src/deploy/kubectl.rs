@@ -90,6 +90,12 @@ impl Kubectl {
         self
     }
 
+    /// The namespace it passes (`-n`, else `defaultNamespace`), where kubectl puts the
+    /// objects that name none.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
     /// `kubectl [--context C] [--namespace N] [--kubeconfig K] COMMAND GLOBAL… FLAGS…
     /// ARGS…`.
     fn invocation(&self, command: &str, flags: &[String], args: &[&str]) -> Invocation {
@@ -197,7 +203,7 @@ mod tests {
                 remote_manifests: Vec::new(),
             }),
             kube_context: Some("from-config".to_owned()),
-            helm: None,
+            ..Deploy::default()
         };
         let env = Env::from_vars([("STAGE", "dev")]);
         let kubectl = Kubectl::from_config(&deploy, None, &env)

@@ -13,6 +13,7 @@ use crate::Error;
 use crate::artifact::BuiltArtifact;
 use crate::deploy::Kubectl;
 use crate::deploy::helm::HelmDeploy;
+use crate::deploy::status::{self, StatusCheckFlags, Workload};
 use crate::events::{Event, EventSink};
 use crate::helm::HelmContext;
 use crate::manifests::debug_image_info;
@@ -49,6 +50,9 @@ pub struct DeployOptions {
     pub post_renderer: Option<PathBuf>,
     /// `-l KEY=VALUE`: labels for every deployed object, besides the run ID.
     pub labels: Vec<String>,
+    /// `--status-check`, `--tolerate-failures-until-deadline`: whether and how to wait for
+    /// what was deployed to roll out (with the configs' `deploy.statusCheck…`).
+    pub status_check: StatusCheckFlags,
 }
 
 /// The labels a deploying command puts on what it deploys: a new run ID as
@@ -163,14 +167,15 @@ async fn render_joined(
 /// for debugging (Skaffold's Go transform) with the `labels` of `-l`, written to
 /// `render_output` if given (the same from run to run, as `kiln render`'s output), and
 /// applied with a new run ID too when the config deploys with kubectl and a cluster
-/// answers. Returns whether they were applied.
+/// answers, then waited for as `kiln run` waits (the status check). Returns whether they
+/// were applied.
 pub async fn debug_deploy(
     session: &Session,
     built: &[(BuiltArtifact, BuildOutput)],
-    cluster: &Cluster,
-    labels: &[String],
+    options: &DeployOptions,
     render_output: Option<&Path>,
 ) -> Result<bool, Error> {
+    let (cluster, labels) = (&options.cluster, &options.labels);
     let builds: Vec<kiln_render::Build> = built
         .iter()
         .map(|(_, output)| kiln_render::Build::from(output.clone()))
@@ -204,7 +209,17 @@ pub async fn debug_deploy(
     run_id.retain(|key, _| !ctx.labels.contains_key(key));
     let debuggable = kiln_render::set_labels(&debuggable, &run_id)
         .map_err(|e| Error::invalid("labelling the debug manifests", e))?;
-    apply(&kubectl, &debuggable, &session.ctx.events).await?;
+    let events = &session.ctx.events;
+    apply(&kubectl, &debuggable, events).await?;
+    let workloads = status::workloads(&debuggable, kubectl.namespace());
+    status_check(
+        &session.configs,
+        &ctx,
+        &options.status_check,
+        workloads,
+        events,
+    )
+    .await?;
     Ok(true)
 }
 
@@ -287,11 +302,14 @@ pub async fn deploy_all(
     let rendered = render_configs(configs, ctx, Purpose::Deploy).await?;
     report(events, &rendered);
     let mut deployed = false;
+    let mut workloads = Vec::new();
     for (config, rendered) in configs.iter().zip(&rendered) {
         if let Some(kubectl) = kubectl_of(config, ctx)?
             && !rendered.documents.is_empty()
         {
-            apply(&kubectl.with_force(options.force), &rendered.text(), events).await?;
+            let text = rendered.text();
+            workloads.extend(status::workloads(&text, kubectl.namespace()));
+            apply(&kubectl.with_force(options.force), &text, events).await?;
             deployed = true;
         }
         if let Some(helm) = &config.deploy.helm {
@@ -300,9 +318,11 @@ pub async fn deploy_all(
                 force: options.force,
                 post_renderer: options.post_renderer.clone(),
             };
-            for line in crate::deploy::helm::deploy(ctx, helm, &how).await? {
-                notice(events, &line);
+            let releases = crate::deploy::helm::deploy(ctx, helm, &how).await?;
+            for line in &releases.reports {
+                notice(events, line);
             }
+            workloads.extend(releases.workloads);
         }
     }
     if !deployed {
@@ -310,8 +330,25 @@ pub async fn deploy_all(
             events,
             "nothing to deploy: no config has manifests for kubectl or deploy.helm releases",
         );
+        return Ok(());
     }
-    Ok(())
+    status_check(configs, ctx, &options.status_check, workloads, events).await
+}
+
+/// Skaffold's status check of what a deploy applied, unless `--status-check=false` or the
+/// config turns it off.
+async fn status_check(
+    configs: &[Config],
+    ctx: &HelmContext,
+    flags: &StatusCheckFlags,
+    workloads: Vec<Workload>,
+    events: &EventSink,
+) -> Result<(), Error> {
+    let deploys: Vec<&kiln_config::Deploy> = configs.iter().map(|c| &c.deploy).collect();
+    match status::settings(&deploys, flags) {
+        Some(settings) => status::check(ctx, &settings, workloads, events).await,
+        None => Ok(()),
+    }
 }
 
 /// Deletes what every config deploys: `kubectl delete` of its rendered manifests and

@@ -18,9 +18,8 @@ pub async fn run(args: DebugArgs, env: Env) -> anyhow::Result<()> {
     let outputs: Vec<BuildOutput> = built.iter().map(|(_, o)| o.clone()).collect();
     report(&session, &args.build, &outputs)?;
     let render_output = args.render_output.as_deref();
-    let cluster = args.cluster.cluster();
-    let labels = &args.labels.labels;
-    let deployed = debug_deploy(&session, &built, &cluster, labels, render_output).await?;
+    let options = args.deploy_options()?;
+    let deployed = debug_deploy(&session, &built, &options, render_output).await?;
     if !deployed && render_output.is_none() {
         printer::info("nothing deployed; pass --render-output FILE to keep the debug manifests");
     }

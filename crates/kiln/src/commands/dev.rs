@@ -47,7 +47,7 @@ pub async fn run(args: DevArgs, env: Env) -> anyhow::Result<()> {
 }
 
 /// Builds `plans`, prints the result and deploys; errors are shown, not fatal. Returns
-/// false when Ctrl-C interrupted the build.
+/// false when Ctrl-C interrupted the build or the deploy.
 async fn round(
     dev: &mut DevLoop,
     args: &BuildArgs,
@@ -60,7 +60,12 @@ async fn round(
     };
     let outcome = match result {
         Ok(outputs) => match report(dev.session(), args, &outputs) {
-            Ok(()) => dev.deploy(outputs).await.map_err(Into::into),
+            // The deploy's status check can wait for minutes: Ctrl-C stops it too (its
+            // kubectl is killed as it is dropped).
+            Ok(()) => tokio::select! {
+                deployed = dev.deploy(outputs) => deployed.map_err(Into::into),
+                _ = stopped(stop) => return false,
+            },
             Err(e) => Err(e),
         },
         Err(e) => Err(e.into()),

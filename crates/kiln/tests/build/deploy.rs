@@ -26,7 +26,10 @@ fn real_tool(name: &str) -> PathBuf {
 /// line) and `<n>.stdin`. The helm wrapper answers `get` with "not found" (nothing is
 /// installed) until [`Recorder::install`], runs the real helm for `template` and `dep`, and
 /// for `install`/`upgrade` runs the real `helm template` with the same arguments, keeping
-/// what the post-renderer made of the chart in `<n>.rendered`; kustomize runs for real.
+/// what the post-renderer made of the chart in `<n>.rendered` (and as the release's manifest,
+/// which `helm get all --template {{.Release.Manifest}}` answers); kustomize runs for real.
+/// `kubectl rollout status TYPE NAME` answers from [`Recorder::rollout`]'s script for NAME,
+/// else that the rollout is complete; `kubectl config view` with [`Recorder::context_namespace`].
 struct Recorder {
     dir: tempfile::TempDir,
 }
@@ -34,19 +37,50 @@ struct Recorder {
 const WRAPPER: &str = r#"#!/bin/bash
 set -u
 record="$RECORD_DIR"
+# Status checks poll in parallel: numbering is under a lock.
+exec 9>>"$record/../lock"
+flock 9
 n=$(ls "$record" | grep -c '\.args$')
 n=$(printf '%03d' "$n")
 { echo "$(basename "$0")"; printf '%s\n' "$@"; } > "$record/$n.args"
+flock -u 9
+exec 9>&-
 sub=""
 for a in "$@"; do
   case "$a" in
-    apply|build|delete|get|template|dep|package|install|upgrade|version) sub="$a"; break ;;
+    apply|build|delete|get|template|dep|package|install|upgrade|version|rollout|config) sub="$a"; break ;;
   esac
 done
 case "$(basename "$0"):$sub" in
   kubectl:apply|kubectl:delete) cat > "$record/$n.stdin"; echo "kubectl $sub: recorded" ;;
   kubectl:version) echo "Server Version: v1.31.0 (recorded)" ;;
-  helm:get) if [ -e "$record/../installed" ]; then echo "MANIFEST:"; else echo "Error: release: not found" >&2; exit 1; fi ;;
+  kubectl:config) cat "$record/../context-namespace" 2>/dev/null ;;
+  kubectl:rollout)
+    args=("$@")
+    for i in "${!args[@]}"; do
+      if [ "${args[$i]}" = status ]; then type="${args[$((i+1))]}"; name="${args[$((i+2))]}"; break; fi
+    done
+    script="$record/../rollout/$name"
+    if [ ! -e "$script" ]; then
+      if [ "$type" = deployment ]; then echo "deployment \"$name\" successfully rolled out";
+      else echo "statefulset rolling update complete 1 pods at revision $name-1..."; fi
+      exit 0
+    fi
+    # One line per call, the last one again once the script is used up.
+    k=$(cat "$script.n" 2>/dev/null || echo 0)
+    echo $((k+1)) > "$script.n"
+    total=$(wc -l < "$script")
+    if [ "$k" -ge "$total" ]; then k=$((total-1)); fi
+    line=$(sed -n "$((k+1))p" "$script")
+    case "$line" in
+      FAIL\ *) echo "${line#FAIL }" >&2; exit 1 ;;
+      HANG) exec sleep 600 ;;
+      *) echo "$line" ;;
+    esac ;;
+  helm:get)
+    if printf '%s\n' "$@" | grep -qx -- '--template'; then
+      if [ -e "$record/../release.yaml" ]; then cat "$record/../release.yaml"; else echo "Error: release: not found" >&2; exit 1; fi
+    elif [ -e "$record/../installed" ]; then echo "MANIFEST:"; else echo "Error: release: not found" >&2; exit 1; fi ;;
   helm:template|helm:dep|helm:package) exec "$REAL_HELM" "$@" ;;
   kustomize:build) exec "$REAL_KUSTOMIZE" "$@" ;;
   helm:install|helm:upgrade)
@@ -55,6 +89,7 @@ case "$(basename "$0"):$sub" in
       if [ "$a" = "$sub" ]; then args+=(template); else args+=("$a"); fi
     done
     "$REAL_HELM" "${args[@]}" > "$record/$n.rendered" || exit 1
+    cp "$record/$n.rendered" "$record/../release.yaml"
     echo "Release \"frontend\" has been $sub-ed (recorded)" ;;
   helm:delete) echo "release \"$(printf '%s' "$*")\" uninstalled (recorded)" ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
@@ -130,6 +165,21 @@ impl Recorder {
         std::fs::write(self.dir.path().join("installed"), "").unwrap();
     }
 
+    /// What `kubectl rollout status … NAME` answers, one line per call (the last one
+    /// again after): kubectl's report on stdout, `FAIL <error>` for an error and exit
+    /// status 1, `HANG` for a kubectl that never answers.
+    fn rollout(&self, name: &str, script: &[&str]) {
+        let dir = self.dir.path().join("rollout");
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = std::fs::remove_file(dir.join(format!("{name}.n")));
+        std::fs::write(dir.join(name), script.join("\n") + "\n").unwrap();
+    }
+
+    /// The namespace of the kube context, as `kubectl config view --minify` answers it.
+    fn context_namespace(&self, namespace: &str) {
+        std::fs::write(self.dir.path().join("context-namespace"), namespace).unwrap();
+    }
+
     fn clear(&self) {
         let dir = self.dir.path().join("record");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -154,6 +204,14 @@ fn kiln(project: &Project, recorder: &Recorder, args: &[&str]) -> std::process::
     let env = recorder.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     project.kiln(args, &env)
+}
+
+/// `kiln ARGS`, which must succeed: its stdout and stderr.
+fn kiln_logged(project: &Project, recorder: &Recorder, args: &[&str]) -> (String, String) {
+    let out = kiln(project, recorder, args);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "kiln {args:?} failed:\n{stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
 }
 
 fn kiln_ok(project: &Project, recorder: &Recorder, args: &[&str]) -> String {
@@ -425,7 +483,16 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     let out_dir = tempfile::tempdir().unwrap();
     let layout = out_dir.path().join("layout");
     let build_json = out_dir.path().join("build.json");
-    let stdout = kiln_ok(
+    // The overlay's Deployment takes three polls to roll out; the frontend is ready at once.
+    recorder.rollout(
+        "dev-api",
+        &[
+            "Waiting for deployment \"dev-api\" rollout to finish: 1 of 3 updated replicas are available...",
+            "Waiting for deployment \"dev-api\" rollout to finish: 2 of 3 updated replicas are available...",
+            "deployment \"dev-api\" successfully rolled out",
+        ],
+    );
+    let (stdout, stderr) = kiln_logged(
         &project,
         &recorder,
         &[
@@ -529,7 +596,42 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     .map(|s| (*s).to_owned())
     .collect();
     assert_eq!(install, &expected_install);
-    assert_eq!(runs.len(), 7, "{lines:#?}");
+    // Skaffold's helm deployer reads back what the release holds.
+    assert_eq!(
+        lines[7],
+        "helm --kube-context staging get all --namespace web frontend-dev --template {{.Release.Manifest}}"
+    );
+    // Then the status check: each Deployment kubectl and helm deployed, once, polled with
+    // Skaffold's command line until it has rolled out (the two in parallel).
+    let polls = |name: &str| -> Vec<usize> {
+        (0..lines.len())
+            .filter(|&i| lines[i].contains(&format!(" rollout status deployment {name} ")))
+            .collect()
+    };
+    let (api_polls, frontend_polls) = (polls("dev-api"), polls("frontend-dev"));
+    assert_eq!(api_polls.len(), 3, "{lines:#?}");
+    assert_eq!(frontend_polls.len(), 1, "{lines:#?}");
+    assert!(api_polls.iter().chain(&frontend_polls).all(|&i| i > 7));
+    assert_eq!(
+        lines[api_polls[0]],
+        "kubectl --context staging rollout status deployment dev-api --namespace platform-dev --watch=false"
+    );
+    assert_eq!(
+        lines[frontend_polls[0]],
+        "kubectl --context staging rollout status deployment frontend-dev --namespace web --watch=false"
+    );
+    assert_eq!(runs.len(), 12, "{lines:#?}");
+    // Progress in Skaffold's words, each status once, as it changes.
+    for said in [
+        "Waiting for deployments to stabilize...",
+        " - platform-dev:deployment/dev-api: waiting for rollout to finish: 1 of 3 updated replicas are available...",
+        " - platform-dev:deployment/dev-api: waiting for rollout to finish: 2 of 3 updated replicas are available...",
+        " - web:deployment/frontend-dev is ready. [1/2 deployment(s) still pending]",
+        " - platform-dev:deployment/dev-api is ready.",
+        "Deployments stabilized in ",
+    ] {
+        assert_eq!(stderr.matches(said).count(), 1, "{said:?} in {stderr}");
+    }
     // What helm installs is the chart through kiln's post-renderer: the images set by
     // setValueTemplates, and the one the chart names as the artifact, replaced.
     let installed = runs[6].rendered.as_deref().unwrap();
@@ -733,7 +835,10 @@ fn dev_deploys_each_build_with_kubectl_and_helm_when_a_cluster_answers() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let lines = loop {
         let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
-        if lines.iter().any(|l| l.contains(" install frontend-dev ")) {
+        // The round ends with the status check of what it deployed.
+        if lines.iter().any(|l| l.contains(" install frontend-dev "))
+            && lines.iter().any(|l| l.contains(" rollout status "))
+        {
             break lines;
         }
         assert!(
@@ -771,6 +876,21 @@ fn dev_deploys_each_build_with_kubectl_and_helm_when_a_cluster_answers() {
             .iter()
             .any(|l| l.contains(" install frontend-dev ") && l.contains("--namespace team-a")),
         "{lines:#?}"
+    );
+    let rollout = lines
+        .iter()
+        .position(|l| l.contains(" rollout status "))
+        .unwrap();
+    assert!(
+        lines[rollout]
+            .starts_with("kubectl --context staging --namespace team-a rollout status deployment "),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[..rollout]
+            .iter()
+            .any(|l| l.contains(" install frontend-dev ")),
+        "after the deploy: {lines:#?}"
     );
 }
 
@@ -896,6 +1016,245 @@ fn same_labels_removed(docs: &[String]) -> Vec<String> {
             kept.join("\n")
         })
         .collect()
+}
+
+/// `kiln run` of the platform fixture into `staging`, images in an OCI layout.
+fn run_args(layout: &Path) -> Vec<String> {
+    [
+        "run",
+        "--push=false",
+        "--oci-layout-path",
+        layout.to_str().unwrap(),
+        "--kube-context",
+        "staging",
+        "-d",
+        "registry.example/team",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+/// The recorded `kubectl rollout status` command lines.
+fn rollouts(recorder: &Recorder) -> Vec<String> {
+    recorder
+        .runs()
+        .iter()
+        .map(Run::line)
+        .filter(|l| l.contains(" rollout status "))
+        .collect()
+}
+
+#[test]
+fn a_rollout_that_fails_fails_kiln_run_naming_the_deployment() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let layout = tempfile::tempdir().unwrap();
+    recorder.rollout(
+        "dev-api",
+        &[
+            "Waiting for deployment \"dev-api\" rollout to finish: 0 of 3 updated replicas are available...",
+            "FAIL error: deployment \"dev-api\" exceeded its progress deadline",
+        ],
+    );
+    // The frontend never finishes: the failure ends the wait for it too (fail fast).
+    recorder.rollout(
+        "frontend-dev",
+        &["Waiting for deployment \"frontend-dev\" rollout to finish: 0 of 2 updated replicas are available..."],
+    );
+    let args = run_args(layout.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let started = std::time::Instant::now();
+    let out = kiln(&project, &recorder, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert!(
+        stderr.contains(
+            " - platform-dev:deployment/dev-api failed. Error: deployment \"dev-api\" exceeded its progress deadline."
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "error: status check: 1/2 deployment(s) failed: platform-dev:deployment/dev-api: deployment \"dev-api\" exceeded its progress deadline"
+        ),
+        "{stderr}"
+    );
+    let polled = rollouts(&recorder);
+    let api: Vec<&String> = polled.iter().filter(|l| l.contains("dev-api")).collect();
+    assert_eq!(api.len(), 2, "{polled:#?}");
+    assert!(
+        api.iter().all(|l| *l
+            == "kubectl --context staging rollout status deployment dev-api --namespace platform-dev --watch=false"),
+        "{polled:#?}"
+    );
+}
+
+#[test]
+fn status_check_false_polls_nothing() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let layout = tempfile::tempdir().unwrap();
+    // A rollout that would never finish: nothing waits for it.
+    recorder.rollout("dev-api", &["FAIL error: should not be asked"]);
+    let mut args = run_args(layout.path());
+    args.push("--status-check=false".to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_, stderr) = kiln_logged(&project, &recorder, &args);
+    assert!(rollouts(&recorder).is_empty(), "{:#?}", recorder.runs());
+    assert!(!stderr.contains("stabilize"), "{stderr}");
+    assert!(!stderr.contains("ignored"), "{stderr}");
+    assert!(
+        recorder.runs().iter().any(|r| r.line().contains(" apply ")),
+        "it still deploys"
+    );
+
+    // `deploy.statusCheck: false` in the config does the same, and `--status-check` wins
+    // over it.
+    project.edit(
+        "skaffold.yaml",
+        "deploy:\n  kubectl:\n",
+        "deploy:\n  statusCheck: false\n  kubectl:\n",
+    );
+    recorder.clear();
+    let deploy = ["deploy", "-d", "reg.example", "--kube-context", "qa"];
+    kiln_ok(&project, &recorder, &deploy);
+    assert!(rollouts(&recorder).is_empty(), "{:#?}", recorder.runs());
+    recorder.clear();
+    recorder.rollout(
+        "dev-api",
+        &["deployment \"dev-api\" successfully rolled out"],
+    );
+    kiln_ok(
+        &project,
+        &recorder,
+        &[&deploy[..], &["--status-check"]].concat(),
+    );
+    assert_eq!(rollouts(&recorder).len(), 2, "{:#?}", recorder.runs());
+}
+
+#[test]
+fn a_rollout_past_its_deadline_fails_and_a_hanging_kubectl_is_killed() {
+    let project = Project::new("platform");
+    project.edit(
+        "skaffold.yaml",
+        "deploy:\n  kubectl:\n",
+        "deploy:\n  statusCheckDeadlineSeconds: 2\n  kubectl:\n",
+    );
+    let recorder = Recorder::new();
+    let waiting = "Waiting for deployment \"dev-api\" rollout to finish: 0 of 3 updated replicas are available...";
+    recorder.rollout("dev-api", &[waiting]);
+    let deploy = ["deploy", "-d", "reg.example", "--kube-context", "qa"];
+    let started = std::time::Instant::now();
+    let out = kiln(&project, &recorder, &deploy);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: status check: 1/2 deployment(s) failed: platform-dev:deployment/dev-api: could not stabilize within 2s (last status: waiting for rollout to finish: 0 of 3 updated replicas are available...)"
+        ),
+        "{stderr}"
+    );
+    // Polled one second apart: at 1, 2 and (the one last try Skaffold allows) 3 seconds.
+    let polls = rollouts(&recorder)
+        .iter()
+        .filter(|l| l.contains("dev-api"))
+        .count();
+    assert!((2..=3).contains(&polls), "{polls}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+
+    // A kubectl that never answers is killed at the deadline.
+    recorder.clear();
+    recorder.rollout("dev-api", &["HANG"]);
+    let started = std::time::Instant::now();
+    let out = kiln(&project, &recorder, &deploy);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("platform-dev:deployment/dev-api: could not stabilize within 2s"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+
+    // Tolerated failures are polled again until the deadline.
+    recorder.clear();
+    recorder.rollout(
+        "dev-api",
+        &[
+            "FAIL error: deployment \"dev-api\" exceeded its progress deadline",
+            "deployment \"dev-api\" successfully rolled out",
+        ],
+    );
+    kiln_ok(
+        &project,
+        &recorder,
+        &[&deploy[..], &["--tolerate-failures-until-deadline"]].concat(),
+    );
+}
+
+#[test]
+fn objects_without_a_namespace_are_polled_where_kubectl_put_them() {
+    let project = Project::new("platform");
+    // The kustomize base names no namespace.
+    project.edit(
+        "skaffold.yaml",
+        "      - deploy/overlays/dev\n",
+        "      - deploy/base\n",
+    );
+    let recorder = Recorder::new();
+    recorder.context_namespace("from-context");
+    let deploy = ["deploy", "-d", "reg.example", "--kube-context", "qa"];
+    kiln_ok(&project, &recorder, &deploy);
+    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    assert!(
+        lines.contains(
+            &"kubectl --context qa config view --minify -o jsonpath={..namespace}".to_owned()
+        ),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(
+            &"kubectl --context qa rollout status deployment api --namespace from-context --watch=false"
+                .to_owned()
+        ),
+        "{lines:#?}"
+    );
+    // With -n: there, as Skaffold's kubectl passes it, and the context is not asked.
+    recorder.clear();
+    kiln_ok(
+        &project,
+        &recorder,
+        &[&deploy[..], &["-n", "team-a"]].concat(),
+    );
+    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    assert!(
+        !lines.iter().any(|l| l.contains(" config view ")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(
+            &"kubectl --context qa --namespace team-a rollout status deployment api --namespace team-a --watch=false"
+                .to_owned()
+        ),
+        "{lines:#?}"
+    );
+    // deploy.kubectl.defaultNamespace, which kubectl got as --namespace.
+    project.edit(
+        "skaffold.yaml",
+        "deploy:\n  kubectl:\n",
+        "deploy:\n  kubectl:\n    defaultNamespace: team-b\n",
+    );
+    recorder.clear();
+    kiln_ok(&project, &recorder, &deploy);
+    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    assert!(
+        lines.contains(
+            &"kubectl --context qa rollout status deployment api --namespace team-b --watch=false"
+                .to_owned()
+        ),
+        "{lines:#?}"
+    );
 }
 
 /// The top-level `metadata`'s `name` and `namespace` of a document as kubectl, kustomize
