@@ -10,7 +10,6 @@ use kiln_core::{Digest, Reference};
 use crate::Error;
 use crate::artifact::BuiltArtifact;
 use crate::base::fetch_missing_layers;
-use crate::stages::StageEvents;
 use crate::context::Context;
 use crate::events::{Event, Stage};
 use crate::local::{LoadNaming, LoadTarget, Loaded, load};
@@ -18,6 +17,7 @@ use crate::output::{write_tarball, write_to_layout};
 use crate::plan::BaseSpec;
 use crate::push::{add_tag, push_artifact};
 use crate::remote_cache;
+use crate::stages::StageEvents;
 
 /// Where built images go. Files are written before the push or load, as ko's publisher
 /// chain does.
