@@ -2,7 +2,7 @@
 # Runs kiln's whole test suite on a fresh machine: installs what the tests need (Go, the
 # CNCF registry, skopeo, umoci, htpasswd, script for a pseudo-terminal, the SPDX
 # validator, podman as the Docker API engine with socat for its TLS front and a docker
-# client as the reader, pinned kustomize and helm), then the checks and tests CI runs.
+# client as the reader, pinned kustomize, helm 3 and helm 4), then the checks and tests CI runs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-go.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-spdx-tools.sh"

@@ -189,6 +189,19 @@ impl HelmContext {
         Ok(Some(self.command(args, flags, false)))
     }
 
+    /// `helm version`: which helm runs (Skaffold's `BinVer`).
+    pub fn version(&self) -> Invocation {
+        Invocation::new("helm", vec!["version".to_owned()])
+    }
+
+    /// `helm plugin ARGS…`: no kube context or kubeconfig, as Skaffold's
+    /// `generateHelmCommand` leaves them off for the plugin system.
+    pub fn plugin(&self, args: &[&str]) -> Invocation {
+        let mut full = vec!["plugin".to_owned()];
+        full.extend(args.iter().map(|a| (*a).to_owned()));
+        Invocation::new("helm", full)
+    }
+
     /// `helm get all [--namespace N] NAME`: whether the release is installed.
     pub fn get(&self, release: &Release<'_>, flags: &HelmFlags) -> Invocation {
         let mut args = vec!["get".to_owned(), "all".to_owned()];

@@ -43,7 +43,32 @@ pub async fn deploy(ctx: &HelmContext, helm: &Helm, how: &HelmDeploy) -> Result<
         (Some(_), false) => Some(BuildsFile::write(&ctx.builds)?),
         _ => None,
     };
-    let post_renderer = post_renderer_args(how, ctx, builds_file.as_ref().map(BuildsFile::path));
+    let mut post_renderer =
+        post_renderer_args(how, ctx, builds_file.as_ref().map(BuildsFile::path));
+    // helm 4 runs post-renderers as plugins only: kiln is installed as one for this deploy
+    // and removed after it, whatever the outcome (Skaffold's `PreparePostRenderer`).
+    let plugin = match (&how.post_renderer, post_renderer.is_empty()) {
+        (Some(exe), false) if helm_major(ctx).await? >= 4 => {
+            let plugin = PostRendererPlugin::install(ctx, exe).await?;
+            post_renderer[1] = plugin.name.clone();
+            Some(plugin)
+        }
+        _ => None,
+    };
+    let deployed = deploy_levels(ctx, helm, how, &post_renderer).await;
+    if let Some(plugin) = plugin {
+        plugin.remove(ctx).await;
+    }
+    deployed
+}
+
+/// The releases of `helm`, one `dependsOn` level after the other.
+async fn deploy_levels(
+    ctx: &HelmContext,
+    helm: &Helm,
+    how: &HelmDeploy,
+    post_renderer: &[String],
+) -> Result<Deployed, Error> {
     // Skaffold's `concurrency`: releases of one `dependsOn` level at once, 1 by default,
     // 0 for no limit.
     let mut deployed = Deployed::default();
@@ -56,7 +81,7 @@ pub async fn deploy(ctx: &HelmContext, helm: &Helm, how: &HelmDeploy) -> Result<
         let results: Vec<Result<Deployed, Error>> = futures_util::stream::iter(
             level
                 .into_iter()
-                .map(|r| deploy_release(ctx, helm, how, r, &post_renderer)),
+                .map(|r| deploy_release(ctx, helm, how, r, post_renderer)),
         )
         .buffered(limit)
         .collect()
@@ -68,6 +93,72 @@ pub async fn deploy(ctx: &HelmContext, helm: &Helm, how: &HelmDeploy) -> Result<
         }
     }
     Ok(deployed)
+}
+
+/// The major version of the helm on PATH (`helm version`: `version.BuildInfo{Version:"v3.21.4", …}`).
+async fn helm_major(ctx: &HelmContext) -> Result<u64, Error> {
+    let run = ctx.version();
+    let out = run_ok(&run, &ctx.env).await?;
+    major_version(&out).ok_or_else(|| Error::Tool {
+        command: run.display(),
+        detail: format!("its output names no version: {}", out.trim()),
+    })
+}
+
+/// The first `vN` (or `N.`) number of a `helm version` answer.
+fn major_version(answer: &str) -> Option<u64> {
+    let at = answer.find("Version:")?;
+    let rest = answer[at + "Version:".len()..].trim_start_matches(['"', 'v', ' ']);
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// kiln installed as a helm 4 post-renderer plugin (`type: postrenderer/v1`, a subprocess
+/// running the kiln executable; helm adds the `--post-renderer-args` to its command line),
+/// from a temporary directory whose name is the plugin's.
+struct PostRendererPlugin {
+    name: String,
+    dir: tempfile::TempDir,
+}
+
+impl PostRendererPlugin {
+    async fn install(ctx: &HelmContext, exe: &Path) -> Result<Self, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix("kiln-filter-")
+            .tempdir()
+            .map_err(|e| Error::io("creating a directory in", std::env::temp_dir(), e))?;
+        let name = dir
+            .path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("kiln-filter")
+            .to_owned();
+        let manifest = dir.path().join("plugin.yaml");
+        std::fs::write(&manifest, plugin_manifest(&name, exe))
+            .map_err(|e| Error::io("writing", &manifest, e))?;
+        let path = dir.path().display().to_string();
+        run_ok(&ctx.plugin(&["install", &path]), &ctx.env).await?;
+        Ok(PostRendererPlugin { name, dir })
+    }
+
+    /// Uninstalls the plugin (best effort: a leftover only lists in `helm plugin list`)
+    /// and removes its directory.
+    async fn remove(self, ctx: &HelmContext) {
+        let uninstall = ctx.plugin(&["uninstall", &self.name]);
+        if let Err(e) = run_ok(&uninstall, &ctx.env).await {
+            tracing::warn!("removing kiln's post-renderer plugin: {e}");
+        }
+        drop(self.dir);
+    }
+}
+
+/// Skaffold's `PostRendererTemplate`, with kiln as the command (a JSON string is a YAML
+/// double-quoted scalar, so any path is quoted right).
+fn plugin_manifest(name: &str, exe: &Path) -> String {
+    let command = serde_json::to_string(&exe.display().to_string()).unwrap_or_default();
+    format!(
+        "name: \"{name}\"\nversion: \"0.1.0\"\ntype: postrenderer/v1\napiVersion: v1\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: {command}\n"
+    )
 }
 
 /// `--post-renderer KILN --post-renderer-args filter`, then, as Skaffold's
@@ -282,6 +373,24 @@ impl BuildsFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helm_versions_are_read_as_skaffold_reads_them() {
+        let v3 = r#"version.BuildInfo{Version:"v3.21.4", GitCommit:"", GitTreeState:"", GoVersion:"go1.26.0"}"#;
+        let v4 = r#"version.BuildInfo{Version:"v4.0.0-beta.1", GitCommit:"7dd2484", GitTreeState:"clean", GoVersion:"go1.24.7"}"#;
+        assert_eq!(major_version(v3), Some(3));
+        assert_eq!(major_version(v4), Some(4));
+        assert_eq!(major_version("helm: command not understood"), None);
+    }
+
+    #[test]
+    fn the_plugin_manifest_runs_kiln_as_a_postrenderer_with_its_path_quoted() {
+        let manifest = plugin_manifest("kiln-filter-ab12", Path::new("/opt/my tools/kiln\"q"));
+        assert_eq!(
+            manifest,
+            "name: \"kiln-filter-ab12\"\nversion: \"0.1.0\"\ntype: postrenderer/v1\napiVersion: v1\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: \"/opt/my tools/kiln\\\"q\"\n"
+        );
+    }
 
     fn release(name: &str, depends_on: &[&str]) -> kiln_config::HelmRelease {
         kiln_config::HelmRelease {

@@ -28,10 +28,12 @@ fn real_tool(name: &str) -> PathBuf {
 /// for `install`/`upgrade` runs the real `helm template` with the same arguments, keeping
 /// what the post-renderer made of the chart in `<n>.rendered` (and as the release's manifest,
 /// which `helm get all --template {{.Release.Manifest}}` answers); kustomize runs for real.
-/// `kubectl rollout status TYPE NAME` answers from [`Recorder::rollout`]'s script for NAME,
+/// `helm version` and `helm plugin` run the real helm. `kubectl rollout status TYPE NAME` answers from [`Recorder::rollout`]'s script for NAME,
 /// else that the rollout is complete; `kubectl config view` with [`Recorder::context_namespace`].
 struct Recorder {
     dir: tempfile::TempDir,
+    /// The helm the wrapper runs: helm 3 from PATH unless [`Recorder::with_helm`].
+    helm: PathBuf,
 }
 
 const WRAPPER: &str = r#"#!/bin/bash
@@ -48,7 +50,7 @@ exec 9>&-
 sub=""
 for a in "$@"; do
   case "$a" in
-    apply|build|delete|get|template|dep|package|install|upgrade|version|rollout|config) sub="$a"; break ;;
+    apply|build|delete|get|template|dep|package|install|upgrade|version|rollout|config|plugin) sub="$a"; break ;;
   esac
 done
 case "$(basename "$0"):$sub" in
@@ -81,7 +83,7 @@ case "$(basename "$0"):$sub" in
     if printf '%s\n' "$@" | grep -qx -- '--template'; then
       if [ -e "$record/../release.yaml" ]; then cat "$record/../release.yaml"; else echo "Error: release: not found" >&2; exit 1; fi
     elif [ -e "$record/../installed" ]; then echo "MANIFEST:"; else echo "Error: release: not found" >&2; exit 1; fi ;;
-  helm:template|helm:dep|helm:package) exec "$REAL_HELM" "$@" ;;
+  helm:template|helm:dep|helm:package|helm:version|helm:plugin) exec "$REAL_HELM" "$@" ;;
   kustomize:build) exec "$REAL_KUSTOMIZE" "$@" ;;
   helm:install|helm:upgrade)
     args=()
@@ -106,7 +108,16 @@ impl Recorder {
             std::fs::write(&path, WRAPPER).unwrap();
             run_ok(Command::new("chmod").arg("755").arg(&path));
         }
-        Recorder { dir }
+        Recorder {
+            dir,
+            helm: real_tool("helm"),
+        }
+    }
+
+    /// The wrapper runs `helm` instead of the helm on PATH.
+    fn with_helm(mut self, helm: PathBuf) -> Recorder {
+        self.helm = helm;
+        self
     }
 
     /// The environment kiln runs in: the wrappers first on PATH, the real kustomize next.
@@ -122,10 +133,7 @@ impl Recorder {
                 "RECORD_DIR".to_owned(),
                 self.dir.path().join("record").display().to_string(),
             ),
-            (
-                "REAL_HELM".to_owned(),
-                real_tool("helm").display().to_string(),
-            ),
+            ("REAL_HELM".to_owned(), self.helm.display().to_string()),
             (
                 "REAL_KUSTOMIZE".to_owned(),
                 real_tool("kustomize").display().to_string(),
@@ -541,8 +549,9 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     );
     assert!(!applied[0].contains("run-id"), "{}", applied[0]);
     assert_eq!(applied[2].matches(&id).count(), 2, "{}", applied[2]);
-    // helm: render for kubectl (dep build, template), then the deployer: is the release
-    // installed, dep build, install with Skaffold's arguments and kiln as post-renderer.
+    // helm: render for kubectl (dep build, template), then the deployer: which helm (3
+    // takes kiln as post-renderer executable), is the release installed, dep build,
+    // install with Skaffold's arguments and kiln as post-renderer.
     assert_eq!(
         lines[1],
         "helm --kube-context staging dep build charts/frontend"
@@ -551,15 +560,16 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
         lines[2].starts_with("helm --kube-context staging template frontend-dev"),
         "{lines:#?}"
     );
+    assert_eq!(lines[4], "helm version");
     assert_eq!(
-        lines[4],
+        lines[5],
         "helm --kube-context staging get all --namespace web frontend-dev"
     );
     assert_eq!(
-        lines[5],
+        lines[6],
         "helm --kube-context staging dep build charts/frontend"
     );
-    let install = &runs[6].words;
+    let install = &runs[7].words;
     let kiln_exe = env!("CARGO_BIN_EXE_kiln");
     let builds_file = install
         .iter()
@@ -598,7 +608,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     assert_eq!(install, &expected_install);
     // Skaffold's helm deployer reads back what the release holds.
     assert_eq!(
-        lines[7],
+        lines[8],
         "helm --kube-context staging get all --namespace web frontend-dev --template {{.Release.Manifest}}"
     );
     // Then the status check: each Deployment kubectl and helm deployed, once, polled with
@@ -611,7 +621,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     let (api_polls, frontend_polls) = (polls("dev-api"), polls("frontend-dev"));
     assert_eq!(api_polls.len(), 3, "{lines:#?}");
     assert_eq!(frontend_polls.len(), 1, "{lines:#?}");
-    assert!(api_polls.iter().chain(&frontend_polls).all(|&i| i > 7));
+    assert!(api_polls.iter().chain(&frontend_polls).all(|&i| i > 8));
     assert_eq!(
         lines[api_polls[0]],
         "kubectl --context staging rollout status deployment dev-api --namespace platform-dev --watch=false"
@@ -620,7 +630,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
         lines[frontend_polls[0]],
         "kubectl --context staging rollout status deployment frontend-dev --namespace web --watch=false"
     );
-    assert_eq!(runs.len(), 12, "{lines:#?}");
+    assert_eq!(runs.len(), 13, "{lines:#?}");
     // Progress in Skaffold's words, each status once, as it changes.
     for said in [
         "Waiting for deployments to stabilize...",
@@ -634,7 +644,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     }
     // What helm installs is the chart through kiln's post-renderer: the images set by
     // setValueTemplates, and the one the chart names as the artifact, replaced.
-    let installed = runs[6].rendered.as_deref().unwrap();
+    let installed = runs[7].rendered.as_deref().unwrap();
     assert!(
         installed.contains(&format!("image: \"{}\"", refs[1])),
         "{installed}"
@@ -686,17 +696,18 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
                 .collect::<Vec<_>>()
         )
     );
+    assert_eq!(lines[4], "helm version");
     assert_eq!(
-        lines[4],
+        lines[5],
         "helm --kube-context staging get all --namespace qa frontend-dev"
     );
     assert!(
-        lines[6].starts_with(
+        lines[7].starts_with(
             "helm --kube-context staging upgrade frontend-dev --force charts/frontend --namespace qa --set replicaCount=2"
         ),
         "{lines:#?}"
     );
-    assert!(!lines[6].contains("--create-namespace"), "only on install");
+    assert!(!lines[7].contains("--create-namespace"), "only on install");
 
     // `kiln delete`: kubectl deletes what it applied, helm deletes the release; the
     // kubeconfig given is passed on and its current context is the kube context.
@@ -808,6 +819,84 @@ fn deploy_installs_a_packaged_chart_with_the_images_of_a_build_json() {
         installed.contains(&format!("image: {api}\n")),
         "{installed}"
     );
+}
+
+/// helm 4 runs post-renderers only as plugins: kiln installs itself as one for the deploy
+/// (`type: postrenderer/v1`, as Skaffold's `PreparePostRenderer` does), the real helm 4
+/// runs it over the chart, and the plugin is uninstalled and its folder gone afterwards.
+#[test]
+fn with_helm_4_kiln_is_a_post_renderer_plugin_for_the_deploy_only() {
+    let helm4 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/helm4/helm");
+    assert!(
+        helm4.is_file(),
+        "helm 4 is not installed at {}: run `source scripts/ensure-deploy-tools.sh` (scripts/test.sh does)",
+        helm4.display()
+    );
+    let project = Project::new("platform");
+    let recorder = Recorder::new().with_helm(helm4);
+    let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let (api, frontend) = (
+        format!("reg.example/api:v1@{}", digest('a')),
+        format!("reg.example/web-frontend:v1@{}", digest('b')),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let builds = dir.path().join("build.json");
+    std::fs::write(
+        &builds,
+        format!(
+            r#"{{"builds":[{{"imageName":"api","tag":"{api}"}},{{"imageName":"web-frontend","tag":"{frontend}"}}]}}"#
+        ),
+    )
+    .unwrap();
+    kiln_ok(
+        &project,
+        &recorder,
+        &["deploy", "-p", "packaged", "-a", builds.to_str().unwrap()],
+    );
+    let runs = recorder.runs();
+    let lines: Vec<String> = runs.iter().map(Run::line).collect();
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix} in {lines:#?}"))
+    };
+    let (version, install_plugin) = (at("helm version"), at("helm plugin install "));
+    let plugin_dir =
+        PathBuf::from(lines[install_plugin].trim_start_matches("helm plugin install "));
+    let name = plugin_dir.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.starts_with("kiln-filter-"), "{name}");
+    let install = runs
+        .iter()
+        .position(|r| r.words.get(1).map(String::as_str) == Some("install"))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    let uninstall = at("helm plugin uninstall ");
+    assert!(version < install_plugin && install_plugin < install && install < uninstall);
+    assert_eq!(lines[uninstall], format!("helm plugin uninstall {name}"));
+    // The plugin by name, the same filter arguments after it.
+    let words = &runs[install].words;
+    let renderer = words.iter().position(|w| w == "--post-renderer").unwrap();
+    assert_eq!(words[renderer + 1], name);
+    assert_eq!(
+        words[renderer + 2..renderer + 4],
+        ["--post-renderer-args", "filter"]
+    );
+    // helm 4 ran kiln over the chart: the built images are in what it installs.
+    let installed = runs[install].rendered.as_deref().unwrap();
+    assert!(
+        installed.contains(&format!("image: \"{frontend}\"")),
+        "{installed}"
+    );
+    assert!(
+        installed.contains(&format!("image: {api}\n")),
+        "{installed}"
+    );
+    // Nothing is left behind (helm 4 keeps plugins in $HOME/.local/share/helm/plugins).
+    let plugins: Vec<_> = std::fs::read_dir(project.cache.path().join(".local/share/helm/plugins"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(plugins.is_empty(), "{plugins:?}");
+    assert!(!plugin_dir.exists(), "{}", plugin_dir.display());
 }
 
 #[test]
