@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashSet};
 use crate::Error;
 use crate::images::transformable;
 use crate::manifest;
-use crate::mapping::{Change, Edits, New, apply, explicit, find, insert, set_value};
+use crate::mapping::{self, Change, Edits, New, apply, explicit, find, insert, set_value};
 use crate::splice::{self, Edit};
 use crate::tree::{self, Scalar, Value};
 use crate::yaml::{self, Budget, Document, Entry, ErrorKind, Kind, NodeId, Resolved};
@@ -441,16 +441,11 @@ fn rewrite(text: &str, doc: &Document, labels: &BTreeMap<String, String>) -> Res
 }
 
 fn rewrite_error(doc: &Document, root: Option<NodeId>) -> Error {
-    let (line, column) = root.map_or((doc.start.line, doc.start.column), |r| {
-        doc.node(r).position()
-    });
+    let (line, column, message) = mapping::unwritable(doc, root, "its labels");
     Error::SetLabels {
         line,
         column,
-        message: "this manifest cannot be written out again with its labels (a collection as \
-                  a key, a merge of something other than mappings, or aliases that expand \
-                  beyond the limits)"
-            .to_owned(),
+        message,
     }
 }
 

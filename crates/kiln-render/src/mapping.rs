@@ -219,3 +219,20 @@ pub(crate) fn apply(text: &str, changes: &[Change]) -> String {
         .collect();
     splice::apply(text, edits)
 }
+
+/// Where a document that cannot be written out again with `what` ("its labels", "its
+/// namespace") starts (its root, else its first line), and why: (line, column, message).
+pub(crate) fn unwritable(
+    doc: &Document,
+    root: Option<NodeId>,
+    what: &str,
+) -> (usize, usize, String) {
+    let (line, column) = root.map_or((doc.start.line, doc.start.column), |r| {
+        doc.node(r).position()
+    });
+    let message = format!(
+        "this manifest cannot be written out again with {what} (a collection as a key, a \
+         merge of something other than mappings, or aliases that expand beyond the limits)"
+    );
+    (line, column, message)
+}

@@ -29,7 +29,7 @@ use crate::Error;
 use crate::images::transformable;
 use crate::manifest;
 use crate::mapping::{
-    Change, Edits, New, apply, explicit, find, go_string, insert, referenced, set_value,
+    self, Change, Edits, New, apply, explicit, find, go_string, insert, referenced, set_value,
 };
 use crate::splice::{self, Edit};
 use crate::tree::{self, Value};
@@ -261,16 +261,11 @@ fn rewrite(text: &str, doc: &Document, namespace: &str) -> Result<Edit, Error> {
 }
 
 fn rewrite_error(doc: &Document, root: Option<NodeId>) -> Error {
-    let (line, column) = root.map_or((doc.start.line, doc.start.column), |r| {
-        doc.node(r).position()
-    });
+    let (line, column, message) = mapping::unwritable(doc, root, "its namespace");
     Error::SetNamespace {
         line,
         column,
-        message: "this manifest cannot be written out again with its namespace (a collection \
-                  as a key, a merge of something other than mappings, or aliases that expand \
-                  beyond the limits)"
-            .to_owned(),
+        message,
     }
 }
 

@@ -770,10 +770,9 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
     );
 }
 
-#[test]
-fn deploy_installs_a_packaged_chart_with_the_images_of_a_build_json() {
-    let project = Project::new("platform");
-    let recorder = Recorder::new();
+/// `kiln deploy -p packaged` with a build JSON of two images (the fixture's `api` and
+/// `web-frontend`), which must succeed; returns their references.
+fn deploy_packaged(project: &Project, recorder: &Recorder) -> (String, String) {
     let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64));
     let (api, frontend) = (
         format!("reg.example/api:v1@{}", digest('a')),
@@ -789,10 +788,18 @@ fn deploy_installs_a_packaged_chart_with_the_images_of_a_build_json() {
     )
     .unwrap();
     kiln_ok(
-        &project,
-        &recorder,
+        project,
+        recorder,
         &["deploy", "-p", "packaged", "-a", builds.to_str().unwrap()],
     );
+    (api, frontend)
+}
+
+#[test]
+fn deploy_installs_a_packaged_chart_with_the_images_of_a_build_json() {
+    let project = Project::new("platform");
+    let recorder = Recorder::new();
+    let (api, frontend) = deploy_packaged(&project, &recorder);
     let runs = recorder.runs();
     let lines: Vec<String> = runs.iter().map(Run::line).collect();
     let package = lines
@@ -834,25 +841,7 @@ fn with_helm_4_kiln_is_a_post_renderer_plugin_for_the_deploy_only() {
     );
     let project = Project::new("platform");
     let recorder = Recorder::new().with_helm(helm4);
-    let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64));
-    let (api, frontend) = (
-        format!("reg.example/api:v1@{}", digest('a')),
-        format!("reg.example/web-frontend:v1@{}", digest('b')),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let builds = dir.path().join("build.json");
-    std::fs::write(
-        &builds,
-        format!(
-            r#"{{"builds":[{{"imageName":"api","tag":"{api}"}},{{"imageName":"web-frontend","tag":"{frontend}"}}]}}"#
-        ),
-    )
-    .unwrap();
-    kiln_ok(
-        &project,
-        &recorder,
-        &["deploy", "-p", "packaged", "-a", builds.to_str().unwrap()],
-    );
+    let (api, frontend) = deploy_packaged(&project, &recorder);
     let runs = recorder.runs();
     let lines: Vec<String> = runs.iter().map(Run::line).collect();
     let at = |prefix: &str| {

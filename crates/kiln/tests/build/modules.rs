@@ -379,15 +379,17 @@ const PROXY_PASSWORD: &str = "s3cret-netrc-pa55";
 /// A build of `privapp` as `go help private` sets a company up: everything through the
 /// company's HTTPS proxy (`GONOPROXY=none`; its CA in `SSL_CERT_FILE`), no checksum
 /// database for `example.internal` (`GOPRIVATE`), the proxy's credentials in the `.netrc`
-/// that `NETRC` names, and an empty module cache, so the private module really is fetched.
-/// Returns kiln's output and the caches, which must outlive it.
-fn private_build(
-    project: &Project,
-    proxy: &GoProxy,
-    netrc: &str,
-) -> (std::process::Output, tempfile::TempDir) {
+/// that `NETRC` names (`password` for the proxy's user), and an empty module cache, so the
+/// private module really is fetched. Returns kiln's output, the project, the proxy and the
+/// caches, which must outlive it.
+fn private_build(password: &str) -> (std::process::Output, Project, GoProxy, tempfile::TempDir) {
+    let proxy = GoProxy::start_https(&private_proxy_root(), Some((PROXY_USER, PROXY_PASSWORD)));
+    let project = Project::new("privapp");
     let dir = tempfile::tempdir().unwrap();
     let netrc_file = dir.path().join("netrc");
+    // Go matches `machine` against the proxy URL's host and port.
+    let host = proxy.host();
+    let netrc = format!("machine {host} login {PROXY_USER} password {password}\n");
     std::fs::write(&netrc_file, netrc).unwrap();
     let mod_cache = dir.path().join("gomodcache");
     let url = proxy.url();
@@ -410,17 +412,13 @@ fn private_build(
         "--platform",
         "linux/amd64",
     ];
-    (project.kiln(&args, &env), dir)
+    let out = project.kiln(&args, &env);
+    (out, project, proxy, dir)
 }
 
 #[test]
 fn a_private_module_comes_through_an_authenticated_proxy_with_netrc_credentials() {
-    let proxy = GoProxy::start_https(&private_proxy_root(), Some((PROXY_USER, PROXY_PASSWORD)));
-    let project = Project::new("privapp");
-    // Go matches `machine` against the proxy URL's host and port.
-    let host = proxy.host();
-    let netrc = format!("machine {host} login {PROXY_USER} password {PROXY_PASSWORD}\n");
-    let (out, _caches) = private_build(&project, &proxy, &netrc);
+    let (out, project, proxy, _caches) = private_build(PROXY_PASSWORD);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "kiln build failed:\n{stderr}");
     let refs: Vec<String> = String::from_utf8(out.stdout)
@@ -449,12 +447,8 @@ fn a_private_module_comes_through_an_authenticated_proxy_with_netrc_credentials(
 
 #[test]
 fn a_private_module_without_credentials_fails_naming_the_module() {
-    let proxy = GoProxy::start_https(&private_proxy_root(), Some((PROXY_USER, PROXY_PASSWORD)));
-    let project = Project::new("privapp");
     // A stale password: the proxy refuses it as it refuses none at all.
-    let host = proxy.host();
-    let netrc = format!("machine {host} login {PROXY_USER} password expired-pa55\n");
-    let (out, _caches) = private_build(&project, &proxy, &netrc);
+    let (out, project, proxy, _caches) = private_build("expired-pa55");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     for part in ["example.internal/greet", "401 Unauthorized"] {
