@@ -118,15 +118,17 @@ pub fn now() -> (i64, u32) {
 }
 
 /// A new run ID, as Skaffold makes one per run (`uuid.New()`): a random UUID v4 from the
-/// operating system's generator (`/dev/urandom`; kiln runs on Unix only), in its usual
-/// form (`0b9f…-…`, lower-case hex). Deployed objects carry it as `skaffold.dev/run-id`.
+/// operating system's generator (`getrandom`), in its usual form (`0b9f…-…`, lower-case
+/// hex). Deployed objects carry it as `skaffold.dev/run-id`.
 pub fn run_id() -> Result<String, Error> {
-    use std::io::Read as _;
-    const SOURCE: &str = "/dev/urandom";
     let mut bytes = [0u8; 16];
-    std::fs::File::open(SOURCE)
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| Error::io("reading", SOURCE, e))?;
+    getrandom::fill(&mut bytes).map_err(|e| {
+        Error::io(
+            "reading",
+            "the operating system's random source",
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
     Ok(uuid_v4(bytes))
 }
 
