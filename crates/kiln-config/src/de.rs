@@ -10,9 +10,22 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 
 use crate::Location;
-use crate::error::Seg;
+use crate::error::{ConfigError, FileCtx, Seg, path_string};
 use crate::suggest;
 use crate::yaml::{CoreTag, Entry, Node, Typed, Value, parse_bool, parse_float, parse_int};
+
+impl FileCtx {
+    /// A typing error of this module as the file's error, `base` prefixed to its field path.
+    pub(crate) fn de_error(&self, err: DeError, base: &[Seg]) -> ConfigError {
+        let field = path_string(base.iter().chain(err.segments()));
+        match err.kind {
+            DeErrorKind::UnknownField { name } => {
+                self.unknown_field(err.loc, field, name, err.message, err.hint)
+            }
+            DeErrorKind::Invalid => self.invalid(err.loc, field, err.message, err.hint),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub(crate) enum DeErrorKind {

@@ -209,17 +209,6 @@ impl FileCtx {
         };
         self.error(kind, loc, field, message, hint)
     }
-
-    /// Converts a typing error from [`crate::de`], prefixing `base` to its field path.
-    pub(crate) fn de_error(&self, err: crate::de::DeError, base: &[Seg]) -> ConfigError {
-        let field = path_string(base.iter().chain(err.segments()));
-        match err.kind {
-            crate::de::DeErrorKind::UnknownField { name } => {
-                self.unknown_field(err.loc, field, name, err.message, err.hint)
-            }
-            crate::de::DeErrorKind::Invalid => self.invalid(err.loc, field, err.message, err.hint),
-        }
-    }
 }
 
 #[cfg(test)]

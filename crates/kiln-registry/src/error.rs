@@ -390,7 +390,7 @@ impl Error {
             Error::Timeout { .. } => true,
             Error::DigestMismatch { ctx, .. } => matches!(ctx.op, Op::GetBlob | Op::GetManifest),
             Error::Transport { ctx, source, .. } => {
-                if crate::tls::find_rustls_error(source.as_ref()).is_some() {
+                if find_rustls_error(source.as_ref()).is_some() {
                     return false;
                 }
                 // A refused connection on the very first contact means nothing listens there:
@@ -470,6 +470,27 @@ fn without_url(e: &reqwest::Error) -> String {
         Some(i) => s[..i].to_owned(),
         None => s,
     }
+}
+
+/// The rustls error somewhere in an error chain. `io::Error::source` skips the error it
+/// wraps, so wrapped errors are looked into explicitly.
+pub(crate) fn find_rustls_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(r) = find_rustls_error(inner)
+        {
+            return Some(r);
+        }
+        cur = err.source();
+    }
+    None
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::error::Error;
+use crate::error::{Error, find_rustls_error};
 
 /// Installs ring as the process-wide rustls provider once; "already installed" is fine
 /// (the binary may have installed one itself).
@@ -147,27 +147,6 @@ impl ServerCertVerifier for NoVerify {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
-}
-
-/// The rustls error somewhere in an error chain. `io::Error::source` skips the error it
-/// wraps, so wrapped errors are looked into explicitly.
-pub(crate) fn find_rustls_error<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a rustls::Error> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(r) = err.downcast_ref::<rustls::Error>() {
-            return Some(r);
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(r) = find_rustls_error(inner)
-        {
-            return Some(r);
-        }
-        cur = err.source();
-    }
-    None
 }
 
 /// The certificate failure in `e`, if that is what it is.

@@ -5,12 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kiln_core::reference::DOCKER_HUB;
 use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Response, StatusCode};
 use url::Url;
 
-use super::token::{AuthScheme, scheme_from};
+use super::scheme::{AuthScheme, api_host, scheme_from};
 use super::{Inner, lock, transport_error};
 use crate::challenge::{self, Challenge};
 use crate::error::{Ctx, Error, Op, describe_reqwest};
@@ -38,14 +37,6 @@ impl Endpoint {
         url.scheme() == self.base.scheme()
             && url.host_str() == self.base.host_str()
             && url.port_or_known_default() == self.base.port_or_known_default()
-    }
-}
-
-/// The API host for a registry name (Docker Hub's name is not its API host).
-pub(crate) fn api_host(registry: &str) -> &str {
-    match registry {
-        DOCKER_HUB | "docker.io" => "registry-1.docker.io",
-        other => other,
     }
 }
 
@@ -205,17 +196,5 @@ impl Inner {
             }
             _ => Err(self.status_error(resp, ctx).await),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn docker_hubs_api_host_is_not_its_name() {
-        assert_eq!(api_host(DOCKER_HUB), "registry-1.docker.io");
-        assert_eq!(api_host("docker.io"), "registry-1.docker.io");
-        assert_eq!(api_host("ghcr.io"), "ghcr.io");
     }
 }

@@ -7,6 +7,7 @@
 
 mod endpoint;
 mod retry;
+mod scheme;
 mod scope;
 mod token;
 
@@ -27,8 +28,9 @@ use crate::{BlobPush, ClientOptions, RegistryEvent, tls};
 
 pub(crate) use endpoint::Endpoint;
 pub(crate) use retry::Progress;
+use scheme::{AuthScheme, scheme_from};
 pub(crate) use scope::Scopes;
-use token::{AuthScheme, CachedToken, scheme_from};
+use token::CachedToken;
 
 /// A value computed once, by whichever caller gets there first.
 type Slot<T> = Arc<OnceCell<T>>;

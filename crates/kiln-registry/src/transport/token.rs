@@ -11,21 +11,12 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use url::Url;
 
-use super::endpoint::{Endpoint, api_host};
+use super::endpoint::Endpoint;
+use super::scheme::AuthScheme;
 use super::{Inner, Scopes, lock, transport_error};
 use crate::Secret;
-use crate::challenge::Challenge;
 use crate::credentials::{self, Credential, Resolved};
-use crate::error::{AuthInfo, Ctx, Error, Op, parse_error_body, redact_url, redact_url_text};
-use crate::tls;
-
-/// How a registry wants to be authenticated, learned from `GET /v2/` and later 401s.
-#[derive(Clone, Debug)]
-pub(super) enum AuthScheme {
-    Anonymous,
-    Basic,
-    Bearer { realm: Url, service: Option<String> },
-}
+use crate::error::{AuthInfo, Ctx, Error, Op, parse_error_body, redact_url};
 
 #[derive(Clone)]
 pub(super) struct CachedToken {
@@ -207,69 +198,6 @@ impl Inner {
     }
 }
 
-/// Maps a challenge to an auth scheme, validating a Bearer realm: it must be https (or http
-/// when the registry itself is plain HTTP or insecure) and in the registry's trust domain,
-/// so a registry cannot send our credentials elsewhere (ggcr's `validateRealmURL`).
-pub(super) fn scheme_from(
-    ch: &Challenge,
-    registry: &str,
-    base: &Url,
-    insecure: bool,
-) -> Result<AuthScheme, String> {
-    match ch.scheme.as_str() {
-        "basic" => Ok(AuthScheme::Basic),
-        "bearer" => {
-            let realm = ch
-                .param("realm")
-                .ok_or("the Bearer challenge has no realm")?;
-            let url = Url::parse(realm).map_err(|e| {
-                format!(
-                    "the token realm `{}` is not a URL: {e}",
-                    redact_url_text(realm)
-                )
-            })?;
-            let realm = redact_url(&url);
-            match url.scheme() {
-                "https" => {}
-                "http" if base.scheme() == "http" || insecure => {}
-                s => {
-                    return Err(format!(
-                        "the token realm `{realm}` uses `{s}`; only https is allowed for this registry"
-                    ));
-                }
-            }
-            let realm_host = url.host_str().unwrap_or("");
-            if trust_domain(realm_host) != trust_domain(tls::host_of(api_host(registry))) {
-                return Err(format!(
-                    "the token realm `{realm}` is outside the registry's domain; refusing to send credentials there"
-                ));
-            }
-            Ok(AuthScheme::Bearer {
-                realm: url,
-                service: ch.param("service").map(str::to_owned),
-            })
-        }
-        other => Err(format!("unsupported authentication scheme `{other}`")),
-    }
-}
-
-/// The last two DNS labels; IPs as themselves; every loopback name is one domain.
-fn trust_domain(host: &str) -> String {
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    if tls::is_local(&host) && !host.ends_with(".local") {
-        return "loopback".to_owned();
-    }
-    if host.parse::<std::net::IpAddr>().is_ok() {
-        return host;
-    }
-    let labels: Vec<&str> = host.split('.').collect();
-    labels[labels.len().saturating_sub(2)..].join(".")
-}
-
 fn basic_header(user: &str, pass: &Secret) -> HeaderValue {
     let raw = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pass.expose()));
     sensitive(format!("Basic {raw}"))
@@ -289,47 +217,7 @@ fn sensitive(value: String) -> HeaderValue {
 
 #[cfg(test)]
 mod tests {
-    use kiln_core::reference::DOCKER_HUB;
-
     use super::*;
-
-    fn bearer(realm: &str) -> Challenge {
-        Challenge {
-            scheme: "bearer".into(),
-            params: vec![
-                ("realm".into(), realm.into()),
-                ("service".into(), "svc".into()),
-            ],
-        }
-    }
-
-    #[test]
-    fn realm_validation() {
-        let https = Url::parse("https://registry-1.docker.io/").unwrap();
-        let http = Url::parse("http://127.0.0.1:5000/").unwrap();
-        // (realm, registry, the registry's base URL, accepted)
-        let cases = [
-            ("https://auth.docker.io/token", DOCKER_HUB, &https, true),
-            ("https://evil.example/token", DOCKER_HUB, &https, false),
-            ("http://auth.docker.io/token", DOCKER_HUB, &https, false),
-            ("http://localhost:9/token", "127.0.0.1:5000", &http, true),
-            ("http://127.0.0.1:9/token", "127.0.0.1:5000", &http, true),
-            ("https://10.0.0.1/token", "127.0.0.1:5000", &http, false),
-            ("not a url", "r.example", &https, false),
-        ];
-        for (realm, registry, base, accepted) in cases {
-            let got = scheme_from(&bearer(realm), registry, base, false);
-            assert_eq!(got.is_ok(), accepted, "{realm} for {registry}: {got:?}");
-        }
-        let basic = Challenge {
-            scheme: "basic".into(),
-            params: vec![],
-        };
-        assert!(matches!(
-            scheme_from(&basic, "r", &https, false),
-            Ok(AuthScheme::Basic)
-        ));
-    }
 
     #[test]
     fn auth_headers_are_sensitive() {
