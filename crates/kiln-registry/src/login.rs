@@ -81,7 +81,7 @@ pub async fn login(
                     helper,
                     config: path.clone(),
                 })?;
-            store_in_helper(&program, env, &server, username, password).await?;
+            store_in_helper(&program, env, &server, username, password, STORE_TIMEOUT).await?;
         }
         None => {
             let auth = base64::engine::general_purpose::STANDARD
@@ -160,13 +160,14 @@ fn io(action: &'static str, path: &Path, source: std::io::Error) -> LoginError {
 }
 
 /// `docker-credential-<helper> store` (`program`, started from `env`) with the credential
-/// on stdin, stopped after [`STORE_TIMEOUT`].
+/// on stdin, stopped after `timeout`.
 async fn store_in_helper(
     program: &Path,
     env: &Env,
     server: &str,
     user: &str,
     secret: &Secret,
+    timeout: Duration,
 ) -> Result<(), LoginError> {
     let failed = |problem: String| LoginError::HelperFailed {
         program: program.to_owned(),
@@ -188,12 +189,12 @@ async fn store_in_helper(
         // A helper that exits without reading stdin fails below with its own message.
         let _ = stdin.write_all(request.to_string().as_bytes()).await;
     }
-    let output = tokio::time::timeout(STORE_TIMEOUT, child.wait_with_output())
+    let output = tokio::time::timeout(timeout, child.wait_with_output())
         .await
         .map_err(|_| {
             failed(format!(
-                "did not finish within {} s",
-                STORE_TIMEOUT.as_secs()
+                "did not finish within {} s and was stopped",
+                timeout.as_secs_f64()
             ))
         })?
         .map_err(|e| failed(format!("could not be waited for: {e}")))?;
@@ -205,4 +206,62 @@ async fn store_in_helper(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `docker-credential-test` script with `body`, in a fresh directory.
+    fn helper(body: &str) -> (tempfile::TempDir, PathBuf) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker-credential-test");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (dir, path)
+    }
+
+    async fn store(program: &Path, timeout: Duration) -> Result<(), LoginError> {
+        let env = Env::from_vars([("PATH", "/usr/bin:/bin")]);
+        store_in_helper(
+            program,
+            &env,
+            "r.example",
+            "u",
+            &Secret::new("s3cret"),
+            timeout,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_helper_that_hangs_is_stopped_at_the_deadline() {
+        let (_dir, program) = helper("exec sleep 30");
+        let started = std::time::Instant::now();
+        let err = store(&program, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let text = err.to_string();
+        assert!(text.contains("did not finish within 0.3 s"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_helper_is_named_with_its_message_and_never_the_secret() {
+        let (_dir, program) = helper("cat >/dev/null; echo 'keychain locked' >&2; exit 3");
+        let text = store(&program, Duration::from_secs(10))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("docker-credential-test store failed"),
+            "{text}"
+        );
+        assert!(
+            text.contains("keychain locked") && !text.contains("s3cret"),
+            "{text}"
+        );
+    }
 }
