@@ -33,10 +33,10 @@ use std::collections::{BTreeMap, HashSet};
 use crate::Error;
 use crate::images::transformable;
 use crate::manifest;
-use crate::mapping::{self, Change, Edits, New, apply, explicit, find, insert, set_value};
-use crate::splice::{self, Edit};
+use crate::mapping::{self, Injection, New, Plan, explicit, find, insert, set_value};
+use crate::splice::Edit;
 use crate::tree::{self, Scalar, Value};
-use crate::yaml::{self, Budget, Document, Entry, ErrorKind, Kind, NodeId, Resolved};
+use crate::yaml::{Budget, Document, Entry, ErrorKind, Kind, NodeId, Resolved};
 
 /// The label Skaffold marks every deployed object with: the run's ID.
 pub const RUN_ID_LABEL: &str = "skaffold.dev/run-id";
@@ -63,32 +63,43 @@ pub fn set_labels(text: &str, labels: &BTreeMap<String, String>) -> Result<Strin
     if labels.is_empty() {
         return Ok(text.to_owned());
     }
-    let docs = yaml::parse(text)?;
-    let mut changes = Vec::new();
-    for (index, doc) in docs.iter().enumerate() {
-        let edits = match plan(text, doc, labels)? {
-            Plan::Keep => continue,
-            Plan::Splice(edits) => Edits::Spliced(edits),
-            Plan::Rewrite => Edits::Rewritten(rewrite(text, doc, labels)?),
-        };
-        changes.push(Change { index, edits });
-    }
-    let mut out = apply(text, &changes);
-    let failed = unverified(text, &docs, &out, &changes, labels);
-    if !failed.is_empty() {
-        for change in changes.iter_mut().filter(|c| failed.contains(&c.index)) {
-            change.edits = Edits::Rewritten(rewrite(text, &docs[change.index], labels)?);
-        }
-        out = apply(text, &changes);
-    }
-    Ok(out)
+    mapping::inject(text, &mut Labels(labels))
 }
 
-enum Plan {
-    Keep,
-    Splice(Vec<Edit>),
-    /// Write the document out again with the labels set.
-    Rewrite,
+struct Labels<'a>(&'a BTreeMap<String, String>);
+
+impl Injection for Labels<'_> {
+    const WHAT: &'static str = "its labels";
+
+    fn plan(&mut self, text: &str, doc: &Document) -> Result<Plan, Error> {
+        plan(text, doc, self.0)
+    }
+
+    fn change(&self, value: &mut Value) -> Option<()> {
+        label(value, self.0);
+        Some(())
+    }
+
+    /// The spliced document reads back as Skaffold's labelled copy of the original would.
+    fn reads_back(&self, text: &str, doc: &Document, out: &str, spliced: &Document) -> bool {
+        let read_back = spliced
+            .root
+            .and_then(|root| tree::from_document(spliced, out, root));
+        let expected = doc.root.and_then(|root| {
+            let mut value = tree::from_document(doc, text, root)?;
+            label(&mut value, self.0);
+            Some(value)
+        });
+        matches!((read_back, expected), (Some(a), Some(b)) if same(&a, &b))
+    }
+
+    fn error(line: usize, column: usize, message: String) -> Error {
+        Error::SetLabels {
+            line,
+            column,
+            message,
+        }
+    }
 }
 
 /// `traverseManifestFields` with the labels setter, for one document.
@@ -304,36 +315,8 @@ impl Walk<'_> {
     }
 }
 
-/// The spliced documents that do not read back as Skaffold's labelled copy of the
-/// original would.
-fn unverified(
-    text: &str,
-    docs: &[Document],
-    out: &str,
-    changes: &[Change],
-    labels: &BTreeMap<String, String>,
-) -> Vec<usize> {
-    let spliced = changes
-        .iter()
-        .filter(|c| matches!(c.edits, Edits::Spliced(_)))
-        .map(|c| c.index);
-    let Ok(out_docs) = yaml::parse(out) else {
-        return spliced.collect();
-    };
-    spliced
-        .filter(|&i| {
-            let read_back = out_docs
-                .get(i)
-                .and_then(|doc| tree::from_document(doc, out, doc.root?));
-            let expected = labelled(text, &docs[i], labels);
-            !matches!((read_back, expected), (Some(a), Some(b)) if same(&a, &b))
-        })
-        .collect()
-}
-
-/// The document as Skaffold's decoded copy holds it after `SetLabels`.
-fn labelled(text: &str, doc: &Document, labels: &BTreeMap<String, String>) -> Option<Value> {
-    let mut value = tree::from_document(doc, text, doc.root?)?;
+/// `value` (a decoded document) as Skaffold's copy holds it after `SetLabels`.
+fn label(value: &mut Value, labels: &BTreeMap<String, String>) {
     let group = value
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -341,7 +324,7 @@ fn labelled(text: &str, doc: &Document, labels: &BTreeMap<String, String>) -> Op
     let kind = value.get("kind").and_then(Value::as_str).map(str::to_owned);
     if let (Some(group), Some(kind)) = (group, kind)
         && transformable(&group, &kind)
-        && let Value::Map(entries) = &mut value
+        && let Value::Map(entries) = value
     {
         let setter = Setter {
             labels,
@@ -349,7 +332,6 @@ fn labelled(text: &str, doc: &Document, labels: &BTreeMap<String, String>) -> Op
         };
         setter.entries(entries, "");
     }
-    Some(value)
 }
 
 /// `labelsSetter` over a decoded copy, as Skaffold runs it.
@@ -430,22 +412,6 @@ fn same(a: &Value, b: &Value) -> bool {
                 })
         }
         _ => false,
-    }
-}
-
-/// The document written out again with the labels set.
-fn rewrite(text: &str, doc: &Document, labels: &BTreeMap<String, String>) -> Result<Edit, Error> {
-    let root = doc.root.ok_or_else(|| rewrite_error(doc, None))?;
-    let value = labelled(text, doc, labels).ok_or_else(|| rewrite_error(doc, Some(root)))?;
-    Ok(splice::replace_document(text, doc.node(root), &value))
-}
-
-fn rewrite_error(doc: &Document, root: Option<NodeId>) -> Error {
-    let (line, column, message) = mapping::unwritable(doc, root, "its labels");
-    Error::SetLabels {
-        line,
-        column,
-        message,
     }
 }
 

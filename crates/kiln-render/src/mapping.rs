@@ -1,11 +1,14 @@
 //! Splices that add entries to a mapping or set a value in place, shared by the namespace
 //! injection and the labels: where a new `key: value` line goes in a block mapping (or
 //! the entry in a flow one), and whether a node can change without changing another place
-//! (an alias, an anchor something aliases, an entry merged in with `<<`).
+//! (an alias, an anchor something aliases, an entry merged in with `<<`); and [`inject`],
+//! which makes such a change in every document of a stream, writing a document out again
+//! where its splice does not read back as intended.
 
 use crate::Error;
 use crate::splice::{self, Edit};
-use crate::yaml::{Document, Entry, Kind, NodeId, Resolved};
+use crate::tree::{self, Value};
+use crate::yaml::{self, Document, Entry, Kind, NodeId, Resolved};
 
 /// A new entry's value.
 #[derive(Clone, Copy, Debug)]
@@ -196,23 +199,84 @@ pub(crate) fn find<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
     entries.iter().find(|e| e.key == key)
 }
 
-/// What one document of a stream becomes: spliced, or written out again whole.
-pub(crate) struct Change {
-    /// The document's index in the stream.
-    pub(crate) index: usize,
-    pub(crate) edits: Edits,
+/// What one document needs.
+pub(crate) enum Plan {
+    Keep,
+    Splice(Vec<Edit>),
+    /// Write the document out again with the change made.
+    Rewrite,
 }
 
-pub(crate) enum Edits {
+impl From<Option<Edit>> for Plan {
+    /// An insertion, or a rewrite where [`insert`] found no clean place.
+    fn from(edit: Option<Edit>) -> Plan {
+        edit.map_or(Plan::Rewrite, |e| Plan::Splice(vec![e]))
+    }
+}
+
+/// A change made to every document of a stream (the namespace, the labels): spliced where
+/// the splice reads back as intended, else the document is written out again.
+pub(crate) trait Injection {
+    /// What a document that cannot be written out again lacks ("its labels").
+    const WHAT: &'static str;
+
+    /// What document `doc` of `text` needs.
+    fn plan(&mut self, text: &str, doc: &Document) -> Result<Plan, Error>;
+
+    /// Makes the change in a document's decoded copy; `None` where it cannot.
+    fn change(&self, value: &mut Value) -> Option<()>;
+
+    /// Whether `spliced` (a document of `out`) holds what the change intended for `doc` (of
+    /// `text`).
+    fn reads_back(&self, text: &str, doc: &Document, out: &str, spliced: &Document) -> bool;
+
+    /// The error for a document that cannot be written out again.
+    fn error(line: usize, column: usize, message: String) -> Error;
+}
+
+/// What one document of a stream becomes: spliced, or written out again whole.
+enum Edits {
     Spliced(Vec<Edit>),
     Rewritten(Edit),
 }
 
-/// `text` with every change applied.
-pub(crate) fn apply(text: &str, changes: &[Change]) -> String {
+/// `text` with `injection` made in every document that needs it.
+pub(crate) fn inject(text: &str, injection: &mut impl Injection) -> Result<String, Error> {
+    let docs = yaml::parse(text)?;
+    // (document index, its edits)
+    let mut changes: Vec<(usize, Edits)> = Vec::new();
+    for (index, doc) in docs.iter().enumerate() {
+        let edits = match injection.plan(text, doc)? {
+            Plan::Keep => continue,
+            Plan::Splice(edits) => Edits::Spliced(edits),
+            Plan::Rewrite => Edits::Rewritten(rewrite(text, doc, injection)?),
+        };
+        changes.push((index, edits));
+    }
+    let out = apply(text, &changes);
+    // A splice that does not read back as intended (odd layouts) gives way to a rewrite.
+    let out_docs = yaml::parse(&out).ok();
+    let mut failed = false;
+    for (index, edits) in &mut changes {
+        let doc = &docs[*index];
+        let reads_back = |spliced: &Document| injection.reads_back(text, doc, &out, spliced);
+        if matches!(edits, Edits::Spliced(_))
+            && !out_docs
+                .as_ref()
+                .and_then(|d| d.get(*index))
+                .is_some_and(reads_back)
+        {
+            *edits = Edits::Rewritten(rewrite(text, doc, injection)?);
+            failed = true;
+        }
+    }
+    Ok(if failed { apply(text, &changes) } else { out })
+}
+
+fn apply(text: &str, changes: &[(usize, Edits)]) -> String {
     let edits = changes
         .iter()
-        .flat_map(|c| match &c.edits {
+        .flat_map(|(_, edits)| match edits {
             Edits::Spliced(edits) => edits.clone(),
             Edits::Rewritten(edit) => vec![edit.clone()],
         })
@@ -220,19 +284,28 @@ pub(crate) fn apply(text: &str, changes: &[Change]) -> String {
     splice::apply(text, edits)
 }
 
-/// Where a document that cannot be written out again with `what` ("its labels", "its
-/// namespace") starts (its root, else its first line), and why: (line, column, message).
-pub(crate) fn unwritable(
-    doc: &Document,
-    root: Option<NodeId>,
-    what: &str,
-) -> (usize, usize, String) {
-    let (line, column) = root.map_or((doc.start.line, doc.start.column), |r| {
-        doc.node(r).position()
+/// The edit that writes `doc` out again with the change made in its decoded copy.
+fn rewrite<I: Injection>(text: &str, doc: &Document, injection: &I) -> Result<Edit, Error> {
+    let value = doc.root.and_then(|root| {
+        let mut value = tree::from_document(doc, text, root)?;
+        injection.change(&mut value)?;
+        Some((root, value))
     });
-    let message = format!(
-        "this manifest cannot be written out again with {what} (a collection as a key, a \
-         merge of something other than mappings, or aliases that expand beyond the limits)"
-    );
-    (line, column, message)
+    let Some((root, value)) = value else {
+        // Where the document starts (its root, else its first line).
+        let (line, column) = doc.root.map_or((doc.start.line, doc.start.column), |r| {
+            doc.node(r).position()
+        });
+        return Err(I::error(
+            line,
+            column,
+            format!(
+                "this manifest cannot be written out again with {} (a collection as a key, a \
+                 merge of something other than mappings, or aliases that expand beyond the \
+                 limits)",
+                I::WHAT
+            ),
+        ));
+    };
+    Ok(splice::replace_document(text, doc.node(root), &value))
 }

@@ -29,11 +29,10 @@ use crate::Error;
 use crate::images::transformable;
 use crate::manifest;
 use crate::mapping::{
-    self, Change, Edits, New, apply, explicit, find, go_string, insert, referenced, set_value,
+    self, Injection, New, Plan, explicit, find, go_string, insert, referenced, set_value,
 };
-use crate::splice::{self, Edit};
-use crate::tree::{self, Value};
-use crate::yaml::{self, Budget, Document, Kind, NodeId, Resolved, TagKind};
+use crate::tree::Value;
+use crate::yaml::{Budget, Document, Kind, NodeId, Resolved, TagKind};
 
 const METADATA: &str = "metadata";
 const NAMESPACE: &str = "namespace";
@@ -82,57 +81,49 @@ pub fn set_namespace(text: &str, namespace: &str) -> Result<Namespaced, Error> {
     } else {
         namespace
     };
-    let docs = yaml::parse(text)?;
-    let mut changes: Vec<Change> = Vec::new();
-    let mut conflicts = Vec::new();
-    for (index, doc) in docs.iter().enumerate() {
-        let edits = match plan(text, doc, namespace)? {
-            Plan::Keep => continue,
-            Plan::Conflict(conflict) => {
-                conflicts.push(conflict);
-                continue;
-            }
-            Plan::Splice(edits) => Edits::Spliced(edits),
-            Plan::Rewrite => Edits::Rewritten(rewrite(text, doc, namespace)?),
-        };
-        changes.push(Change { index, edits });
-    }
-    let mut out = apply(text, &changes);
-    // A splice that does not read back as intended (odd layouts) gives way to a rewrite.
-    let failed = unverified(&out, &changes, namespace);
-    if !failed.is_empty() {
-        for change in changes.iter_mut().filter(|c| failed.contains(&c.index)) {
-            change.edits = Edits::Rewritten(rewrite(text, &docs[change.index], namespace)?);
-        }
-        out = apply(text, &changes);
-    }
+    let mut injection = Namespace {
+        namespace,
+        conflicts: Vec::new(),
+    };
+    let text = mapping::inject(text, &mut injection)?;
     Ok(Namespaced {
-        text: out,
-        conflicts,
+        text,
+        conflicts: injection.conflicts,
     })
 }
 
-/// What one document needs.
-enum Plan {
-    Keep,
-    Conflict(NamespaceConflict),
-    Splice(Vec<Edit>),
-    /// Write the document out again with the namespace set.
-    Rewrite,
+struct Namespace<'a> {
+    namespace: &'a str,
+    /// The documents that keep a namespace of their own.
+    conflicts: Vec<NamespaceConflict>,
 }
 
-/// The spliced documents of `out` that do not parse or do not read back with `namespace`.
-fn unverified(out: &str, changes: &[Change], namespace: &str) -> Vec<usize> {
-    let spliced = changes
-        .iter()
-        .filter(|c| matches!(c.edits, Edits::Spliced(_)))
-        .map(|c| c.index);
-    let Ok(docs) = yaml::parse(out) else {
-        return spliced.collect();
-    };
-    spliced
-        .filter(|&i| docs.get(i).is_none_or(|doc| !has_namespace(doc, namespace)))
-        .collect()
+impl Injection for Namespace<'_> {
+    const WHAT: &'static str = "its namespace";
+
+    fn plan(&mut self, text: &str, doc: &Document) -> Result<Plan, Error> {
+        plan(text, doc, self.namespace, &mut self.conflicts)
+    }
+
+    /// `metadata.namespace` set (before `spec` when `metadata` is new, last in `metadata`
+    /// when `namespace` is).
+    fn change(&self, value: &mut Value) -> Option<()> {
+        let metadata = value.map_entry(METADATA, Some("spec"))?;
+        metadata.set(NAMESPACE, Value::string(self.namespace), None);
+        Some(())
+    }
+
+    fn reads_back(&self, _: &str, _: &Document, _: &str, spliced: &Document) -> bool {
+        has_namespace(spliced, self.namespace)
+    }
+
+    fn error(line: usize, column: usize, message: String) -> Error {
+        Error::SetNamespace {
+            line,
+            column,
+            message,
+        }
+    }
 }
 
 /// Whether `doc`'s `metadata.namespace` is the string `namespace`.
@@ -150,8 +141,14 @@ fn has_namespace(doc: &Document, namespace: &str) -> bool {
         == Some(namespace)
 }
 
-/// `shouldTransformManifest`, then `addOrUpdateNamespace`, for one document.
-fn plan(text: &str, doc: &Document, namespace: &str) -> Result<Plan, Error> {
+/// `shouldTransformManifest`, then `addOrUpdateNamespace` (a namespace it keeps goes to
+/// `conflicts`), for one document.
+fn plan(
+    text: &str,
+    doc: &Document,
+    namespace: &str,
+    conflicts: &mut Vec<NamespaceConflict>,
+) -> Result<Plan, Error> {
     let mut budget = Budget::new();
     let Some((root, top)) = manifest::root_entries(doc, &mut budget)? else {
         return Ok(Plan::Keep);
@@ -219,18 +216,13 @@ fn plan(text: &str, doc: &Document, namespace: &str) -> Result<Plan, Error> {
     if namespace == DEFAULT_NAMESPACE {
         return Ok(Plan::Keep);
     }
-    Ok(Plan::Conflict(NamespaceConflict {
+    conflicts.push(NamespaceConflict {
         kind: kind.to_owned(),
         name: find(&entries, "name").and_then(|e| doc.str_value(e.value).map(str::to_owned)),
         kept: shown(text, doc, value),
         requested: namespace.to_owned(),
-    }))
-}
-
-impl From<Option<Edit>> for Plan {
-    fn from(edit: Option<Edit>) -> Plan {
-        edit.map_or(Plan::Rewrite, |e| Plan::Splice(vec![e]))
-    }
+    });
+    Ok(Plan::Keep)
 }
 
 /// A kept namespace for the warning: a scalar's value, else the text as written.
@@ -244,28 +236,6 @@ fn shown(text: &str, doc: &Document, id: NodeId) -> String {
                 .trim()
                 .to_owned()
         }
-    }
-}
-
-/// The document written out again with `metadata.namespace` set (before `spec` when
-/// `metadata` is new, last in `metadata` when `namespace` is).
-fn rewrite(text: &str, doc: &Document, namespace: &str) -> Result<Edit, Error> {
-    let root = doc.root.ok_or_else(|| rewrite_error(doc, None))?;
-    let mut value =
-        tree::from_document(doc, text, root).ok_or_else(|| rewrite_error(doc, Some(root)))?;
-    let metadata = value
-        .map_entry(METADATA, Some("spec"))
-        .ok_or_else(|| rewrite_error(doc, Some(root)))?;
-    metadata.set(NAMESPACE, Value::string(namespace), None);
-    Ok(splice::replace_document(text, doc.node(root), &value))
-}
-
-fn rewrite_error(doc: &Document, root: Option<NodeId>) -> Error {
-    let (line, column, message) = mapping::unwritable(doc, root, "its namespace");
-    Error::SetNamespace {
-        line,
-        column,
-        message,
     }
 }
 
