@@ -16,18 +16,15 @@ pub struct Env {
 }
 
 impl Env {
-    /// The process environment, read once. Only the CLI calls this; everything else takes
-    /// the snapshot it is handed. Variables whose name or value is not UTF-8 are left out:
-    /// no rule of kiln's can read them, and a key must not hash what it cannot name.
-    pub fn capture() -> Env {
-        Env::capture_reporting().0
-    }
-
-    /// [`Env::capture`], with the names (shown lossily) of the variables left out for not
-    /// being UTF-8, for the CLI to say so: a child process then runs without them.
-    pub fn capture_reporting() -> (Env, Vec<String>) {
+    /// A snapshot of the process environment the CLI read (`std::env::vars_os()`: this
+    /// crate reads nothing itself), with the names (shown lossily) of the variables left
+    /// out for not being UTF-8, for the CLI to say so: no rule of kiln's can read them, a
+    /// key must not hash what it cannot name, and a child process then runs without them.
+    pub fn from_os_vars(
+        vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> (Env, Vec<String>) {
         let (mut kept, mut left_out) = (Vec::new(), Vec::new());
-        for (name, value) in std::env::vars_os() {
+        for (name, value) in vars {
             match (name.to_str(), value.to_str()) {
                 (Some(name), Some(value)) => kept.push((name.to_owned(), value.to_owned())),
                 _ => left_out.push(name.to_string_lossy().into_owned()),
@@ -145,6 +142,19 @@ mod tests {
         );
         command.env("GOFLAGS", "-mod=mod");
         assert_eq!(env.changes(command.get_envs()).len(), 2);
+    }
+
+    #[test]
+    fn variables_that_are_not_utf8_are_named_and_left_out() {
+        use std::os::unix::ffi::OsStringExt as _;
+        let odd = std::ffi::OsString::from_vec(b"caf\xe9".to_vec());
+        let (env, left_out) = Env::from_os_vars([
+            ("HOME".into(), "/home/k".into()),
+            ("ODD".into(), odd),
+        ]);
+        assert_eq!(env.get("HOME"), Some("/home/k"));
+        assert_eq!(env.get("ODD"), None);
+        assert_eq!(left_out, ["ODD"]);
     }
 
     #[test]

@@ -203,7 +203,7 @@ mod tests {
 
     #[tokio::test]
     async fn ignored_paths_come_from_git() {
-        let env = &Env::capture();
+        let env = &Env::from_vars(std::env::vars_os());
         let dir = std::env::temp_dir().join(format!("kiln-git-ignored-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("build/out")).unwrap();
@@ -223,7 +223,7 @@ mod tests {
     #[tokio::test]
     #[ignore = "needs root, to give the repository another owner (run with --ignored as root)"]
     async fn a_repository_owned_by_someone_else_is_reported_as_such() {
-        let env = &Env::capture();
+        let env = &Env::from_vars(std::env::vars_os());
         let dir = std::env::temp_dir().join(format!("kiln-git-owner-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();

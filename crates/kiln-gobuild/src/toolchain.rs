@@ -225,7 +225,7 @@ mod snapshot_tests {
     /// HOME or GOPATH, which would move GOPATH and the module cache behind the key's back.
     #[tokio::test]
     async fn go_sees_the_snapshot_and_nothing_else_of_the_process_environment() {
-        let process = Env::capture();
+        let process = Env::from_vars(std::env::vars_os());
         let home = std::env::temp_dir().join(format!("kiln-snapshot-home-{}", std::process::id()));
         let home_text = home.display().to_string();
         let snapshot = Env::from_vars([

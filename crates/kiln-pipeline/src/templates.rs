@@ -246,7 +246,7 @@ mod cmd_tests {
     use super::*;
 
     fn templates(ldflag: &str, timeout: Duration) -> GoTemplates {
-        let env = Env::capture();
+        let env = Env::from_vars(std::env::vars_os());
         let mut inputs = template_inputs(&env, 0);
         inputs.commands = Some(Arc::new(CmdRunner {
             env: env.clone(),

@@ -154,14 +154,14 @@ mod tests {
             "false",
             vec!["--set".to_owned(), "db.password=hunter2".to_owned()],
         );
-        let err = run_ok(&run, &Env::capture()).await.unwrap_err().to_string();
+        let err = run_ok(&run, &Env::from_vars(std::env::vars_os())).await.unwrap_err().to_string();
         assert!(
             err.contains("`false --set db.password=<redacted>` failed"),
             "{err}"
         );
         assert!(!err.contains("hunter2"), "{err}");
         let missing = Invocation::new("kustomize-not-installed-here", Vec::new());
-        let err = run_ok(&missing, &Env::capture())
+        let err = run_ok(&missing, &Env::from_vars(std::env::vars_os()))
             .await
             .unwrap_err()
             .to_string();

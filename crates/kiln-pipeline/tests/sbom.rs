@@ -48,7 +48,7 @@ async fn setup() -> Setup {
         .unwrap();
     assert!(copied.success());
     let cache = tempfile::tempdir().unwrap();
-    let toolchain = Toolchain::discover(None, kiln_core::env::Env::capture())
+    let toolchain = Toolchain::discover(None, kiln_core::env::Env::from_vars(std::env::vars_os()))
         .await
         .expect("go on PATH");
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();

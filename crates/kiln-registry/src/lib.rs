@@ -98,12 +98,6 @@ impl ClientOptions {
     }
 }
 
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions::with_env(concat!("kiln/", env!("CARGO_PKG_VERSION")), Env::capture())
-    }
-}
-
 impl fmt::Debug for ClientOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientOptions")

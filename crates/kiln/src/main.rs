@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         }
     };
     // The one read of the environment: everything after takes this snapshot.
-    let (env, left_out) = kiln_core::env::Env::capture_reporting();
+    let (env, left_out) = kiln_core::env::Env::from_os_vars(std::env::vars_os());
     for name in left_out {
         printer::info(&format!(
             "environment variable {name} is not UTF-8: kiln and the programs it runs (go, git, kubectl, …) do not see it"

@@ -284,7 +284,7 @@ mod tests {
     use super::dependency_command_files;
 
     fn run(command: &str, timeout: Duration) -> Result<Vec<String>, String> {
-        let env = kiln_core::env::Env::capture();
+        let env = kiln_core::env::Env::from_vars(std::env::vars_os());
         dependency_command_files(command, std::path::Path::new("."), &env, timeout)
     }
 
