@@ -10,16 +10,10 @@ use kiln_core::template::GitInfo;
 use tokio::process::Command;
 
 /// `git`, started from the environment snapshot (`GIT_DIR`, `HOME` for the global config,
-/// `safe.directory` all come from it), in `dir`. The program is looked up on the snapshot's
-/// PATH here: given a bare name and a replaced environment, std falls back from
-/// `posix_spawn` to `fork`, which costs every unchanged build ~2 ms of page-table copying
-/// (git runs twice there, for the stamped VCS state).
+/// `safe.directory` all come from it), in `dir`, found on the snapshot's PATH
+/// ([`crate::find_program`]: git runs twice in every unchanged build).
 fn command(dir: &Path, env: &Env) -> Command {
-    let git = env
-        .path_candidates("git")
-        .into_iter()
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| "git".into());
+    let git = crate::find_program(env, "git").unwrap_or_else(|| "git".into());
     let mut command = Command::new(git);
     env.apply(command.as_std_mut());
     command.current_dir(dir);

@@ -20,6 +20,18 @@ use kiln_core::command::CommandLine;
 use kiln_core::env::Env;
 use tokio::process::Command;
 
+/// Where `program` is found on `env`'s PATH (itself when it names a path): the first
+/// executable file, as a shell looks it up. Spawning the found path rather than the bare
+/// name keeps std on `posix_spawn` under a replaced environment (its `fork` fallback
+/// costs every unchanged build ~2 ms).
+pub fn find_program(env: &Env, program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    env.path_candidates(program).into_iter().find(|candidate| {
+        std::fs::metadata(candidate)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
 /// Runs `command` (started from `env`) to completion, killing it if the caller is dropped,
 /// and logs it.
 pub(crate) async fn output(

@@ -335,13 +335,9 @@ async fn into_cluster(
     cluster: &str,
     env: &Env,
 ) -> Result<(), Error> {
-    let program = env
-        .path_candidates(tool)
-        .into_iter()
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(|| Error::ToolNotFound {
-            tool: tool.to_owned(),
-        })?;
+    let program = kiln_gobuild::find_program(env, tool).ok_or_else(|| Error::ToolNotFound {
+        tool: tool.to_owned(),
+    })?;
     let dir = tempfile::tempdir()
         .map_err(|source| Error::io("creating a directory in", std::env::temp_dir(), source))?;
     let archive = dir.path().join("image.tar");

@@ -37,11 +37,9 @@ pub async fn toolchain(
     cache_dir: &Path,
     env: &Env,
 ) -> Result<Toolchain, Error> {
-    let found = go_path.clone().or_else(|| {
-        env.path_candidates("go")
-            .into_iter()
-            .find(|candidate| candidate.is_file())
-    });
+    let found = go_path
+        .clone()
+        .or_else(|| kiln_gobuild::find_program(env, "go"));
     let Some(go) = found else {
         return Ok(Toolchain::discover(go_path, env.clone()).await?);
     };
