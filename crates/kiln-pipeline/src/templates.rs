@@ -40,10 +40,16 @@ pub fn template_inputs(env: &Env, now_unix: i64) -> TemplateInputs {
 /// [`template_inputs`] at the current time: for templates rendered while deploying
 /// (helm values, a namespace), which Skaffold also expands at that moment.
 pub fn template_inputs_now(env: &Env) -> TemplateInputs {
-    let now = std::time::SystemTime::now()
+    template_inputs(env, now().0)
+}
+
+/// The clock: seconds since 1970 and the sub-second part (`dateTime`'s default `.999`
+/// shows milliseconds), for tags, `.Date` when SOURCE_DATE_EPOCH is unset, and templates.
+pub fn now() -> (i64, u32) {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    template_inputs(env, now)
+        .map(|d| (d.as_secs() as i64, d.subsec_nanos()))
+        .unwrap_or_default()
 }
 
 /// Skaffold's `runCmdFunc`: the program with its arguments, in the working directory,

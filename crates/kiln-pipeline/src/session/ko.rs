@@ -118,7 +118,7 @@ impl KoSession {
             common: PlanOptions {
                 platforms: request.platforms.clone(),
                 env,
-                now_unix: super::now().0,
+                now_unix: crate::templates::now().0,
                 push,
                 cache_dir: ctx.cache_dir.clone(),
                 events: Reporter(Some(ctx.events.clone())),

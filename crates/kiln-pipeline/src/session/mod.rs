@@ -13,7 +13,6 @@ pub mod skaffold;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use kiln_core::env::Env;
 use kiln_registry::{Client, ClientOptions, RegistryEventSink};
@@ -106,15 +105,6 @@ pub async fn build_and_publish(
     let delivered = crate::run::run(ctx, plans, options).await?;
     lease.finish(ctx).await;
     Ok(delivered)
-}
-
-/// The clock, read once: seconds since 1970 and the sub-second part (`dateTime`'s default
-/// `.999` shows milliseconds), for tags and `.Date` when SOURCE_DATE_EPOCH is unset.
-pub fn now() -> (i64, u32) {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| (d.as_secs() as i64, d.subsec_nanos()))
-        .unwrap_or_default()
 }
 
 /// A new run ID, as Skaffold makes one per run (`uuid.New()`): a random UUID v4 from the

@@ -136,7 +136,7 @@ impl Session {
         )
         .await?;
         context.artifact_records = request.cache_file.clone();
-        let (now_unix, now_nanos) = super::now();
+        let (now_unix, now_nanos) = crate::templates::now();
         let options = PlanOptions {
             default_repo,
             multi_level_repo,
@@ -507,7 +507,7 @@ pub fn plan_only_options(
         source.kube_context.as_deref(),
         env,
     )?;
-    let (now_unix, now_nanos) = super::now();
+    let (now_unix, now_nanos) = crate::templates::now();
     Ok(PlanOptions {
         default_repo: choose::default_repo(
             source.default_repo.as_deref(),
