@@ -14,17 +14,19 @@ use crate::support::{Layout, Project, assert_no_image_in, digest_of, pull, run_o
 
 const HIT: &str = "unchanged, using cached image";
 
-/// A build of the only artifact into an OCI layout, for linux/amd64: (references, stderr).
+/// A build of the only artifact into the OCI layout `out`, for linux/amd64.
+const LAYOUT_BUILD: [&str; 6] = [
+    "build",
+    "--push=false",
+    "--oci-layout-path",
+    "out",
+    "--platform",
+    "linux/amd64",
+];
+
+/// [`LAYOUT_BUILD`], which must succeed: (references, stderr).
 fn layout_build(project: &Project, env: &[(&str, &str)]) -> (Vec<String>, String) {
-    let args = [
-        "build",
-        "--push=false",
-        "--oci-layout-path",
-        "out",
-        "--platform",
-        "linux/amd64",
-    ];
-    project.kiln_ok_logged(&args, env)
+    project.kiln_ok_logged(&LAYOUT_BUILD, env)
 }
 
 /// What the image's binary prints, run under chroot from the layout's rootfs.
@@ -404,15 +406,7 @@ fn private_build(password: &str) -> (std::process::Output, Project, GoProxy, tem
         // -modcacherw: the private cache can be deleted when the test ends.
         ("GOFLAGS", "-modcacherw"),
     ];
-    let args = [
-        "build",
-        "--push=false",
-        "--oci-layout-path",
-        "out",
-        "--platform",
-        "linux/amd64",
-    ];
-    let out = project.kiln(&args, &env);
+    let out = project.kiln(&LAYOUT_BUILD, &env);
     (out, project, proxy, dir)
 }
 
