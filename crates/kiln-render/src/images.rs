@@ -24,9 +24,9 @@ use std::collections::{HashMap, HashSet};
 use kiln_core::naming::{ImageName, sanitize_image_name};
 
 use crate::Error;
-use crate::manifest;
+use crate::manifest::{self, Field, Visitor, Walk};
 use crate::splice::{self, Edit};
-use crate::yaml::{self, Budget, Document, Entry, ErrorKind, Kind, NodeId};
+use crate::yaml::{self, Budget, Document, Kind, NodeId};
 
 /// One built artifact, as in Skaffold's build output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +155,7 @@ fn document_edits(
     tags: &HashMap<String, String>,
 ) -> Result<Vec<Edit>, Error> {
     let mut budget = Budget::new();
-    let Some((_, top)) = manifest::root_entries(doc, &mut budget)? else {
+    let Some((root, top)) = manifest::root_entries(doc, &mut budget)? else {
         return Ok(Vec::new());
     };
     let api_version = manifest::top_level_str(doc, &top, "apiVersion");
@@ -171,84 +171,50 @@ fn document_edits(
     if allowed.is_none() && !config_connector {
         return Ok(Vec::new());
     }
-    let mut walk = Walk {
-        doc,
+    let mut replacer = ImageReplacer {
         text,
         tags,
         allowed,
         config_connector,
-        budget,
         edits: Vec::new(),
         edited: HashSet::new(),
     };
-    walk.entries(&top, "", 0)?;
-    walk.restore_other_aliases()?;
-    Ok(walk.edits)
+    Walk::new(doc, budget).document(&mut replacer, root, &top)?;
+    replacer.restore_other_aliases(doc);
+    Ok(replacer.edits)
 }
 
-struct Walk<'a> {
-    doc: &'a Document,
+struct ImageReplacer<'a> {
     text: &'a str,
     tags: &'a HashMap<String, String>,
     allowed: Option<&'static [&'static str]>,
     config_connector: bool,
-    budget: Budget,
     edits: Vec<Edit>,
     edited: HashSet<NodeId>,
 }
 
-impl Walk<'_> {
-    fn entries(&mut self, entries: &[Entry], navpath: &str, depth: usize) -> Result<(), Error> {
-        for e in entries {
-            let path = format!("{navpath}.{}", e.key);
-            if self.visit(&path, &e.key, e.value)? {
-                self.fields(&path, e.value, depth + 1)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// `visitFields`: lists keep the path, string-keyed mappings extend it.
-    fn fields(&mut self, navpath: &str, id: NodeId, depth: usize) -> Result<(), Error> {
-        self.budget.spend(self.doc, id, depth)?;
-        let target = self.doc.resolve(id);
-        match &self.doc.node(target).kind {
-            Kind::Seq(items) => {
-                for &item in items {
-                    self.fields(navpath, item, depth + 1)?;
-                }
-            }
-            Kind::Map(_) if self.doc.is_string_map(target) => {
-                match self.doc.entries(target, &mut self.budget, depth) {
-                    Ok(entries) => self.entries(&entries, navpath, depth)?,
-                    // A merged-in mapping with a collection key is no map[string]interface{}.
-                    Err(e) if e.kind == ErrorKind::ComplexKey => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// `imageReplacer.Visit`; true means "descend into the value".
-    fn visit(&mut self, navpath: &str, key: &str, value: NodeId) -> Result<bool, Error> {
-        if !self.allow_by_navpath(navpath, key) {
+impl Visitor for ImageReplacer<'_> {
+    /// `imageReplacer.Visit`.
+    fn visit(&mut self, walk: &mut Walk<'_>, field: &Field<'_>) -> Result<bool, Error> {
+        let value = field.entry.value;
+        if !self.allow_by_navpath(field.navpath, &field.entry.key) {
             return Ok(true);
         }
-        let Some(image) = self.doc.str_value(value) else {
+        let Some(image) = walk.doc.str_value(value) else {
             return Ok(true);
         };
         if let Some(tag) = self.replacement(image) {
             let tag = tag.to_owned();
             if self.edited.insert(value) {
                 self.edits
-                    .extend(splice::replace_scalar(self.text, self.doc, value, &tag)?);
+                    .extend(splice::replace_scalar(self.text, walk.doc, value, &tag)?);
             }
         }
         Ok(false)
     }
+}
 
+impl ImageReplacer<'_> {
     /// `ResourceSelectorImages.allowByNavpath` with the default deny list (which lists no
     /// image paths).
     fn allow_by_navpath(&self, navpath: &str, key: &str) -> bool {
@@ -294,15 +260,15 @@ impl Walk<'_> {
     }
 
     /// Aliases to a replaced anchor that were not themselves replaced keep the old string.
-    fn restore_other_aliases(&mut self) -> Result<(), Error> {
-        for (id, node) in self.doc.nodes.iter().enumerate() {
+    fn restore_other_aliases(&mut self, doc: &Document) {
+        for (id, node) in doc.nodes.iter().enumerate() {
             let Kind::Alias(target) = node.kind else {
                 continue;
             };
             if !self.edited.contains(&target) || self.edited.contains(&id) {
                 continue;
             }
-            if let Some((value, _)) = self.doc.scalar(target) {
+            if let Some((value, _)) = doc.scalar(target) {
                 self.edits.push(Edit {
                     start: node.start,
                     end: node.end,
@@ -310,6 +276,5 @@ impl Walk<'_> {
                 });
             }
         }
-        Ok(())
     }
 }

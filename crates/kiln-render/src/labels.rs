@@ -28,15 +28,15 @@
 //! merged in with `<<`) or does not read back as intended, the document is written out
 //! again whole, as Skaffold writes every document (its comments are then lost).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use crate::Error;
 use crate::images::transformable;
-use crate::manifest;
+use crate::manifest::{self, Field, Visitor, Walk};
 use crate::mapping::{self, Injection, New, Plan, explicit, find, insert, set_value};
 use crate::splice::Edit;
 use crate::tree::{self, Scalar, Value};
-use crate::yaml::{Budget, Document, Entry, ErrorKind, Kind, NodeId, Resolved};
+use crate::yaml::{Budget, Document, Kind, Resolved};
 
 /// The label Skaffold marks every deployed object with: the run's ID.
 pub const RUN_ID_LABEL: &str = "skaffold.dev/run-id";
@@ -119,130 +119,52 @@ fn plan(text: &str, doc: &Document, labels: &BTreeMap<String, String>) -> Result
         // but no label path selects it.
         return Ok(Plan::Keep);
     }
-    let targets = doc
-        .nodes
-        .iter()
-        .filter_map(|n| match n.kind {
-            Kind::Alias(target) => Some(target),
-            _ => None,
-        })
-        .collect();
-    let mut walk = Walk {
+    let mut setter = LabelsSetter {
         text,
-        doc,
         labels,
         denied: denied_metadata(group, kind),
-        targets,
-        budget,
         edits: Vec::new(),
         rewrite: false,
     };
-    walk.entries(root, &top, "", false, 0)?;
-    Ok(if walk.rewrite {
+    Walk::new(doc, budget).document(&mut setter, root, &top)?;
+    Ok(if setter.rewrite {
         Plan::Rewrite
-    } else if walk.edits.is_empty() {
+    } else if setter.edits.is_empty() {
         Plan::Keep
     } else {
-        Plan::Splice(walk.edits)
+        Plan::Splice(setter.edits)
     })
 }
 
-struct Walk<'a> {
+/// `labelsSetter` over the document as written: splices.
+struct LabelsSetter<'a> {
     text: &'a str,
-    doc: &'a Document,
     labels: &'a BTreeMap<String, String>,
     denied: Option<&'static str>,
-    /// Nodes some alias points at: editing inside one edits every place that aliases it.
-    targets: HashSet<NodeId>,
-    budget: Budget,
     edits: Vec<Edit>,
     /// A change the splices cannot make alone.
     rewrite: bool,
 }
 
-impl Walk<'_> {
-    /// `visitFields` over a mapping's entries; `shared`: the mapping is reached through an
-    /// alias, an aliased anchor or a merge, so a splice in it changes other places too.
-    fn entries(
-        &mut self,
-        map: NodeId,
-        entries: &[Entry],
-        navpath: &str,
-        shared: bool,
-        depth: usize,
-    ) -> Result<(), Error> {
-        for e in entries {
-            let path = format!("{navpath}.{}", e.key);
-            let shared = shared || !explicit(self.doc, map, e);
-            if self.visit(e, &path, shared, depth)? {
-                self.fields(&path, e.value, shared, depth + 1)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// `visitFields`: lists keep the path, string-keyed mappings extend it.
-    fn fields(
-        &mut self,
-        navpath: &str,
-        id: NodeId,
-        shared: bool,
-        depth: usize,
-    ) -> Result<(), Error> {
-        self.budget.spend(self.doc, id, depth)?;
-        let target = self.doc.resolve(id);
-        let shared = shared || self.shared(id);
-        match &self.doc.node(target).kind {
-            Kind::Seq(items) => {
-                for &item in items {
-                    self.fields(navpath, item, shared, depth + 1)?;
-                }
-            }
-            Kind::Map(_) if self.doc.is_string_map(target) => {
-                if let Some(entries) = self.string_entries(target, depth)? {
-                    self.entries(target, &entries, navpath, shared, depth)?;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Whether the node `id` is an alias or an anchor something aliases.
-    fn shared(&self, id: NodeId) -> bool {
-        matches!(self.doc.node(id).kind, Kind::Alias(_))
-            || self.targets.contains(&self.doc.resolve(id))
-    }
-
-    /// A string-keyed mapping's entries; `None` where a merge brings in a collection key
-    /// (no `map[string]interface{}` then).
-    fn string_entries(&mut self, map: NodeId, depth: usize) -> Result<Option<Vec<Entry>>, Error> {
-        match self.doc.entries(map, &mut self.budget, depth) {
-            Ok(entries) => Ok(Some(entries)),
-            Err(e) if e.kind == ErrorKind::ComplexKey => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// `labelsSetter.Visit` for entry `e` of `map`; true means "descend into the value".
-    fn visit(
-        &mut self,
-        e: &Entry,
-        navpath: &str,
-        shared: bool,
-        depth: usize,
-    ) -> Result<bool, Error> {
+impl Visitor for LabelsSetter<'_> {
+    /// `labelsSetter.Visit`.
+    fn visit(&mut self, walk: &mut Walk<'_>, field: &Field<'_>) -> Result<bool, Error> {
+        let Field {
+            entry: e,
+            navpath,
+            shared,
+            depth,
+            ..
+        } = *field;
+        let doc = walk.doc;
         if e.key != METADATA || self.denied == Some(navpath) {
             return Ok(true);
         }
-        let metadata = self.doc.resolve(e.value);
-        if !matches!(self.doc.node(metadata).kind, Kind::Map(_))
-            || !self.doc.is_string_map(metadata)
-        {
+        let metadata = doc.resolve(e.value);
+        if !matches!(doc.node(metadata).kind, Kind::Map(_)) || !doc.is_string_map(metadata) {
             return Ok(true);
         }
-        let shared = shared || self.shared(e.value);
-        let Some(entries) = self.string_entries(metadata, depth + 1)? else {
+        let Some(entries) = walk.string_entries(metadata, depth + 1)? else {
             return Ok(true);
         };
         let Some(current) = find(&entries, LABELS) else {
@@ -258,7 +180,7 @@ impl Walk<'_> {
             let new = [(LABELS, New::Map(&pairs))];
             match insert(
                 self.text,
-                self.doc,
+                doc,
                 metadata,
                 &["namespace", "name", "generateName"],
                 &new,
@@ -268,27 +190,25 @@ impl Walk<'_> {
             }
             return Ok(false);
         };
-        let map = self.doc.resolve(current.value);
-        if !matches!(self.doc.node(map).kind, Kind::Map(_)) || !self.doc.is_string_map(map) {
+        let map = doc.resolve(current.value);
+        if !matches!(doc.node(map).kind, Kind::Map(_)) || !doc.is_string_map(map) {
             return Ok(true);
         }
-        let Some(existing) = self.string_entries(map, depth + 2)? else {
+        let Some(existing) = walk.string_entries(map, depth + 2)? else {
             return Ok(true);
         };
-        let shared = shared || !explicit(self.doc, metadata, current) || self.shared(current.value);
+        let shared = shared || !explicit(doc, metadata, current) || walk.shares(current.value);
         let mut added: Vec<(&str, New<'_>)> = Vec::new();
         let mut edits = Vec::new();
         for (key, value) in self.labels {
             match find(&existing, key) {
                 None => added.push((key, New::Scalar(value))),
-                Some(old)
-                    if key == RUN_ID_LABEL && self.doc.str_value(old.value) != Some(value) =>
-                {
-                    if !explicit(self.doc, map, old) {
+                Some(old) if key == RUN_ID_LABEL && doc.str_value(old.value) != Some(value) => {
+                    if !explicit(doc, map, old) {
                         // Merged in with `<<`: an explicit key wins over it.
                         added.push((key, New::Scalar(value)));
                     } else {
-                        match set_value(self.text, self.doc, old.value, value)? {
+                        match set_value(self.text, doc, old.value, value)? {
                             Some(set) => edits.extend(set),
                             None => self.rewrite = true,
                         }
@@ -305,7 +225,7 @@ impl Walk<'_> {
             return Ok(false);
         }
         if !added.is_empty() {
-            match insert(self.text, self.doc, map, &[], &added) {
+            match insert(self.text, doc, map, &[], &added) {
                 Some(edit) => edits.push(edit),
                 None => self.rewrite = true,
             }
