@@ -4,21 +4,11 @@
 //! independent reader; and a loopback TLS front (`socat`) for TCP+TLS endpoints.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::certs::TlsMaterial;
 use crate::process::run;
-
-/// A process started here, stopped (by its handle) when dropped.
-struct Stopped(Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::tls_front::{Stopped, TlsFront};
 
 /// A `podman system service` serving the Docker Engine API; stopped when dropped, and
 /// its storage (vfs: plain directories) goes with the temporary directory.
@@ -213,53 +203,7 @@ impl Podman {
     /// A TLS endpoint in front of the socket, requiring a client certificate from the
     /// same CA; dropped with the returned guard.
     pub fn tls_front(&self) -> TlsFront {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let tls = TlsMaterial::generate(dir.path());
-        let port = crate::free_port();
-        let child = Command::new("socat")
-            .arg(format!(
-                "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={},key={},cafile={},verify=1",
-                tls.server_cert.display(),
-                tls.server_key.display(),
-                tls.ca_cert.display()
-            ))
-            .arg(format!("UNIX-CONNECT:{}", self.socket.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting socat (is it installed?)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "socat did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        TlsFront {
-            dir,
-            tls,
-            port,
-            _child: Stopped(child),
-        }
-    }
-}
-
-/// A loopback TLS proxy in front of an engine socket.
-pub struct TlsFront {
-    dir: tempfile::TempDir,
-    pub tls: TlsMaterial,
-    pub port: u16,
-    _child: Stopped,
-}
-
-impl TlsFront {
-    /// A `DOCKER_CERT_PATH` directory in docker's layout: `ca.pem`, `cert.pem`, `key.pem`.
-    pub fn docker_cert_path(&self) -> PathBuf {
-        let path = self.dir.path().join("docker-certs");
-        std::fs::create_dir_all(&path).expect("cert dir");
-        std::fs::copy(&self.tls.ca_cert, path.join("ca.pem")).expect("ca.pem");
-        std::fs::copy(&self.tls.client_cert, path.join("cert.pem")).expect("cert.pem");
-        std::fs::copy(&self.tls.client_key, path.join("key.pem")).expect("key.pem");
-        path
+        TlsFront::start(&format!("UNIX-CONNECT:{}", self.socket.display()), true)
     }
 }
 

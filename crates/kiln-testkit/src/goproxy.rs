@@ -13,20 +13,19 @@
 //!
 //! `go` sends credentials only over HTTPS (`cmd/go/internal/web`, since GOAUTH in Go 1.24),
 //! and looks `.netrc` machines up by the URL's `host:port`; so [`GoProxy::start_https`] puts
-//! socat in front (TLS with a private CA, as [`crate::TlsFront`] does for engines).
+//! socat in front ([`crate::TlsFront`], TLS with a private CA).
 
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::TlsMaterial;
+use crate::TlsFront;
 use crate::wire::read_head;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,15 +45,7 @@ pub struct GoProxy {
     requests: Arc<Mutex<Vec<GoProxyRequest>>>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
-    tls: Option<Tls>,
-}
-
-/// socat terminating TLS on `port` in front of the plain server.
-struct Tls {
-    _dir: tempfile::TempDir,
-    material: TlsMaterial,
-    port: u16,
-    socat: Child,
+    tls: Option<TlsFront>,
 }
 
 impl GoProxy {
@@ -105,36 +96,7 @@ impl GoProxy {
     /// CA ([`GoProxy::ca_cert`], for `SSL_CERT_FILE`). Needs `socat`.
     pub fn start_https(root: &Path, credentials: Option<(&str, &str)>) -> GoProxy {
         let mut proxy = GoProxy::start(root, credentials);
-        let dir = tempfile::tempdir().expect("temp dir");
-        let material = TlsMaterial::generate(dir.path());
-        let port = crate::free_port();
-        let socat = Command::new("socat")
-            .arg(format!(
-                "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={},key={},verify=0",
-                material.server_cert.display(),
-                material.server_key.display(),
-            ))
-            .arg(format!("TCP:{}", proxy.addr))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting socat (is it installed?)");
-        let mut tls = Tls {
-            _dir: dir,
-            material,
-            port,
-            socat,
-        };
-        let deadline = Instant::now() + TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline || tls.socat.try_wait().ok().flatten().is_some() {
-                let _ = tls.socat.kill();
-                let _ = tls.socat.wait();
-                panic!("socat did not listen on 127.0.0.1:{port}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let tls = TlsFront::start(&format!("TCP:{}", proxy.addr), false);
         proxy.tls = Some(tls);
         proxy
     }
@@ -157,7 +119,7 @@ impl GoProxy {
 
     /// The private CA that signed the HTTPS certificate (none over plain HTTP).
     pub fn ca_cert(&self) -> Option<&Path> {
-        self.tls.as_ref().map(|t| t.material.ca_cert.as_path())
+        self.tls.as_ref().map(|t| t.tls.ca_cert.as_path())
     }
 
     /// Every request so far, in the order they arrived.
@@ -168,10 +130,7 @@ impl GoProxy {
 
 impl Drop for GoProxy {
     fn drop(&mut self) {
-        if let Some(tls) = &mut self.tls {
-            let _ = tls.socat.kill();
-            let _ = tls.socat.wait();
-        }
+        self.tls = None;
         self.stop.store(true, Ordering::SeqCst);
         // Wakes the blocked accept so it sees the flag.
         let _ = TcpStream::connect_timeout(&self.addr, TIMEOUT);

@@ -29,16 +29,18 @@ mod proxy;
 mod registry;
 mod skopeo;
 mod spdx;
+mod tls_front;
 mod token;
 mod wire;
 
 pub use certs::TlsMaterial;
-pub use engine::{Podman, RecordingFront, TlsFront, engine_tools_available};
+pub use engine::{Podman, RecordingFront, engine_tools_available};
 pub use goproxy::{GoProxy, GoProxyRequest};
 pub use proxy::{Fault, FaultProxy, ProxyLogEntry, RequestMatch};
 pub use registry::{AccessLogEntry, Registry, RegistryKind};
 pub use skopeo::{Skopeo, skopeo_copy, skopeo_inspect_raw};
 pub use spdx::validate_spdx;
+pub use tls_front::TlsFront;
 pub use token::TokenRequest;
 
 /// Whether the external tools the registry fixtures need are installed. Tests may use this
