@@ -9,6 +9,7 @@ use std::time::Duration;
 use kiln_config::{Deploy, KubectlFlags};
 
 use crate::Error;
+use crate::helm::HelmContext;
 use crate::tool::{Invocation, run, run_ok};
 
 /// How long the reachability probe may take: a dev loop must not hang on a dead cluster.
@@ -42,16 +43,17 @@ impl Kubectl {
         })
     }
 
-    /// A kubectl for `context` with no deployer settings: the probe of a config that
-    /// deploys with helm only.
-    pub fn for_context(context: Option<&str>, env: &Env) -> Self {
+    /// A kubectl for the run's cluster with no deployer settings: `ctx`'s kube context,
+    /// `-n` and kubeconfig (the reachability probe of a config that deploys with helm only,
+    /// the status check).
+    pub fn for_cluster(ctx: &HelmContext) -> Self {
         Kubectl {
-            context: context.map(str::to_owned),
+            context: ctx.kube_context.clone(),
             flags: KubectlFlags::default(),
-            namespace: None,
-            kubeconfig: None,
+            namespace: ctx.namespace.clone(),
+            kubeconfig: ctx.kubeconfig.clone(),
             force: false,
-            env: env.clone(),
+            env: ctx.env.clone(),
         }
     }
 
@@ -116,6 +118,42 @@ impl Kubectl {
         Invocation::new("kubectl", all)
     }
 
+    /// `kubectl … rollout status TYPE NAME --namespace NS --watch=false`: one poll of
+    /// Skaffold's status check.
+    pub(crate) fn rollout_status(&self, kind: &str, name: &str, namespace: &str) -> Invocation {
+        self.invocation(
+            "rollout",
+            &[],
+            &[
+                "status",
+                kind,
+                name,
+                "--namespace",
+                namespace,
+                "--watch=false",
+            ],
+        )
+    }
+
+    /// `kubectl [--context C] [--kubeconfig K] config view --minify -o
+    /// jsonpath={..namespace}`: the kube context's namespace, as Skaffold reads it.
+    pub(crate) fn context_namespace(&self) -> Invocation {
+        self.without_namespace().invocation(
+            "config",
+            &[],
+            &["view", "--minify", "-o", "jsonpath={..namespace}"],
+        )
+    }
+
+    /// The same kubectl for the commands that take no namespace; the global flags stay
+    /// (they may name the server).
+    fn without_namespace(&self) -> Kubectl {
+        Kubectl {
+            namespace: None,
+            ..self.clone()
+        }
+    }
+
     /// The `kubectl apply` of `manifests`.
     pub fn apply_invocation(&self, manifests: &str) -> Invocation {
         let mut args = vec!["-f", "-"];
@@ -146,12 +184,9 @@ impl Kubectl {
     /// Whether a cluster answers: `Err` says why not (no kubectl, no kubeconfig, no
     /// server), in kubectl's own words.
     pub async fn reachable(&self) -> Result<(), String> {
-        // `version` takes no namespace; the global flags stay (they may name the server).
-        let probe = Kubectl {
-            namespace: None,
-            ..self.clone()
-        }
-        .invocation("version", &[], &["--request-timeout=5s"]);
+        let probe = self
+            .without_namespace()
+            .invocation("version", &[], &["--request-timeout=5s"]);
         let out = tokio::time::timeout(PROBE_TIMEOUT, run(&probe, &self.env))
             .await
             .map_err(|_| format!("kubectl version did not answer within {PROBE_TIMEOUT:?}"))?

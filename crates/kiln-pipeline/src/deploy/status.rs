@@ -25,11 +25,13 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use kiln_config::Deploy;
+use kiln_core::env::Env;
 
 use crate::Error;
+use crate::deploy::Kubectl;
 use crate::events::{Event, EventSink};
 use crate::helm::HelmContext;
-use crate::tool::{Invocation, run};
+use crate::tool::run;
 
 /// Skaffold's `DefaultStatusCheckDeadline`.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
@@ -239,47 +241,11 @@ fn assess(resource: &Resource, ok: bool, stdout: &str, stderr: &str, tolerate: b
     Rollout::Failed(error.strip_prefix("error: ").unwrap_or(&error).to_owned())
 }
 
-/// `kubectl [--context C] [--namespace N] [--kubeconfig K] rollout status TYPE NAME
-/// --namespace NS --watch=false`: Skaffold's kubectl CLI (the run's context, `-n`,
-/// kubeconfig) with the resource's namespace.
-fn rollout_invocation(ctx: &HelmContext, resource: &Resource) -> Invocation {
-    let mut args = cluster_args(ctx, true);
-    args.extend(
-        [
-            "rollout",
-            "status",
-            resource.kind.resource_type(),
-            &resource.name,
-            "--namespace",
-            &resource.namespace,
-            "--watch=false",
-        ]
-        .map(str::to_owned),
-    );
-    Invocation::new("kubectl", args)
-}
-
-fn cluster_args(ctx: &HelmContext, namespace: bool) -> Vec<String> {
-    let mut args = Vec::new();
-    if let Some(context) = &ctx.kube_context {
-        args.extend(["--context".to_owned(), context.clone()]);
-    }
-    if namespace && let Some(ns) = &ctx.namespace {
-        args.extend(["--namespace".to_owned(), ns.clone()]);
-    }
-    if let Some(kubeconfig) = &ctx.kubeconfig {
-        args.extend(["--kubeconfig".to_owned(), kubeconfig.clone()]);
-    }
-    args
-}
-
 /// The kube context's namespace, as Skaffold's kubectl deployer reads it (`kubectl config
 /// view --minify -o jsonpath={..namespace}`), else `default`.
-async fn context_namespace(ctx: &HelmContext) -> String {
-    let mut args = cluster_args(ctx, false);
-    args.extend(["config", "view", "--minify", "-o", "jsonpath={..namespace}"].map(str::to_owned));
-    let view = Invocation::new("kubectl", args);
-    let answer = tokio::time::timeout(CONFIG_TIMEOUT, run(&view, &ctx.env)).await;
+async fn context_namespace(kubectl: &Kubectl, env: &Env) -> String {
+    let view = kubectl.context_namespace();
+    let answer = tokio::time::timeout(CONFIG_TIMEOUT, run(&view, env)).await;
     let namespace = match answer {
         Ok(Ok(out)) if out.status.success() => String::from_utf8_lossy(&out.stdout)
             .trim()
@@ -316,8 +282,9 @@ pub async fn check(
     events: &EventSink,
 ) -> Result<(), Error> {
     let started = Instant::now();
+    let kubectl = Kubectl::for_cluster(ctx);
     let default_namespace = if workloads.iter().any(|w| w.namespace.is_none()) {
-        context_namespace(ctx).await
+        context_namespace(&kubectl, &ctx.env).await
     } else {
         "default".to_owned()
     };
@@ -343,7 +310,13 @@ pub async fn check(
     let total = resources.len();
     let mut polls: FuturesUnordered<_> = resources
         .iter()
-        .map(|r| async move { (r, poll(ctx, r, settings.tolerate_failures, events).await) })
+        .map(|r| {
+            let kubectl = &kubectl;
+            async move {
+                let outcome = poll(kubectl, &ctx.env, r, settings.tolerate_failures, events);
+                (r, outcome.await)
+            }
+        })
         .collect();
     let mut pending = total;
     while let Some((resource, outcome)) = polls.next().await {
@@ -379,7 +352,8 @@ pub async fn check(
 /// saying why). Each kubectl is killed when the deadline comes, as Skaffold's runs under
 /// the check's context.
 async fn poll(
-    ctx: &HelmContext,
+    kubectl: &Kubectl,
+    env: &Env,
     resource: &Resource,
     tolerate: bool,
     events: &EventSink,
@@ -404,8 +378,12 @@ async fn poll(
             return Err(timed_out(&last));
         }
         tokio::time::sleep_until(tick).await;
-        let invocation = rollout_invocation(ctx, resource);
-        let answer = match tokio::time::timeout_at(until, run(&invocation, &ctx.env)).await {
+        let invocation = kubectl.rollout_status(
+            resource.kind.resource_type(),
+            &resource.name,
+            &resource.namespace,
+        );
+        let answer = match tokio::time::timeout_at(until, run(&invocation, env)).await {
             Err(_) => return Err(timed_out(&last)),
             Ok(Err(e)) => return Err(e.to_string()),
             Ok(Ok(out)) => out,
@@ -643,7 +621,9 @@ mod tests {
             ..HelmContext::default()
         };
         assert_eq!(
-            rollout_invocation(&ctx, &resource(WorkloadKind::Deployment, "team-a")).display(),
+            Kubectl::for_cluster(&ctx)
+                .rollout_status("deployment", "api", "team-a")
+                .display(),
             "kubectl --context staging --namespace qa --kubeconfig /k rollout status deployment api --namespace team-a --watch=false"
         );
         assert_eq!(go_duration(Duration::from_secs(5)), "5s");

@@ -224,15 +224,25 @@ pub async fn debug_deploy(
 }
 
 /// Whether `kiln dev` deploys after each build: the configs have something to deploy
-/// (manifests for kubectl, or `deploy.helm` releases) and the cluster `cluster`'s
-/// kubeconfig points at answers.
+/// (manifests for kubectl, or `deploy.helm` releases) and the cluster answers: the run's
+/// kube context (as deploys resolve it) with `cluster`'s kubeconfig, asked by the first
+/// kubectl deployer, else by a plain kubectl.
 pub async fn dev_deploys(session: &Session, cluster: &Cluster) -> bool {
-    let context = session.request.config.kube_context.as_deref();
-    let kubeconfig = cluster.kubeconfig.as_ref().and_then(|k| k.to_str());
+    let ctx = helm_context(
+        &session.configs,
+        &session.config_dir,
+        session.request.config.kube_context.as_deref(),
+        cluster,
+        session.env(),
+        Vec::new(),
+        BTreeMap::new(),
+    );
+    let context = ctx.kube_context.as_deref();
+    let kubeconfig = ctx.kubeconfig.as_deref();
     let kubectl = session
         .configs
         .iter()
-        .find_map(|c| Kubectl::from_config(&c.deploy, context, session.env()))
+        .find_map(|c| Kubectl::from_config(&c.deploy, context, &ctx.env))
         .map(|k| k.with_kubeconfig(kubeconfig));
     let helm = session.configs.iter().any(|c| {
         c.deploy
@@ -244,9 +254,7 @@ pub async fn dev_deploys(session: &Session, cluster: &Cluster) -> bool {
     if !(helm || kubectl_deploys) {
         return false;
     }
-    let probe = kubectl.unwrap_or_else(|| {
-        Kubectl::for_context(context, session.env()).with_kubeconfig(kubeconfig)
-    });
+    let probe = kubectl.unwrap_or_else(|| Kubectl::for_cluster(&ctx));
     reachable(&probe, &session.ctx.events).await
 }
 
