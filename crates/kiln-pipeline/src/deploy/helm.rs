@@ -48,7 +48,7 @@ pub async fn deploy(ctx: &HelmContext, helm: &Helm, how: &HelmDeploy) -> Result<
     // helm 4 runs post-renderers as plugins only: kiln is installed as one for this deploy
     // and removed after it, whatever the outcome (Skaffold's `PreparePostRenderer`).
     let plugin = match (&how.post_renderer, post_renderer.is_empty()) {
-        (Some(exe), false) if helm_major(ctx).await? >= 4 => {
+        (Some(exe), false) if !helm.releases.is_empty() && helm_major(ctx).await? >= 4 => {
             let plugin = PostRendererPlugin::install(ctx, exe).await?;
             post_renderer[1] = plugin.name.clone();
             Some(plugin)
@@ -95,14 +95,20 @@ async fn deploy_levels(
     Ok(deployed)
 }
 
-/// The major version of the helm on PATH (`helm version`: `version.BuildInfo{Version:"v3.21.4", …}`).
+/// The major version of the helm on PATH (`helm version`: `version.BuildInfo{Version:"v3.21.4", …}`),
+/// asked once per kiln process (Skaffold asks once per helm deployer): every config's
+/// deploy, and every round of `kiln dev`, runs the same helm from the same environment.
 async fn helm_major(ctx: &HelmContext) -> Result<u64, Error> {
-    let run = ctx.version();
-    let out = run_ok(&run, &ctx.env).await?;
-    major_version(&out).ok_or_else(|| Error::Tool {
-        command: run.display(),
-        detail: format!("its output names no version: {}", out.trim()),
-    })
+    static MAJOR: tokio::sync::OnceCell<u64> = tokio::sync::OnceCell::const_new();
+    let ask = || async {
+        let run = ctx.version();
+        let out = run_ok(&run, &ctx.env).await?;
+        major_version(&out).ok_or_else(|| Error::Tool {
+            command: run.display(),
+            detail: format!("its output names no version: {}", out.trim()),
+        })
+    };
+    MAJOR.get_or_try_init(ask).await.copied()
 }
 
 /// The first `vN` (or `N.`) number of a `helm version` answer.
