@@ -168,6 +168,29 @@ impl Recorder {
             .collect()
     }
 
+    /// Every recorded command line, in order.
+    fn lines(&self) -> Vec<String> {
+        self.runs().iter().map(Run::line).collect()
+    }
+
+    /// The first recorded `kubectl … COMMAND` (after kubectl's `--flag value` pairs); its
+    /// absence fails the test, showing every run.
+    fn kubectl(&self, command: &str) -> Run {
+        let runs = self.runs();
+        let position = runs.iter().position(|r| {
+            r.words[0] == "kubectl"
+                && r.words[1..]
+                    .iter()
+                    .step_by(2)
+                    .find(|w| !w.starts_with("--"))
+                    .is_some_and(|w| w == command)
+        });
+        match position {
+            Some(i) => runs.into_iter().nth(i).unwrap(),
+            None => panic!("no kubectl {command} in {runs:#?}"),
+        }
+    }
+
     /// From now on, helm answers that the release is installed.
     fn install(&self) {
         std::fs::write(self.dir.path().join("installed"), "").unwrap();
@@ -378,7 +401,7 @@ fn render_runs_kustomize_and_helm_as_skaffold_does() {
         )
     );
     // Exactly Skaffold's helm command lines; kustomize is not wrapped (it needs no cluster).
-    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    let lines = recorder.lines();
     let overlay = project.path().join("deploy/overlays/dev");
     assert_eq!(
         lines,
@@ -475,7 +498,7 @@ deploy:
     );
     expected.remove(0); // no rawYaml: v2's kustomize deployer replaces the default
     assert_eq!(documents(&out), expected);
-    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    let lines = recorder.lines();
     assert_eq!(
         lines[2],
         "helm template frontend-dev charts/frontend --set replicaCount=2 \
@@ -762,7 +785,7 @@ fn run_builds_then_applies_with_kubectl_and_installs_with_helm_as_skaffold_passe
         .strip_suffix("MANIFEST:\n")
         .expect("helm get manifest's output last");
     assert_eq!(same_run(&documents(kubectl_part)), same_run(&deleted));
-    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    let lines = recorder.lines();
     assert_eq!(
         lines[3..],
         ["helm --kube-context staging get manifest frontend-dev --namespace web"],
@@ -912,7 +935,7 @@ fn dev_deploys_each_build_with_kubectl_and_helm_when_a_cluster_answers() {
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let lines = loop {
-        let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+        let lines = recorder.lines();
         // The round ends with the status check of what it deployed.
         if lines.iter().any(|l| l.contains(" install frontend-dev "))
             && lines.iter().any(|l| l.contains(" rollout status "))
@@ -982,11 +1005,7 @@ fn deploy_without_build_artifacts_deploys_the_tag_policys_images() {
         &recorder,
         &["deploy", "-d", "reg.example", "--kube-context", "qa"],
     );
-    let runs = recorder.runs();
-    let apply = runs
-        .iter()
-        .find(|r| r.words.get(3).map(String::as_str) == Some("apply"))
-        .expect("kubectl apply");
+    let apply = recorder.kubectl("apply");
     let applied = apply.stdin.as_deref().unwrap();
     assert!(applied.contains("image: reg.example/api:v7\n"), "{applied}");
     assert!(
@@ -1016,10 +1035,7 @@ fn deploy_labels_what_it_deploys_with_the_run_id_and_the_l_labels() {
         ],
     );
     let runs = recorder.runs();
-    let apply = runs
-        .iter()
-        .find(|r| r.words.get(3).map(String::as_str) == Some("apply"))
-        .unwrap_or_else(|| panic!("{runs:#?}"));
+    let apply = recorder.kubectl("apply");
     let text = apply.stdin.as_deref().unwrap();
     let id = run_id(text);
     let applied = documents(text);
@@ -1284,7 +1300,7 @@ fn objects_without_a_namespace_are_polled_where_kubectl_put_them() {
     recorder.context_namespace("from-context");
     let deploy = ["deploy", "-d", "reg.example", "--kube-context", "qa"];
     kiln_ok(&project, &recorder, &deploy);
-    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    let lines = recorder.lines();
     assert!(
         lines.contains(
             &"kubectl --context qa config view --minify -o jsonpath={..namespace}".to_owned()
@@ -1305,7 +1321,7 @@ fn objects_without_a_namespace_are_polled_where_kubectl_put_them() {
         &recorder,
         &[&deploy[..], &["-n", "team-a"]].concat(),
     );
-    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    let lines = recorder.lines();
     assert!(
         !lines.iter().any(|l| l.contains(" config view ")),
         "{lines:#?}"
@@ -1325,7 +1341,7 @@ fn objects_without_a_namespace_are_polled_where_kubectl_put_them() {
     );
     recorder.clear();
     kiln_ok(&project, &recorder, &deploy);
-    let lines: Vec<String> = recorder.runs().iter().map(Run::line).collect();
+    let lines = recorder.lines();
     assert!(
         lines.contains(
             &"kubectl --context qa rollout status deployment api --namespace team-b --watch=false"
@@ -1389,11 +1405,7 @@ fn deploy_and_delete_with_a_namespace_hand_kubectl_manifests_carrying_it() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let runs = recorder.runs();
-    let apply = runs
-        .iter()
-        .find(|r| r.words.get(5).map(String::as_str) == Some("apply"))
-        .unwrap_or_else(|| panic!("{runs:#?}"));
+    let apply = recorder.kubectl("apply");
     assert_eq!(
         apply.line(),
         "kubectl --context qa --namespace team-a apply --server-side -f -"
@@ -1441,11 +1453,14 @@ fn deploy_and_delete_with_a_namespace_hand_kubectl_manifests_carrying_it() {
         &recorder,
         &["delete", "--kube-context", "qa", "-n", "team-a"],
     );
-    let runs = recorder.runs();
-    let delete = runs
-        .iter()
-        .find(|r| r.words.get(5).map(String::as_str) == Some("delete"))
-        .unwrap_or_else(|| panic!("{runs:#?}"));
+    let delete = recorder.kubectl("delete");
+    assert!(
+        delete
+            .line()
+            .starts_with("kubectl --context qa --namespace team-a delete "),
+        "{}",
+        delete.line()
+    );
     let deleted = documents(delete.stdin.as_deref().unwrap());
     let worker = deleted.iter().find(|d| d.contains("name: worker")).unwrap();
     assert_eq!(name_and_namespace(worker).1, Some("team-a"));
@@ -1457,11 +1472,11 @@ fn deploy_and_delete_with_a_namespace_hand_kubectl_manifests_carrying_it() {
         &recorder,
         &["deploy", "-d", "reg.example", "--kube-context", "qa"],
     );
-    let runs = recorder.runs();
-    let apply = runs
-        .iter()
-        .find(|r| r.words.get(3).map(String::as_str) == Some("apply"))
-        .unwrap_or_else(|| panic!("{runs:#?}"));
+    let apply = recorder.kubectl("apply");
+    assert_eq!(
+        apply.line(),
+        "kubectl --context qa apply --server-side -f -"
+    );
     let applied = documents(apply.stdin.as_deref().unwrap());
     assert_eq!(name_and_namespace(&applied[1]).1, None);
     assert_eq!(name_and_namespace(&applied[4]).1, None);

@@ -111,15 +111,24 @@ data:
   mode: fast
 ";
 
-#[test]
-fn render_with_a_namespace_sets_it_where_skaffold_does() {
+/// How the namespace and label tests render: by tag, to `reg.example`.
+const ARGS: [&str; 3] = ["-d", "reg.example", "--digest-source=tag"];
+
+/// The multi project with [`LEGACY`] among its manifests, and what it renders as written.
+fn with_legacy() -> (Project, String) {
     let project = Project::new("multi");
     std::fs::write(project.path().join("k8s/legacy.yaml"), LEGACY).unwrap();
-    let args = ["-d", "reg.example", "--digest-source=tag"];
     let plain = expected("reg.example/alpha:v1.2.3", "reg.example/beta:v1.2.3")
         + "---\n"
         + LEGACY.trim_end()
         + "\n";
+    (project, plain)
+}
+
+#[test]
+fn render_with_a_namespace_sets_it_where_skaffold_does() {
+    let (project, plain) = with_legacy();
+    let args = ARGS;
 
     // Without -n nothing changes, and nothing is said.
     let (out, stderr) = project.kiln_ok_logged(&[&["render"], &args[..]].concat(), ENV);
@@ -187,13 +196,8 @@ fn render_with_a_namespace_sets_it_where_skaffold_does() {
 
 #[test]
 fn render_with_labels_adds_them_where_skaffold_does_and_no_run_id() {
-    let project = Project::new("multi");
-    std::fs::write(project.path().join("k8s/legacy.yaml"), LEGACY).unwrap();
-    let args = ["-d", "reg.example", "--digest-source=tag"];
-    let plain = expected("reg.example/alpha:v1.2.3", "reg.example/beta:v1.2.3")
-        + "---\n"
-        + LEGACY.trim_end()
-        + "\n";
+    let (project, plain) = with_legacy();
+    let args = ARGS;
     // The Deployment, its pod template, the Job (not its pod template: Skaffold's deny
     // list) and the Service get them, in key order; the ConfigMap does not. Without -l
     // there is no label at all: `kiln render` adds no run ID, as `skaffold render` adds
