@@ -89,8 +89,8 @@ impl KoSession {
             &env,
         )?;
         let (repo, push) = (destination.repo, destination.push);
-        check(&request, &env)?;
         let tags = unique_tags(&request.tags);
+        check(&request, &tags, &env)?;
         let load = match destination.local {
             None => None,
             Some(LocalPublisher::Engine) => {
@@ -253,10 +253,11 @@ impl KoSession {
     }
 }
 
-/// The checks that need only the command line: tags, output paths, flag combinations.
-fn check(request: &KoRequest, env: &Env) -> Result<(), Error> {
-    for tag in unique_tags(&request.tags) {
-        kiln_core::tag::validate_tag(&tag).map_err(|e| Error::invalid("-t/--tags", e))?;
+/// The checks that need only the command line: `tags` (`-t`, de-duplicated), output
+/// paths, flag combinations.
+fn check(request: &KoRequest, tags: &[String], env: &Env) -> Result<(), Error> {
+    for tag in tags {
+        kiln_core::tag::validate_tag(tag).map_err(|e| Error::invalid("-t/--tags", e))?;
     }
     // Fail before building: every output path must be writable.
     for (dir, flag) in [
@@ -276,7 +277,7 @@ fn check(request: &KoRequest, env: &Env) -> Result<(), Error> {
         }
     }
     if request.tag_only {
-        tag_only_tag(&unique_tags(&request.tags)).map_err(|e| Error::invalid("--tag-only", e))?;
+        tag_only_tag(tags).map_err(|e| Error::invalid("--tag-only", e))?;
     }
     if !request.sbom && request.sbom_dir.is_some() {
         return Err(Error::usage(
