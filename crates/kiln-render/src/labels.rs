@@ -203,18 +203,14 @@ impl Visitor for LabelsSetter<'_> {
         for (key, value) in self.labels {
             match find(&existing, key) {
                 None => added.push((key, New::Scalar(value))),
-                Some(old) if key == RUN_ID_LABEL && doc.str_value(old.value) != Some(value) => {
-                    if !explicit(doc, map, old) {
-                        // Merged in with `<<`: an explicit key wins over it.
-                        added.push((key, New::Scalar(value)));
-                    } else {
-                        match set_value(self.text, doc, old.value, value)? {
-                            Some(set) => edits.extend(set),
-                            None => self.rewrite = true,
-                        }
-                    }
-                }
-                Some(_) => {}
+                // Only the run ID is overridden.
+                Some(old) if key != RUN_ID_LABEL || doc.str_value(old.value) == Some(value) => {}
+                // Merged in with `<<`: an explicit key wins over it.
+                Some(old) if !explicit(doc, map, old) => added.push((key, New::Scalar(value))),
+                Some(old) => match set_value(self.text, doc, old.value, value)? {
+                    Some(set) => edits.extend(set),
+                    None => self.rewrite = true,
+                },
             }
         }
         if added.is_empty() && edits.is_empty() {
