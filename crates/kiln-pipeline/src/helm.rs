@@ -50,16 +50,7 @@ impl HelmContext {
     /// Expands the release's name, chart path and namespace templates (Skaffold's
     /// `ExpandEnvTemplateOrFail`).
     pub fn release<'a>(&self, release: &'a HelmRelease) -> Result<Release<'a>, Error> {
-        let expand = |what: &str, text: &str| {
-            render_skaffold(text, self.env.vars(), None, &template_inputs_now(&self.env)).map_err(
-                |e| {
-                    Error::planning(
-                        format!("helm release `{}`: {what}", release.name),
-                        e.to_string(),
-                    )
-                },
-            )
-        };
+        let expand = |what: &str, text: &str| self.expand(release, what, text);
         let chart = match (&release.chart_path, &release.remote_chart) {
             (Some(path), _) => self.path(&expand("chartPath", path)?),
             (None, Some(remote)) => remote.clone(),
@@ -204,26 +195,22 @@ impl HelmContext {
 
     /// `helm get all [--namespace N] NAME`: whether the release is installed.
     pub fn get(&self, release: &Release<'_>, flags: &HelmFlags) -> Invocation {
-        let mut args = vec!["get".to_owned(), "all".to_owned()];
-        if let Some(ns) = &release.namespace {
-            args.extend(["--namespace".to_owned(), ns.clone()]);
-        }
-        args.push(release.name.clone());
-        self.command(args, flags, false)
+        self.get_all(release, flags, &[])
     }
 
     /// `helm get all [--namespace N] NAME --template {{.Release.Manifest}}`: what an
     /// install put in the cluster (Skaffold's `getReleaseManifest`).
     pub fn release_manifest(&self, release: &Release<'_>, flags: &HelmFlags) -> Invocation {
+        self.get_all(release, flags, &["--template", "{{.Release.Manifest}}"])
+    }
+
+    fn get_all(&self, release: &Release<'_>, flags: &HelmFlags, after: &[&str]) -> Invocation {
         let mut args = vec!["get".to_owned(), "all".to_owned()];
         if let Some(ns) = &release.namespace {
             args.extend(["--namespace".to_owned(), ns.clone()]);
         }
-        args.extend([
-            release.name.clone(),
-            "--template".to_owned(),
-            "{{.Release.Manifest}}".to_owned(),
-        ]);
+        args.push(release.name.clone());
+        args.extend(after.iter().map(|a| (*a).to_owned()));
         self.command(args, flags, false)
     }
 
