@@ -96,9 +96,14 @@ pub fn helm_context(
     }
 }
 
-/// The config's kubectl deployer for `kiln debug`, if it has one, manifests to apply, and
-/// a cluster that answers; otherwise says why nothing will be deployed and returns `None`.
-async fn debug_deployer(session: &Session, ctx: &HelmContext) -> Result<Option<Kubectl>, Error> {
+/// The config's kubectl deployer for `kiln debug`, if it has one, `manifests` (rendered)
+/// are not empty, and a cluster answers; otherwise says why nothing will be deployed and
+/// returns `None`.
+async fn debug_deployer(
+    session: &Session,
+    ctx: &HelmContext,
+    manifests: &str,
+) -> Result<Option<Kubectl>, Error> {
     let events = &session.ctx.events;
     if session.configs.iter().any(|c| c.deploy.helm.is_some()) {
         notice(
@@ -112,7 +117,7 @@ async fn debug_deployer(session: &Session, ctx: &HelmContext) -> Result<Option<K
     let Some(kubectl) = kubectl_of(config, ctx)? else {
         return Ok(None);
     };
-    if !has_kubectl_manifests(session) {
+    if manifests.trim().is_empty() {
         return Ok(None);
     }
     Ok(reachable(&kubectl, events).await.then_some(kubectl))
@@ -200,7 +205,7 @@ pub async fn debug_deploy(
     if let Some(path) = render_output {
         std::fs::write(path, &debuggable).map_err(|e| Error::io("writing", path, e))?;
     }
-    let Some(kubectl) = debug_deployer(session, &ctx).await? else {
+    let Some(kubectl) = debug_deployer(session, &ctx, &debuggable).await? else {
         return Ok(false);
     };
     // The run ID goes in last: the debug transform leaves labels alone, so the objects
