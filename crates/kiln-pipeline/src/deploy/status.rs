@@ -34,7 +34,7 @@ use crate::helm::HelmContext;
 use crate::tool::run;
 
 /// Skaffold's `DefaultStatusCheckDeadline`.
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
 /// Skaffold's poll period (`defaultPollPeriodInMilliseconds`).
 const POLL: Duration = Duration::from_secs(1);
 /// How long `kubectl config view` may take.
