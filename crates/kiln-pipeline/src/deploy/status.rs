@@ -14,7 +14,8 @@
 //!
 //! Not done, where Skaffold does it: the pods behind a rollout are not inspected (no
 //! image-pull, crash-loop or scheduling diagnosis, no container logs, no early failure on an
-//! unrecoverable container error), standalone Pods, Config Connector and custom resources
+//! unrecoverable container error), standalone Pods (said once as a notice), Config
+//! Connector and custom resources
 //! (`--status-check-selectors`) are not waited for, and `--iterative-status-check` and
 //! `--fast-fail-status-check=false` are not offered.
 
@@ -43,11 +44,13 @@ const CONFIG_TIMEOUT: Duration = Duration::from_secs(5);
 /// (`kubernetesMaxDeadline`).
 const KUBERNETES_DEFAULT_PROGRESS_DEADLINE: u64 = 600;
 
-/// The kinds Skaffold's status check rolls out.
+/// The kinds Skaffold's status check waits for, of those kiln can tell from manifests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WorkloadKind {
     Deployment,
     StatefulSet,
+    /// A standalone Pod: Skaffold waits for it to be ready; kiln says it does not.
+    Pod,
 }
 
 impl WorkloadKind {
@@ -56,6 +59,7 @@ impl WorkloadKind {
         match self {
             WorkloadKind::Deployment => "deployment",
             WorkloadKind::StatefulSet => "statefulset",
+            WorkloadKind::Pod => "pod",
         }
     }
 }
@@ -72,7 +76,7 @@ pub struct Workload {
     pub progress_deadline: Option<u64>,
 }
 
-/// The Deployments (`apps`, `extensions`) and StatefulSets (`apps`) of a YAML stream, with
+/// The Deployments (`apps`, `extensions`), StatefulSets (`apps`) and Pods (`v1`) of a YAML stream, with
 /// `namespace` for those that name none. A document that is not such an object, or has no
 /// string name, is skipped (the deploy already took the stream as it is).
 pub fn workloads(text: &str, namespace: Option<&str>) -> Vec<Workload> {
@@ -95,6 +99,7 @@ pub fn workloads(text: &str, namespace: Option<&str>) -> Vec<Workload> {
             let kind = match (group, str_at(&["kind"])?.as_str()) {
                 ("apps" | "extensions", "Deployment") => WorkloadKind::Deployment,
                 ("apps", "StatefulSet") => WorkloadKind::StatefulSet,
+                ("", "Pod") => WorkloadKind::Pod,
                 _ => return None,
             };
             let name = str_at(&["metadata", "name"]).filter(|n| !n.is_empty())?;
@@ -304,6 +309,16 @@ pub async fn check(
         // release both deployed it.
         .filter(|r| seen.insert((r.kind, r.name.clone(), r.namespace.clone())))
         .collect();
+    let (pods, resources): (Vec<Resource>, Vec<Resource>) = resources
+        .into_iter()
+        .partition(|r| r.kind == WorkloadKind::Pod);
+    if !pods.is_empty() {
+        let names: Vec<String> = pods.iter().map(ToString::to_string).collect();
+        events.as_ref()(Event::Notice(format!(
+            "the status check waits for Deployments and StatefulSets only; not for the standalone Pods {} (Skaffold waits for them to be ready)",
+            names.join(", ")
+        )));
+    }
     events.as_ref()(Event::StatusCheckStarted {
         resources: resources.iter().map(ToString::to_string).collect(),
     });
@@ -427,7 +442,7 @@ mod tests {
 
     #[test]
     fn workloads_are_the_deployments_and_statefulsets_with_their_namespace() {
-        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: team-a\nspec:\n  progressDeadlineSeconds: 120\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\n---\napiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: old, namespace: ''}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: api\n---\napiVersion: example.com/v1\nkind: Deployment\nmetadata:\n  name: not-apps\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {}\n";
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: team-a\nspec:\n  progressDeadlineSeconds: 120\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\n---\napiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: old, namespace: ''}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: api\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: job-runner\n---\napiVersion: example.com/v1\nkind: Deployment\nmetadata:\n  name: not-apps\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {}\n";
         let found = workloads(text, Some("qa"));
         assert_eq!(
             found,
@@ -447,6 +462,12 @@ mod tests {
                 Workload {
                     kind: WorkloadKind::Deployment,
                     name: "old".to_owned(),
+                    namespace: Some("qa".to_owned()),
+                    progress_deadline: None,
+                },
+                Workload {
+                    kind: WorkloadKind::Pod,
+                    name: "job-runner".to_owned(),
                     namespace: Some("qa".to_owned()),
                     progress_deadline: None,
                 },
@@ -601,6 +622,35 @@ mod tests {
                 false
             ),
             Rollout::Done
+        );
+    }
+
+    #[tokio::test]
+    async fn standalone_pods_are_not_waited_for_and_kiln_says_so() {
+        let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink: EventSink = {
+            let said = said.clone();
+            std::sync::Arc::new(move |e| said.lock().unwrap().push(format!("{e:?}")))
+        };
+        let pod = Workload {
+            kind: WorkloadKind::Pod,
+            name: "runner".to_owned(),
+            namespace: Some("team-a".to_owned()),
+            progress_deadline: None,
+        };
+        let settings = Settings {
+            deadline: DEFAULT_DEADLINE,
+            tolerate_failures: false,
+        };
+        // No kubectl runs: there is nothing to roll out.
+        check(&HelmContext::default(), &settings, vec![pod], &sink)
+            .await
+            .unwrap();
+        let said = said.lock().unwrap();
+        let notice = said.iter().find(|e| e.starts_with("Notice(")).unwrap();
+        assert!(
+            notice.contains("not for the standalone Pods team-a:pod/runner"),
+            "{said:?}"
         );
     }
 
