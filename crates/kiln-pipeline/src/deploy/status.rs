@@ -86,13 +86,14 @@ pub fn workloads(text: &str, namespace: Option<&str>) -> Vec<Workload> {
     docs.iter()
         .filter_map(|doc| kiln_yaml::tree::document(doc).ok())
         .filter_map(|object| {
-            let str_at = |path: &[&str]| {
+            let at = |path: &[&str]| {
                 path.iter()
                     .try_fold(&object, |node, key| node.get(key))
-                    .and_then(|node| match node.typed()? {
-                        kiln_yaml::tree::Typed::Str(s) => Some(s.trim().to_owned()),
-                        _ => None,
-                    })
+                    .and_then(|node| node.typed())
+            };
+            let str_at = |path: &[&str]| match at(path)? {
+                kiln_yaml::tree::Typed::Str(s) => Some(s.trim().to_owned()),
+                _ => None,
             };
             let api_version = str_at(&["apiVersion"])?;
             let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
@@ -103,13 +104,10 @@ pub fn workloads(text: &str, namespace: Option<&str>) -> Vec<Workload> {
                 _ => return None,
             };
             let name = str_at(&["metadata", "name"]).filter(|n| !n.is_empty())?;
-            let progress_deadline = ["spec", "progressDeadlineSeconds"]
-                .iter()
-                .try_fold(&object, |node, key| node.get(key))
-                .and_then(|node| match node.typed()? {
-                    kiln_yaml::tree::Typed::Int(n) => u64::try_from(n).ok(),
-                    _ => None,
-                });
+            let progress_deadline = match at(&["spec", "progressDeadlineSeconds"]) {
+                Some(kiln_yaml::tree::Typed::Int(n)) => u64::try_from(n).ok(),
+                _ => None,
+            };
             Some(Workload {
                 kind,
                 name,
