@@ -26,6 +26,9 @@ pub struct HelmDeploy {
     /// The kiln executable, run by helm as `kiln filter --build-artifacts FILE` over the
     /// chart's output (Skaffold's post-renderer is `skaffold filter`).
     pub post_renderer: Option<PathBuf>,
+    /// helm's major version, asked once per deploy (Skaffold asks once per deployer), for
+    /// every config the deploy installs.
+    pub helm_major: tokio::sync::OnceCell<u64>,
 }
 
 /// What a helm deploy did.
@@ -48,7 +51,9 @@ pub async fn deploy(ctx: &HelmContext, helm: &Helm, how: &HelmDeploy) -> Result<
     // helm 4 runs post-renderers as plugins only: kiln is installed as one for this deploy
     // and removed after it, whatever the outcome (Skaffold's `PreparePostRenderer`).
     let plugin = match (&how.post_renderer, post_renderer.is_empty()) {
-        (Some(exe), false) if !helm.releases.is_empty() && helm_major(ctx).await? >= 4 => {
+        (Some(exe), false)
+            if !helm.releases.is_empty() && helm_major(ctx, &how.helm_major).await? >= 4 =>
+        {
             let plugin = PostRendererPlugin::install(ctx, exe).await?;
             post_renderer[1] = plugin.name.clone();
             Some(plugin)
@@ -96,10 +101,8 @@ async fn deploy_levels(
 }
 
 /// The major version of the helm on PATH (`helm version`: `version.BuildInfo{Version:"v3.21.4", …}`),
-/// asked once per kiln process (Skaffold asks once per helm deployer): every config's
-/// deploy, and every round of `kiln dev`, runs the same helm from the same environment.
-async fn helm_major(ctx: &HelmContext) -> Result<u64, Error> {
-    static MAJOR: tokio::sync::OnceCell<u64> = tokio::sync::OnceCell::const_new();
+/// asked the first time `known` is empty.
+async fn helm_major(ctx: &HelmContext, known: &tokio::sync::OnceCell<u64>) -> Result<u64, Error> {
     let ask = || async {
         let run = ctx.version();
         let out = run_ok(&run, &ctx.env).await?;
@@ -108,7 +111,7 @@ async fn helm_major(ctx: &HelmContext) -> Result<u64, Error> {
             detail: format!("its output names no version: {}", out.trim()),
         })
     };
-    MAJOR.get_or_try_init(ask).await.copied()
+    known.get_or_try_init(ask).await.copied()
 }
 
 /// The first `vN` (or `N.`) number of a `helm version` answer.

@@ -314,6 +314,11 @@ pub async fn deploy_all(
 ) -> Result<(), Error> {
     let rendered = render_configs(configs, ctx, Purpose::Deploy).await?;
     report(events, &rendered);
+    let how = HelmDeploy {
+        force: options.force,
+        post_renderer: options.post_renderer.clone(),
+        ..HelmDeploy::default()
+    };
     let mut deployed = false;
     let mut workloads = Vec::new();
     for (config, rendered) in configs.iter().zip(&rendered) {
@@ -327,10 +332,6 @@ pub async fn deploy_all(
         }
         if let Some(helm) = &config.deploy.helm {
             deployed |= !helm.releases.is_empty();
-            let how = HelmDeploy {
-                force: options.force,
-                post_renderer: options.post_renderer.clone(),
-            };
             let releases = crate::deploy::helm::deploy(ctx, helm, &how).await?;
             for line in &releases.reports {
                 notice(events, line);
