@@ -57,14 +57,14 @@ pub struct DeployOptions {
 
 /// The labels a deploying command puts on what it deploys: a new run ID as
 /// `skaffold.dev/run-id` (Skaffold makes one per run), and `custom` (`-l`).
-pub fn deploy_labels(custom: &[String]) -> Result<BTreeMap<String, String>, Error> {
+pub(crate) fn deploy_labels(custom: &[String]) -> Result<BTreeMap<String, String>, Error> {
     Ok(crate::render::labels(Some(&super::run_id()?), custom))
 }
 
 /// What rendering and deploying share: the kube context (the flag, then
 /// `deploy.kubeContext`, then the kubeconfig's current context, as Skaffold resolves it),
 /// the namespace, the environment, the images and the labels.
-pub fn helm_context(
+pub(crate) fn helm_context(
     configs: &[Config],
     config_dir: &Path,
     kube_context: Option<&str>,
@@ -303,10 +303,68 @@ async fn apply(kubectl: &Kubectl, manifests: &str, events: &EventSink) -> Result
     Ok(())
 }
 
+/// `kiln run` and `kiln deploy`: every config rendered with `builds` and deployed as
+/// `options` say, where the kube context (`kube_context`: the flag, see [`helm_context`])
+/// points, what is deployed labelled with a new run ID and `-l`'s labels.
+pub async fn deploy(
+    configs: &[Config],
+    config_dir: &Path,
+    kube_context: Option<&str>,
+    env: &Env,
+    builds: Vec<kiln_render::Build>,
+    options: &DeployOptions,
+    events: &EventSink,
+) -> Result<(), Error> {
+    let labels = deploy_labels(&options.labels)?;
+    let ctx = helm_context(
+        configs,
+        config_dir,
+        kube_context,
+        &options.cluster,
+        env,
+        builds,
+        labels,
+    );
+    deploy_all(configs, &ctx, options, events).await
+}
+
+/// `kiln delete`: what every config deploys, rendered with the images as the artifacts
+/// name them (what is deleted does not depend on the tag) and a run ID, as Skaffold's
+/// delete renders (it has no `-l`); see [`delete_all`].
+pub async fn delete(
+    configs: &[Config],
+    config_dir: &Path,
+    kube_context: Option<&str>,
+    cluster: &Cluster,
+    env: &Env,
+    dry_run: bool,
+    events: &EventSink,
+) -> Result<String, Error> {
+    let builds = configs
+        .iter()
+        .flat_map(|c| &c.build.artifacts)
+        .map(|a| kiln_render::Build {
+            image_name: a.image.clone(),
+            tag: kiln_core::naming::strip_ko_scheme(&a.image).to_owned(),
+        })
+        .collect();
+    let labels = deploy_labels(&[])?;
+    let ctx = helm_context(
+        configs,
+        config_dir,
+        kube_context,
+        cluster,
+        env,
+        builds,
+        labels,
+    );
+    delete_all(configs, &ctx, dry_run, events).await
+}
+
 /// Renders every config with `ctx`'s images and deploys it with its deployers: `kubectl
 /// apply` of the rendered manifests where the config deploys with kubectl, `helm upgrade
 /// --install` of its `deploy.helm` releases.
-pub async fn deploy_all(
+pub(crate) async fn deploy_all(
     configs: &[Config],
     ctx: &HelmContext,
     options: &DeployOptions,
@@ -369,7 +427,7 @@ async fn status_check(
 /// `helm delete` of its `deploy.helm` releases. With `dry_run`, nothing is deleted and the
 /// text returned is what would be (the manifests and the releases), as Skaffold's
 /// `delete --dry-run` prints it.
-pub async fn delete_all(
+async fn delete_all(
     configs: &[Config],
     ctx: &HelmContext,
     dry_run: bool,

@@ -27,7 +27,7 @@ pub async fn run(command: Command, env: Env) -> anyhow::Result<()> {
         Command::Debug(args) => debug::run(*args, env).await,
         Command::Render(args) => render::run(*args, env).await,
         Command::Run(args) => run::run(*args, env).await,
-        Command::Deploy(args) => run::deploy(*args, env).await,
+        Command::Deploy(args) => run::deploy_built(*args, env).await,
         Command::Delete(args) => run::delete(*args, env).await,
         Command::Filter(args) => run::filter(args),
         Command::Ko(KoCommand::Build(args)) => ko::build(*args, env).await,

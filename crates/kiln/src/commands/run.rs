@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use kiln_pipeline::output::read_build_file;
 use kiln_pipeline::run::Command;
-use kiln_pipeline::session::deploy::{delete_all, deploy_all, deploy_labels, helm_context};
+use kiln_pipeline::session::deploy::deploy;
 use kiln_pipeline::session::skaffold::{load_configs, tagged_builds};
 use kiln_render::Build;
 
@@ -23,20 +23,22 @@ pub async fn run(args: RunArgs, env: Env) -> anyhow::Result<()> {
     report(&session, &args.build, &outputs)?;
     let builds = outputs.into_iter().map(Build::from).collect();
     let options = args.deploy.options()?;
-    let ctx = helm_context(
-        &session.configs,
-        &session.config_dir,
-        args.build.config.kube_context.as_deref(),
-        &options.cluster,
+    let (configs, dir, events) = (&session.configs, &session.config_dir, &session.ctx.events);
+    let kube_context = args.build.config.kube_context.as_deref();
+    Ok(deploy(
+        configs,
+        dir,
+        kube_context,
         session.env(),
         builds,
-        deploy_labels(&options.labels)?,
-    );
-    Ok(deploy_all(&session.configs, &ctx, &options, &session.ctx.events).await?)
+        &options,
+        events,
+    )
+    .await?)
 }
 
 /// Deploy the images of `--build-artifacts`, or the tag policy's names and tags.
-pub async fn deploy(args: DeployArgs, env: Env) -> anyhow::Result<()> {
+pub async fn deploy_built(args: DeployArgs, env: Env) -> anyhow::Result<()> {
     let events = notices();
     let source = args.config.source();
     let (configs, config_dir) = load_configs(&source, Command::Deploy, &env, &events)?;
@@ -45,43 +47,36 @@ pub async fn deploy(args: DeployArgs, env: Env) -> anyhow::Result<()> {
         None => tagged_builds(&configs, &config_dir, &source, args.tag.clone(), &env).await?,
     };
     let options = args.deploy.options()?;
-    let ctx = helm_context(
+    let kube_context = source.kube_context.as_deref();
+    Ok(deploy(
         &configs,
         &config_dir,
-        source.kube_context.as_deref(),
-        &options.cluster,
+        kube_context,
         &env,
         builds,
-        deploy_labels(&options.labels)?,
-    );
-    Ok(deploy_all(&configs, &ctx, &options, &events).await?)
+        &options,
+        &events,
+    )
+    .await?)
 }
 
-/// Delete what the configs deploy: the manifests rendered with the images as the
-/// artifacts name them (what is deleted does not depend on the tag), and the helm releases.
+/// Delete what the configs deploy, kubectl's and helm's.
 pub async fn delete(args: DeleteArgs, env: Env) -> anyhow::Result<()> {
     let events = notices();
     let source = args.config.source();
     let (configs, config_dir) = load_configs(&source, Command::Delete, &env, &events)?;
-    let builds = configs
-        .iter()
-        .flat_map(|c| &c.build.artifacts)
-        .map(|a| Build {
-            image_name: a.image.clone(),
-            tag: kiln_core::naming::strip_ko_scheme(&a.image).to_owned(),
-        })
-        .collect();
-    let ctx = helm_context(
+    let kube_context = source.kube_context.as_deref();
+    let cluster = args.cluster.cluster();
+    let would_delete = kiln_pipeline::session::deploy::delete(
         &configs,
         &config_dir,
-        source.kube_context.as_deref(),
-        &args.cluster.cluster(),
+        kube_context,
+        &cluster,
         &env,
-        builds,
-        // Skaffold's delete renders as its deploys do, with a run ID (it has no `-l`).
-        deploy_labels(&[])?,
-    );
-    let would_delete = delete_all(&configs, &ctx, args.dry_run, &events).await?;
+        args.dry_run,
+        &events,
+    )
+    .await?;
     printer::stdout_text(&would_delete);
     Ok(())
 }
