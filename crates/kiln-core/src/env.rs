@@ -148,10 +148,8 @@ mod tests {
     fn variables_that_are_not_utf8_are_named_and_left_out() {
         use std::os::unix::ffi::OsStringExt as _;
         let odd = std::ffi::OsString::from_vec(b"caf\xe9".to_vec());
-        let (env, left_out) = Env::from_os_vars([
-            ("HOME".into(), "/home/k".into()),
-            ("ODD".into(), odd),
-        ]);
+        let (env, left_out) =
+            Env::from_os_vars([("HOME".into(), "/home/k".into()), ("ODD".into(), odd)]);
         assert_eq!(env.get("HOME"), Some("/home/k"));
         assert_eq!(env.get("ODD"), None);
         assert_eq!(left_out, ["ODD"]);

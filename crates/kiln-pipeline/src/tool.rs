@@ -154,7 +154,10 @@ mod tests {
             "false",
             vec!["--set".to_owned(), "db.password=hunter2".to_owned()],
         );
-        let err = run_ok(&run, &Env::from_vars(std::env::vars_os())).await.unwrap_err().to_string();
+        let err = run_ok(&run, &Env::from_vars(std::env::vars_os()))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`false --set db.password=<redacted>` failed"),
             "{err}"
